@@ -1,0 +1,222 @@
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { DatasetError } from '../errors.js';
+import { type Emotion } from '../labels.js';
+
+/** One recording whose emotion and speaker are known from its published file naming. */
+export interface LabelledFile {
+  path: string;
+  label: Emotion;
+  /** Corpus-qualified speaker id, e.g. `ravdess:07`, so speakers of different corpora never merge. */
+  speaker: string;
+  corpus: Corpus;
+}
+
+export type Corpus = 'ravdess' | 'tess' | 'savee' | 'crema-d' | 'emo-db' | 'folder';
+
+/** A file found in a dataset folder whose label could not be derived, and why. */
+export interface UnlabelledFile {
+  path: string;
+  reason: string;
+}
+
+export interface DatasetScan {
+  files: LabelledFile[];
+  unlabelled: UnlabelledFile[];
+}
+
+const AUDIO_EXTENSIONS = new Set(['.wav', '.flac', '.mp3']);
+
+type Labelling = { label: Emotion; speaker: string; corpus: Corpus } | { reason: string };
+
+// RAVDESS: MM-VV-EE-II-SS-RR-AA; the third field is the emotion, the last the actor.
+// Calm (02) merges into neutral (../shared/datasets/README.md, "The label set").
+const RAVDESS_NAME = /^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$/;
+const RAVDESS_EMOTIONS: Record<string, Emotion> = {
+  '01': 'neutral',
+  '02': 'neutral',
+  '03': 'happiness',
+  '04': 'sadness',
+  '05': 'anger',
+  '06': 'fear',
+  '07': 'disgust',
+  '08': 'surprise',
+};
+
+// TESS: the label comes from the folder `<SPEAKER>_<emotion>`, not the file name, because one
+// file in OAF_neutral/ is misnamed in the original release.
+const TESS_FOLDER = /^(OAF|YAF)_(angry|disgust|fear|happy|neutral|pleasant_surprise|sad)$/i;
+const TESS_EMOTIONS: Record<string, Emotion> = {
+  angry: 'anger',
+  disgust: 'disgust',
+  fear: 'fear',
+  happy: 'happiness',
+  neutral: 'neutral',
+  pleasant_surprise: 'surprise',
+  sad: 'sadness',
+};
+
+// SAVEE: `DC_a01` (speaker prefix) or `a01` inside a speaker folder DC/JE/JK/KL.
+const SAVEE_NAME = /^(?:(DC|JE|JK|KL)_)?(sa|su|a|d|f|h|n)(\d\d)$/;
+const SAVEE_EMOTIONS: Record<string, Emotion> = {
+  a: 'anger',
+  d: 'disgust',
+  f: 'fear',
+  h: 'happiness',
+  n: 'neutral',
+  sa: 'sadness',
+  su: 'surprise',
+};
+
+// CREMA-D: `1001_DFA_ANG_XX`: speaker, sentence, emotion, intensity.
+const CREMA_NAME = /^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$/;
+const CREMA_EMOTIONS: Record<string, Emotion> = {
+  ANG: 'anger',
+  DIS: 'disgust',
+  FEA: 'fear',
+  HAP: 'happiness',
+  NEU: 'neutral',
+  SAD: 'sadness',
+};
+
+// EMO-DB: `03a01Fa`: speaker (2 digits), text (3), emotion letter (German initial), version.
+const EMODB_NAME = /^(\d\d)([ab]\d\d)([A-Z])([a-z])$/;
+const EMODB_EMOTIONS: Record<string, Emotion> = {
+  W: 'anger',
+  E: 'disgust',
+  A: 'fear',
+  F: 'happiness',
+  N: 'neutral',
+  T: 'sadness',
+};
+
+// Generic `<label>/<file>` folders: the class names themselves and their common synonyms.
+const FOLDER_LABELS: Record<string, Emotion> = {
+  anger: 'anger',
+  angry: 'anger',
+  disgust: 'disgust',
+  disgusted: 'disgust',
+  fear: 'fear',
+  fearful: 'fear',
+  happiness: 'happiness',
+  happy: 'happiness',
+  neutral: 'neutral',
+  calm: 'neutral',
+  sadness: 'sadness',
+  sad: 'sadness',
+  surprise: 'surprise',
+  surprised: 'surprise',
+};
+
+/**
+ * Derives the label of one file from its published corpus naming, trying the specific
+ * corpora before the generic folder layout so a RAVDESS file inside a folder called `happy`
+ * still gets its own (more reliable) code.
+ */
+export function labelFile(filePath: string): Labelling {
+  const stem = path.basename(filePath, path.extname(filePath));
+  const folder = path.basename(path.dirname(filePath));
+
+  const ravdess = RAVDESS_NAME.exec(stem);
+  if (ravdess) {
+    const [, modality, channel, emotionCode, , , , actor] = ravdess;
+    if (modality === '01' || modality === '02') {
+      return { reason: `RAVDESS modality ${modality} is video; use the audio-only (03) files` };
+    }
+    if (channel !== '01') return { reason: `RAVDESS vocal channel ${channel} is song, not speech` };
+    const label = RAVDESS_EMOTIONS[emotionCode ?? ''];
+    if (!label) return { reason: `RAVDESS emotion code ${emotionCode} is not one of 01-08` };
+    return { label, speaker: `ravdess:${actor}`, corpus: 'ravdess' };
+  }
+
+  const tess = TESS_FOLDER.exec(folder);
+  if (tess) {
+    const [, speaker, emotion] = tess;
+    const label = TESS_EMOTIONS[(emotion ?? '').toLowerCase()];
+    if (label) return { label, speaker: `tess:${(speaker ?? '').toUpperCase()}`, corpus: 'tess' };
+  }
+
+  const savee = SAVEE_NAME.exec(stem);
+  const saveeSpeaker = savee?.[1] ?? (/^(DC|JE|JK|KL)$/.test(folder) ? folder : undefined);
+  if (savee && saveeSpeaker) {
+    const label = SAVEE_EMOTIONS[savee[2] ?? ''];
+    if (label) return { label, speaker: `savee:${saveeSpeaker}`, corpus: 'savee' };
+  }
+
+  const crema = CREMA_NAME.exec(stem);
+  if (crema) {
+    const [, speaker, , emotion] = crema;
+    const label = CREMA_EMOTIONS[emotion ?? ''];
+    if (!label) return { reason: `CREMA-D emotion ${emotion} has no class in this model` };
+    return { label, speaker: `crema-d:${speaker}`, corpus: 'crema-d' };
+  }
+
+  const emodb = EMODB_NAME.exec(stem);
+  if (emodb) {
+    const [, speaker, , letter] = emodb;
+    if (letter === 'L') return { reason: 'EMO-DB boredom (L) has no class in this model' };
+    const label = EMODB_EMOTIONS[letter ?? ''];
+    if (!label) return { reason: `EMO-DB emotion letter ${letter} is not one of W E A F N T L` };
+    return { label, speaker: `emo-db:${speaker}`, corpus: 'emo-db' };
+  }
+
+  const folderLabel = FOLDER_LABELS[folder.toLowerCase()];
+  if (folderLabel) {
+    // A generic folder has no speaker information; each file counts as its own speaker so a
+    // speaker split never claims an independence it cannot know.
+    return { label: folderLabel, speaker: `folder:${filePath}`, corpus: 'folder' };
+  }
+
+  return {
+    reason:
+      'name matches no known corpus (RAVDESS, TESS, SAVEE, CREMA-D, EMO-DB) and its folder ' +
+      `"${folder}" is not an emotion name; put it in a folder named after its emotion`,
+  };
+}
+
+/**
+ * Finds every audio file under `root` (recursively, in a stable sorted order) and labels it.
+ * Files that cannot be labelled are returned with the reason, never silently dropped.
+ */
+export async function scanDataset(root: string): Promise<DatasetScan> {
+  const info = await stat(root).catch((error: unknown) => {
+    throw new DatasetError(
+      `dataset ${root} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); ` +
+        'pass a folder of RAVDESS, TESS, SAVEE, CREMA-D, EMO-DB or <emotion>/<file> recordings',
+    );
+  });
+  if (!info.isDirectory()) {
+    throw new DatasetError(`dataset ${root} is not a directory; pass the folder that holds the recordings`);
+  }
+  const files: LabelledFile[] = [];
+  const unlabelled: UnlabelledFile[] = [];
+  for (const filePath of await listAudioFiles(root)) {
+    const labelling = labelFile(filePath);
+    if ('reason' in labelling) unlabelled.push({ path: filePath, reason: labelling.reason });
+    else files.push({ path: filePath, ...labelling });
+  }
+  return { files, unlabelled };
+}
+
+/** Scans several dataset folders; the result keeps their order. */
+export async function scanDatasets(roots: readonly string[]): Promise<DatasetScan> {
+  const scans = await Promise.all(roots.map((root) => scanDataset(root)));
+  return {
+    files: scans.flatMap((scan) => scan.files),
+    unlabelled: scans.flatMap((scan) => scan.unlabelled),
+  };
+}
+
+async function listAudioFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const found: string[] = [];
+  for (const entry of entries) {
+    const entryPath = path.join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...(await listAudioFiles(entryPath)));
+    else if (entry.isFile() && AUDIO_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) {
+      found.push(entryPath);
+    }
+  }
+  return found;
+}

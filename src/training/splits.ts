@@ -1,0 +1,153 @@
+import { DatasetError } from '../errors.js';
+import { EMOTIONS } from '../labels.js';
+import { type LabelledFile } from './datasets.js';
+
+export interface Split {
+  train: LabelledFile[];
+  validation: LabelledFile[];
+  test: LabelledFile[];
+}
+
+/** A uniform random number in [0, 1); seeded by the caller so splits are reproducible. */
+export type RandomSource = () => number;
+
+/** The seed's split: 70% train, 15% validation, 15% test. */
+export const SEED_FRACTIONS = { validation: 0.15, test: 0.15 } as const;
+
+/**
+ * The seed-style stratified random split: within each class, a seeded shuffle, then
+ * `test` and `validation` fractions taken from it (rounded per class), the rest for training.
+ * The same files, fractions and random source always give the same split.
+ */
+export function stratifiedSplit(
+  files: readonly LabelledFile[],
+  random: RandomSource,
+  fractions: { validation: number; test: number } = SEED_FRACTIONS,
+): Split {
+  checkFractions(fractions);
+  const split: Split = { train: [], validation: [], test: [] };
+  for (const label of EMOTIONS) {
+    const members = shuffled(
+      files.filter((file) => file.label === label),
+      random,
+    );
+    const testCount = Math.round(members.length * fractions.test);
+    const validationCount = Math.round(members.length * fractions.validation);
+    split.test.push(...members.slice(0, testCount));
+    split.validation.push(...members.slice(testCount, testCount + validationCount));
+    split.train.push(...members.slice(testCount + validationCount));
+  }
+  return {
+    train: shuffled(split.train, random),
+    validation: split.validation,
+    test: split.test,
+  };
+}
+
+export interface SpeakerSplitOptions {
+  /** Speakers whose every file goes to the test set, e.g. `ravdess:17`. */
+  testSpeakers: readonly string[];
+  /** Speakers whose every file goes to the validation set (early stopping, LR schedule). */
+  validationSpeakers: readonly string[];
+}
+
+/**
+ * Speaker-independent split: the named speakers are held out whole. Corpora none of whose
+ * speakers is named (TESS, with only two speakers, cannot spare one) are split
+ * stratified-randomly like the seed, so their held-out files can still be reported apart.
+ */
+export function speakerSplit(
+  files: readonly LabelledFile[],
+  random: RandomSource,
+  options: SpeakerSplitOptions,
+): Split {
+  const testSpeakers = new Set(options.testSpeakers);
+  const validationSpeakers = new Set(options.validationSpeakers);
+  for (const speaker of testSpeakers) {
+    if (validationSpeakers.has(speaker)) {
+      throw new DatasetError(
+        `speaker ${speaker} is named for both test and validation; hold each speaker out once`,
+      );
+    }
+  }
+  const known = new Set(files.map((file) => file.speaker));
+  const missing = [...testSpeakers, ...validationSpeakers].filter((speaker) => !known.has(speaker));
+  if (missing.length > 0) {
+    throw new DatasetError(
+      `held-out speaker(s) ${missing.join(', ')} have no files in the data; ` +
+        `known speakers look like ${[...known].slice(0, 3).join(', ')}`,
+    );
+  }
+  const heldOutCorpora = new Set(
+    files
+      .filter((file) => testSpeakers.has(file.speaker) || validationSpeakers.has(file.speaker))
+      .map((file) => file.corpus),
+  );
+  const split: Split = { train: [], validation: [], test: [] };
+  for (const file of files) {
+    if (testSpeakers.has(file.speaker)) split.test.push(file);
+    else if (validationSpeakers.has(file.speaker)) split.validation.push(file);
+    else if (heldOutCorpora.has(file.corpus)) split.train.push(file);
+  }
+  const rest = stratifiedSplit(
+    files.filter((file) => !heldOutCorpora.has(file.corpus)),
+    random,
+  );
+  return {
+    train: shuffled([...split.train, ...rest.train], random),
+    validation: [...split.validation, ...rest.validation],
+    test: [...split.test, ...rest.test],
+  };
+}
+
+/**
+ * Parses speaker lists as given on the command line: `ravdess:17-20,ravdess:15` or
+ * `tess:OAF`. Ranges expand over two-digit numbers, the way RAVDESS names actors.
+ */
+export function parseSpeakerList(text: string): string[] {
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0)
+    .flatMap((item) => {
+      const range = /^([a-z-]+):(\d+)-(\d+)$/i.exec(item);
+      if (!range) {
+        if (!/^[a-z-]+:\S+$/i.test(item)) {
+          throw new DatasetError(
+            `speaker "${item}" is not of the form corpus:id (e.g. ravdess:17 or ravdess:17-20)`,
+          );
+        }
+        const [corpus = '', id = ''] = item.split(':');
+        return [`${corpus.toLowerCase()}:${id}`];
+      }
+      const [, corpus, from, to] = range;
+      const first = Number(from);
+      const last = Number(to);
+      if (last < first) throw new DatasetError(`speaker range "${item}" runs backwards`);
+      const width = (from ?? '').length;
+      return Array.from(
+        { length: last - first + 1 },
+        (_, i) => `${(corpus ?? '').toLowerCase()}:${String(first + i).padStart(width, '0')}`,
+      );
+    });
+}
+
+function checkFractions(fractions: { validation: number; test: number }): void {
+  const { validation, test } = fractions;
+  if (!(validation >= 0 && test > 0 && validation + test < 1)) {
+    throw new DatasetError(
+      `split fractions validation=${validation} test=${test} must be non-negative with test > 0 ` +
+        'and leave something to train on (validation + test < 1)',
+    );
+  }
+}
+
+/** Fisher-Yates on a copy, driven by the caller's seeded random source. */
+function shuffled<T>(items: readonly T[], random: RandomSource): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+  }
+  return copy;
+}
