@@ -1,15 +1,13 @@
 import { DatasetError } from '../errors.js';
 import { EMOTIONS } from '../labels.js';
 import { type LabelledFile } from './datasets.js';
+import { createRandom, shuffledIndices, type Random } from './random.js';
 
 export interface Split {
   train: LabelledFile[];
   validation: LabelledFile[];
   test: LabelledFile[];
 }
-
-/** A uniform random number in [0, 1); seeded by the caller so splits are reproducible. */
-export type RandomSource = () => number;
 
 /** The seed's split: 70% train, 15% validation, 15% test. */
 export const SEED_FRACTIONS = { validation: 0.15, test: 0.15 } as const;
@@ -21,7 +19,7 @@ export const SEED_FRACTIONS = { validation: 0.15, test: 0.15 } as const;
  */
 export function stratifiedSplit(
   files: readonly LabelledFile[],
-  random: RandomSource,
+  random: Random,
   fractions: { validation: number; test: number } = SEED_FRACTIONS,
 ): Split {
   checkFractions(fractions);
@@ -58,7 +56,7 @@ export interface SpeakerSplitOptions {
  */
 export function speakerSplit(
   files: readonly LabelledFile[],
-  random: RandomSource,
+  random: Random,
   options: SpeakerSplitOptions,
 ): Split {
   const testSpeakers = new Set(options.testSpeakers);
@@ -142,12 +140,38 @@ function checkFractions(fractions: { validation: number; test: number }): void {
   }
 }
 
-/** Fisher-Yates on a copy, driven by the caller's seeded random source. */
-function shuffled<T>(items: readonly T[], random: RandomSource): T[] {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
-  }
-  return copy;
+/** A copy in the seeded random order. */
+function shuffled<T>(items: readonly T[], random: Random): T[] {
+  return Array.from(shuffledIndices(items.length, random), (index) => items[index] as T);
+}
+
+/** How a run split its data: recorded in the model's metadata so the split can be rebuilt. */
+export type SplitPlan =
+  | { strategy: 'random'; seed: number; validation: number; test: number }
+  | { strategy: 'speaker'; seed: number; testSpeakers: string[]; validationSpeakers: string[] };
+
+/** Rebuilds the split a plan describes; the same files and plan always give the same split. */
+export function applySplitPlan(files: readonly LabelledFile[], plan: SplitPlan): Split {
+  const random = createRandom(plan.seed);
+  return plan.strategy === 'random'
+    ? stratifiedSplit(files, random, { validation: plan.validation, test: plan.test })
+    : speakerSplit(files, random, plan);
+}
+
+/**
+ * At most `perClass` files of each class, chosen at random (seeded): for quick runs on a
+ * small subset, e.g. in CI.
+ */
+export function samplePerClass(
+  files: readonly LabelledFile[],
+  perClass: number,
+  seed: number,
+): LabelledFile[] {
+  const random = createRandom(seed);
+  return EMOTIONS.flatMap((label) =>
+    shuffled(
+      files.filter((file) => file.label === label),
+      random,
+    ).slice(0, perClass),
+  );
 }

@@ -1,0 +1,29 @@
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCli } from './commands/index.js';
+
+/**
+ * The process entry point: the only module that reads argv and the environment, owns the
+ * signals and sets the exit code. A first SIGINT/SIGTERM asks the running command to stop
+ * (a training run finishes its batch and stops); a second one exits at once.
+ */
+const installDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const abort = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (abort.signal.aborted) process.exit(1);
+    process.stderr.write(`ser-agent: ${signal} received, stopping (send it again to exit now)\n`);
+    abort.abort();
+  });
+}
+
+process.exitCode = await runCli({
+  argv: process.argv.slice(2),
+  env: process.env,
+  installDir,
+  homeDir: os.homedir(),
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  signal: abort.signal,
+});

@@ -1,0 +1,36 @@
+import { type ParseArgsConfig } from 'node:util';
+import { type AgentConfig } from '../config/load.js';
+import { type Logger } from '../logging/logger.js';
+
+/** What every command receives from the CLI; commands never touch process globals. */
+export interface CommandContext {
+  config: Readonly<AgentConfig>;
+  logger: Logger;
+  /** One line of command output on stdout (tables, JSON lines). */
+  out(line: string): void;
+  /** One line for the user on stderr (per-file errors, summaries). */
+  err(line: string): void;
+  /** The command line as typed, recorded in trained models for reproducibility. */
+  commandLine: string;
+  signal: AbortSignal;
+}
+
+export type OptionValues = Record<string, string | boolean | string[] | undefined>;
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  /** Resolves to the process exit code. */
+  run(values: OptionValues, positionals: string[], context: CommandContext): Promise<number>;
+}
+
+/** Exit codes shared by all commands. */
+export const EXIT = {
+  ok: 0,
+  /** Some inputs failed (each reported) or the work failed. */
+  failure: 1,
+  /** The command line itself was wrong. */
+  usage: 2,
+} as const;

@@ -1,0 +1,130 @@
+import { parseArgs } from 'node:util';
+import { loadConfig, type ConfigOverrides } from '../config/load.js';
+import { BACKEND_CHOICES } from '../config/schema.js';
+import { describeError, SerError, UsageError } from '../errors.js';
+import { createLogger, LOG_LEVELS } from '../logging/logger.js';
+import { classifyCommand } from './classify.js';
+import { EXIT, type Command } from './command.js';
+import { evaluateCommand } from './evaluate.js';
+import { featuresCommand } from './features.js';
+import { quantizeCommand } from './quantize.js';
+import { trainCommand } from './train.js';
+
+export const COMMANDS: readonly Command[] = [
+  classifyCommand,
+  featuresCommand,
+  trainCommand,
+  evaluateCommand,
+  quantizeCommand,
+];
+
+const GLOBAL_OPTIONS = {
+  model: { type: 'string' },
+  backend: { type: 'string' },
+  config: { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface CliEnvironment {
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  installDir: string;
+  homeDir: string;
+  out(line: string): void;
+  err(line: string): void;
+  /** File descriptor the JSON log lines go to (stderr in production). */
+  logFd?: number;
+  signal: AbortSignal;
+}
+
+/**
+ * Parses the command line, loads the configuration and runs one command. Resolves to the
+ * exit code; every expected failure becomes a one-line message, never a stack trace.
+ */
+export async function runCli(environment: CliEnvironment): Promise<number> {
+  const [name, ...rest] = environment.argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    environment.out(usage());
+    return EXIT.ok;
+  }
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (!command) {
+    environment.err(`ser-agent: unknown command "${name}"; run "ser-agent help" for the list`);
+    return EXIT.usage;
+  }
+  try {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: { ...GLOBAL_OPTIONS, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help === true) {
+      environment.out(`${command.usage}\n\n${command.summary}\n\n${globalUsage()}`);
+      return EXIT.ok;
+    }
+    const overrides: ConfigOverrides = {
+      model: {
+        dir: values.model as string | undefined,
+        backend: values.backend as (typeof BACKEND_CHOICES)[number] | undefined,
+      },
+      log: { level: values['log-level'] as (typeof LOG_LEVELS)[number] | undefined },
+    };
+    const config = loadConfig({
+      ...(typeof values.config === 'string' ? { file: values.config } : {}),
+      env: environment.env,
+      overrides,
+      installDir: environment.installDir,
+      homeDir: environment.homeDir,
+    });
+    const logger = createLogger(config.log.level, environment.logFd);
+    return await command.run(values, positionals, {
+      config,
+      logger,
+      out: environment.out,
+      err: environment.err,
+      commandLine: ['ser-agent', ...environment.argv].join(' '),
+      signal: environment.signal,
+    });
+  } catch (error) {
+    environment.err(`ser-agent ${name}: ${describeError(error)}`);
+    if (error instanceof UsageError || isParseArgsError(error)) {
+      environment.err(`usage: ${command.usage}`);
+      return EXIT.usage;
+    }
+    if (!(error instanceof SerError)) environment.err(String((error as Error).stack ?? ''));
+    return EXIT.failure;
+  }
+}
+
+function isParseArgsError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
+}
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((command) => command.name.length));
+  return [
+    'ser-agent: speech emotion recognition for the edge',
+    '',
+    'usage: ser-agent <command> [options]',
+    '',
+    'commands:',
+    ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
+    '',
+    globalUsage(),
+    '',
+    'Run "ser-agent <command> --help" for a command\'s options.',
+  ].join('\n');
+}
+
+function globalUsage(): string {
+  return [
+    'options for every command:',
+    '  --model DIR         model directory (default: the shipped models/ser-cnn-lstm)',
+    `  --backend NAME      ${BACKEND_CHOICES.join(' | ')} (default auto)`,
+    '  --config FILE       JSON configuration file',
+    `  --log-level LEVEL   ${LOG_LEVELS.join(' | ')} (default info; logs are JSON on stderr)`,
+  ].join('\n');
+}

@@ -1,0 +1,58 @@
+import { UsageError } from '../errors.js';
+import { FeatureExtractor } from '../dsp/features.js';
+import { FeatureCache } from '../features/feature-cache.js';
+import { quantizeModelDir } from '../model/quantize.js';
+import { scanDatasets } from '../training/datasets.js';
+import { evaluateClassifier, topOneAgreement } from '../training/evaluate.js';
+import { buildFeatureSet } from '../training/feature-set.js';
+import { readSplitProvenance, splitFromProvenance } from '../training/recorded-split.js';
+import { EXIT, type Command } from './command.js';
+import { openClassifier } from './open-classifier.js';
+import { choiceOption, requiredString, stringList } from './options.js';
+
+const percent = (value: number) => `${(value * 100).toFixed(2)}%`;
+
+export const quantizeCommand: Command = {
+  name: 'quantize',
+  summary: 'Write a smaller copy of a model with uint8 or float16 weights',
+  usage: 'ser-agent quantize --model DIR --out DIR [--dtype uint8|float16] [--data DIR...]',
+  options: {
+    out: { type: 'string' },
+    dtype: { type: 'string' },
+    data: { type: 'string', multiple: true },
+  },
+  async run(values, positionals, context) {
+    if (positionals.length > 0) {
+      throw new UsageError(`quantize takes no positional arguments; got "${positionals.join(' ')}"`);
+    }
+    const source = context.config.model.dir;
+    const outDir = requiredString(values, 'out', 'the directory the quantized model is written to');
+    const dtype = choiceOption(values, 'dtype', ['uint8', 'float16'] as const, 'uint8');
+    const summary = await quantizeModelDir(source, outDir, dtype);
+    context.out(
+      `${outDir}: ${dtype} weights ${summary.bytesAfter} bytes, float32 ${summary.bytesBefore} bytes ` +
+        `(${(summary.bytesBefore / summary.bytesAfter).toFixed(2)}x smaller)`,
+    );
+
+    const dataDirs = stringList(values, 'data');
+    if (dataDirs.length === 0) return EXIT.ok;
+    // With the training data at hand, measure what quantization costs on the held-out files.
+    const float = await openClassifier(context, source);
+    const quantized = await openClassifier(context, outDir);
+    try {
+      const provenance = readSplitProvenance(float.metadata.training, source);
+      const test = splitFromProvenance((await scanDatasets(dataDirs)).files, provenance).test;
+      const set = await buildFeatureSet(test, new FeatureExtractor(), new FeatureCache(context.config.cache.dir));
+      const before = evaluateClassifier(float, set);
+      const after = evaluateClassifier(quantized, set);
+      context.out(
+        `test split (${set.labels.length} files): top-1 agreement ${percent(topOneAgreement(before.predicted, after.predicted))}, ` +
+          `accuracy float32 ${percent(before.metrics.accuracy)} → ${dtype} ${percent(after.metrics.accuracy)}`,
+      );
+      return EXIT.ok;
+    } finally {
+      float.dispose();
+      quantized.dispose();
+    }
+  },
+};

@@ -1,0 +1,28 @@
+import { EMOTIONS } from '../labels.js';
+import { type ClassificationMetrics } from '../training/metrics.js';
+import { formatTable } from './table.js';
+
+const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
+
+/** Metrics as a person reads them: the headline numbers, per-class table, confusion matrix. */
+export function describeMetrics(title: string, metrics: ClassificationMetrics): string[] {
+  const perClass = formatTable(
+    ['class', 'precision', 'recall', 'f1', 'support'],
+    EMOTIONS.map((label) => {
+      const m = metrics.perClass[label];
+      return [label, m.precision.toFixed(3), m.recall.toFixed(3), m.f1.toFixed(3), String(m.support)];
+    }),
+  );
+  const confusion = formatTable(
+    ['true \\ predicted', ...EMOTIONS.map((label) => label.slice(0, 5))],
+    EMOTIONS.map((label, k) => [label, ...(metrics.confusion[k] ?? []).map(String)]),
+  );
+  return [
+    `${title}: ${metrics.count} files, accuracy ${percent(metrics.accuracy)}, ` +
+      `UAR ${percent(metrics.uar)}, macro-F1 ${percent(metrics.macroF1)}`,
+    ...perClass,
+    '',
+    ...confusion,
+    '',
+  ];
+}

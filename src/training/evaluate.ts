@@ -1,0 +1,42 @@
+import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
+import { EMOTIONS } from '../labels.js';
+import { type EmotionClassifier } from '../model/classifier.js';
+import { computeMetrics, type ClassificationMetrics } from './metrics.js';
+import { type LabelledSet } from './trainer.js';
+
+const CLIP_VALUES = N_FRAMES * N_FEATURES;
+const EVALUATION_BATCH = 32;
+
+/** Top-1 class index of every row of `set`, through the same classifier the CLI and daemon use. */
+export function predictClasses(classifier: EmotionClassifier, set: LabelledSet): Int32Array {
+  const count = set.labels.length;
+  const predicted = new Int32Array(count);
+  for (let start = 0; start < count; start += EVALUATION_BATCH) {
+    const end = Math.min(count, start + EVALUATION_BATCH);
+    const batch = Array.from({ length: end - start }, (_, i) =>
+      set.features.subarray((start + i) * CLIP_VALUES, (start + i + 1) * CLIP_VALUES),
+    );
+    classifier.classifyBatch(batch).forEach((prediction, i) => {
+      predicted[start + i] = EMOTIONS.indexOf(prediction.emotion);
+    });
+  }
+  return predicted;
+}
+
+export function evaluateClassifier(
+  classifier: EmotionClassifier,
+  set: LabelledSet,
+): { metrics: ClassificationMetrics; predicted: Int32Array } {
+  const predicted = predictClasses(classifier, set);
+  return { metrics: computeMetrics(set.labels, predicted), predicted };
+}
+
+/** The share of rows on which two models pick the same class (e.g. quantized vs float). */
+export function topOneAgreement(a: Int32Array, b: Int32Array): number {
+  if (a.length !== b.length) {
+    throw new RangeError(`agreement needs equal lengths: ${a.length} and ${b.length} predictions`);
+  }
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return a.length > 0 ? same / a.length : 1;
+}

@@ -1,0 +1,45 @@
+import { ModelError } from '../errors.js';
+import { type LabelledFile } from './datasets.js';
+import { applySplitPlan, samplePerClass, type Split, type SplitPlan } from './splits.js';
+
+/** What a model's metadata records about its training data, enough to rebuild its split. */
+export interface SplitProvenance {
+  seed: number;
+  split: SplitPlan;
+  limitPerClass?: number;
+}
+
+/**
+ * Reads the split provenance from a model's `training` metadata (untrusted JSON), so
+ * `evaluate --split test` and `quantize --data` measure on exactly the files the model never
+ * trained on.
+ */
+export function readSplitProvenance(training: unknown, modelDir: string): SplitProvenance {
+  const record = (training ?? {}) as Partial<SplitProvenance>;
+  const split = record.split as Partial<SplitPlan> | undefined;
+  const valid =
+    typeof record.seed === 'number' &&
+    split !== undefined &&
+    typeof split.seed === 'number' &&
+    (split.strategy === 'random' || split.strategy === 'speaker') &&
+    (record.limitPerClass === undefined || typeof record.limitPerClass === 'number');
+  if (!valid) {
+    throw new ModelError(
+      `${modelDir}/metadata.json records no training split, so its held-out test files are unknown; ` +
+        'evaluate with --split all, or use a model trained by "ser-agent train"',
+    );
+  }
+  return record as SplitProvenance;
+}
+
+/**
+ * The split a run made: the optional per-class subset, then the split plan. Training and the
+ * later rebuilds for evaluation both go through here, so they cannot drift apart.
+ */
+export function splitFromProvenance(files: readonly LabelledFile[], provenance: SplitProvenance): Split {
+  const pool =
+    provenance.limitPerClass === undefined
+      ? files
+      : samplePerClass(files, provenance.limitPerClass, provenance.seed);
+  return applySplitPlan(pool, provenance.split);
+}

@@ -1,0 +1,174 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { DatasetError } from '../errors.js';
+import { type FeatureExtractor } from '../dsp/features.js';
+import { type FeatureCache } from '../features/feature-cache.js';
+import { type Logger } from '../logging/logger.js';
+import { buildSeedModel, SEED_ARCHITECTURE } from '../model/architecture.js';
+import { EmotionClassifier } from '../model/classifier.js';
+import { saveModelDir } from '../model/model-dir.js';
+import { scanDatasets, type Corpus, type LabelledFile } from './datasets.js';
+import { evaluateClassifier } from './evaluate.js';
+import { buildFeatureSet, selectRows, type FeatureSet } from './feature-set.js';
+import { type ClassificationMetrics } from './metrics.js';
+import { type SplitPlan } from './splits.js';
+import { splitFromProvenance } from './recorded-split.js';
+import { trainModel, type TrainOptions, type TrainResult } from './trainer.js';
+
+export interface TrainingPlan {
+  /** Dataset folders as the user named them (recorded as given, for the model card). */
+  dataDirs: string[];
+  split: SplitPlan;
+  /** Train on at most this many files per class (quick runs, CI); absent = all. */
+  limitPerClass?: number;
+  seed: number;
+  epochs: number;
+  batchSize: number;
+  /** The command line that started the run, recorded for reproducibility. */
+  command: string;
+  modelName: string;
+  modelVersion: string;
+}
+
+export interface TrainingProgress {
+  onFeatures?: (done: number, total: number) => void;
+  onBatchEnd?: TrainOptions['onBatchEnd'];
+  onEpochEnd?: TrainOptions['onEpochEnd'];
+}
+
+export interface TestReport {
+  all: ClassificationMetrics;
+  /** The same test files per corpus (e.g. RAVDESS held-out actors, TESS held-out files). */
+  byCorpus: Partial<Record<Corpus, ClassificationMetrics>>;
+}
+
+export interface TrainingReport {
+  counts: { train: number; validation: number; test: number; unlabelled: number; failed: number };
+  training: TrainResult;
+  test: TestReport;
+  minutes: number;
+}
+
+export interface TrainingDependencies {
+  extractor: FeatureExtractor;
+  cache: FeatureCache;
+  logger: Logger;
+  progress?: TrainingProgress;
+  signal?: AbortSignal;
+}
+
+/**
+ * One reproducible training run: scan the data, split it as planned, compute (cached)
+ * features, train the seed CNN-LSTM, save it with its provenance, then evaluate the *saved*
+ * model on the held-out test split, so the reported numbers are those of the artefact
+ * users load.
+ */
+export async function trainAndSave(
+  plan: TrainingPlan,
+  outDir: string,
+  deps: TrainingDependencies,
+): Promise<TrainingReport> {
+  const started = Date.now();
+  const { logger } = deps;
+  const scan = await scanDatasets(plan.dataDirs);
+  if (scan.unlabelled.length > 0) {
+    logger.warn(
+      { count: scan.unlabelled.length, examples: scan.unlabelled.slice(0, 5) },
+      'files without a derivable label are left out',
+    );
+  }
+  if (scan.files.length === 0) {
+    throw new DatasetError(`no labelled recordings found in ${plan.dataDirs.join(', ')}`);
+  }
+  const split = splitFromProvenance(scan.files, plan);
+  logger.info(
+    { train: split.train.length, validation: split.validation.length, test: split.test.length, split: plan.split },
+    'data split',
+  );
+
+  const ordered = [...split.train, ...split.validation, ...split.test];
+  const all = await buildFeatureSet(ordered, deps.extractor, deps.cache, deps.progress?.onFeatures);
+  if (all.failed.length > 0) {
+    logger.warn({ count: all.failed.length, examples: all.failed.slice(0, 5) }, 'files that failed to decode are left out');
+  }
+  const member = (set: readonly LabelledFile[]) => {
+    const paths = new Set(set.map((file) => file.path));
+    return (file: LabelledFile) => paths.has(file.path);
+  };
+  const train = selectRows(all, member(split.train));
+  const validation = selectRows(all, member(split.validation));
+  const test = selectRows(all, member(split.test));
+  if (train.labels.length === 0 || validation.labels.length === 0 || test.labels.length === 0) {
+    throw new DatasetError(
+      `the split left an empty set (train ${train.labels.length}, validation ${validation.labels.length}, ` +
+        `test ${test.labels.length}); use more data or a larger --limit-per-class`,
+    );
+  }
+
+  const model = buildSeedModel();
+  let training: TrainResult;
+  try {
+    training = await trainModel(model, train, validation, {
+      seed: plan.seed,
+      epochs: plan.epochs,
+      batchSize: plan.batchSize,
+      ...(deps.progress?.onBatchEnd ? { onBatchEnd: deps.progress.onBatchEnd } : {}),
+      ...(deps.progress?.onEpochEnd ? { onEpochEnd: deps.progress.onEpochEnd } : {}),
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    });
+    await saveModelDir(model, outDir, {
+      name: plan.modelName,
+      version: plan.modelVersion,
+      architecture: SEED_ARCHITECTURE,
+      training: {
+        command: plan.command,
+        seed: plan.seed,
+        data: plan.dataDirs,
+        split: plan.split,
+        ...(plan.limitPerClass === undefined ? {} : { limitPerClass: plan.limitPerClass }),
+        counts: { train: train.labels.length, validation: validation.labels.length, test: test.labels.length },
+        epochs: training.history.length,
+        bestEpoch: training.bestEpoch,
+        stopReason: training.stopReason,
+        date: new Date().toISOString(),
+      },
+      metrics: {},
+    });
+  } finally {
+    model.dispose();
+  }
+  await writeFile(path.join(outDir, 'training-history.json'), `${JSON.stringify(training.history, null, 2)}\n`);
+
+  const report = await evaluateSavedModel(outDir, test);
+  logger.info({ accuracy: report.all.accuracy, uar: report.all.uar }, 'test split evaluated');
+  return {
+    counts: {
+      train: train.labels.length,
+      validation: validation.labels.length,
+      test: test.labels.length,
+      unlabelled: scan.unlabelled.length,
+      failed: all.failed.length,
+    },
+    training,
+    test: report,
+    minutes: (Date.now() - started) / 60_000,
+  };
+}
+
+/** Metrics of a saved model on a test set, overall and per corpus. */
+export async function evaluateSavedModel(modelDir: string, test: FeatureSet): Promise<TestReport> {
+  const classifier = await EmotionClassifier.load(modelDir);
+  try {
+    const all = evaluateClassifier(classifier, test).metrics;
+    const byCorpus: TestReport['byCorpus'] = {};
+    for (const corpus of new Set(test.files.map((file) => file.corpus))) {
+      byCorpus[corpus] = evaluateClassifier(
+        classifier,
+        selectRows(test, (file) => file.corpus === corpus),
+      ).metrics;
+    }
+    return { all, byCorpus };
+  } finally {
+    classifier.dispose();
+  }
+}
