@@ -1,9 +1,10 @@
 import { UsageError } from '../errors.js';
 import { FeatureExtractor } from '../dsp/features.js';
 import { FeatureCache } from '../features/feature-cache.js';
+import { recordModelMetrics } from '../model/model-dir.js';
 import { quantizeModelDir } from '../model/quantize.js';
 import { scanDatasets } from '../training/datasets.js';
-import { evaluateClassifier, topOneAgreement } from '../training/evaluate.js';
+import { evaluateByCorpus, evaluateClassifier, topOneAgreement } from '../training/evaluate.js';
 import { buildFeatureSet } from '../training/feature-set.js';
 import { readSplitProvenance, splitFromProvenance } from '../training/recorded-split.js';
 import { EXIT, type Command } from './command.js';
@@ -44,11 +45,26 @@ export const quantizeCommand: Command = {
       const test = splitFromProvenance((await scanDatasets(dataDirs)).files, provenance).test;
       const set = await buildFeatureSet(test, new FeatureExtractor(), new FeatureCache(context.config.cache.dir));
       const before = evaluateClassifier(float, set);
-      const after = evaluateClassifier(quantized, set);
+      const after = evaluateByCorpus(quantized, set);
+      const agreement = topOneAgreement(before.predicted, after.predicted);
       context.out(
-        `test split (${set.labels.length} files): top-1 agreement ${percent(topOneAgreement(before.predicted, after.predicted))}, ` +
-          `accuracy float32 ${percent(before.metrics.accuracy)} → ${dtype} ${percent(after.metrics.accuracy)}`,
+        `test split (${set.labels.length} files): top-1 agreement ${percent(agreement)}, ` +
+          `accuracy float32 ${percent(before.metrics.accuracy)} → ${dtype} ${percent(after.all.accuracy)}`,
       );
+      // The quantized model's own numbers, measured on the float model's held-out files.
+      await recordModelMetrics(outDir, {
+        ...quantized.metadata.metrics,
+        test: after.all,
+        testByCorpus: after.byCorpus,
+        quantization: {
+          dtype,
+          testFiles: set.labels.length,
+          topOneAgreementWithFloat: agreement,
+          floatAccuracy: before.metrics.accuracy,
+          quantizedAccuracy: after.all.accuracy,
+          sizeRatio: summary.bytesBefore / summary.bytesAfter,
+        },
+      });
       return EXIT.ok;
     } finally {
       float.dispose();

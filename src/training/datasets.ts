@@ -14,6 +14,19 @@ export interface LabelledFile {
 
 export type Corpus = 'ravdess' | 'tess' | 'savee' | 'crema-d' | 'emo-db' | 'folder';
 
+/**
+ * Each corpus's published name and licence, repeated in the model card of every model
+ * trained on it: all of the public corpora here are for non-commercial use.
+ */
+export const CORPORA: Record<Corpus, { name: string; licence: string }> = {
+  ravdess: { name: 'RAVDESS (Livingstone & Russo 2018)', licence: 'CC BY-NC-SA 4.0' },
+  tess: { name: 'TESS (Dupuis & Pichora-Fuller 2010)', licence: 'CC BY-NC-ND 4.0' },
+  savee: { name: 'SAVEE (Haq & Jackson 2009)', licence: 'free for research; see the SAVEE site' },
+  'crema-d': { name: 'CREMA-D (Cao et al. 2014)', licence: 'Open Database License 1.0' },
+  'emo-db': { name: 'EMO-DB (Burkhardt et al. 2005)', licence: 'see the EMO-DB site' },
+  folder: { name: 'recordings in <emotion>/ folders', licence: 'as supplied by the user' },
+};
+
 /** A file found in a dataset folder whose label could not be derived, and why. */
 export interface UnlabelledFile {
   path: string;

@@ -1,6 +1,8 @@
 import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
 import { EMOTIONS } from '../labels.js';
 import { type EmotionClassifier } from '../model/classifier.js';
+import { type Corpus } from './datasets.js';
+import { type FeatureSet } from './feature-set.js';
 import { computeMetrics, type ClassificationMetrics } from './metrics.js';
 import { type LabelledSet } from './trainer.js';
 
@@ -29,6 +31,27 @@ export function evaluateClassifier(
 ): { metrics: ClassificationMetrics; predicted: Int32Array } {
   const predicted = predictClasses(classifier, set);
   return { metrics: computeMetrics(set.labels, predicted), predicted };
+}
+
+export interface TestReport {
+  all: ClassificationMetrics;
+  /** The same files per corpus (e.g. RAVDESS held-out actors apart from TESS held-out files). */
+  byCorpus: Partial<Record<Corpus, ClassificationMetrics>>;
+  predicted: Int32Array;
+}
+
+/** Metrics over the whole set and per corpus, from one pass of predictions. */
+export function evaluateByCorpus(classifier: EmotionClassifier, set: FeatureSet): TestReport {
+  const predicted = predictClasses(classifier, set);
+  const byCorpus: TestReport['byCorpus'] = {};
+  for (const corpus of new Set(set.files.map((file) => file.corpus))) {
+    const rows = set.files.flatMap((file, row) => (file.corpus === corpus ? [row] : []));
+    byCorpus[corpus] = computeMetrics(
+      rows.map((row) => set.labels[row] as number),
+      rows.map((row) => predicted[row] as number),
+    );
+  }
+  return { all: computeMetrics(set.labels, predicted), byCorpus, predicted };
 }
 
 /** The share of rows on which two models pick the same class (e.g. quantized vs float). */

@@ -6,11 +6,11 @@ import { type FeatureCache } from '../features/feature-cache.js';
 import { type Logger } from '../logging/logger.js';
 import { buildSeedModel, SEED_ARCHITECTURE } from '../model/architecture.js';
 import { EmotionClassifier } from '../model/classifier.js';
-import { saveModelDir } from '../model/model-dir.js';
-import { scanDatasets, type Corpus, type LabelledFile } from './datasets.js';
-import { evaluateClassifier } from './evaluate.js';
+import { type DataSource } from '../model/metadata.js';
+import { recordModelMetrics, saveModelDir } from '../model/model-dir.js';
+import { CORPORA, scanDatasets, type Corpus, type LabelledFile } from './datasets.js';
+import { evaluateByCorpus, type TestReport } from './evaluate.js';
 import { buildFeatureSet, selectRows, type FeatureSet } from './feature-set.js';
-import { type ClassificationMetrics } from './metrics.js';
 import { type SplitPlan } from './splits.js';
 import { splitFromProvenance } from './recorded-split.js';
 import { trainModel, type TrainOptions, type TrainResult } from './trainer.js';
@@ -34,12 +34,6 @@ export interface TrainingProgress {
   onFeatures?: (done: number, total: number) => void;
   onBatchEnd?: TrainOptions['onBatchEnd'];
   onEpochEnd?: TrainOptions['onEpochEnd'];
-}
-
-export interface TestReport {
-  all: ClassificationMetrics;
-  /** The same test files per corpus (e.g. RAVDESS held-out actors, TESS held-out files). */
-  byCorpus: Partial<Record<Corpus, ClassificationMetrics>>;
 }
 
 export interface TrainingReport {
@@ -123,7 +117,7 @@ export async function trainAndSave(
       training: {
         command: plan.command,
         seed: plan.seed,
-        data: plan.dataDirs,
+        dataSources: describeSources(plan.dataDirs, all.files),
         split: plan.split,
         ...(plan.limitPerClass === undefined ? {} : { limitPerClass: plan.limitPerClass }),
         counts: { train: train.labels.length, validation: validation.labels.length, test: test.labels.length },
@@ -132,7 +126,6 @@ export async function trainAndSave(
         stopReason: training.stopReason,
         date: new Date().toISOString(),
       },
-      metrics: {},
     });
   } finally {
     model.dispose();
@@ -140,6 +133,7 @@ export async function trainAndSave(
   await writeFile(path.join(outDir, 'training-history.json'), `${JSON.stringify(training.history, null, 2)}\n`);
 
   const report = await evaluateSavedModel(outDir, test);
+  await recordModelMetrics(outDir, { test: report.all, testByCorpus: report.byCorpus });
   logger.info({ accuracy: report.all.accuracy, uar: report.all.uar }, 'test split evaluated');
   return {
     counts: {
@@ -156,19 +150,23 @@ export async function trainAndSave(
 }
 
 /** Metrics of a saved model on a test set, overall and per corpus. */
-export async function evaluateSavedModel(modelDir: string, test: FeatureSet): Promise<TestReport> {
+async function evaluateSavedModel(modelDir: string, test: FeatureSet): Promise<TestReport> {
   const classifier = await EmotionClassifier.load(modelDir);
   try {
-    const all = evaluateClassifier(classifier, test).metrics;
-    const byCorpus: TestReport['byCorpus'] = {};
-    for (const corpus of new Set(test.files.map((file) => file.corpus))) {
-      byCorpus[corpus] = evaluateClassifier(
-        classifier,
-        selectRows(test, (file) => file.corpus === corpus),
-      ).metrics;
-    }
-    return { all, byCorpus };
+    return evaluateByCorpus(classifier, test);
   } finally {
     classifier.dispose();
   }
+}
+
+/** One data source per corpus actually used, with its licence and file count. */
+function describeSources(dataDirs: readonly string[], files: readonly LabelledFile[]): DataSource[] {
+  const counts = new Map<Corpus, number>();
+  for (const file of files) counts.set(file.corpus, (counts.get(file.corpus) ?? 0) + 1);
+  return [...counts].map(([corpus, count]) => ({
+    ...CORPORA[corpus],
+    corpus,
+    files: count,
+    folders: dataDirs,
+  }));
 }

@@ -1,0 +1,157 @@
+import * as tf from '@tensorflow/tfjs';
+import { BackendError, describeError } from '../errors.js';
+
+/** The compute backends the agent can run on, fastest first. */
+export type BackendName = 'tfjs-node' | 'wasm' | 'cpu';
+export type BackendPreference = 'auto' | BackendName;
+
+/** The part of pino's API this module needs, so a plain fake works in tests. */
+export interface BackendLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface SkippedBackend {
+  backend: BackendName;
+  reason: string;
+}
+
+export interface BackendSelection {
+  name: BackendName;
+  /** Whether the wasm backend runs its SIMD build; only set for wasm. */
+  simd?: boolean;
+  /** Faster backends that `auto` tried first, and why each could not be used. */
+  skipped: SkippedBackend[];
+}
+
+export interface SelectBackendOptions {
+  /** Loads tfjs-node, which registers the `tensorflow` backend; a seam for tests. */
+  importTfjsNode?: () => Promise<unknown>;
+}
+
+/** The name each backend registers under inside TensorFlow.js. */
+const TFJS_NAMES: Record<BackendName, string> = {
+  'tfjs-node': 'tensorflow',
+  wasm: 'wasm',
+  cpu: 'cpu',
+};
+
+const FIXES: Record<BackendName, string> = {
+  'tfjs-node':
+    "install it with `npm install @tensorflow/tfjs-node` on a platform it ships a prebuilt libtensorflow for, or choose backend 'auto' or 'wasm'",
+  wasm: "reinstall dependencies so node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm exist, or choose backend 'cpu'",
+  cpu: 'reinstall dependencies (@tensorflow/tfjs provides the cpu backend)',
+};
+
+type Attempt = { ok: true; simd?: boolean } | { ok: false; reason: string };
+
+let current: { preference: BackendPreference; selection: Promise<BackendSelection> } | undefined;
+
+/**
+ * Makes TensorFlow.js run on the preferred backend. `auto` takes the fastest one that loads:
+ * tfjs-node (native libtensorflow), then wasm, then cpu. Calling again with the same
+ * preference returns the same selection without re-initialising anything.
+ */
+export async function selectBackend(
+  preference: BackendPreference,
+  logger: BackendLogger,
+  options: SelectBackendOptions = {},
+): Promise<BackendSelection> {
+  if (current?.preference === preference) {
+    const previous = await current.selection.catch(() => undefined);
+    if (previous !== undefined && tf.getBackend() === TFJS_NAMES[previous.name]) return previous;
+  }
+  const selection = runSelection(preference, logger, options);
+  current = { preference, selection };
+  return selection;
+}
+
+async function runSelection(
+  preference: BackendPreference,
+  logger: BackendLogger,
+  options: SelectBackendOptions,
+): Promise<BackendSelection> {
+  const candidates: BackendName[] = preference === 'auto' ? ['tfjs-node', 'wasm', 'cpu'] : [preference];
+  const skipped: SkippedBackend[] = [];
+  for (const backend of candidates) {
+    const attempt = await tryBackend(backend, options);
+    if (attempt.ok) {
+      const simd = attempt.simd === undefined ? {} : { simd: attempt.simd };
+      if (attempt.simd === false) {
+        logger.warn(
+          { backend, ...simd },
+          'wasm backend runs without SIMD: inference is several times slower; use Node.js >= 16 on a CPU with 128-bit SIMD (arm64 or x86-64)',
+        );
+      } else {
+        logger.info({ backend, ...simd }, `using the ${backend} backend`);
+      }
+      return { name: backend, ...simd, skipped };
+    }
+    if (preference !== 'auto') {
+      throw new BackendError(
+        `backend '${backend}' cannot be initialised: ${attempt.reason}; ${FIXES[backend]}`,
+      );
+    }
+    skipped.push({ backend, reason: attempt.reason });
+    logger.info({ backend, reason: attempt.reason }, `skipping the ${backend} backend`);
+  }
+  throw new BackendError(
+    `no compute backend can be initialised (${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')}); ${FIXES.cpu}`,
+  );
+}
+
+async function tryBackend(backend: BackendName, options: SelectBackendOptions): Promise<Attempt> {
+  switch (backend) {
+    case 'tfjs-node': {
+      const importTfjsNode = options.importTfjsNode ?? importInstalledTfjsNode;
+      try {
+        await importTfjsNode();
+      } catch (error) {
+        return { ok: false, reason: describeTfjsNodeFailure(error) };
+      }
+      return activate(backend);
+    }
+    case 'wasm': {
+      try {
+        // Imported here, not at the top, because registering wasm (priority above cpu) makes
+        // every synchronous tf call elsewhere fail until the backend is awaited.
+        await import('@tensorflow/tfjs-backend-wasm');
+      } catch (error) {
+        return { ok: false, reason: `@tensorflow/tfjs-backend-wasm does not load: ${describeError(error)}` };
+      }
+      const attempt = await activate(backend);
+      if (!attempt.ok) return attempt;
+      return { ok: true, simd: (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true };
+    }
+    case 'cpu':
+      return activate(backend);
+  }
+}
+
+async function activate(backend: BackendName): Promise<Attempt> {
+  const tfjsName = TFJS_NAMES[backend];
+  if (tf.findBackendFactory(tfjsName) === null) {
+    return { ok: false, reason: `TensorFlow.js has no '${tfjsName}' backend registered` };
+  }
+  // setBackend reports failure as `false` and prints the cause through console.warn itself.
+  const ok = await tf.setBackend(tfjsName);
+  return ok ? { ok: true } : { ok: false, reason: `tf.setBackend('${tfjsName}') failed (TensorFlow.js logged the cause)` };
+}
+
+/**
+ * tfjs-node is an optional dependency that is usually absent, so its name sits in a variable:
+ * a literal specifier would make the type check fail wherever it is not installed.
+ */
+const TFJS_NODE_PACKAGE: string = '@tensorflow/tfjs-node';
+
+function importInstalledTfjsNode(): Promise<unknown> {
+  return import(TFJS_NODE_PACKAGE);
+}
+
+function describeTfjsNodeFailure(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'ERR_MODULE_NOT_FOUND' && describeError(error).includes(TFJS_NODE_PACKAGE)) {
+    return `${TFJS_NODE_PACKAGE} is not installed (it is an optional dependency whose native binary could not be installed)`;
+  }
+  return `${TFJS_NODE_PACKAGE} does not load: ${describeError(error)}`;
+}

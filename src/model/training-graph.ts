@@ -1,0 +1,321 @@
+import * as tf from '@tensorflow/tfjs';
+import { ModelError } from '../errors.js';
+
+/**
+ * Inference reproduces `model.predict`; training uses batch statistics for BatchNorm (and
+ * updates its moving statistics) and drops units with masks drawn from `dropoutSeed`, so the
+ * same seed gives the same masks.
+ */
+export type ForwardMode = { training: false } | { training: true; dropoutSeed: number };
+
+export interface TrainingGraph {
+  /**
+   * The model's forward pass over its own weight variables, differentiable on the wasm
+   * backend. Returns the output layer's *logits*, before its softmax: the loss is computed
+   * from logits (as Keras does for a softmax output), and softmax(logits) equals `predict`.
+   * In training mode it also updates BatchNorm moving statistics, as a Keras training step does.
+   */
+  forward(x: tf.Tensor3D, mode: ForwardMode): tf.Tensor2D;
+  /** The trainable weights, the very tf.Variables of the LayersModel, in the model's order. */
+  readonly trainableVariables: readonly tf.Variable[];
+}
+
+type Stage = (x: tf.Tensor, mode: ForwardMode) => tf.Tensor;
+
+/**
+ * Why a second forward pass: tfjs-layers' Conv1D differentiates through Conv2DBackpropFilter,
+ * which the wasm backend does not implement, and the cpu backend is far too slow to train on.
+ * Here Conv1D is an im2col matMul (pad + shifted slices + concat), and every other layer is
+ * written with ops whose gradients the wasm backend has, and has correct (see the max-pool
+ * stage) and fast (see matMulWithFastGradient). The weights are shared with the model,
+ * so training this graph trains the model that is then saved and served.
+ */
+export function createTrainingGraph(model: tf.LayersModel): TrainingGraph {
+  const inputShape = model.inputs[0]?.shape;
+  const stages: Stage[] = [];
+  const lastIndex = model.layers.length - 1;
+  model.layers.forEach((layer, index) => {
+    stages.push(compileLayer(layer, index, index === lastIndex, model.layers.length));
+  });
+  const trainableVariables = model.layers.flatMap((layer) =>
+    layer.weights.filter((weight) => weight.trainable).map((weight) => variableOf(layer, weight)),
+  );
+
+  return {
+    trainableVariables,
+    forward(x, mode) {
+      if (inputShape !== undefined && !shapeFits(x.shape, inputShape)) {
+        throw new ModelError(
+          `training graph input has shape [${x.shape.join(', ')}], the model expects ` +
+            `[${inputShape.map((d) => d ?? 'batch').join(', ')}]; reshape the batch to the model's input`,
+        );
+      }
+      return tf.tidy(() => stages.reduce<tf.Tensor>((h, stage) => stage(h, mode), x)) as tf.Tensor2D;
+    },
+  };
+}
+
+function shapeFits(actual: readonly number[], expected: readonly (number | null)[]): boolean {
+  return actual.length === expected.length && expected.every((d, i) => d === null || d === actual[i]);
+}
+
+function compileLayer(layer: tf.layers.Layer, index: number, isLast: boolean, layerCount: number): Stage {
+  const config = layer.getConfig();
+  switch (layer.getClassName()) {
+    case 'Conv1D':
+      return conv1dStage(layer, config);
+    case 'BatchNormalization':
+      return batchNormStage(layer, config);
+    case 'MaxPooling1D':
+      return maxPool1dStage(layer, config);
+    case 'Dropout':
+      return dropoutStage(layer, config, index, layerCount);
+    case 'LSTM':
+      return lstmStage(layer, config);
+    case 'Dense':
+      return denseStage(layer, config, isLast);
+    default:
+      throw new ModelError(
+        `layer ${layer.name} is a ${layer.getClassName()}, which the training graph does not ` +
+          'implement; use Conv1D, BatchNormalization, MaxPooling1D, Dropout, LSTM and Dense layers',
+      );
+  }
+}
+
+type LayerConfig = ReturnType<tf.layers.Layer['getConfig']>;
+
+/**
+ * a @ b for rank-2 tensors, with a gradient built from untransposed matMuls and explicit
+ * transposes. The wasm BatchMatMul kernel is an order of magnitude slower with transposeA or
+ * transposeB set (measured: 823 ms vs 92 ms for conv1's [4160, 840] operand), and tfjs's
+ * own MatMul gradient sets them.
+ */
+const matMulWithFastGradient = tf.customGrad<tf.Tensor2D>((...inputs) => {
+  const [a, b, save] = inputs as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [savedA, savedB] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [tf.matMul(dy, tf.transpose(savedB)), tf.matMul(tf.transpose(savedA), dy)];
+    },
+  };
+});
+
+/** x @ kernel + bias, then the activation: a Dense layer on rank-2 input. */
+function affine(
+  x: tf.Tensor,
+  kernel: tf.Tensor,
+  bias: tf.Tensor | undefined,
+  activation: 'relu' | 'linear',
+): tf.Tensor2D {
+  let output: tf.Tensor2D = matMulWithFastGradient(x, kernel);
+  if (bias !== undefined) output = tf.add<tf.Tensor2D>(output, bias);
+  return activation === 'relu' ? tf.relu(output) : output;
+}
+
+function conv1dStage(layer: tf.layers.Layer, config: LayerConfig): Stage {
+  const kernel = weightOf(layer, 'kernel');
+  const bias = optionalWeightOf(layer, 'bias');
+  const [kernelSize, inChannels, filters] = kernel.shape as [number, number, number];
+  requireConfig(layer, 'padding', config['padding'], ['same']);
+  requireConfig(layer, 'strides', singleValue(config['strides']), [1]);
+  requireConfig(layer, 'dilationRate', singleValue(config['dilationRate']), [1]);
+  const activation = supportedActivation(layer, config['activation']);
+  // TensorFlow's 'same' padding puts the odd extra frame on the right: (k - 1) // 2 on the left.
+  const padLeft = Math.floor((kernelSize - 1) / 2);
+  const padRight = kernelSize - 1 - padLeft;
+
+  return (x) => {
+    const [batch, frames] = x.shape as [number, number, number];
+    const padded = tf.pad(x, [
+      [0, 0],
+      [padLeft, padRight],
+      [0, 0],
+    ]);
+    const shifted: tf.Tensor[] = [];
+    for (let offset = 0; offset < kernelSize; offset += 1) {
+      shifted.push(tf.slice(padded, [0, offset, 0], [batch, frames, inChannels]));
+    }
+    // Row-major [k, in, out] flattened to [k * in, out] matches the concat order (offset, channel).
+    const patches = tf.reshape(tf.concat(shifted, 2), [batch * frames, kernelSize * inChannels]);
+    const output = affine(patches, tf.reshape(kernel, [kernelSize * inChannels, filters]), bias, activation);
+    return tf.reshape(output, [batch, frames, filters]);
+  };
+}
+
+function batchNormStage(layer: tf.layers.Layer, config: LayerConfig): Stage {
+  requireConfig(layer, 'axis', config['axis'], [-1]);
+  const gamma = optionalWeightOf(layer, 'gamma');
+  const beta = optionalWeightOf(layer, 'beta');
+  const movingMean = weightOf(layer, 'moving_mean');
+  const movingVariance = weightOf(layer, 'moving_variance');
+  const momentum = numberConfig(layer, 'momentum', config['momentum']);
+  const epsilon = numberConfig(layer, 'epsilon', config['epsilon']);
+
+  return (x, mode) => {
+    let mean: tf.Tensor = movingMean;
+    let variance: tf.Tensor = movingVariance;
+    if (mode.training) {
+      const reductionAxes = x.shape.slice(0, -1).map((_, axis) => axis);
+      // Biased batch variance, as Keras normalises with and feeds into its moving variance.
+      ({ mean, variance } = tf.moments(x, reductionAxes));
+      const batchMean = mean;
+      const batchVariance = variance;
+      tf.tidy(() => {
+        movingMean.assign(tf.add(tf.mul(movingMean, momentum), tf.mul(batchMean, 1 - momentum)));
+        movingVariance.assign(tf.add(tf.mul(movingVariance, momentum), tf.mul(batchVariance, 1 - momentum)));
+      });
+    }
+    // Fold normalisation into one per-channel scale and shift: two full-size ops instead of four.
+    let scale = tf.rsqrt(tf.add(variance, epsilon));
+    if (gamma !== undefined) scale = tf.mul(scale, gamma);
+    let shift = tf.neg(tf.mul(mean, scale));
+    if (beta !== undefined) shift = tf.add(shift, beta);
+    return tf.add(tf.mul(x, scale), shift);
+  };
+}
+
+function maxPool1dStage(layer: tf.layers.Layer, config: LayerConfig): Stage {
+  const poolSize = singleValue(config['poolSize']);
+  const stride = singleValue(config['strides']) ?? poolSize;
+  requireConfig(layer, 'padding', config['padding'], ['valid']);
+  if (typeof poolSize !== 'number' || typeof stride !== 'number') {
+    throw new ModelError(`layer ${layer.name} has no numeric poolSize/strides in its config; rebuild the model`);
+  }
+  // Not tf.maxPool: the wasm MaxPoolGrad kernel (tfjs 4.22) drops some gradients, measured
+  // against the cpu backend. Instead, split each window's positions apart and fold them with
+  // tf.maximum, whose gradient goes to the first of tied maxima, as TensorFlow's MaxPool does
+  // (ties are common right after a ReLU).
+  if (stride !== poolSize) {
+    throw new ModelError(
+      `layer ${layer.name} pools ${poolSize} frames with stride ${stride}; the training graph ` +
+        'supports stride equal to the pool size only',
+    );
+  }
+  return (x) => {
+    const [batch, frames, channels] = x.shape as [number, number, number];
+    const windows = Math.floor(frames / poolSize);
+    const used = windows * poolSize === frames ? x : tf.slice(x, [0, 0, 0], [batch, windows * poolSize, channels]);
+    const positions = tf.split(tf.reshape(used, [batch, windows, poolSize, channels]), poolSize, 2);
+    const pooled = positions.slice(1).reduce((max, position) => tf.maximum(max, position), positions[0] as tf.Tensor);
+    return tf.reshape(pooled, [batch, windows, channels]);
+  };
+}
+
+function dropoutStage(layer: tf.layers.Layer, config: LayerConfig, index: number, layerCount: number): Stage {
+  const rate = numberConfig(layer, 'rate', config['rate']);
+  if (config['noiseShape'] !== undefined && config['noiseShape'] !== null) {
+    throw new ModelError(`layer ${layer.name} sets noiseShape, which the training graph does not implement`);
+  }
+  return (x, mode) => {
+    if (!mode.training || rate === 0) return x;
+    // One distinct stream per (step, layer): the seed space is partitioned by layer index.
+    const seed = mode.dropoutSeed * layerCount + index;
+    const keep = tf.cast(tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', seed), rate), 'float32');
+    // Inverted dropout: scale the kept units so inference needs no rescaling.
+    return tf.mul(x, tf.mul(keep, 1 / (1 - rate)));
+  };
+}
+
+function lstmStage(layer: tf.layers.Layer, config: LayerConfig): Stage {
+  const kernel = weightOf(layer, 'kernel');
+  const recurrentKernel = weightOf(layer, 'recurrent_kernel');
+  const bias = optionalWeightOf(layer, 'bias');
+  const units = numberConfig(layer, 'units', config['units']);
+  requireConfig(layer, 'activation', config['activation'], ['tanh']);
+  requireConfig(layer, 'recurrentActivation', config['recurrentActivation'], ['sigmoid']);
+  requireConfig(layer, 'goBackwards', config['goBackwards'], [false]);
+  requireConfig(layer, 'stateful', config['stateful'], [false]);
+  requireConfig(layer, 'returnState', config['returnState'], [false]);
+  requireConfig(layer, 'dropout', config['dropout'], [0]);
+  requireConfig(layer, 'recurrentDropout', config['recurrentDropout'], [0]);
+  const returnSequences = config['returnSequences'] === true;
+
+  return (x) => {
+    const [batch, steps, features] = x.shape as [number, number, number];
+    // The input projection of all steps is one large matMul; only h @ U is sequential.
+    const projected = affine(tf.reshape(x, [batch * steps, features]), kernel, bias, 'linear');
+    const perStep = tf.unstack(tf.transpose(tf.reshape(projected, [batch, steps, 4 * units]), [1, 0, 2]));
+    let hidden: tf.Tensor | undefined;
+    let cell: tf.Tensor | undefined;
+    const outputs: tf.Tensor[] = [];
+    for (const stepInput of perStep) {
+      const z = hidden === undefined ? stepInput : tf.add(stepInput, matMulWithFastGradient(hidden, recurrentKernel));
+      // Keras/tfjs gate order in the kernel columns: input, forget, candidate, output.
+      const [zi, zf, zc, zo] = tf.split(z, 4, 1) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      const candidate = tf.mul(tf.sigmoid(zi), tf.tanh(zc));
+      cell = cell === undefined ? candidate : tf.add(tf.mul(tf.sigmoid(zf), cell), candidate);
+      hidden = tf.mul(tf.sigmoid(zo), tf.tanh(cell));
+      outputs.push(hidden);
+    }
+    if (hidden === undefined) {
+      throw new ModelError(`layer ${layer.name} received a sequence of 0 steps; the input needs frames`);
+    }
+    return returnSequences ? tf.stack(outputs, 1) : hidden;
+  };
+}
+
+function denseStage(layer: tf.layers.Layer, config: LayerConfig, isLast: boolean): Stage {
+  const kernel = weightOf(layer, 'kernel');
+  const bias = optionalWeightOf(layer, 'bias');
+  // The output layer's softmax is left out: forward returns logits (see TrainingGraph.forward).
+  const activation =
+    isLast && config['activation'] === 'softmax' ? 'linear' : supportedActivation(layer, config['activation']);
+  return (x) => {
+    if (x.rank !== 2) {
+      throw new ModelError(`layer ${layer.name} is a Dense layer on a rank-${x.rank} input; the graph supports rank 2`);
+    }
+    return affine(x, kernel, bias, activation);
+  };
+}
+
+function supportedActivation(layer: tf.layers.Layer, activation: unknown): 'relu' | 'linear' {
+  if (activation === 'relu' || activation === 'linear') return activation;
+  throw new ModelError(
+    `layer ${layer.name} uses activation ${String(activation)}; the training graph supports relu and ` +
+      'linear (and softmax on the output layer)',
+  );
+}
+
+function weightOf(layer: tf.layers.Layer, role: string): tf.Variable {
+  const variable = optionalWeightOf(layer, role);
+  if (variable === undefined) {
+    throw new ModelError(`layer ${layer.name} has no ${role} weight; the model must be built before training`);
+  }
+  return variable;
+}
+
+function optionalWeightOf(layer: tf.layers.Layer, role: string): tf.Variable | undefined {
+  const weight = layer.weights.find((w) => w.originalName.split('/').pop() === role);
+  return weight === undefined ? undefined : variableOf(layer, weight);
+}
+
+function variableOf(layer: tf.layers.Layer, weight: tf.layers.Layer['weights'][number]): tf.Variable {
+  // LayerVariable.read() returns its backing tf.Variable; the check keeps that an enforced fact.
+  const value = weight.read();
+  if (!(value instanceof tf.Variable)) {
+    throw new ModelError(`weight ${weight.name} of layer ${layer.name} is not backed by a tf.Variable`);
+  }
+  return value as tf.Variable;
+}
+
+function singleValue(value: unknown): unknown {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function numberConfig(layer: tf.layers.Layer, key: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new ModelError(`layer ${layer.name} has ${key} = ${String(value)}; a finite number is required`);
+  }
+  return value;
+}
+
+function requireConfig(layer: tf.layers.Layer, key: string, value: unknown, supported: readonly unknown[]): void {
+  if (!supported.includes(value)) {
+    throw new ModelError(
+      `layer ${layer.name} has ${key} = ${JSON.stringify(value)}; the training graph supports ` +
+        `${supported.map((s) => JSON.stringify(s)).join(' or ')}`,
+    );
+  }
+}

@@ -1,0 +1,355 @@
+import * as tf from '@tensorflow/tfjs';
+import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
+import { ConfigError, DatasetError } from '../errors.js';
+import { EMOTIONS } from '../labels.js';
+import { initialiseKerasWeights } from '../model/initializers.js';
+import { createTrainingGraph, type TrainingGraph } from '../model/training-graph.js';
+import { createRandom, shuffledIndices, type Random } from './random.js';
+
+/** Clips as one row-major N × 130 × 168 block, and their class indices into EMOTIONS. */
+export interface LabelledSet {
+  features: Float32Array;
+  labels: Int32Array;
+}
+
+/** One epoch's metrics. Epochs count from 1; loss and accuracy are means over the epoch's clips. */
+export interface EpochLog {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  valLoss: number;
+  valAccuracy: number;
+  /** The learning rate this epoch trained with (a reduction after it applies to the next). */
+  learningRate: number;
+  seconds: number;
+}
+
+/** Progress within an epoch: `batch` of `batches` done (from 1), running means so far. */
+export interface BatchLog {
+  epoch: number;
+  batch: number;
+  batches: number;
+  loss: number;
+  accuracy: number;
+}
+
+export interface TrainOptions {
+  /** Seeds the initial weights, the shuffling and the dropout masks. */
+  seed: number;
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  earlyStoppingPatience?: number;
+  reduceLrPatience?: number;
+  reduceLrFactor?: number;
+  minLearningRate?: number;
+  onBatchEnd?: (log: BatchLog) => void;
+  onEpochEnd?: (log: EpochLog) => void;
+  /** Aborting stops at the next batch boundary; the unfinished epoch is discarded. */
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  history: EpochLog[];
+  /** The epoch whose weights the model holds (best validation accuracy); 0 if none finished. */
+  bestEpoch: number;
+  /** The last epoch that finished. */
+  stoppedEpoch: number;
+  stopReason: 'completed' | 'early-stopping' | 'aborted';
+}
+
+/** The seed's recipe (../shared/seed/MODEL.md, "Training Configuration"). */
+const DEFAULTS = {
+  epochs: 100,
+  batchSize: 32,
+  learningRate: 1e-3,
+  earlyStoppingPatience: 15,
+  reduceLrPatience: 5,
+  reduceLrFactor: 0.5,
+  minLearningRate: 1e-7,
+} as const;
+
+/** Keras Adam defaults. */
+const ADAM_BETA1 = 0.9;
+const ADAM_BETA2 = 0.999;
+const ADAM_EPSILON = 1e-7;
+/** Keras ReduceLROnPlateau's default min_delta: smaller val_loss gains count as a plateau. */
+const REDUCE_LR_MIN_DELTA = 1e-4;
+/** Validation runs without gradients, so it can take larger batches than training. */
+const VALIDATION_BATCH_SIZE = 64;
+const CLIP_VALUES = N_FRAMES * N_FEATURES;
+
+type Settings = Required<Omit<TrainOptions, 'onBatchEnd' | 'onEpochEnd' | 'signal'>>;
+
+/** tfjs's Adam with a settable learning rate, which ReduceLROnPlateau needs. */
+class AdjustableAdam extends tf.AdamOptimizer {
+  setLearningRate(rate: number): void {
+    this.learningRate = rate;
+  }
+}
+
+/**
+ * Trains the model in place with the seed's Keras recipe: weights re-initialised from `seed`,
+ * Adam, sparse categorical cross-entropy, a seeded shuffle per epoch, EarlyStopping on val_loss,
+ * ReduceLROnPlateau on val_loss, and ModelCheckpoint on val_accuracy. On return the model holds
+ * the best-validation-accuracy epoch's weights, the checkpoint the original pipeline ships
+ * (EarlyStopping's restore of best-val_loss weights never reached that checkpoint, so it is not
+ * reproduced). Runs on the active tfjs backend; the graph is built to differentiate on wasm.
+ */
+export async function trainModel(
+  model: tf.LayersModel,
+  train: LabelledSet,
+  validation: LabelledSet,
+  options: TrainOptions,
+): Promise<TrainResult> {
+  const settings = resolveSettings(options);
+  checkSet('training', train);
+  checkSet('validation', validation);
+  const history: EpochLog[] = [];
+  if (options.signal?.aborted === true) {
+    return { history, bestEpoch: 0, stoppedEpoch: 0, stopReason: 'aborted' };
+  }
+
+  const random = createRandom(settings.seed);
+  initialiseKerasWeights(model, () => random.uniform());
+  const graph = createTrainingGraph(model);
+  const optimizer = new AdjustableAdam(settings.learningRate, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON);
+  const earlyStopping = { best: Infinity, wait: 0 };
+  const reduceLr = { best: Infinity, wait: 0 };
+  let checkpoint: { epoch: number; valAccuracy: number; weights: Float32Array[] } | undefined;
+  let learningRate = settings.learningRate;
+  let stopReason: TrainResult['stopReason'] = 'completed';
+
+  try {
+    for (let epoch = 1; epoch <= settings.epochs; epoch += 1) {
+      const started = performance.now();
+      const fit = await fitEpoch(graph, optimizer, train, epoch, settings.batchSize, random, options);
+      if (fit === 'aborted') {
+        stopReason = 'aborted';
+        break;
+      }
+      const evaluation = evaluate(graph, validation);
+      const log: EpochLog = {
+        epoch,
+        loss: fit.loss,
+        accuracy: fit.accuracy,
+        valLoss: evaluation.loss,
+        valAccuracy: evaluation.accuracy,
+        learningRate,
+        seconds: (performance.now() - started) / 1000,
+      };
+      history.push(log);
+
+      // ModelCheckpoint(monitor='val_accuracy', save_best_only=True): strictly better only.
+      if (checkpoint === undefined || log.valAccuracy > checkpoint.valAccuracy) {
+        checkpoint = { epoch, valAccuracy: log.valAccuracy, weights: snapshotWeights(model) };
+      }
+      // ReduceLROnPlateau: an improvement must beat the best by min_delta.
+      if (log.valLoss < reduceLr.best - REDUCE_LR_MIN_DELTA) {
+        reduceLr.best = log.valLoss;
+        reduceLr.wait = 0;
+      } else if (++reduceLr.wait >= settings.reduceLrPatience) {
+        if (learningRate > settings.minLearningRate) {
+          learningRate = Math.max(learningRate * settings.reduceLrFactor, settings.minLearningRate);
+          optimizer.setLearningRate(learningRate);
+        }
+        reduceLr.wait = 0;
+      }
+      options.onEpochEnd?.(log);
+      // EarlyStopping(monitor='val_loss', min_delta=0).
+      if (log.valLoss < earlyStopping.best) {
+        earlyStopping.best = log.valLoss;
+        earlyStopping.wait = 0;
+      } else if (++earlyStopping.wait >= settings.earlyStoppingPatience) {
+        stopReason = 'early-stopping';
+        break;
+      }
+    }
+  } finally {
+    optimizer.dispose();
+    if (checkpoint !== undefined) restoreWeights(model, checkpoint.weights);
+  }
+
+  return {
+    history,
+    bestEpoch: checkpoint?.epoch ?? 0,
+    stoppedEpoch: history.at(-1)?.epoch ?? 0,
+    stopReason,
+  };
+}
+
+interface Metrics {
+  loss: number;
+  accuracy: number;
+}
+
+async function fitEpoch(
+  graph: TrainingGraph,
+  optimizer: AdjustableAdam,
+  train: LabelledSet,
+  epoch: number,
+  batchSize: number,
+  random: Random,
+  options: TrainOptions,
+): Promise<Metrics | 'aborted'> {
+  const clips = train.labels.length;
+  const order = shuffledIndices(clips, random);
+  const batches = Math.ceil(clips / batchSize);
+  let lossSum = 0;
+  let correct = 0;
+  let seen = 0;
+  for (let batch = 0; batch < batches; batch += 1) {
+    // Let abort signals and other callbacks in between batches.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (options.signal?.aborted === true) return 'aborted';
+
+    const indices = order.subarray(batch * batchSize, Math.min(clips, (batch + 1) * batchSize));
+    const dropoutSeed = random.integer(2 ** 31);
+    const step = trainStep(graph, optimizer, gatherBatch(train, indices), dropoutSeed);
+    lossSum += step.loss * indices.length;
+    correct += step.correct;
+    seen += indices.length;
+    options.onBatchEnd?.({ epoch, batch: batch + 1, batches, loss: lossSum / seen, accuracy: correct / seen });
+  }
+  return { loss: lossSum / seen, accuracy: correct / seen };
+}
+
+interface Batch {
+  x: Float32Array;
+  labels: Int32Array;
+}
+
+function gatherBatch(set: LabelledSet, indices: Int32Array): Batch {
+  const x = new Float32Array(indices.length * CLIP_VALUES);
+  const labels = new Int32Array(indices.length);
+  indices.forEach((clip, row) => {
+    x.set(set.features.subarray(clip * CLIP_VALUES, (clip + 1) * CLIP_VALUES), row * CLIP_VALUES);
+    labels[row] = set.labels[clip] as number;
+  });
+  return { x, labels };
+}
+
+/** One Adam step on a batch; returns its mean loss and how many clips it classified right. */
+function trainStep(
+  graph: TrainingGraph,
+  optimizer: AdjustableAdam,
+  batch: Batch,
+  dropoutSeed: number,
+): { loss: number; correct: number } {
+  return tf.tidy(() => {
+    const x = tf.tensor3d(batch.x, [batch.labels.length, N_FRAMES, N_FEATURES]);
+    const labels = tf.tensor1d(batch.labels, 'int32');
+    let correct = 0;
+    const { value, grads } = optimizer.computeGradients(() => {
+      const logits = graph.forward(x, { training: true, dropoutSeed });
+      // Read here, where the logits exist; the forward pass has already run, so it costs nothing.
+      correct = countCorrect(logits, labels).dataSync()[0] as number;
+      return crossEntropy(logits, labels);
+    }, [...graph.trainableVariables]);
+    optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+    return { loss: value.dataSync()[0] as number, correct };
+  });
+}
+
+/** Sparse categorical cross-entropy from logits, averaged over the batch. */
+function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  const oneHot = tf.oneHot(labels, logits.shape[1]);
+  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+}
+
+function countCorrect(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32'));
+}
+
+/** Inference-mode loss and accuracy over a whole set, in batches. */
+function evaluate(graph: TrainingGraph, set: LabelledSet): Metrics {
+  const clips = set.labels.length;
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = 0; start < clips; start += VALIDATION_BATCH_SIZE) {
+    const end = Math.min(clips, start + VALIDATION_BATCH_SIZE);
+    const [batchLoss, batchCorrect] = tf.tidy(() => {
+      const x = tf.tensor3d(set.features.subarray(start * CLIP_VALUES, end * CLIP_VALUES), [
+        end - start,
+        N_FRAMES,
+        N_FEATURES,
+      ]);
+      const labels = tf.tensor1d(set.labels.subarray(start, end), 'int32');
+      const logits = graph.forward(x, { training: false });
+      return [crossEntropy(logits, labels).dataSync()[0] as number, countCorrect(logits, labels).dataSync()[0] as number];
+    });
+    lossSum += batchLoss * (end - start);
+    correct += batchCorrect;
+  }
+  return { loss: lossSum / clips, accuracy: correct / clips };
+}
+
+/** Copies of every weight (BatchNorm moving statistics included), off the tensor heap. */
+function snapshotWeights(model: tf.LayersModel): Float32Array[] {
+  return model.weights.map((weight) => Float32Array.from(weight.read().dataSync()));
+}
+
+function restoreWeights(model: tf.LayersModel, snapshot: readonly Float32Array[]): void {
+  model.weights.forEach((weight, index) => {
+    const values = snapshot[index];
+    if (values === undefined) return;
+    tf.tidy(() => {
+      weight.write(tf.tensor(values, weight.shape as number[], 'float32'));
+    });
+  });
+}
+
+function resolveSettings(options: TrainOptions): Settings {
+  const settings: Settings = {
+    seed: options.seed,
+    epochs: options.epochs ?? DEFAULTS.epochs,
+    batchSize: options.batchSize ?? DEFAULTS.batchSize,
+    learningRate: options.learningRate ?? DEFAULTS.learningRate,
+    earlyStoppingPatience: options.earlyStoppingPatience ?? DEFAULTS.earlyStoppingPatience,
+    reduceLrPatience: options.reduceLrPatience ?? DEFAULTS.reduceLrPatience,
+    reduceLrFactor: options.reduceLrFactor ?? DEFAULTS.reduceLrFactor,
+    minLearningRate: options.minLearningRate ?? DEFAULTS.minLearningRate,
+  };
+  const problems: string[] = [];
+  const requireInteger = (name: keyof Settings, min: number): void => {
+    const value = settings[name];
+    if (!Number.isInteger(value) || value < min) problems.push(`${name} must be an integer >= ${min}, got ${value}`);
+  };
+  const requirePositive = (name: keyof Settings): void => {
+    const value = settings[name];
+    if (!Number.isFinite(value) || value <= 0) problems.push(`${name} must be a positive number, got ${value}`);
+  };
+  requireInteger('seed', 0);
+  if (settings.seed >= 2 ** 32) problems.push(`seed must be below 2^32, got ${settings.seed}`);
+  requireInteger('epochs', 1);
+  requireInteger('batchSize', 1);
+  requireInteger('earlyStoppingPatience', 1);
+  requireInteger('reduceLrPatience', 1);
+  requirePositive('learningRate');
+  requirePositive('minLearningRate');
+  if (!(settings.reduceLrFactor > 0 && settings.reduceLrFactor < 1)) {
+    problems.push(`reduceLrFactor must be between 0 and 1 (exclusive), got ${settings.reduceLrFactor}`);
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid training options: ${problems.join('; ')}`);
+  return settings;
+}
+
+function checkSet(name: string, set: LabelledSet): void {
+  const clips = set.labels.length;
+  if (clips === 0) {
+    throw new DatasetError(`the ${name} set is empty; training needs at least one clip in each of training and validation`);
+  }
+  if (set.features.length !== clips * CLIP_VALUES) {
+    throw new DatasetError(
+      `the ${name} set has ${set.features.length} feature values for ${clips} labels; expected ` +
+        `${clips} × ${N_FRAMES} × ${N_FEATURES} = ${clips * CLIP_VALUES}; rebuild its feature block`,
+    );
+  }
+  const badIndex = set.labels.findIndex((label) => label < 0 || label >= EMOTIONS.length);
+  if (badIndex >= 0) {
+    throw new DatasetError(
+      `the ${name} set's label ${badIndex} is ${set.labels[badIndex]}, outside 0..${EMOTIONS.length - 1}; ` +
+        'labels must index EMOTIONS',
+    );
+  }
+}

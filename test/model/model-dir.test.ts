@@ -1,0 +1,254 @@
+import { createHash } from 'node:crypto';
+import { cp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FEATURE_PARAMETERS } from '../../src/dsp/constants.js';
+import { ModelError } from '../../src/errors.js';
+import { EMOTIONS } from '../../src/labels.js';
+import { buildSeedModel } from '../../src/model/architecture.js';
+import type { ModelMetadata } from '../../src/model/metadata.js';
+import { loadModelDir, recordModelMetrics, saveModelDir, verifyModelDir } from '../../src/model/model-dir.js';
+import { TEST_INFO, TEST_TRAINING, randomFeatures, scratchDir, serveDirectory, useWasm } from './seed-model-fixture.js';
+
+const SEED_WEIGHT_BYTES = 459_335 * 4;
+const SHARD_BYTES = 1_000_000;
+
+let scratch: Awaited<ReturnType<typeof scratchDir>>;
+let original: tf.LayersModel;
+let saved: ModelMetadata;
+let modelDir: string;
+let inputs: tf.Tensor;
+
+beforeAll(async () => {
+  await useWasm();
+  scratch = await scratchDir();
+  modelDir = path.join(scratch.dir, 'seed');
+  original = buildSeedModel();
+  // Small shards, so every test below also covers a weights manifest with several files.
+  saved = await saveModelDir(original, modelDir, TEST_INFO, { shardBytes: SHARD_BYTES });
+  inputs = tf.tensor3d(Float32Array.from(randomFeatures(4, 1).flatMap((row) => [...row])), [4, 130, 168]);
+});
+
+afterAll(async () => {
+  original.dispose();
+  inputs.dispose();
+  await scratch.cleanup();
+});
+
+function outputsOf(model: tf.LayersModel): Float32Array {
+  return tf.tidy(() => (model.predict(inputs) as tf.Tensor).dataSync() as Float32Array);
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** A copy of the saved model directory for a test to damage. */
+async function copyOfModel(name: string): Promise<string> {
+  const copy = path.join(scratch.dir, name);
+  await cp(modelDir, copy, { recursive: true });
+  return copy;
+}
+
+async function editJson(file: string, edit: (json: Record<string, unknown>) => void): Promise<void> {
+  const json = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  edit(json);
+  await writeFile(file, JSON.stringify(json));
+}
+
+describe('saveModelDir', () => {
+  it('writes model.json, weight shards, metadata.json and README.md', async () => {
+    expect((await readdir(modelDir)).sort()).toEqual(
+      ['README.md', 'group1-shard1of2.bin', 'group1-shard2of2.bin', 'metadata.json', 'model.json'],
+    );
+    const modelJson = JSON.parse(await readFile(path.join(modelDir, 'model.json'), 'utf8')) as tf.io.ModelJSON;
+    expect(modelJson.format).toBe('layers-model');
+    expect(modelJson.weightsManifest).toHaveLength(1);
+    expect(modelJson.weightsManifest[0]?.paths).toEqual(['group1-shard1of2.bin', 'group1-shard2of2.bin']);
+    expect(modelJson.weightsManifest[0]?.weights[0]).toEqual({ name: 'conv1/kernel', shape: [5, 168, 64], dtype: 'float32' });
+  });
+
+  it('records labels, feature parameters, provenance and the size and sha256 of every file', async () => {
+    const metadata = JSON.parse(await readFile(path.join(modelDir, 'metadata.json'), 'utf8')) as ModelMetadata;
+    expect(metadata).toEqual(saved);
+    expect(metadata).toMatchObject({
+      format: 1,
+      name: 'ser-test',
+      version: '0.0.1',
+      architecture: 'seed-cnn-lstm',
+      labels: [...EMOTIONS],
+      featureParameters: { ...FEATURE_PARAMETERS },
+      training: TEST_TRAINING,
+      metrics: {},
+    });
+    const shards = await Promise.all(metadata.weights.files.map((file) => readFile(path.join(modelDir, file.path))));
+    expect(metadata.weights.files.map((file) => file.bytes)).toEqual([SHARD_BYTES, SEED_WEIGHT_BYTES - SHARD_BYTES]);
+    expect(metadata.weights.files.map((file) => file.sha256)).toEqual(shards.map(sha256));
+    expect(metadata.weights).toMatchObject({ dtype: 'float32', bytes: SEED_WEIGHT_BYTES, sha256: sha256(Buffer.concat(shards)) });
+    expect(metadata.modelJson.sha256).toBe(sha256(await readFile(path.join(modelDir, 'model.json'))));
+  });
+
+  it('refuses to replace a non-empty directory unless asked, and replaces it when asked', async () => {
+    const target = await copyOfModel('overwrite');
+    const other = { ...TEST_INFO, version: '0.0.2' };
+    await expect(saveModelDir(original, target, other)).rejects.toThrow(/already exists and is not empty/);
+    const metadata = await saveModelDir(original, target, other, { overwrite: true });
+    expect(metadata.version).toBe('0.0.2');
+    expect(metadata.weights.files.map((file) => file.path)).toEqual(['group1-shard1of1.bin']);
+    expect((await readdir(target)).sort()).toEqual(['README.md', 'group1-shard1of1.bin', 'metadata.json', 'model.json']);
+    // Same weights, whatever the sharding: the identity is the hash of the weight bytes.
+    expect(metadata.weights.sha256).toBe(saved.weights.sha256);
+    expect((await readdir(scratch.dir)).filter((name) => name.includes('partial'))).toEqual([]);
+  });
+});
+
+describe('loading', () => {
+  it('loadModelDir returns a model computing exactly what the saved one did', async () => {
+    const { model, metadata } = await loadModelDir(modelDir);
+    try {
+      expect(metadata).toEqual(saved);
+      expect(outputsOf(model)).toEqual(outputsOf(original));
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('stock tf.loadLayersModel loads the directory over HTTP', async () => {
+    const server = await serveDirectory(modelDir);
+    try {
+      const model = await tf.loadLayersModel(`${server.url}/model.json`);
+      expect(outputsOf(model)).toEqual(outputsOf(original));
+      model.dispose();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('recordModelMetrics updates metadata and card but keeps the weights identity', async () => {
+    const dir = await copyOfModel('metrics');
+    const metadata = await recordModelMetrics(dir, { accuracy: 0.5, uar: 0.25 });
+    expect(metadata.metrics).toEqual({ accuracy: 0.5, uar: 0.25 });
+    expect(metadata.weights).toEqual(saved.weights);
+    expect((await verifyModelDir(dir)).metadata.metrics).toEqual({ accuracy: 0.5, uar: 0.25 });
+    expect(await readFile(path.join(dir, 'README.md'), 'utf8')).toContain('| accuracy | 0.5000 |');
+  });
+
+  it('refuses a model whose input or output shape does not fit the features and labels', async () => {
+    const dir = path.join(scratch.dir, 'wrong-shape');
+    const tiny = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: EMOTIONS.length })] });
+    await saveModelDir(tiny, dir, TEST_INFO);
+    tiny.dispose();
+    const before = tf.memory().numTensors;
+    await expect(loadModelDir(dir)).rejects.toThrow(
+      /model\.json: the model maps \[null,4\] to \[null,7\], but ser-agent feeds \[null,130,168\]/,
+    );
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('verifyModelDir refuses a damaged or foreign model directory', () => {
+  async function refusal(dir: string): Promise<ModelError> {
+    const error: unknown = await verifyModelDir(dir).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(ModelError);
+    expect((error as ModelError).code).toBe('MODEL_INVALID');
+    return error as ModelError;
+  }
+
+  it('a directory that does not exist', async () => {
+    const missing = path.join(scratch.dir, 'nope');
+    expect((await refusal(missing)).message).toBe(
+      `model directory ${missing} does not exist; pass a directory containing model.json and metadata.json`,
+    );
+  });
+
+  it('a directory without metadata.json', async () => {
+    const dir = await copyOfModel('no-metadata');
+    await rm(path.join(dir, 'metadata.json'));
+    expect((await refusal(dir)).message).toMatch(/metadata\.json is missing: not a ser-agent model directory/);
+  });
+
+  it('a truncated weight file, saying so', async () => {
+    const dir = await copyOfModel('truncated');
+    await truncate(path.join(dir, 'group1-shard2of2.bin'), 1000);
+    expect((await refusal(dir)).message).toBe(
+      `${dir}/group1-shard2of2.bin is truncated: 1000 of ${SEED_WEIGHT_BYTES - SHARD_BYTES} bytes; ` +
+        'restore the model directory from its original copy',
+    );
+  });
+
+  it('a missing weight file', async () => {
+    const dir = await copyOfModel('missing-shard');
+    await rm(path.join(dir, 'group1-shard1of2.bin'));
+    expect((await refusal(dir)).message).toMatch(/group1-shard1of2\.bin is missing: expected 1000000 bytes; restore/);
+  });
+
+  it('a weight file with one changed byte', async () => {
+    const dir = await copyOfModel('flipped');
+    const file = path.join(dir, 'group1-shard1of2.bin');
+    const bytes = await readFile(file);
+    bytes[12_345] = (bytes[12_345] as number) ^ 0x01;
+    await writeFile(file, bytes);
+    const message = (await refusal(dir)).message;
+    expect(message).toContain(`${file} has sha256 ${sha256(bytes)}, ${saved.weights.files[0]?.sha256} was recorded`);
+    expect(message).toContain('modified or corrupted; restore the model directory');
+  });
+
+  it('an edited model.json of unchanged size', async () => {
+    const dir = await copyOfModel('edited-topology');
+    const file = path.join(dir, 'model.json');
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, text.replace('"units":64', '"units":65'));
+    expect((await refusal(dir)).message).toMatch(/model\.json has sha256 [0-9a-f]{64}, [0-9a-f]{64} was recorded: modified or corrupted/);
+  });
+
+  it('a model trained on different features, naming the field and both values', async () => {
+    const dir = await copyOfModel('other-features');
+    await editJson(path.join(dir, 'metadata.json'), (json) => {
+      (json['featureParameters'] as Record<string, unknown>)['hopLength'] = 256;
+    });
+    expect((await refusal(dir)).message).toBe(
+      `${dir}: the model was trained on features with hopLength = 256, but this build computes hopLength = 512; ` +
+        'use a model trained with this build, or the ser-agent release the model was trained with',
+    );
+  });
+
+  it('a model with other labels', async () => {
+    const dir = await copyOfModel('other-labels');
+    await editJson(path.join(dir, 'metadata.json'), (json) => {
+      json['labels'] = ['anger', 'boredom', 'fear', 'happiness', 'neutral', 'sadness', 'surprise'];
+    });
+    expect((await refusal(dir)).message).toMatch(/labels are \[anger, boredom, .*\], but this build expects \[anger, disgust,/);
+  });
+
+  it('metadata.json that is not JSON, or lacks a field, or comes from a newer release', async () => {
+    const dir = await copyOfModel('bad-metadata');
+    const file = path.join(dir, 'metadata.json');
+    const good = await readFile(file, 'utf8');
+    await writeFile(file, good.slice(0, 100));
+    expect((await refusal(dir)).message).toMatch(/metadata\.json is not valid JSON/);
+    await writeFile(file, good);
+    await editJson(file, (json) => {
+      (json['weights'] as Record<string, unknown>)['dtype'] = 'int4';
+    });
+    expect((await refusal(dir)).message).toContain(
+      'metadata.json: field "weights.dtype" should be one of float32, float16, uint8 but is "int4"',
+    );
+    await writeFile(file, good);
+    await editJson(file, (json) => {
+      json['format'] = 2;
+    });
+    expect((await refusal(dir)).message).toMatch(/metadata format is 2, this build reads format 1/);
+  });
+
+  it('a file name that points outside the directory', async () => {
+    const dir = await copyOfModel('escape');
+    await editJson(path.join(dir, 'metadata.json'), (json) => {
+      (json['modelJson'] as Record<string, unknown>)['path'] = '../seed/model.json';
+    });
+    expect((await refusal(dir)).message).toMatch(/file "\.\.\/seed\/model\.json" is not a plain file name/);
+  });
+});
