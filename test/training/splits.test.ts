@@ -2,19 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { DatasetError } from '../../src/errors.js';
 import { EMOTIONS } from '../../src/labels.js';
 import { type LabelledFile } from '../../src/training/datasets.js';
+import { createRandom } from '../../src/training/random.js';
 import { parseSpeakerList, speakerSplit, stratifiedSplit } from '../../src/training/splits.js';
 
-/** A small deterministic PRNG for the tests (mulberry32). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function corpus(): LabelledFile[] {
   const files: LabelledFile[] = [];
@@ -39,7 +29,7 @@ function corpus(): LabelledFile[] {
 describe('stratifiedSplit', () => {
   it('keeps 70/15/15 within every class, uses each file once, and is reproducible', () => {
     const files = corpus();
-    const split = stratifiedSplit(files, seeded(42));
+    const split = stratifiedSplit(files, createRandom(42));
     const all = [...split.train, ...split.validation, ...split.test];
     expect(new Set(all.map((f) => f.path)).size).toBe(files.length);
     expect(all).toHaveLength(files.length);
@@ -48,19 +38,19 @@ describe('stratifiedSplit', () => {
       expect(split.test.filter((f) => f.label === label)).toHaveLength(Math.round(total * 0.15));
       expect(split.validation.filter((f) => f.label === label)).toHaveLength(Math.round(total * 0.15));
     }
-    expect(stratifiedSplit(files, seeded(42))).toEqual(split);
-    expect(stratifiedSplit(files, seeded(7)).test).not.toEqual(split.test);
+    expect(stratifiedSplit(files, createRandom(42))).toEqual(split);
+    expect(stratifiedSplit(files, createRandom(7)).test).not.toEqual(split.test);
   });
 
   it('rejects fractions that leave nothing to train on', () => {
-    expect(() => stratifiedSplit(corpus(), seeded(1), { validation: 0.5, test: 0.5 })).toThrow(DatasetError);
+    expect(() => stratifiedSplit(corpus(), createRandom(1), { validation: 0.5, test: 0.5 })).toThrow(DatasetError);
   });
 });
 
 describe('speakerSplit', () => {
   it('holds out whole speakers and splits corpora without named speakers randomly', () => {
     const files = corpus();
-    const split = speakerSplit(files, seeded(1), {
+    const split = speakerSplit(files, createRandom(1), {
       testSpeakers: ['ravdess:05', 'ravdess:06'],
       validationSpeakers: ['ravdess:04'],
     });
@@ -79,10 +69,10 @@ describe('speakerSplit', () => {
 
   it('names speakers that are missing or held out twice', () => {
     expect(() =>
-      speakerSplit(corpus(), seeded(1), { testSpeakers: ['ravdess:99'], validationSpeakers: [] }),
+      speakerSplit(corpus(), createRandom(1), { testSpeakers: ['ravdess:99'], validationSpeakers: [] }),
     ).toThrow(/ravdess:99 have no files/);
     expect(() =>
-      speakerSplit(corpus(), seeded(1), { testSpeakers: ['ravdess:01'], validationSpeakers: ['ravdess:01'] }),
+      speakerSplit(corpus(), createRandom(1), { testSpeakers: ['ravdess:01'], validationSpeakers: ['ravdess:01'] }),
     ).toThrow(/both test and validation/);
   });
 });

@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadAudio } from '../src/audio/load-clip.js';
+import { prepareClip } from '../src/dsp/clip.js';
+import { FeatureExtractor } from '../src/dsp/features.js';
+import { selectBackend, type BackendName } from '../src/model/backend.js';
+import { EmotionClassifier } from '../src/model/classifier.js';
+import { summarize, time, type Summary } from './stats.js';
+
+/**
+ * `npm run bench [-- --json]`: medians and p95 of the per-window costs on this machine.
+ * Numbers from one run are comparable with each other; across runs, compare ratios (the
+ * machines are shared and noisy), never absolute thresholds.
+ */
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const golden = path.resolve(root, '..', 'shared', 'golden', 'wav');
+const modelDir = path.join(root, 'models', 'ser-cnn-lstm');
+const asJson = process.argv.includes('--json');
+const silentLogger = { info: () => undefined, warn: () => undefined };
+
+// A 44.1 kHz recording: decoding plus a real resampling step, as most microphones deliver.
+const sampleFile = path.join(golden, 'speech_b_44k.wav');
+if (!existsSync(sampleFile)) {
+  process.stderr.write(`bench needs ${sampleFile}: put ../shared beside the repository\n`);
+  process.exit(1);
+}
+
+const decodeResample = summarize(await time(() => loadAudio(sampleFile), 50, 5));
+const clip = prepareClip(await loadAudio(sampleFile));
+const extractor = new FeatureExtractor();
+const features = extractor.extract(clip);
+const featuresSummary = summarize(await time(() => extractor.extract(clip), 300, 30));
+
+const inference: Record<string, { batch1: Summary; batch8: Summary }> = {};
+for (const backend of ['tfjs-node', 'wasm', 'cpu'] as BackendName[]) {
+  try {
+    await selectBackend(backend, silentLogger);
+  } catch {
+    continue; // not available on this machine: nothing to measure
+  }
+  const classifier = await EmotionClassifier.load(modelDir);
+  // The cpu backend is ~10x slower; fewer runs keep the whole bench short.
+  const runs = backend === 'cpu' ? 20 : 200;
+  const batch8 = Array.from({ length: 8 }, () => features);
+  inference[backend] = {
+    batch1: summarize(await time(() => classifier.classify(features), runs, 10)),
+    batch8: summarize(await time(() => classifier.classifyBatch(batch8), Math.ceil(runs / 4), 3)),
+  };
+  classifier.dispose();
+}
+
+const result = {
+  features_ms: featuresSummary,
+  decode_resample_ms: decodeResample,
+  inference_ms: inference,
+  peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+};
+
+if (asJson) {
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} else {
+  const rows: Array<[string, Summary]> = [
+    ['features per 3 s clip', result.features_ms],
+    ['decode + resample (44.1 kHz WAV)', result.decode_resample_ms],
+    ...Object.entries(inference).flatMap(([backend, r]): Array<[string, Summary]> => [
+      [`inference ${backend} batch 1`, r.batch1],
+      [`inference ${backend} batch 8`, r.batch8],
+    ]),
+  ];
+  const width = Math.max(...rows.map(([name]) => name.length));
+  process.stdout.write(`${'measure'.padEnd(width)}  median ms     p95 ms\n`);
+  for (const [name, s] of rows) {
+    process.stdout.write(`${name.padEnd(width)}  ${s.median.toFixed(3).padStart(9)}  ${s.p95.toFixed(3).padStart(9)}\n`);
+  }
+  process.stdout.write(`peak RSS: ${result.peak_rss_mb} MB\n`);
+}
