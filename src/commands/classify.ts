@@ -1,7 +1,6 @@
-import { describeError } from '../errors.js';
+import { describeError, UsageError } from '../errors.js';
 import { FeatureExtractor } from '../dsp/features.js';
 import { featuresForFile } from '../features/file-features.js';
-import { UsageError } from '../errors.js';
 import { type Prediction } from '../model/classifier.js';
 import { EXIT, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';

@@ -7,9 +7,9 @@ export interface CommandContext {
   config: Readonly<AgentConfig>;
   logger: Logger;
   /** One line of command output on stdout (tables, JSON lines). */
-  out(line: string): void;
+  out: (line: string) => void;
   /** One line for the user on stderr (per-file errors, summaries). */
-  err(line: string): void;
+  err: (line: string) => void;
   /** The command line as typed, recorded in trained models for reproducibility. */
   commandLine: string;
   signal: AbortSignal;

@@ -31,8 +31,8 @@ export interface CliEnvironment {
   env: Readonly<Record<string, string | undefined>>;
   installDir: string;
   homeDir: string;
-  out(line: string): void;
-  err(line: string): void;
+  out: (line: string) => void;
+  err: (line: string) => void;
   /** File descriptor the JSON log lines go to (stderr in production). */
   logFd?: number;
   signal: AbortSignal;
@@ -66,7 +66,7 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
     }
     const overrides: ConfigOverrides = {
       model: {
-        dir: values.model as string | undefined,
+        dir: values.model,
         backend: values.backend as (typeof BACKEND_CHOICES)[number] | undefined,
       },
       log: { level: values['log-level'] as (typeof LOG_LEVELS)[number] | undefined },

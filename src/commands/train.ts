@@ -1,4 +1,5 @@
 import { SingleBar, Presets } from 'cli-progress';
+import { UsageError } from '../errors.js';
 import { FeatureExtractor } from '../dsp/features.js';
 import { FeatureCache } from '../features/feature-cache.js';
 import { selectBackend } from '../model/backend.js';
@@ -6,7 +7,6 @@ import { parseSpeakerList, SEED_FRACTIONS, type SplitPlan } from '../training/sp
 import { trainAndSave } from '../training/train-run.js';
 import { EXIT, type Command } from './command.js';
 import { choiceOption, integerOption, requiredString, stringList, stringOption } from './options.js';
-import { UsageError } from '../errors.js';
 import { describeMetrics } from './report.js';
 
 const DEFAULT_TEST_SPEAKERS = 'ravdess:17-20';
