@@ -1,4 +1,3 @@
-import { UsageError } from '../errors.js';
 import { FeatureExtractor } from '../dsp/features.js';
 import { FeatureCache } from '../features/feature-cache.js';
 import { scanDatasets, type LabelledFile } from '../training/datasets.js';
@@ -7,7 +6,7 @@ import { buildFeatureSet } from '../training/feature-set.js';
 import { readSplitProvenance, splitFromProvenance } from '../training/recorded-split.js';
 import { EXIT, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
-import { choiceOption, stringList } from './options.js';
+import { choiceOption, dataDirectories, refusePositionals } from './options.js';
 import { describeMetrics } from './report.js';
 
 export const evaluateCommand: Command = {
@@ -20,11 +19,8 @@ export const evaluateCommand: Command = {
     json: { type: 'boolean' },
   },
   async run(values, positionals, context) {
-    if (positionals.length > 0) {
-      throw new UsageError(`evaluate takes no positional arguments; got "${positionals.join(' ')}" (use --data DIR)`);
-    }
-    const dataDirs = stringList(values, 'data');
-    if (dataDirs.length === 0) throw new UsageError('--data DIR is required (repeat it for several datasets)');
+    refusePositionals('evaluate', positionals, 'use --data DIR');
+    const dataDirs = dataDirectories(values);
     const which = choiceOption(values, 'split', ['all', 'test'] as const, 'all');
 
     const classifier = await openClassifier(context);

@@ -48,3 +48,17 @@ export function choiceOption<T extends string>(
   }
   return raw as T;
 }
+
+/** Commands that take their inputs from flags refuse stray words, which are usually typos. */
+export function refusePositionals(command: string, positionals: readonly string[], hint: string): void {
+  if (positionals.length > 0) {
+    throw new UsageError(`${command} takes no positional arguments; got "${positionals.join(' ')}" (${hint})`);
+  }
+}
+
+/** The --data folders (repeatable); at least one is required. */
+export function dataDirectories(values: OptionValues): string[] {
+  const dirs = stringList(values, 'data');
+  if (dirs.length === 0) throw new UsageError('--data DIR is required (repeat it for several datasets)');
+  return dirs;
+}

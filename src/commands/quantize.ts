@@ -1,4 +1,3 @@
-import { UsageError } from '../errors.js';
 import { FeatureExtractor } from '../dsp/features.js';
 import { FeatureCache } from '../features/feature-cache.js';
 import { recordModelMetrics } from '../model/model-dir.js';
@@ -9,7 +8,7 @@ import { buildFeatureSet } from '../training/feature-set.js';
 import { readSplitProvenance, splitFromProvenance } from '../training/recorded-split.js';
 import { EXIT, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
-import { choiceOption, requiredString, stringList } from './options.js';
+import { choiceOption, refusePositionals, requiredString, stringList } from './options.js';
 
 const percent = (value: number) => `${(value * 100).toFixed(2)}%`;
 
@@ -23,9 +22,7 @@ export const quantizeCommand: Command = {
     data: { type: 'string', multiple: true },
   },
   async run(values, positionals, context) {
-    if (positionals.length > 0) {
-      throw new UsageError(`quantize takes no positional arguments; got "${positionals.join(' ')}"`);
-    }
+    refusePositionals('quantize', positionals, 'use --model DIR --out DIR');
     const source = context.config.model.dir;
     const outDir = requiredString(values, 'out', 'the directory the quantized model is written to');
     const dtype = choiceOption(values, 'dtype', ['uint8', 'float16'] as const, 'uint8');

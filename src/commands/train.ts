@@ -1,12 +1,11 @@
 import { SingleBar, Presets } from 'cli-progress';
-import { UsageError } from '../errors.js';
 import { FeatureExtractor } from '../dsp/features.js';
 import { FeatureCache } from '../features/feature-cache.js';
 import { selectBackend } from '../model/backend.js';
 import { parseSpeakerList, SEED_FRACTIONS, type SplitPlan } from '../training/splits.js';
 import { trainAndSave } from '../training/train-run.js';
 import { EXIT, type Command } from './command.js';
-import { choiceOption, integerOption, requiredString, stringList, stringOption } from './options.js';
+import { choiceOption, dataDirectories, integerOption, refusePositionals, requiredString, stringOption } from './options.js';
 import { describeMetrics } from './report.js';
 
 const DEFAULT_TEST_SPEAKERS = 'ravdess:17-20';
@@ -33,11 +32,8 @@ export const trainCommand: Command = {
     version: { type: 'string' },
   },
   async run(values, positionals, context) {
-    if (positionals.length > 0) {
-      throw new UsageError(`train takes no positional arguments; got "${positionals.join(' ')}" (use --data DIR)`);
-    }
-    const dataDirs = stringList(values, 'data');
-    if (dataDirs.length === 0) throw new UsageError('--data DIR is required (repeat it for several datasets)');
+    refusePositionals('train', positionals, 'use --data DIR');
+    const dataDirs = dataDirectories(values);
     const outDir = requiredString(values, 'out', 'the directory the trained model is written to');
     const seed = integerOption(values, 'seed', 42, 0, 2 ** 31 - 1);
     const strategy = choiceOption(values, 'split', ['random', 'speaker'] as const, 'random');
