@@ -1,11 +1,15 @@
+import { copyFile } from 'node:fs/promises';
+import path from 'node:path';
 import { FeatureExtractor } from '../dsp/features.js';
 import { FeatureCache } from '../features/feature-cache.js';
 import { recordModelMetrics } from '../model/model-dir.js';
 import { quantizeModelDir } from '../model/quantize.js';
 import { scanDatasets } from '../training/datasets.js';
-import { evaluateByCorpus, evaluateClassifier, topOneAgreement } from '../training/evaluate.js';
+import { evaluateByCorpus, evaluateClassifier, summarizeTestReport, topOneAgreement } from '../training/evaluate.js';
+import { heldOutSpeakers } from '../training/splits.js';
 import { buildFeatureSet } from '../training/feature-set.js';
 import { readSplitProvenance, splitFromProvenance } from '../training/recorded-split.js';
+import { TRAINING_HISTORY_FILE } from '../training/train-run.js';
 import { EXIT, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
 import { choiceOption, refusePositionals, requiredString, stringList } from './options.js';
@@ -27,6 +31,12 @@ export const quantizeCommand: Command = {
     const outDir = requiredString(values, 'out', 'the directory the quantized model is written to');
     const dtype = choiceOption(values, 'dtype', ['uint8', 'float16'] as const, 'uint8');
     const summary = await quantizeModelDir(source, outDir, dtype);
+    // The quantized model comes from the same training run: keep its learning curves with it.
+    await copyFile(path.join(source, TRAINING_HISTORY_FILE), path.join(outDir, TRAINING_HISTORY_FILE)).catch(
+      (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      },
+    );
     context.out(
       `${outDir}: ${dtype} weights ${summary.bytesAfter} bytes, float32 ${summary.bytesBefore} bytes ` +
         `(${(summary.bytesBefore / summary.bytesAfter).toFixed(2)}x smaller)`,
@@ -50,10 +60,11 @@ export const quantizeCommand: Command = {
       );
       // The quantized model's own numbers, measured on the float model's held-out files.
       await recordModelMetrics(outDir, {
-        ...quantized.metadata.metrics,
+        summary: summarizeTestReport(after, heldOutSpeakers(provenance.split)),
         test: after.all,
         testByCorpus: after.byCorpus,
         quantization: {
+          command: context.commandLine,
           dtype,
           testFiles: set.labels.length,
           topOneAgreementWithFloat: agreement,

@@ -54,6 +54,41 @@ export function evaluateByCorpus(classifier: EmotionClassifier, set: FeatureSet)
   return { all: computeMetrics(set.labels, predicted), byCorpus, predicted };
 }
 
+export interface SummaryRow {
+  files: number;
+  accuracy: number;
+  uar: number;
+  macroF1: number;
+}
+
+/**
+ * The headline rows of a model card: one per corpus of the test set, saying whether its
+ * speakers were held out whole (speaker-independent) or also spoke in training, then all
+ * test files together.
+ */
+export function summarizeTestReport(
+  report: Pick<TestReport, 'all' | 'byCorpus'>,
+  heldOutSpeakers: readonly string[],
+): Record<string, SummaryRow> {
+  const row = (m: ClassificationMetrics): SummaryRow => ({
+    files: m.count,
+    accuracy: m.accuracy,
+    uar: m.uar,
+    macroF1: m.macroF1,
+  });
+  const rows: Record<string, SummaryRow> = {};
+  for (const [corpus, metrics] of Object.entries(report.byCorpus)) {
+    const speakers = heldOutSpeakers.filter((speaker) => speaker.startsWith(`${corpus}:`));
+    const name =
+      speakers.length > 0
+        ? `${corpus}: held-out speakers ${speakers.map((s) => s.slice(corpus.length + 1)).join(', ')} (speaker-independent)`
+        : `${corpus}: held-out files of speakers also heard in training`;
+    rows[name] = row(metrics);
+  }
+  rows['all test files'] = row(report.all);
+  return rows;
+}
+
 /** The share of rows on which two models pick the same class (e.g. quantized vs float). */
 export function topOneAgreement(a: Int32Array, b: Int32Array): number {
   if (a.length !== b.length) {

@@ -175,3 +175,8 @@ export function samplePerClass(
     ).slice(0, perClass),
   );
 }
+
+/** The speakers a plan holds out of training for testing (none for a random split). */
+export function heldOutSpeakers(plan: SplitPlan): string[] {
+  return plan.strategy === 'speaker' ? [...plan.testSpeakers] : [];
+}

@@ -9,11 +9,14 @@ import { EmotionClassifier } from '../model/classifier.js';
 import { type DataSource } from '../model/metadata.js';
 import { recordModelMetrics, saveModelDir } from '../model/model-dir.js';
 import { CORPORA, scanDatasets, type Corpus, type LabelledFile } from './datasets.js';
-import { evaluateByCorpus, type TestReport } from './evaluate.js';
+import { evaluateByCorpus, summarizeTestReport, type TestReport } from './evaluate.js';
 import { buildFeatureSet, selectRows, type FeatureSet } from './feature-set.js';
-import { type SplitPlan } from './splits.js';
+import { heldOutSpeakers, type SplitPlan } from './splits.js';
 import { splitFromProvenance } from './recorded-split.js';
 import { trainModel, type TrainOptions, type TrainResult } from './trainer.js';
+
+/** Per-epoch loss, accuracy and learning rate, saved beside the model. */
+export const TRAINING_HISTORY_FILE = 'training-history.json';
 
 export interface TrainingPlan {
   /** Dataset folders as the user named them (recorded as given, for the model card). */
@@ -130,10 +133,14 @@ export async function trainAndSave(
   } finally {
     model.dispose();
   }
-  await writeFile(path.join(outDir, 'training-history.json'), `${JSON.stringify(training.history, null, 2)}\n`);
+  await writeFile(path.join(outDir, TRAINING_HISTORY_FILE), `${JSON.stringify(training.history, null, 2)}\n`);
 
   const report = await evaluateSavedModel(outDir, test);
-  await recordModelMetrics(outDir, { test: report.all, testByCorpus: report.byCorpus });
+  await recordModelMetrics(outDir, {
+    summary: summarizeTestReport(report, heldOutSpeakers(plan.split)),
+    test: report.all,
+    testByCorpus: report.byCorpus,
+  });
   logger.info({ accuracy: report.all.accuracy, uar: report.all.uar }, 'test split evaluated');
   return {
     counts: {

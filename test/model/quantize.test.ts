@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { yieldToEventLoop } from '../helpers/event-loop.js';
 import { ModelError } from '../../src/errors.js';
 import { EmotionClassifier, type Prediction } from '../../src/model/classifier.js';
 import { verifyModelDir } from '../../src/model/model-dir.js';
@@ -65,6 +66,7 @@ async function predictionsOf(dir: string, inputs: Float32Array[]): Promise<Predi
     const predictions: Prediction[] = [];
     for (let start = 0; start < inputs.length; start += 16) {
       predictions.push(...classifier.classifyBatch(inputs.slice(start, start + 16)));
+      await yieldToEventLoop();
     }
     return predictions;
   } finally {
