@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,9 @@ process.exitCode = await runCli({
   env: process.env,
   installDir,
   homeDir: os.homedir(),
+  hostname: os.hostname(),
+  pid: process.pid,
+  version: (JSON.parse(readFileSync(path.join(installDir, 'package.json'), 'utf8')) as { version: string }).version,
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
   signal: abort.signal,

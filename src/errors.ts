@@ -11,7 +11,8 @@ export type SerErrorCode =
   | 'AUDIO_UNSUPPORTED'
   | 'MODEL_INVALID'
   | 'DATASET'
-  | 'BACKEND';
+  | 'BACKEND'
+  | 'GPIO';
 
 export class SerError extends Error {
   readonly code: SerErrorCode;

@@ -10,6 +10,12 @@ export interface CommandContext {
   out: (line: string) => void;
   /** One line for the user on stderr (per-file errors, summaries). */
   err: (line: string) => void;
+  /** The agent's environment, passed to the programs it runs (recorders); never read elsewhere. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** This process's id (systemd notifications name it). */
+  pid: number;
+  /** The agent's version, from its package.json. */
+  version: string;
   /** The command line as typed, recorded in trained models for reproducibility. */
   commandLine: string;
   signal: AbortSignal;
@@ -22,6 +28,8 @@ export interface Command {
   summary: string;
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
+  /** The daemon logs to stdout for journald; one-shot commands keep stdout for their output. */
+  logsToStdout?: boolean;
   /** Resolves to the process exit code. */
   run(values: OptionValues, positionals: string[], context: CommandContext): Promise<number>;
 }
@@ -33,4 +41,9 @@ export const EXIT = {
   failure: 1,
   /** The command line itself was wrong. */
   usage: 2,
+  /**
+   * The configuration is invalid (sysexits EX_CONFIG). The systemd unit lists it in
+   * RestartPreventExitStatus: restarting cannot fix a bad config, so it must not loop.
+   */
+  config: 78,
 } as const;

@@ -29,7 +29,7 @@ export const evaluateCommand: Command = {
       let files: LabelledFile[] = scan.files;
       if (which === 'test') {
         // Only the files this model never saw in training: its own recorded split, rebuilt.
-        const provenance = readSplitProvenance(classifier.metadata.training, context.config.model.dir);
+        const provenance = readSplitProvenance(classifier.metadata.training, context.config.model.path);
         files = splitFromProvenance(scan.files, provenance).test;
       }
       const set = await buildFeatureSet(files, new FeatureExtractor(), new FeatureCache(context.config.cache.dir));

@@ -1,21 +1,27 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { BACKEND_CHOICES } from '../config/schema.js';
-import { describeError, SerError, UsageError } from '../errors.js';
+import { ConfigError, describeError, SerError, UsageError } from '../errors.js';
 import { createLogger, LOG_LEVELS } from '../logging/logger.js';
 import { classifyCommand } from './classify.js';
+import { configCommand } from './config.js';
+import { devicesCommand } from './devices.js';
 import { EXIT, type Command } from './command.js';
 import { evaluateCommand } from './evaluate.js';
 import { featuresCommand } from './features.js';
 import { quantizeCommand } from './quantize.js';
+import { runCommand } from './run.js';
 import { trainCommand } from './train.js';
 
 export const COMMANDS: readonly Command[] = [
+  runCommand,
   classifyCommand,
   featuresCommand,
   trainCommand,
   evaluateCommand,
   quantizeCommand,
+  devicesCommand,
+  configCommand,
 ];
 
 const GLOBAL_OPTIONS = {
@@ -31,6 +37,9 @@ export interface CliEnvironment {
   env: Readonly<Record<string, string | undefined>>;
   installDir: string;
   homeDir: string;
+  hostname: string;
+  pid: number;
+  version: string;
   out: (line: string) => void;
   err: (line: string) => void;
   /** File descriptor the JSON log lines go to (stderr in production). */
@@ -66,7 +75,7 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
     }
     const overrides: ConfigOverrides = {
       model: {
-        dir: values.model,
+        path: values.model,
         backend: values.backend as (typeof BACKEND_CHOICES)[number] | undefined,
       },
       log: { level: values['log-level'] as (typeof LOG_LEVELS)[number] | undefined },
@@ -77,11 +86,15 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
       overrides,
       installDir: environment.installDir,
       homeDir: environment.homeDir,
+      hostname: environment.hostname,
     });
-    const logger = createLogger(config.log.level, environment.logFd);
+    const logger = createLogger(config.log.level, command.logsToStdout === true ? 1 : environment.logFd);
     return await command.run(values, positionals, {
       config,
       logger,
+      env: environment.env,
+      pid: environment.pid,
+      version: environment.version,
       out: environment.out,
       err: environment.err,
       commandLine: ['ser-agent', ...environment.argv].join(' '),
@@ -93,6 +106,7 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
       environment.err(`usage: ${command.usage}`);
       return EXIT.usage;
     }
+    if (error instanceof ConfigError) return EXIT.config;
     if (!(error instanceof SerError)) environment.err(String((error as Error).stack ?? ''));
     return EXIT.failure;
   }

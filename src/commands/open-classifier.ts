@@ -8,7 +8,7 @@ import { type CommandContext } from './command.js';
  */
 export async function openClassifier(
   context: CommandContext,
-  modelDir: string = context.config.model.dir,
+  modelDir: string = context.config.model.path,
 ): Promise<EmotionClassifier> {
   await selectBackend(context.config.model.backend, context.logger.child({ module: 'backend' }));
   const classifier = await EmotionClassifier.load(modelDir);

@@ -27,7 +27,7 @@ export const quantizeCommand: Command = {
   },
   async run(values, positionals, context) {
     refusePositionals('quantize', positionals, 'use --model DIR --out DIR');
-    const source = context.config.model.dir;
+    const source = context.config.model.path;
     const outDir = requiredString(values, 'out', 'the directory the quantized model is written to');
     const dtype = choiceOption(values, 'dtype', ['uint8', 'float16'] as const, 'uint8');
     const summary = await quantizeModelDir(source, outDir, dtype);

@@ -1,76 +1,169 @@
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import convict from 'convict';
 import { ConfigError, describeError } from '../errors.js';
+import { type Emotion } from '../labels.js';
 import { type LogLevel } from '../logging/logger.js';
-import { configSchema, type BackendChoice } from './schema.js';
+import { checkDeviceId, checkTopicPrefix } from '../mqtt/topics.js';
+import {
+  configSchema,
+  customFormats,
+  type BackendChoice,
+  type GPIO_DRIVERS,
+  type RECORDERS,
+  type SMOOTHING_MODES,
+} from './schema.js';
 
 export interface AgentConfig {
-  model: { dir: string; backend: BackendChoice };
+  deviceId: string;
+  mqtt: {
+    url: string;
+    topicPrefix: string;
+    username: string;
+    /** The password itself, read from mqtt.passwordFile when that is set. Never logged. */
+    password: string;
+    passwordFile: string;
+    queueLimit: number;
+    healthSeconds: number;
+    discovery: { enabled: boolean; prefix: string };
+  };
+  audio: { recorder: (typeof RECORDERS)[number]; device: string; stallSeconds: number };
+  window: {
+    hopSeconds: number;
+    silenceDbfs: number;
+    queueLimit: number;
+    smoothing: (typeof SMOOTHING_MODES)[number];
+    smoothingWindows: number;
+    minConfidence: number;
+  };
+  gpio: {
+    driver: (typeof GPIO_DRIVERS)[number];
+    pins: Partial<Record<Emotion, number>>;
+    statusPin: number | null;
+    holdSeconds: number;
+    chipBase: number | null;
+  };
+  model: { path: string; backend: BackendChoice };
   log: { level: LogLevel };
   cache: { dir: string };
+  shutdownSeconds: number;
 }
 
-export type ConfigOverrides = { [K in keyof AgentConfig]?: Partial<AgentConfig[K]> };
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+export type ConfigOverrides = DeepPartial<AgentConfig>;
+
+/** Where the system-wide configuration lives when --config is not given. */
+export const SYSTEM_CONFIG_FILE = '/etc/ser-agent/config.json';
 
 export interface ConfigSources {
-  /** A JSON config file; absent means defaults, environment and overrides only. */
+  /** A JSON config file given on the command line; it must exist. */
   file?: string;
+  /** Read when `file` is absent and it exists (default SYSTEM_CONFIG_FILE). */
+  systemFile?: string;
   /** The environment to read SER_* variables from (the CLI passes process.env). */
   env: Readonly<Record<string, string | undefined>>;
-  /** Values from command-line flags; they win over the file and the environment. */
+  /** Values from command-line flags; they win over everything else. */
   overrides?: ConfigOverrides;
-  /** The installed package root, for the default shipped-model path. */
+  /** The installed package root: config/default.json and the shipped model live there. */
   installDir: string;
   /** The user's home directory, for the default cache path. */
   homeDir: string;
+  /** This machine's host name, the default device id. */
+  hostname: string;
 }
+
+convict.addFormats(customFormats);
 
 /**
  * Validates the whole configuration once, reporting every problem in one error, and returns
- * it frozen with install-relative defaults resolved. Precedence: flags > environment > file >
- * defaults.
+ * it frozen with machine-dependent defaults resolved. Sources, later ones winning: built-in
+ * defaults, config/default.json, the --config file (or /etc/ser-agent/config.json),
+ * environment, flags.
  */
 export function loadConfig(sources: ConfigSources): Readonly<AgentConfig> {
   const config = convict(configSchema, { env: { ...sources.env }, args: [] });
-  if (sources.file !== undefined) {
+  const packaged = path.join(sources.installDir, 'config', 'default.json');
+  const systemFile = sources.systemFile ?? SYSTEM_CONFIG_FILE;
+  const files = [
+    ...(existsSync(packaged) ? [packaged] : []),
+    ...(sources.file !== undefined ? [sources.file] : existsSync(systemFile) ? [systemFile] : []),
+  ];
+  for (const file of files) {
     try {
-      config.loadFile(sources.file);
+      config.loadFile(file);
     } catch (error) {
       throw new ConfigError(
-        `config file ${sources.file} cannot be loaded: ${describeError(error)}; ` +
-          'pass a readable JSON file (see config/ser-agent.example.json)',
+        `config file ${file} cannot be loaded: ${describeError(error)}; ` +
+          'pass a readable JSON file (see config/example.json)',
         { cause: error },
       );
     }
   }
-  // convict re-applies the environment over anything load()ed; set() is what outranks it.
+  // convict re-applies the environment over anything loaded from files; set() outranks it.
   for (const [key, value] of definedOverrides(sources.overrides ?? {})) {
     config.set(key, value);
   }
+  const problems: string[] = [];
   try {
     config.validate({ allowed: 'strict' });
   } catch (error) {
-    throw new ConfigError(`invalid configuration: ${describeError(error)}`, { cause: error });
+    problems.push(...describeError(error).split('\n').filter((line) => line.trim().length > 0));
   }
-  const raw = config.getProperties() as AgentConfig;
+  const raw = config.getProperties() as unknown as AgentConfig;
+  const deviceId = raw.deviceId || sanitizeHostname(sources.hostname);
+  problems.push(...checkDeviceId(deviceId), ...checkTopicPrefix(raw.mqtt.topicPrefix, 'mqtt.topicPrefix'));
+  if (raw.mqtt.discovery.enabled) {
+    problems.push(...checkTopicPrefix(raw.mqtt.discovery.prefix, 'mqtt.discovery.prefix'));
+  }
+  const password = raw.mqtt.passwordFile ? readPasswordFile(raw.mqtt.passwordFile, problems) : raw.mqtt.password;
+  if (problems.length > 0) {
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
   const cacheHome = sources.env['XDG_CACHE_HOME'] || path.join(sources.homeDir, '.cache');
   return deepFreeze({
-    model: {
-      dir: raw.model.dir || path.join(sources.installDir, 'models', 'ser-cnn-lstm'),
-      backend: raw.model.backend,
-    },
-    log: { level: raw.log.level },
+    ...raw,
+    deviceId,
+    mqtt: { ...raw.mqtt, password },
+    model: { ...raw.model, path: raw.model.path || path.join(sources.installDir, 'models', 'ser-cnn-lstm') },
     cache: { dir: raw.cache.dir || path.join(cacheHome, 'ser-agent') },
   });
 }
 
+/** The configuration as `ser-agent config` prints it: secrets replaced, never shown. */
+export function redactConfig(config: Readonly<AgentConfig>): AgentConfig {
+  return {
+    ...config,
+    mqtt: { ...config.mqtt, password: config.mqtt.password ? '[redacted]' : '' },
+  };
+}
+
+/** Host names may hold dots; a device id is one topic level, so keep the first label. */
+function sanitizeHostname(hostname: string): string {
+  return hostname.split('.')[0] ?? hostname;
+}
+
+function readPasswordFile(file: string, problems: string[]): string {
+  try {
+    return (readFileSync(file, 'utf8').split(/\r?\n/)[0] ?? '').trim();
+  } catch (error) {
+    problems.push(
+      `mqtt.passwordFile: ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? describeError(error)}); ` +
+        'create it readable by the agent user, or leave mqtt.passwordFile empty',
+    );
+    return '';
+  }
+}
+
 /** Flags that were not given arrive as undefined; they must not erase file or env values. */
-function definedOverrides(overrides: ConfigOverrides): Array<[string, unknown]> {
-  return Object.entries(overrides).flatMap(([section, values]) =>
-    Object.entries(values ?? {})
-      .filter(([, value]) => value !== undefined)
-      .map(([key, value]): [string, unknown] => [`${section}.${key}`, value]),
-  );
+function definedOverrides(overrides: object, prefix = ''): Array<[string, unknown]> {
+  return Object.entries(overrides).flatMap(([key, value]): Array<[string, unknown]> => {
+    if (value === undefined) return [];
+    const keyPath = `${prefix}${key}`;
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      return definedOverrides(value as object, `${keyPath}.`);
+    }
+    return [[keyPath, value]];
+  });
 }
 
 function deepFreeze<T extends object>(value: T): Readonly<T> {

@@ -1,20 +1,255 @@
+import { EMOTIONS } from '../labels.js';
 import { LOG_LEVELS } from '../logging/logger.js';
 
 export const BACKEND_CHOICES = ['auto', 'tfjs-node', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+export const RECORDERS = ['arecord', 'sox'] as const;
+export const GPIO_DRIVERS = ['auto', 'onoff', 'simulated'] as const;
+export const SMOOTHING_MODES = ['none', 'majority', 'mean'] as const;
+
+/** BCM GPIO numbers a Raspberry Pi exposes on its header. */
+const MAX_BCM_PIN = 27;
 
 /**
- * The convict schema: every key has a doc, a format, a default and an environment variable.
- * Defaults that depend on where the agent is installed (the shipped model) are filled in by
- * the loader, so this module stays free of I/O.
+ * Custom convict formats. Their messages become part of the one start-up error that lists
+ * every invalid key, so each says what is expected.
+ */
+export const customFormats = {
+  'emotion-pins': {
+    validate(value: unknown): void {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new Error('must be an object mapping emotions to BCM pin numbers, e.g. {"anger": 17}');
+      }
+      const problems: string[] = [];
+      for (const [emotion, pin] of Object.entries(value)) {
+        if (!(EMOTIONS as readonly string[]).includes(emotion)) {
+          problems.push(`"${emotion}" is not an emotion (one of ${EMOTIONS.join(', ')})`);
+        }
+        if (!isBcmPin(pin)) problems.push(`${emotion}: pin ${JSON.stringify(pin)} is not a BCM pin 0-${MAX_BCM_PIN}`);
+      }
+      if (problems.length > 0) throw new Error(problems.join('; '));
+    },
+    // From the environment the map arrives as JSON text: SER_GPIO_PINS='{"anger":17}'.
+    coerce: (text: string): unknown => parseJsonOr(text),
+  },
+  'optional-bcm-pin': {
+    validate(value: unknown): void {
+      if (value !== null && !isBcmPin(value)) {
+        throw new Error(`must be a BCM pin number 0-${MAX_BCM_PIN}, or null for none`);
+      }
+    },
+    coerce: (text: string): unknown => parseJsonOr(text),
+  },
+  'optional-integer': {
+    validate(value: unknown): void {
+      if (value !== null && !Number.isInteger(value)) throw new Error('must be an integer, or null for automatic');
+    },
+    coerce: (text: string): unknown => parseJsonOr(text),
+  },
+  'positive-number': {
+    validate(value: unknown): void {
+      if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+        throw new Error('must be a number greater than 0');
+      }
+    },
+    coerce: Number,
+  },
+  'unit-interval': {
+    validate(value: unknown): void {
+      if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new Error('must be a number from 0 to 1');
+    },
+    coerce: Number,
+  },
+  'dbfs': {
+    validate(value: unknown): void {
+      if (typeof value !== 'number' || !(value <= 0) || !Number.isFinite(value)) {
+        throw new Error('must be a level in dBFS: a number at or below 0, e.g. -50');
+      }
+    },
+    coerce: Number,
+  },
+};
+
+/** Environment text as JSON (`17`, `null`, `{"anger":17}`); unparsable text stays a string for the validator to name. */
+function parseJsonOr(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function isBcmPin(value: unknown): boolean {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_BCM_PIN;
+}
+
+/**
+ * The convict schema: every key has a doc, a format, a default and an environment variable
+ * (`SER_` + the key path in upper snake case). Defaults that depend on the machine (device
+ * id, shipped model, cache) are filled in by the loader, so this module stays free of I/O.
  */
 export const configSchema = {
+  deviceId: {
+    doc: 'This box\'s id: the MQTT client id and a topic level. Empty: the host name.',
+    format: String,
+    default: '',
+    env: 'SER_DEVICE_ID',
+  },
+  mqtt: {
+    url: {
+      doc: 'Broker URL (mqtt://, mqtts://, ws://, wss://). Empty: start an embedded broker on 127.0.0.1:1883.',
+      format: String,
+      default: '',
+      env: 'SER_MQTT_URL',
+    },
+    topicPrefix: {
+      doc: 'First topic level(s): events go to <prefix>/<deviceId>/event.',
+      format: String,
+      default: 'ser',
+      env: 'SER_MQTT_TOPIC_PREFIX',
+    },
+    username: {
+      doc: 'Broker user name; empty for none.',
+      format: String,
+      default: '',
+      env: 'SER_MQTT_USERNAME',
+    },
+    password: {
+      doc: 'Broker password; prefer mqtt.passwordFile, which keeps it out of config and environment listings.',
+      format: String,
+      default: '',
+      env: 'SER_MQTT_PASSWORD',
+      sensitive: true,
+    },
+    passwordFile: {
+      doc: 'File whose first line is the broker password; empty for none.',
+      format: String,
+      default: '',
+      env: 'SER_MQTT_PASSWORD_FILE',
+    },
+    queueLimit: {
+      doc: 'Events kept in memory while the broker is unreachable; the oldest are dropped beyond it.',
+      format: 'nat',
+      default: 1000,
+      env: 'SER_MQTT_QUEUE_LIMIT',
+    },
+    healthSeconds: {
+      doc: 'Seconds between retained health messages.',
+      format: 'positive-number',
+      default: 60,
+      env: 'SER_MQTT_HEALTH_SECONDS',
+    },
+    discovery: {
+      enabled: {
+        doc: 'Publish Home Assistant MQTT discovery configs.',
+        format: Boolean,
+        default: true,
+        env: 'SER_MQTT_DISCOVERY_ENABLED',
+      },
+      prefix: {
+        doc: 'Home Assistant discovery prefix.',
+        format: String,
+        default: 'homeassistant',
+        env: 'SER_MQTT_DISCOVERY_PREFIX',
+      },
+    },
+  },
+  audio: {
+    recorder: {
+      doc: 'Capture program: arecord (alsa-utils) or sox.',
+      format: RECORDERS as unknown as string[],
+      default: 'arecord',
+      env: 'SER_AUDIO_RECORDER',
+    },
+    device: {
+      doc: 'Capture device: default, plughw:1,0, or a card name (see "ser-agent devices").',
+      format: String,
+      default: 'default',
+      env: 'SER_AUDIO_DEVICE',
+    },
+    stallSeconds: {
+      doc: 'Seconds without audio bytes after which the recorder is restarted.',
+      format: 'positive-number',
+      default: 10,
+      env: 'SER_AUDIO_STALL_SECONDS',
+    },
+  },
+  window: {
+    hopSeconds: {
+      doc: 'Seconds between the starts of consecutive 3 s windows; below 3 they overlap.',
+      format: 'positive-number',
+      default: 3,
+      env: 'SER_WINDOW_HOP_SECONDS',
+    },
+    silenceDbfs: {
+      doc: 'Windows quieter than this (RMS, dBFS) are skipped as silence: no inference, no event.',
+      format: 'dbfs',
+      default: -50,
+      env: 'SER_WINDOW_SILENCE_DBFS',
+    },
+    queueLimit: {
+      doc: 'Windows waiting for inference; when inference falls behind the oldest are dropped.',
+      format: 'nat',
+      default: 4,
+      env: 'SER_WINDOW_QUEUE_LIMIT',
+    },
+    smoothing: {
+      doc: 'Smoothing over the last smoothingWindows predictions: none, majority, or mean of probabilities.',
+      format: SMOOTHING_MODES as unknown as string[],
+      default: 'none',
+      env: 'SER_WINDOW_SMOOTHING',
+    },
+    smoothingWindows: {
+      doc: 'How many recent windows smoothing looks at.',
+      format: 'nat',
+      default: 3,
+      env: 'SER_WINDOW_SMOOTHING_WINDOWS',
+    },
+    minConfidence: {
+      doc: 'Events below this confidence (0-1) are not published.',
+      format: 'unit-interval',
+      default: 0,
+      env: 'SER_WINDOW_MIN_CONFIDENCE',
+    },
+  },
+  gpio: {
+    driver: {
+      doc: 'LED driver: auto (onoff when /sys/class/gpio is usable, else simulated), onoff, or simulated.',
+      format: GPIO_DRIVERS as unknown as string[],
+      default: 'auto',
+      env: 'SER_GPIO_DRIVER',
+    },
+    pins: {
+      doc: 'Emotion → BCM pin of its LED, for any subset of the emotions.',
+      format: 'emotion-pins',
+      default: {},
+      env: 'SER_GPIO_PINS',
+    },
+    statusPin: {
+      doc: 'BCM pin of the status LED (steady: listening; slow blink: broker unreachable; fast blink: error); null for none.',
+      format: 'optional-bcm-pin',
+      default: null,
+      env: 'SER_GPIO_STATUS_PIN',
+    },
+    holdSeconds: {
+      doc: 'Seconds an emotion LED stays lit.',
+      format: 'positive-number',
+      default: 3,
+      env: 'SER_GPIO_HOLD_SECONDS',
+    },
+    chipBase: {
+      doc: 'sysfs number of BCM pin 0 (512 on a Pi 4, 571 on a Pi 5 with kernel 6.6+); null: read it from /sys/class/gpio.',
+      format: 'optional-integer',
+      default: null,
+      env: 'SER_GPIO_CHIP_BASE',
+    },
+  },
   model: {
-    dir: {
+    path: {
       doc: 'Model directory (model.json, weights, metadata.json). Empty: the model shipped in models/.',
       format: String,
       default: '',
-      env: 'SER_MODEL_DIR',
+      env: 'SER_MODEL_PATH',
     },
     backend: {
       doc: 'Inference backend: auto (tfjs-node if installed, else wasm, else cpu), or one by name.',
@@ -25,7 +260,7 @@ export const configSchema = {
   },
   log: {
     level: {
-      doc: 'Log level of the JSON lines written to stderr.',
+      doc: 'Log level of the JSON log lines.',
       format: LOG_LEVELS as unknown as string[],
       default: 'info',
       env: 'SER_LOG_LEVEL',
@@ -38,5 +273,11 @@ export const configSchema = {
       default: '',
       env: 'SER_CACHE_DIR',
     },
+  },
+  shutdownSeconds: {
+    doc: 'Deadline for a graceful stop after SIGTERM/SIGINT; a second signal exits at once.',
+    format: 'positive-number',
+    default: 10,
+    env: 'SER_SHUTDOWN_SECONDS',
   },
 };

@@ -1,65 +1,103 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig, redactConfig, type ConfigSources } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 
-const base = { env: {}, installDir: '/opt/ser-agent', homeDir: '/home/pi' };
+let dir: string;
+let base: ConfigSources;
 
-async function writeConfig(content: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ser-config-'));
-  const file = path.join(dir, 'config.json');
-  await writeFile(file, content);
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ser-config-'));
+  base = {
+    env: {},
+    installDir: path.join(dir, 'install'),
+    homeDir: '/home/pi',
+    hostname: 'kiosk-7.example.org',
+    systemFile: path.join(dir, 'etc-config.json'),
+  };
+});
+
+async function writeJson(name: string, content: unknown): Promise<string> {
+  const file = path.join(dir, name);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content));
   return file;
 }
 
+function errorOf(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected an error');
+}
+
 describe('loadConfig', () => {
-  it('resolves install-relative defaults and freezes the result', () => {
+  it('resolves machine defaults and freezes the result', () => {
     const config = loadConfig(base);
-    expect(config).toEqual({
-      model: { dir: '/opt/ser-agent/models/ser-cnn-lstm', backend: 'auto' },
-      log: { level: 'info' },
-      cache: { dir: '/home/pi/.cache/ser-agent' },
-    });
-    expect(Object.isFrozen(config.model)).toBe(true);
+    expect(config.deviceId).toBe('kiosk-7');
+    expect(config.model).toEqual({ path: path.join(dir, 'install', 'models', 'ser-cnn-lstm'), backend: 'auto' });
+    expect(config.cache.dir).toBe('/home/pi/.cache/ser-agent');
+    expect(config.mqtt.url).toBe('');
+    expect(config.mqtt.topicPrefix).toBe('ser');
+    expect(config.window.hopSeconds).toBe(3);
+    expect(config.gpio.pins).toEqual({});
+    expect(Object.isFrozen(config.mqtt.discovery)).toBe(true);
   });
 
-  it('applies file < environment < flags', async () => {
-    const file = await writeConfig(JSON.stringify({ model: { backend: 'cpu', dir: '/models/a' } }));
-    const fromFile = loadConfig({ ...base, file });
-    expect(fromFile.model).toEqual({ dir: '/models/a', backend: 'cpu' });
-    const fromEnv = loadConfig({ ...base, file, env: { SER_MODEL_BACKEND: 'wasm', XDG_CACHE_HOME: '/var/cache' } });
-    expect(fromEnv.model.backend).toBe('wasm');
-    expect(fromEnv.cache.dir).toBe('/var/cache/ser-agent');
-    const fromFlags = loadConfig({
-      ...base,
-      file,
-      env: { SER_MODEL_BACKEND: 'wasm' },
-      overrides: { model: { backend: 'auto', dir: undefined } },
-    });
-    expect(fromFlags.model).toEqual({ dir: '/models/a', backend: 'auto' });
+  it('layers config/default.json < the system file < environment < flags', async () => {
+    await writeJson('install/config/default.json', { deviceId: 'packaged', audio: { device: 'plughw:1,0' } });
+    await writeJson('etc-config.json', { deviceId: 'system', window: { hopSeconds: 1.5 } });
+    expect(loadConfig(base)).toMatchObject({ deviceId: 'system', audio: { device: 'plughw:1,0' }, window: { hopSeconds: 1.5 } });
+
+    const env = { SER_DEVICE_ID: 'from-env', SER_WINDOW_HOP_SECONDS: '1', SER_GPIO_PINS: '{"anger":17}', SER_GPIO_STATUS_PIN: '24' };
+    const fromEnv = loadConfig({ ...base, env });
+    expect(fromEnv).toMatchObject({ deviceId: 'from-env', window: { hopSeconds: 1 }, gpio: { pins: { anger: 17 }, statusPin: 24 } });
+
+    const fromFlags = loadConfig({ ...base, env, overrides: { deviceId: 'from-flag', model: { path: undefined, backend: 'cpu' } } });
+    expect(fromFlags.deviceId).toBe('from-flag');
+    expect(fromFlags.model.backend).toBe('cpu');
+  });
+
+  it('reads --config instead of the system file', async () => {
+    await writeJson('etc-config.json', { deviceId: 'system' });
+    const file = await writeJson('mine.json', { deviceId: 'mine' });
+    expect(loadConfig({ ...base, file }).deviceId).toBe('mine');
+    expect(() => loadConfig({ ...base, file: path.join(dir, 'absent.json') })).toThrow(/absent\.json cannot be loaded/);
   });
 
   it('reports every invalid value at once, naming key and value', async () => {
-    const file = await writeConfig(JSON.stringify({ model: { backend: 'gpu' }, log: { level: 'loud' } }));
-    let error: unknown;
-    try {
-      loadConfig({ ...base, file });
-    } catch (e) {
-      error = e;
-    }
+    const file = await writeJson('bad.json', {
+      deviceId: 'kiosk/01',
+      mqtt: { topicPrefix: 'ser/#' },
+      model: { backend: 'gpu' },
+      window: { hopSeconds: -1 },
+      gpio: { pins: { joy: 17, anger: 40 } },
+    });
+    const error = errorOf(() => loadConfig({ ...base, file }));
     expect(error).toBeInstanceOf(ConfigError);
-    const message = (error as Error).message;
-    expect(message).toMatch(/model\.backend.*gpu/);
-    expect(message).toMatch(/log\.level.*loud/);
+    for (const part of [/model\.backend.*gpu/, /window\.hopSeconds.*-1/, /"joy" is not an emotion/, /anger: pin 40/, /deviceId.*kiosk\/01/, /mqtt\.topicPrefix.*ser\/#/]) {
+      expect(error.message).toMatch(part);
+    }
   });
 
-  it('rejects unknown keys, unreadable files and broken JSON', async () => {
-    const unknown = await writeConfig(JSON.stringify({ model: { dirr: '/x' } }));
+  it('rejects unknown keys and broken JSON', async () => {
+    const unknown = await writeJson('unknown.json', { model: { dirr: '/x' } });
     expect(() => loadConfig({ ...base, file: unknown })).toThrow(/model\.dirr/);
-    expect(() => loadConfig({ ...base, file: '/nonexistent.json' })).toThrow(/\/nonexistent\.json/);
-    const broken = await writeConfig('{ "model": ');
+    const broken = await writeJson('broken.json', '{ "model": ');
     expect(() => loadConfig({ ...base, file: broken })).toThrow(ConfigError);
+  });
+
+  it('reads the password from mqtt.passwordFile and never shows it', async () => {
+    const secret = await writeJson('secret', 's3cr3t\n');
+    const config = loadConfig({ ...base, env: { SER_MQTT_PASSWORD_FILE: secret } });
+    expect(config.mqtt.password).toBe('s3cr3t');
+    expect(JSON.stringify(redactConfig(config))).not.toContain('s3cr3t');
+    expect(redactConfig(config).mqtt.password).toBe('[redacted]');
+    const missing = errorOf(() => loadConfig({ ...base, env: { SER_MQTT_PASSWORD_FILE: path.join(dir, 'nope') } }));
+    expect(missing.message).toMatch(/mqtt\.passwordFile: .*nope cannot be read \(ENOENT\)/);
   });
 });

@@ -1,0 +1,43 @@
+export const RECORDERS = ['arecord', 'sox'] as const;
+export type RecorderName = (typeof RECORDERS)[number];
+
+export interface RecorderCommand {
+  binary: RecorderName;
+  args: string[];
+  /** The Debian package that provides the binary, for the "not found" message. */
+  debianPackage: string;
+  /** Short form for logs and reasons: "arecord -D plughw:1,0". */
+  description: string;
+}
+
+/**
+ * The recorder command line: raw signed 16-bit little-endian mono at `sampleRate` on stdout.
+ * Never WAV: a WAV stream carries a 32-bit size field, and recorders stop once it would
+ * overflow (2 GiB, about 13.5 hours at 22,050 Hz) — issue 2, part 1. Rate and channel
+ * conversion are left to ALSA (`plughw`, `default`).
+ */
+export function recorderCommand(recorder: RecorderName, device: string, sampleRate: number): RecorderCommand {
+  const rate = String(sampleRate);
+  switch (recorder) {
+    case 'arecord':
+      return {
+        binary: 'arecord',
+        args: ['-q', '-D', device, '-t', 'raw', '-f', 'S16_LE', '-c', '1', '-r', rate, '-'],
+        debianPackage: 'alsa-utils',
+        description: `arecord -D ${device}`,
+      };
+    case 'sox':
+      return {
+        binary: 'sox',
+        // sox applies format options to the file that follows them: the first set asks ALSA
+        // for the exact format (so ALSA converts, not sox), the second describes stdout.
+        args: [
+          '-q',
+          ...['-r', rate, '-c', '1', '-b', '16', '-e', 'signed-integer', '-t', 'alsa', device],
+          ...['-r', rate, '-c', '1', '-b', '16', '-e', 'signed-integer', '--endian', 'little', '-t', 'raw', '-'],
+        ],
+        debianPackage: 'sox and libsox-fmt-alsa',
+        description: `sox -t alsa ${device}`,
+      };
+  }
+}

@@ -1,0 +1,135 @@
+import { loadAudio } from '../audio/load-clip.js';
+import { SAMPLE_RATE } from '../dsp/constants.js';
+import { describeError } from '../errors.js';
+import { type Logger } from '../logging/logger.js';
+import { type AudioSink, type AudioSource, type CaptureState } from './audio-source.js';
+import { systemClock, type CaptureClock } from './clock.js';
+
+export interface ReplaySourceOptions {
+  logger: Logger;
+  /** WAV, FLAC or MP3 files at any rate, replayed in order. */
+  files: readonly string[];
+  /**
+   * true (default): each chunk is delivered when a microphone would have delivered it, at the
+   * end of its stretch of audio. false: as fast as the sink takes them (tests, soak runs).
+   */
+  realtime?: boolean;
+  /** Length of each delivered chunk; default 0.1 s. */
+  chunkSeconds?: number;
+  clock?: CaptureClock;
+}
+
+/**
+ * `ser-agent run --input FILE...`: recordings played through the same sink as live capture,
+ * for demos and machines without a microphone. A file that cannot be decoded is reported as
+ * 'degraded' and skipped; `end()` follows the last file.
+ */
+export class ReplaySource implements AudioSource {
+  readonly sampleRate = SAMPLE_RATE;
+  readonly description: string;
+
+  private readonly logger: Logger;
+  private readonly files: readonly string[];
+  private readonly realtime: boolean;
+  private readonly chunkSeconds: number;
+  private readonly clock: CaptureClock;
+
+  private sink: AudioSink | undefined;
+  private state: CaptureState = 'stopped';
+  private playing: Promise<void> | undefined;
+  private cancelled = false;
+  private interruptWait: (() => void) | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: ReplaySourceOptions) {
+    this.logger = options.logger.child({ module: 'replay' });
+    this.files = [...options.files];
+    this.realtime = options.realtime ?? true;
+    this.chunkSeconds = options.chunkSeconds ?? 0.1;
+    this.clock = options.clock ?? systemClock;
+    this.description = `replay of ${this.files.join(', ')}`;
+  }
+
+  start(sink: AudioSink): Promise<void> {
+    if (this.sink !== undefined) return Promise.resolve();
+    this.sink = sink;
+    this.cancelled = false;
+    this.report('starting');
+    this.playing = this.play(sink).catch((error: unknown) => {
+      // play() handles every file's failure itself; this is a sink that threw.
+      this.logger.error({ err: error }, 'replay stopped by an unexpected error');
+      this.report('degraded', `replay stopped: ${describeError(error)}`);
+    });
+    return Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    if (this.sink === undefined) return;
+    this.stopping ??= this.shutdown();
+    await this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.cancelled = true;
+    this.interruptWait?.();
+    await this.playing;
+    this.report('stopped');
+    this.sink = undefined;
+    this.playing = undefined;
+    this.stopping = undefined;
+  }
+
+  private async play(sink: AudioSink): Promise<void> {
+    const chunkLength = Math.max(1, Math.round(this.chunkSeconds * SAMPLE_RATE));
+    for (const file of this.files) {
+      let samples: Float32Array;
+      try {
+        samples = await loadAudio(file, { sampleRate: SAMPLE_RATE, durationSeconds: Infinity });
+      } catch (error) {
+        if (this.cancelled) return;
+        const reason = `${describeError(error)}; skipped`;
+        this.logger.warn({ file, err: error }, 'replay file skipped');
+        this.report('degraded', reason);
+        continue;
+      }
+      if (this.cancelled) return;
+      this.logger.info({ file, seconds: samples.length / SAMPLE_RATE }, 'replaying');
+      if (this.state !== 'running') this.report('running');
+      // Chunks are scheduled from the file's start rather than from the previous chunk, so a
+      // slow sink or a late timer does not make the replay drift behind real time.
+      const origin = this.clock.now();
+      for (let index = 0; index * chunkLength < samples.length; index += 1) {
+        const end = Math.min(samples.length, (index + 1) * chunkLength);
+        if (this.realtime) await this.waitFor(origin + (end / SAMPLE_RATE) * 1000 - this.clock.now());
+        else await nextTurn();
+        if (this.cancelled) return;
+        sink.samples(samples.slice(index * chunkLength, end));
+      }
+    }
+    if (!this.cancelled) sink.end();
+  }
+
+  private waitFor(delayMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const cancelTimer = this.clock.setTimeout(resolve, Math.max(0, delayMs));
+      this.interruptWait = () => {
+        cancelTimer();
+        resolve();
+      };
+    });
+  }
+
+  private report(state: CaptureState, reason?: string): void {
+    this.state = state;
+    try {
+      this.sink?.state(state, reason);
+    } catch (error) {
+      this.logger.error({ err: error }, 'the audio sink threw on a state change');
+    }
+  }
+}
+
+/** Lets other work (the consumer, a stop()) run between chunks of an unpaced replay. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,136 @@
+import { RecorderSource } from '../capture/recorder-source.js';
+import { ReplaySource } from '../capture/replay-source.js';
+import { type AudioSource } from '../capture/audio-source.js';
+import { Daemon } from '../daemon.js';
+import { FeatureExtractor } from '../dsp/features.js';
+import { Indicators } from '../indicators/indicators.js';
+import { selectLedDriver } from '../indicators/select-driver.js';
+import { type Logger } from '../logging/logger.js';
+import { redactBrokerUrl } from '../mqtt/broker-url.js';
+import { EmbeddedBroker } from '../mqtt/embedded-broker.js';
+import { createEventIdGenerator } from '../mqtt/event-id.js';
+import { modelIdentity } from '../mqtt/payloads.js';
+import { MqttPublisher } from '../mqtt/publisher.js';
+import { systemWallClock } from '../pipeline/wall-clock.js';
+import { WindowClassifier } from '../pipeline/window-classifier.js';
+import { createNotifier } from '../system/sd-notify.js';
+import { nodeScheduler } from '../system/scheduler.js';
+import { EXIT, type Command, type CommandContext } from './command.js';
+import { openClassifier } from './open-classifier.js';
+import { stringList } from './options.js';
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'Run the agent: microphone → 3 s windows → emotion → MQTT events and LEDs (the daemon)',
+  usage: 'ser-agent run [--config FILE] [--input FILE...]',
+  options: { input: { type: 'string', multiple: true } },
+  logsToStdout: true,
+  async run(values, positionals, context) {
+    // `--input a.wav b.flac` reads naturally; the files after the first are positionals.
+    const inputs = [...stringList(values, 'input'), ...(values['input'] === undefined ? [] : positionals)];
+    const { config, logger } = context;
+    const started: Array<{ name: string; stop: () => Promise<void> }> = [];
+    try {
+      const classifier = await openClassifier(context);
+      started.push({ name: 'model', stop: () => Promise.resolve(classifier.dispose()) });
+
+      let brokerUrl = config.mqtt.url;
+      if (brokerUrl === '') {
+        const broker = new EmbeddedBroker({ logger });
+        brokerUrl = await broker.start();
+        started.push({ name: 'embedded broker', stop: () => broker.stop() });
+        logger.info({ url: brokerUrl }, 'no mqtt.url configured: started an embedded MQTT broker; point subscribers at it, e.g. mosquitto_sub -h 127.0.0.1 -t "ser/#" -v');
+      }
+
+      const gpioLogger = logger.child({ module: 'gpio' });
+      const driver = await selectLedDriver({ driver: config.gpio.driver, chipBase: config.gpio.chipBase, logger: gpioLogger });
+      const daemon = new Daemon({
+        config,
+        logger,
+        source: createSource(inputs, context, logger),
+        windowClassifier: new WindowClassifier(new FeatureExtractor(), classifier),
+        model: modelIdentity(classifier.metadata),
+        publisher: new MqttPublisher({
+          url: brokerUrl,
+          deviceId: config.deviceId,
+          topicPrefix: config.mqtt.topicPrefix,
+          ...(config.mqtt.username ? { username: config.mqtt.username } : {}),
+          ...(config.mqtt.password ? { password: config.mqtt.password } : {}),
+          discovery: config.mqtt.discovery,
+          device: { model: classifier.metadata.name, swVersion: context.version },
+          queueLimit: config.mqtt.queueLimit,
+          logger,
+        }),
+        brokerUrl: redactBrokerUrl(brokerUrl),
+        indicators: new Indicators({ config: config.gpio, driver, logger: gpioLogger }),
+        notifier: createNotifier(context.env, logger, context.pid),
+        clock: systemWallClock,
+        scheduler: nodeScheduler,
+        nextEventId: createEventIdGenerator(),
+        processProbe: {
+          rssBytes: () => process.memoryUsage.rss(),
+          cpuMicros: () => {
+            const usage = process.cpuUsage();
+            return usage.user + usage.system;
+          },
+        },
+      });
+      started.push({ name: 'daemon', stop: () => daemon.stop() });
+      await daemon.start();
+
+      // Runs until a signal, or until a replay of --input files has been fully processed.
+      await Promise.race([aborted(context.signal), daemon.finished]);
+      return (await stopWithin(started, config.shutdownSeconds * 1000, logger)) ? EXIT.ok : EXIT.failure;
+    } catch (error) {
+      await stopWithin(started, config.shutdownSeconds * 1000, logger);
+      throw error;
+    }
+  },
+};
+
+function createSource(inputs: readonly string[], context: CommandContext, logger: Logger): AudioSource {
+  if (inputs.length > 0) return new ReplaySource({ logger, files: inputs, realtime: true });
+  const { audio } = context.config;
+  return new RecorderSource({
+    logger,
+    recorder: audio.recorder,
+    device: audio.device,
+    stallSeconds: audio.stallSeconds,
+    env: context.env,
+  });
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return signal.aborted
+    ? Promise.resolve()
+    : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/**
+ * Stops what was started, newest first, raced against the shutdown deadline. Resolves false
+ * when the deadline passed (the CLI then exits non-zero; a second signal exits at once).
+ */
+async function stopWithin(
+  started: ReadonlyArray<{ name: string; stop: () => Promise<void> }>,
+  deadlineMs: number,
+  logger: Logger,
+): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), deadlineMs);
+  });
+  const stopAll = (async () => {
+    for (const part of [...started].reverse()) {
+      try {
+        await part.stop();
+      } catch (error) {
+        logger.error({ err: error, part: part.name }, 'could not stop cleanly');
+      }
+    }
+    return true as const;
+  })();
+  const inTime = await Promise.race([stopAll, deadline]);
+  clearTimeout(timer);
+  if (!inTime) logger.error({ deadlineMs }, 'shutdown did not finish within the deadline');
+  return inTime;
+}

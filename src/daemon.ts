@@ -1,0 +1,274 @@
+import { type AgentConfig } from './config/load.js';
+import { type AudioSource, type CaptureState } from './capture/audio-source.js';
+import { describeError } from './errors.js';
+import { statusFor, type IndicatorStatus } from './indicators/indicators.js';
+import { type Emotion } from './labels.js';
+import { type Logger } from './logging/logger.js';
+import { type EventIdGenerator } from './mqtt/event-id.js';
+import {
+  createEmotionEvent,
+  HEALTH_SCHEMA_VERSION,
+  type BrokerState,
+  type EmotionEvent,
+  type HealthReport,
+  type ModelIdentity,
+} from './mqtt/payloads.js';
+import { type PublisherCounters } from './mqtt/publisher.js';
+import { type WallClock } from './pipeline/wall-clock.js';
+import { InferenceQueue } from './pipeline/inference-queue.js';
+import { LatencyStats } from './pipeline/latency-stats.js';
+import { SilenceGate } from './pipeline/silence.js';
+import { PredictionSmoother } from './pipeline/smoothing.js';
+import { type TimedPrediction } from './pipeline/window-classifier.js';
+import { modelWindowOptions, Windower, type CapturedWindow } from './pipeline/windower.js';
+import { type Notifier } from './system/sd-notify.js';
+import { type Scheduler } from './system/scheduler.js';
+
+/** The MQTT side as the daemon uses it; MqttPublisher is one. */
+export interface EventPublisher {
+  readonly state: BrokerState;
+  readonly counters: PublisherCounters;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  publishEvent(event: EmotionEvent): void;
+  publishHealth(report: HealthReport): void;
+}
+
+/** The LEDs as the daemon uses them; Indicators is one. */
+export interface EmotionIndicators {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  showEmotion(emotion: Emotion): void;
+  setStatus(status: IndicatorStatus): void;
+}
+
+/** Process figures for the health report; a seam so tests need not depend on the real process. */
+export interface ProcessProbe {
+  rssBytes(): number;
+  /** CPU time used so far, in microseconds (user + system). */
+  cpuMicros(): number;
+}
+
+export interface DaemonParts {
+  config: Readonly<AgentConfig>;
+  logger: Logger;
+  source: AudioSource;
+  windowClassifier: { classify(samples: Float32Array): TimedPrediction };
+  model: ModelIdentity;
+  publisher: EventPublisher;
+  /** The broker URL without credentials, for the health report. */
+  brokerUrl: string;
+  indicators: EmotionIndicators;
+  notifier: Notifier;
+  /** Wall clock (ms since the epoch) for window and report times. */
+  clock: WallClock;
+  scheduler: Scheduler;
+  nextEventId: EventIdGenerator;
+  processProbe: ProcessProbe;
+}
+
+/**
+ * Wires capture → windows → silence gate → inference queue → smoothing → MQTT events and
+ * LEDs, plus health reports and the systemd watchdog. The constructor only wires; start()
+ * brings the parts up, stop() takes them down in reverse order, each step on its own so one
+ * failure never leaves the others running.
+ */
+export class Daemon {
+  readonly #parts: DaemonParts;
+  readonly #log: Logger;
+  readonly #windower: Windower;
+  readonly #silence: SilenceGate;
+  readonly #queue: InferenceQueue<CapturedWindow, TimedPrediction>;
+  readonly #smoother: PredictionSmoother;
+  readonly #latency = new LatencyStats();
+  #captureState: CaptureState = 'stopped';
+  #captureDetail: string | null = null;
+  #modelFault = false;
+  #ready = false;
+  #windowsSinceWatchdog = 0;
+  #startedAt = 0;
+  #cpuAtLastReport = { micros: 0, at: 0 };
+  #cancelTimers: Array<() => void> = [];
+  #started = false;
+  #stopping: Promise<void> | undefined;
+  #sourceEnded: () => void = () => undefined;
+  /** Resolves when a finite source (file replay) has ended and its last window is processed. */
+  readonly finished: Promise<void>;
+
+  constructor(parts: DaemonParts) {
+    this.#parts = parts;
+    this.#log = parts.logger.child({ module: 'daemon' });
+    const { window } = parts.config;
+    this.#windower = new Windower(modelWindowOptions(window.hopSeconds), parts.clock);
+    this.#silence = new SilenceGate(window.silenceDbfs);
+    this.#smoother = new PredictionSmoother({
+      mode: window.smoothing,
+      windows: window.smoothingWindows,
+      minConfidence: window.minConfidence,
+    });
+    this.#queue = new InferenceQueue({
+      capacity: window.queueLimit,
+      work: (captured) => parts.windowClassifier.classify(captured.samples),
+      onResult: (result, captured) => this.#onPrediction(result, captured),
+      onError: (error, captured) => this.#onInferenceError(error, captured),
+    });
+    this.finished = new Promise((resolve) => {
+      this.#sourceEnded = resolve;
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    const { indicators, publisher, source, scheduler, config, notifier, clock, processProbe } = this.#parts;
+    this.#startedAt = clock.now();
+    this.#cpuAtLastReport = { micros: processProbe.cpuMicros(), at: this.#startedAt };
+    await indicators.start();
+    this.#updateStatus();
+    await publisher.start();
+    this.#cancelTimers.push(scheduler.every(config.mqtt.healthSeconds * 1000, () => this.#publishHealth()));
+    if (notifier.watchdogIntervalMs !== undefined) {
+      this.#cancelTimers.push(scheduler.every(notifier.watchdogIntervalMs, () => this.#watchdogTick()));
+    }
+    // The status LED follows the broker; polled because the publisher reports to one listener.
+    this.#cancelTimers.push(scheduler.every(1000, () => this.#updateStatus()));
+    await source.start({
+      samples: (chunk) => this.#onSamples(chunk),
+      state: (state, reason) => this.#onCaptureState(state, reason),
+      end: () => {
+        void this.#queue.drain().then(() => this.#sourceEnded());
+      },
+    });
+    this.#log.info({ source: source.description, model: this.#parts.model }, 'listening');
+  }
+
+  /** Stops capture, finishes the window in flight, says `offline`, turns the LEDs off. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stopParts();
+    return this.#stopping;
+  }
+
+  async #stopParts(): Promise<void> {
+    const { notifier, source, publisher, indicators } = this.#parts;
+    notifier.stopping();
+    for (const cancel of this.#cancelTimers) cancel();
+    this.#cancelTimers = [];
+    const steps: Array<[string, () => Promise<void>]> = [
+      ['capture', () => source.stop()],
+      ['inference', () => this.#queue.stop()],
+      ['mqtt', () => publisher.stop()],
+      ['indicators', () => indicators.stop()],
+    ];
+    for (const [part, step] of steps) {
+      try {
+        await step();
+      } catch (error) {
+        this.#log.error({ err: error, part }, 'could not stop cleanly');
+      }
+    }
+    this.#log.info({}, 'stopped');
+  }
+
+  #onSamples(chunk: Float32Array): void {
+    for (const window of this.#windower.push(chunk)) {
+      this.#windowsSinceWatchdog++;
+      const admitted = this.#silence.admit(window);
+      this.#log.debug({ end: window.end.toISOString(), levelDbfs: window.levelDbfs, admitted }, 'window');
+      if (admitted) this.#queue.offer(window);
+    }
+  }
+
+  #onCaptureState(state: CaptureState, reason: string | undefined): void {
+    const previous = this.#captureState;
+    this.#captureState = state;
+    this.#captureDetail = reason ?? null;
+    if (state === 'degraded') {
+      // Audio from before and after a gap must never be stitched into one window.
+      this.#windower.reset();
+      this.#log.warn({ reason }, 'capture degraded');
+    } else if (state === 'running' && previous !== 'running') {
+      this.#log.info({}, 'audio is flowing');
+      if (!this.#ready) {
+        this.#ready = true;
+        this.#parts.notifier.ready();
+      }
+    }
+    this.#updateStatus();
+  }
+
+  #onPrediction(result: TimedPrediction, window: CapturedWindow): void {
+    this.#latency.record(result.inferenceMs);
+    if (this.#modelFault) {
+      this.#modelFault = false;
+      this.#updateStatus();
+    }
+    const prediction = this.#smoother.push(result.prediction);
+    this.#log.debug({ raw: result.prediction.emotion, inferenceMs: result.inferenceMs, published: prediction !== undefined }, 'classified');
+    if (prediction === undefined) return;
+    const { config, model, publisher, indicators, nextEventId } = this.#parts;
+    publisher.publishEvent(
+      createEmotionEvent(
+        { deviceId: config.deviceId, windowStart: window.start, windowEnd: window.end, prediction, model },
+        nextEventId,
+      ),
+    );
+    indicators.showEmotion(prediction.emotion);
+  }
+
+  #onInferenceError(error: unknown, window: CapturedWindow): void {
+    // One bad window never stops the daemon; the status LED shows the fault until one succeeds.
+    this.#log.error({ err: error, windowEnd: window.end.toISOString() }, `inference failed: ${describeError(error)}`);
+    this.#modelFault = true;
+    this.#updateStatus();
+  }
+
+  #updateStatus(): void {
+    this.#parts.indicators.setStatus(
+      statusFor({
+        listening: this.#captureState === 'running',
+        brokerReachable: this.#parts.publisher.state === 'connected',
+        fault: this.#captureState === 'degraded' || this.#modelFault,
+      }),
+    );
+  }
+
+  /** systemd's watchdog is only fed while windows keep coming: a stalled pipeline gets restarted. */
+  #watchdogTick(): void {
+    if (this.#windowsSinceWatchdog === 0) return;
+    this.#windowsSinceWatchdog = 0;
+    this.#parts.notifier.watchdog();
+  }
+
+  #publishHealth(): void {
+    try {
+      this.#parts.publisher.publishHealth(this.healthReport());
+    } catch (error) {
+      this.#log.error({ err: error }, 'could not publish health');
+    }
+  }
+
+  /** The retained health payload: what an operator needs to trust a box they cannot see. */
+  healthReport(): HealthReport {
+    const { clock, processProbe, publisher, config, model, brokerUrl } = this.#parts;
+    const now = clock.now();
+    const micros = processProbe.cpuMicros();
+    const elapsedMs = now - this.#cpuAtLastReport.at;
+    const cpuPercent = elapsedMs > 0 ? ((micros - this.#cpuAtLastReport.micros) / 1000 / elapsedMs) * 100 : 0;
+    this.#cpuAtLastReport = { micros, at: now };
+    const queue = this.#queue.counters;
+    const latency = this.#latency.summary();
+    return {
+      schema: HEALTH_SCHEMA_VERSION,
+      deviceId: config.deviceId,
+      ts: new Date(now).toISOString(),
+      uptimeSeconds: Math.round((now - this.#startedAt) / 1000),
+      windows: { processed: queue.processed, skippedSilence: this.#silence.skipped, dropped: queue.dropped },
+      events: publisher.counters,
+      inferenceMs: { p50: latency.p50 ?? null, p95: latency.p95 ?? null },
+      process: { rssBytes: processProbe.rssBytes(), cpuPercent: Math.round(cpuPercent * 100) / 100 },
+      capture: { state: this.#captureState, detail: this.#captureDetail },
+      broker: { state: publisher.state, url: brokerUrl },
+      model,
+    };
+  }
+}

@@ -1,0 +1,345 @@
+import { connect, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
+import { describeError } from '../errors.js';
+import type { Logger } from '../logging/logger.js';
+import { DEFAULT_BACKOFF, reconnectDelay, validateBackoff, type Backoff } from './backoff.js';
+import { redactBrokerUrl, validateBrokerUrl } from './broker-url.js';
+import { discoveryMessages, type DiscoveryDevice } from './discovery.js';
+import { OutboundQueue, type QueueEntry } from './outbound-queue.js';
+import type { BrokerState, EmotionEvent, HealthReport } from './payloads.js';
+import { realScheduler, type Scheduler } from './scheduler.js';
+import {
+  DEFAULT_DISCOVERY_PREFIX,
+  DEFAULT_TOPIC_PREFIX,
+  deviceTopics,
+  discoveryTopics,
+  validateDeviceId,
+  validateTopicPrefix,
+  type DeviceTopics,
+} from './topics.js';
+
+export const STATUS_ONLINE = 'online';
+export const STATUS_OFFLINE = 'offline';
+
+export interface MqttPublisherOptions {
+  /** mqtt://, mqtts://, ws:// or wss://; may carry user:password, which is never logged. */
+  url: string;
+  /** Also the MQTT client id. */
+  deviceId: string;
+  /** Default `ser`. */
+  topicPrefix?: string;
+  username?: string;
+  password?: string;
+  /** Home Assistant discovery; on with prefix `homeassistant` by default. */
+  discovery?: { enabled: boolean; prefix?: string };
+  /** How the device appears in Home Assistant. */
+  device: Omit<DiscoveryDevice, 'deviceId'>;
+  /** Events kept while the broker is unreachable; the oldest is dropped beyond it. Default 1000. */
+  queueLimit?: number;
+  /** Wait between reconnect attempts, doubling from minMs to maxMs. Default 1 s to 60 s. */
+  reconnect?: Backoff;
+  /** Give up a connection attempt that gets no CONNACK after this long. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** MQTT keepalive; a dead connection is noticed after 1.5 times this. Default 30 s. */
+  keepaliveSeconds?: number;
+  /** How long stop() waits for `offline` and pending events to be acknowledged. Default 2 s. */
+  stopTimeoutMs?: number;
+  logger: Logger;
+  /** Called on every state change, e.g. to drive the status LED. */
+  onStateChange?: (state: BrokerState) => void;
+  scheduler?: Scheduler;
+  /** Makes each connection's client; MQTT.js `connect` by default. Tests wrap it to reach the socket. */
+  connect?: (url: string, options: IClientOptions) => MqttClient;
+}
+
+export interface PublisherCounters {
+  /** Events the broker acknowledged. */
+  published: number;
+  /** Events waiting for the broker's acknowledgement (unsent or in flight). */
+  queued: number;
+  /** Events dropped from the full queue. */
+  dropped: number;
+}
+
+interface OutboundEvent {
+  id: string;
+  payload: string;
+}
+
+const EVENT_PUBLISH: IClientPublishOptions = { qos: 1, retain: false };
+const RETAINED: IClientPublishOptions = { qos: 1, retain: true };
+
+/**
+ * Publishes events, status, health and Home Assistant discovery over one MQTT.js client.
+ *
+ * Reconnects are managed here rather than by MQTT.js, whose `reconnectPeriod` is a fixed
+ * interval: each lost connection's client is discarded and a new one is made after a doubling
+ * wait. Events are queued here, bounded, instead of in MQTT.js's unbounded offline store, and
+ * stay queued until the broker acknowledges them, so a new connection re-sends in order those
+ * that were in flight when the last one died.
+ */
+export class MqttPublisher {
+  readonly #url: string;
+  readonly #logUrl: string;
+  readonly #deviceId: string;
+  readonly #topics: DeviceTopics;
+  readonly #discovery: { prefix: string; statusTopic: string } | undefined;
+  readonly #device: DiscoveryDevice;
+  readonly #options: MqttPublisherOptions;
+  readonly #backoff: Backoff;
+  readonly #scheduler: Scheduler;
+  readonly #log: Logger;
+  readonly #queue: OutboundQueue<OutboundEvent>;
+
+  #client: MqttClient | undefined;
+  #state: BrokerState = 'disconnected';
+  #running = false;
+  #stopping: Promise<void> | undefined;
+  #failures = 0;
+  #lastError: Error | undefined;
+  #cancelRetry: (() => void) | undefined;
+  #published = 0;
+  /** Whether a drop was logged during the current outage: one warning per outage, not one per event. */
+  #dropLogged = false;
+
+  constructor(options: MqttPublisherOptions) {
+    this.#options = options;
+    this.#url = validateBrokerUrl(options.url).toString();
+    this.#logUrl = redactBrokerUrl(options.url);
+    this.#deviceId = validateDeviceId(options.deviceId);
+    this.#topics = deviceTopics(validateTopicPrefix(options.topicPrefix ?? DEFAULT_TOPIC_PREFIX), this.#deviceId);
+    const discovery = options.discovery ?? { enabled: true };
+    if (discovery.enabled) {
+      const prefix = validateTopicPrefix(discovery.prefix ?? DEFAULT_DISCOVERY_PREFIX, 'mqtt.discovery.prefix');
+      this.#discovery = { prefix, statusTopic: discoveryTopics(prefix, this.#deviceId).homeAssistantStatus };
+    }
+    this.#device = { ...options.device, deviceId: this.#deviceId };
+    this.#backoff = validateBackoff(options.reconnect ?? DEFAULT_BACKOFF);
+    this.#scheduler = options.scheduler ?? realScheduler;
+    this.#log = options.logger.child({ module: 'mqtt' });
+    this.#queue = new OutboundQueue(options.queueLimit ?? 1000);
+  }
+
+  get topics(): DeviceTopics {
+    return this.#topics;
+  }
+
+  get state(): BrokerState {
+    return this.#state;
+  }
+
+  get counters(): PublisherCounters {
+    return { published: this.#published, queued: this.#queue.size, dropped: this.#queue.dropped };
+  }
+
+  /**
+   * Starts connecting and returns: an unreachable broker is not a start-up failure, events are
+   * queued until it answers. Watch `state` or `onStateChange` for the connection.
+   */
+  async start(): Promise<void> {
+    if (this.#stopping !== undefined) await this.#stopping;
+    if (this.#running) return;
+    this.#running = true;
+    this.#failures = 0;
+    this.#connect();
+  }
+
+  /**
+   * Publishes a retained `offline` (so the will is not needed), waits up to stopTimeoutMs for it
+   * and for events in flight to be acknowledged, and disconnects. Events still queued are lost.
+   */
+  async stop(): Promise<void> {
+    if (!this.#running) return this.#stopping;
+    this.#running = false;
+    this.#stopping = this.#shutdown().finally(() => {
+      this.#stopping = undefined;
+    });
+    return this.#stopping;
+  }
+
+  /** Queues the event and sends it now if connected. Never throws for broker trouble. */
+  publishEvent(event: EmotionEvent): void {
+    const dropped = this.#queue.push({ id: event.id, payload: JSON.stringify(event) });
+    if (dropped !== undefined && !this.#dropLogged) {
+      this.#dropLogged = true;
+      this.#log.warn(
+        { droppedId: dropped.id, queueLimit: this.#options.queueLimit ?? 1000 },
+        'event queue full while the broker is unreachable: dropping the oldest events',
+      );
+    }
+    if (this.#state === 'connected' && this.#client !== undefined) this.#flush(this.#client);
+  }
+
+  /** Publishes the report retained. Skipped while disconnected: the next report replaces it anyway. */
+  publishHealth(report: HealthReport): void {
+    if (this.#state === 'connected' && this.#client !== undefined) {
+      this.#send(this.#client, this.#topics.health, JSON.stringify(report), RETAINED);
+    }
+  }
+
+  #connect(): void {
+    const client = (this.#options.connect ?? connect)(this.#url, {
+      clientId: this.#deviceId,
+      username: this.#options.username,
+      password: this.#options.password,
+      clean: true,
+      // 0 turns MQTT.js's fixed-interval reconnect off: #onClose schedules the next attempt.
+      reconnectPeriod: 0,
+      connectTimeout: this.#options.connectTimeoutMs ?? 10_000,
+      keepalive: this.#options.keepaliveSeconds ?? 30,
+      will: { topic: this.#topics.status, payload: Buffer.from(STATUS_OFFLINE), qos: 1, retain: true },
+    });
+    this.#client = client;
+    this.#setState('connecting');
+    client.on('connect', () => this.#onConnect(client));
+    client.on('message', (topic, payload) => this.#onMessage(client, topic, payload));
+    client.on('error', (error) => {
+      // MQTT.js emits the cause (ECONNREFUSED, bad credentials...) before 'close'; kept for its log line.
+      this.#lastError = error;
+    });
+    client.on('close', () => this.#onClose(client));
+  }
+
+  #onConnect(client: MqttClient): void {
+    if (client !== this.#client) return;
+    this.#failures = 0;
+    this.#lastError = undefined;
+    this.#dropLogged = false;
+    this.#setState('connected');
+    this.#log.info(
+      { url: this.#logUrl, clientId: this.#deviceId, queued: this.#queue.size },
+      'connected to MQTT broker',
+    );
+    this.#send(client, this.#topics.status, STATUS_ONLINE, RETAINED);
+    if (this.#discovery !== undefined) {
+      // Clean sessions forget subscriptions, so every connection subscribes again.
+      const topic = this.#discovery.statusTopic;
+      client.subscribe(topic, { qos: 1 }, (error) => {
+        if (error) this.#log.warn({ err: error, topic }, 'cannot subscribe to Home Assistant status');
+      });
+      this.#publishDiscovery(client);
+    }
+    this.#flush(client);
+  }
+
+  #onMessage(client: MqttClient, topic: string, payload: Buffer): void {
+    // Home Assistant forgets discovered entities when it restarts without retained configs; its
+    // birth message `online` is the documented cue to send them again.
+    if (topic === this.#discovery?.statusTopic && payload.toString() === STATUS_ONLINE) {
+      this.#log.info({ topic }, 'Home Assistant came online: re-publishing discovery configs');
+      this.#publishDiscovery(client);
+    }
+  }
+
+  #onClose(client: MqttClient): void {
+    if (client !== this.#client) return;
+    this.#client = undefined;
+    this.#queue.markAllUnsent();
+    const wasConnected = this.#state === 'connected';
+    discard(client);
+    this.#setState('disconnected');
+    const delayMs = reconnectDelay(this.#failures, this.#backoff);
+    this.#failures++;
+    this.#log.warn(
+      {
+        url: this.#logUrl,
+        reason: this.#lastError === undefined ? 'connection closed' : describeError(this.#lastError),
+        attempt: this.#failures,
+        retryInMs: delayMs,
+        queued: this.#queue.size,
+      },
+      wasConnected ? 'lost the connection to the MQTT broker' : 'cannot connect to the MQTT broker',
+    );
+    this.#lastError = undefined;
+    this.#cancelRetry = this.#scheduler.schedule(() => {
+      this.#cancelRetry = undefined;
+      if (this.#running) this.#connect();
+    }, delayMs);
+  }
+
+  #publishDiscovery(client: MqttClient): void {
+    if (this.#discovery === undefined) return;
+    for (const message of discoveryMessages(this.#discovery.prefix, this.#topics, this.#device)) {
+      this.#send(client, message.topic, message.payload, RETAINED);
+    }
+  }
+
+  /** Sends every queued event not yet sent on this connection, oldest first. */
+  #flush(client: MqttClient): void {
+    for (const entry of this.#queue.takeUnsent()) this.#sendEvent(client, entry);
+  }
+
+  #sendEvent(client: MqttClient, entry: QueueEntry<OutboundEvent>): void {
+    client.publish(this.#topics.event, entry.item.payload, EVENT_PUBLISH, (error) => {
+      // A failure means the connection went away; #onClose has marked the entry for re-sending.
+      if (error) return;
+      this.#published++;
+      this.#queue.acknowledge(entry);
+    });
+  }
+
+  #send(client: MqttClient, topic: string, payload: string, options: IClientPublishOptions): void {
+    client.publish(topic, payload, options, (error) => {
+      if (error) this.#log.debug({ err: error, topic }, 'publish not acknowledged');
+    });
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#cancelRetry?.();
+    this.#cancelRetry = undefined;
+    const client = this.#client;
+    this.#client = undefined;
+    if (client !== undefined) {
+      const timeoutMs = this.#options.stopTimeoutMs ?? 2_000;
+      if (this.#state === 'connected') {
+        try {
+          const offline = client.publishAsync(this.#topics.status, STATUS_OFFLINE, RETAINED);
+          await this.#deadline(offline, timeoutMs, 'publishing offline');
+          // end(false) waits for in-flight events' acknowledgements, then sends DISCONNECT so the will is discarded.
+          await this.#deadline(client.endAsync(false), timeoutMs, 'disconnecting');
+        } catch (error) {
+          this.#log.warn(
+            { err: error, url: this.#logUrl },
+            'broker did not answer while stopping; closing the connection',
+          );
+          // A pending end(false) makes MQTT.js ignore end(true), so the socket is closed directly.
+          client.stream.destroy();
+        }
+      }
+      discard(client);
+    }
+    this.#setState('disconnected');
+    if (this.#queue.size > 0) {
+      this.#log.warn({ queued: this.#queue.size }, 'stopped with events the broker never acknowledged; they are lost');
+    }
+    this.#log.info('MQTT publisher stopped');
+  }
+
+  #deadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+    let cancel: (() => void) | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      cancel = this.#scheduler.schedule(() => reject(new Error(`${what} took longer than ${timeoutMs} ms`)), timeoutMs);
+    });
+    return Promise.race([promise, timeout]).finally(() => cancel?.());
+  }
+
+  #setState(state: BrokerState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    try {
+      this.#options.onStateChange?.(state);
+    } catch (error) {
+      // A failing listener (an LED write) must not break publishing.
+      this.#log.error({ err: error, state }, 'broker state listener failed');
+    }
+  }
+}
+
+/**
+ * Drops a client for good: end(true) destroys its socket if still open. An error listener stays
+ * because a late socket error with no listener would crash the process.
+ */
+function discard(client: MqttClient): void {
+  client.removeAllListeners();
+  client.on('error', () => undefined);
+  client.end(true);
+}

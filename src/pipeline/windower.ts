@@ -1,0 +1,140 @@
+import { CLIP_SAMPLES, SAMPLE_RATE } from '../dsp/constants.js';
+import type { WallClock } from './wall-clock.js';
+import { levelDbfs } from './level.js';
+
+/** One cut window: its own copy of the samples, when they were heard, and how loud they were. */
+export interface CapturedWindow {
+  samples: Float32Array;
+  /** `end` minus the window's duration. */
+  start: Date;
+  /** When the window's last sample arrived. */
+  end: Date;
+  /** RMS level in dBFS (see levelDbfs); −Infinity for digital silence. */
+  levelDbfs: number;
+}
+
+export interface WindowerOptions {
+  sampleRate: number;
+  windowSamples: number;
+  /**
+   * Samples from one window's start to the next one's. Smaller than windowSamples, windows
+   * overlap; larger, the samples between two windows are skipped, which lowers the CPU cost
+   * on slow boxes at the price of not listening all the time.
+   */
+  hopSamples: number;
+}
+
+/** The model's 3 s windows at 22,050 Hz every `hopSeconds`, rounded to a whole sample. */
+export function modelWindowOptions(hopSeconds: number): WindowerOptions {
+  const hopSamples = Math.round(hopSeconds * SAMPLE_RATE);
+  if (!(hopSamples >= 1)) {
+    throw new RangeError(
+      `window hop ${hopSeconds} s is not usable; give a number of seconds of at least one sample (1/${SAMPLE_RATE} s), e.g. 3 or 1.5`,
+    );
+  }
+  return { sampleRate: SAMPLE_RATE, windowSamples: CLIP_SAMPLES, hopSamples };
+}
+
+/**
+ * Cuts a mono sample stream, pushed in chunks of any size, into fixed windows every hop.
+ *
+ * Memory is one ring of windowSamples, allocated once; each cut window is a fresh copy so the
+ * ring can be overwritten while the window waits for inference.
+ *
+ * Times: a chunk is stamped with the clock when pushed, which is when its last sample
+ * arrived; a window ending k samples before the chunk's end therefore ended k / sampleRate
+ * earlier. Counting samples within a chunk keeps windows cut from one chunk correctly spaced
+ * while reading the clock once per chunk keeps them anchored to wall time (a sample count
+ * alone would drift from it as the sound card's clock does).
+ */
+export class Windower {
+  readonly #options: WindowerOptions;
+  readonly #clock: WallClock;
+  readonly #ring: Float32Array;
+  /** Where the next sample goes; once the ring is full, also where the oldest sample is. */
+  #writeIndex = 0;
+  /** Samples still to arrive before the next window is complete. */
+  #untilWindow: number;
+
+  constructor(options: WindowerOptions, clock: WallClock) {
+    checkWholePositive('sampleRate', options.sampleRate);
+    checkWholePositive('windowSamples', options.windowSamples);
+    checkWholePositive('hopSamples', options.hopSamples);
+    this.#options = { ...options };
+    this.#clock = clock;
+    this.#ring = new Float32Array(options.windowSamples);
+    this.#untilWindow = options.windowSamples;
+  }
+
+  /** The fixed number of samples held; it never changes with run time. */
+  get bufferedCapacity(): number {
+    return this.#ring.length;
+  }
+
+  /** Adds a chunk; returns the windows it completed, oldest first (often none). */
+  push(chunk: Float32Array): CapturedWindow[] {
+    const arrivedAt = this.#clock.now();
+    const windows: CapturedWindow[] = [];
+    let offset = 0;
+    while (offset < chunk.length) {
+      const take = Math.min(chunk.length - offset, this.#untilWindow);
+      this.#write(chunk.subarray(offset, offset + take));
+      offset += take;
+      this.#untilWindow -= take;
+      if (this.#untilWindow === 0) {
+        const samplesAfter = chunk.length - offset;
+        windows.push(this.#cut(arrivedAt - (samplesAfter * 1000) / this.#options.sampleRate));
+        this.#untilWindow = this.#options.hopSamples;
+      }
+    }
+    return windows;
+  }
+
+  /**
+   * Forgets the samples held, for a capture restart: the next window is made only of samples
+   * pushed after the reset, so audio from before a gap is never stitched to audio after it.
+   */
+  reset(): void {
+    // The ring need not be cleared: a whole window of new samples overwrites all of it, and
+    // leaves #writeIndex at the oldest of them, before the next window is cut.
+    this.#untilWindow = this.#options.windowSamples;
+  }
+
+  #write(samples: Float32Array): void {
+    const ring = this.#ring;
+    if (samples.length >= ring.length) {
+      // Only reachable when the hop exceeds the window: the ring keeps the newest samples.
+      ring.set(samples.subarray(samples.length - ring.length));
+      this.#writeIndex = 0;
+      return;
+    }
+    const firstPart = Math.min(samples.length, ring.length - this.#writeIndex);
+    ring.set(samples.subarray(0, firstPart), this.#writeIndex);
+    ring.set(samples.subarray(firstPart), 0);
+    this.#writeIndex = (this.#writeIndex + samples.length) % ring.length;
+  }
+
+  /** Called only once a whole window has arrived since the last reset, so the ring is full. */
+  #cut(endMs: number): CapturedWindow {
+    const ring = this.#ring;
+    const samples = new Float32Array(ring.length);
+    samples.set(ring.subarray(this.#writeIndex));
+    samples.set(ring.subarray(0, this.#writeIndex), ring.length - this.#writeIndex);
+    // Rounded to whole ms, which is all a Date holds; Date would truncate instead, turning a
+    // float error of 1e-12 below a whole ms into a whole ms early.
+    const end = Math.round(endMs);
+    const start = Math.round(endMs - (ring.length * 1000) / this.#options.sampleRate);
+    return {
+      samples,
+      start: new Date(start),
+      end: new Date(end),
+      levelDbfs: levelDbfs(samples),
+    };
+  }
+}
+
+function checkWholePositive(name: keyof WindowerOptions, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`Windower: ${name} is ${value}; expected a whole number of at least 1`);
+  }
+}

@@ -1,0 +1,194 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAudio } from '../../src/audio/load-clip.js';
+import { EMOTIONS } from '../../src/labels.js';
+import { childProcesses, createAlsaReplay } from '../helpers/alsa.js';
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { DATASETS_DIR } from '../helpers/golden.js';
+
+/**
+ * The whole agent as it runs on a box: the real `ser-agent run` process, a real broker, the
+ * real `arecord` capturing (through an ALSA file plugin) an angry TESS recording, the shipped
+ * model, and the simulated LED driver whose changes appear in the log.
+ */
+const DEVICE_ID = 'e2e-box';
+const SPEECH = path.join(DATASETS_DIR, 'tess', 'OAF_angry', 'OAF_bath_angry.flac');
+const PINS = { anger: 17, disgust: 5, fear: 6, happiness: 13, neutral: 19, sadness: 26, surprise: 21 };
+const STATUS_PIN = 24;
+
+interface Received {
+  topic: string;
+  payload: string;
+  retain: boolean;
+}
+
+let work: string;
+let broker: TestBroker;
+let subscriber: MqttClient;
+let agent: ChildProcess;
+const messages: Received[] = [];
+const logLines: Array<Record<string, unknown>> = [];
+let filesBeforeStart: string[];
+let exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = probe();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const onTopic = (suffix: string) => messages.filter((m) => m.topic === `ser/${DEVICE_ID}/${suffix}`);
+const logged = (msg: string) => logLines.filter((line) => line['msg'] === msg);
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'ser-e2e-'));
+  broker = await startTestBroker();
+  subscriber = mqtt.connect(broker.url, { clientId: 'e2e-subscriber' });
+  await new Promise<void>((resolve) => subscriber.once('connect', () => resolve()));
+  await subscriber.subscribeAsync([`ser/${DEVICE_ID}/#`, 'homeassistant/#']);
+  subscriber.on('message', (topic, payload, packet) => {
+    messages.push({ topic, payload: payload.toString(), retain: packet.retain });
+  });
+
+  const replay = await createAlsaReplay(await loadAudio(SPEECH, { durationSeconds: Infinity }), work);
+  const config = path.join(work, 'config.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      deviceId: DEVICE_ID,
+      mqtt: { url: broker.url, healthSeconds: 1 },
+      audio: { device: replay.device },
+      gpio: { driver: 'simulated', pins: PINS, statusPin: STATUS_PIN, holdSeconds: 1 },
+      shutdownSeconds: 10,
+    }),
+  );
+  filesBeforeStart = (await readdir(work)).sort();
+  agent = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'ser-agent.js'), 'run', '--config', config], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...replay.env, SER_CACHE_DIR: path.join(work, 'cache') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let pending = '';
+  agent.stdout?.on('data', (data: Buffer) => {
+    pending += data.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) logLines.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  exit = new Promise((resolve) => agent.once('exit', (code, signal) => resolve({ code, signal })));
+});
+
+afterAll(async () => {
+  if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
+  await subscriber.endAsync();
+  await broker.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('ser-agent run, end to end', () => {
+  it('publishes a schema-valid event with the emotion of the speech it hears', async () => {
+    const [first] = await waitFor('an event', () => (onTopic('event').length > 0 ? onTopic('event') : undefined));
+    const event = JSON.parse(first?.payload ?? '') as Record<string, unknown>;
+    const schema = JSON.parse(readFileSync(path.join(REPO_ROOT, 'schemas', 'event.schema.json'), 'utf8')) as object;
+    const validate = new Ajv2020({ strict: false }).compile(schema);
+    expect(validate(event), JSON.stringify(validate.errors)).toBe(true);
+    expect(first?.retain).toBe(false);
+    expect(event['deviceId']).toBe(DEVICE_ID);
+    expect(event['emotion']).toBe('anger');
+    expect(Object.keys(event['probabilities'] as object)).toEqual([...EMOTIONS]);
+    // Only labels and probabilities leave the box: nothing in the event resembles audio.
+    expect(first?.payload.length).toBeLessThan(1000);
+  });
+
+  it('announces itself: retained online status and Home Assistant discovery', async () => {
+    const status = await waitFor('status', () => onTopic('status').find((m) => m.payload === 'online'));
+    expect(status.payload).toBe('online');
+    const discovery = await waitFor('discovery', () => {
+      const configs = messages.filter((m) => m.topic.startsWith('homeassistant/') && m.topic.endsWith('/config'));
+      return configs.length >= 2 ? configs : undefined;
+    });
+    for (const config of discovery) {
+      expect(JSON.parse(config.payload)).toMatchObject({ availability_topic: `ser/${DEVICE_ID}/status` });
+    }
+  });
+
+  it('lights each published emotion\'s LED in event order, for the hold time, with the status LED on first', async () => {
+    const ledChanges = () => logged('led').map((line) => [line['pin'], line['on']] as const);
+    await waitFor('the anger LED to go off again', () => {
+      const changes = ledChanges();
+      const on = changes.findIndex(([pin, state]) => pin === PINS.anger && state);
+      return on >= 0 && changes.slice(on).some(([pin, state]) => pin === PINS.anger && !state) ? true : undefined;
+    });
+    const changes = ledChanges();
+    const emotionPins = new Set<unknown>(Object.values(PINS));
+    const lit = changes.filter(([pin, on]) => on && emotionPins.has(pin)).map(([pin]) => pin);
+    // A repeated emotion extends the hold without a new change, so compare runs of emotions.
+    // The log line of an LED can arrive before the MQTT message of its event: wait for those.
+    const published = await waitFor('the events behind the lit LEDs', () => {
+      const runs = onTopic('event')
+        .map((m) => PINS[(JSON.parse(m.payload) as { emotion: keyof typeof PINS }).emotion])
+        .filter((pin, i, all) => i === 0 || pin !== all[i - 1]);
+      return runs.length >= lit.length ? runs : undefined;
+    });
+    expect(lit).toEqual(published.slice(0, lit.length));
+    expect(lit[0]).toBe(PINS.anger);
+    expect(changes.findIndex(([pin, on]) => pin === STATUS_PIN && on)).toBeLessThan(
+      changes.findIndex(([pin, on]) => pin === PINS.anger && on),
+    );
+  });
+
+  it('publishes retained health with counters', async () => {
+    const health = await waitFor('health', () => onTopic('health').at(-1));
+    const report = JSON.parse(health.payload) as Record<string, Record<string, unknown>>;
+    expect(report['capture']?.['state']).toBe('running');
+    expect(report['broker']?.['state']).toBe('connected');
+    expect(report['windows']?.['processed']).toBeGreaterThanOrEqual(1);
+    expect(report['model']?.['name']).toBe('ser-cnn-lstm');
+  });
+
+  it('restarts a killed recorder and hears again', async () => {
+    const [recorder] = await waitFor('arecord', () => {
+      const pids = childProcesses(agent.pid ?? -1, 'arecord');
+      return pids.length > 0 ? pids : undefined;
+    });
+    const eventsBefore = onTopic('event').length;
+    process.kill(recorder ?? -1, 'SIGKILL');
+    await waitFor('capture degraded', () => logged('capture degraded').at(-1));
+    await waitFor('a new event from the restarted recorder', () =>
+      onTopic('event').length > eventsBefore ? true : undefined,
+    );
+    await waitFor('audio to flow again', () => (logged('audio is flowing').length >= 2 ? true : undefined));
+  });
+
+  it('on SIGTERM says offline, turns the LEDs off and exits 0 without leaving audio behind', async () => {
+    agent.kill('SIGTERM');
+    const { code } = await exit;
+    expect(code).toBe(0);
+    await waitFor('offline', () => onTopic('status').find((m) => m.payload === 'offline'));
+    // A subscriber arriving later learns the box is offline from the retained status.
+    const late = await mqtt.connectAsync(broker.url, { clientId: 'e2e-late' });
+    const retained = new Promise<Received>((resolve) =>
+      late.once('message', (topic, payload, packet) => resolve({ topic, payload: payload.toString(), retain: packet.retain })),
+    );
+    await late.subscribeAsync(`ser/${DEVICE_ID}/status`);
+    expect(await retained).toEqual({ topic: `ser/${DEVICE_ID}/status`, payload: 'offline', retain: true });
+    await late.endAsync();
+    const lastState = new Map<unknown, unknown>();
+    for (const line of logged('led')) lastState.set(line['pin'], line['on']);
+    expect(Object.fromEntries(lastState)).toEqual(Object.fromEntries([...lastState.keys()].map((pin) => [pin, false])));
+    expect(childProcesses(agent.pid ?? -1, 'arecord', true)).toEqual([]);
+    // Nothing was written where the agent could have put audio or features.
+    expect((await readdir(work)).sort()).toEqual(filesBeforeStart);
+  });
+});

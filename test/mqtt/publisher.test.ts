@@ -1,0 +1,445 @@
+import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EMOTIONS } from '../../src/labels.js';
+import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
+import { createEmotionEvent, type BrokerState, type EmotionEvent, type HealthReport } from '../../src/mqtt/payloads.js';
+import { MqttPublisher, type MqttPublisherOptions } from '../../src/mqtt/publisher.js';
+import type { Scheduler } from '../../src/mqtt/scheduler.js';
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+
+const DEVICE = 'kiosk-01';
+const EVENT_TOPIC = `ser/${DEVICE}/event`;
+const STATUS_TOPIC = `ser/${DEVICE}/status`;
+const HEALTH_TOPIC = `ser/${DEVICE}/health`;
+const SHA = 'cd'.repeat(32);
+
+const validateEvent = new Ajv2020({ strict: true }).compile(
+  JSON.parse(readFileSync(new URL('../../schemas/event.schema.json', import.meta.url), 'utf8')) as object,
+);
+
+// --- helpers -------------------------------------------------------------------------------
+
+interface Received {
+  topic: string;
+  payload: string;
+  retain: boolean;
+  qos: number;
+}
+
+/** A real MQTT.js client that records what it receives. */
+class Subscriber {
+  readonly messages: Received[] = [];
+  readonly #client: MqttClient;
+
+  private constructor(client: MqttClient) {
+    this.#client = client;
+    client.on('message', (topic, payload, packet) => {
+      this.messages.push({ topic, payload: payload.toString(), retain: packet.retain, qos: packet.qos });
+    });
+  }
+
+  static async connect(url: string, topics: string[]): Promise<Subscriber> {
+    const client = connect(url, { reconnectPeriod: 0, clientId: `sub-${Math.random().toString(16).slice(2)}` });
+    const subscriber = new Subscriber(client);
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+    await client.subscribeAsync(topics, { qos: 1 });
+    return subscriber;
+  }
+
+  on(topic: string): Received[] {
+    return this.messages.filter((message) => message.topic === topic);
+  }
+
+  async publish(topic: string, payload: string): Promise<void> {
+    await this.#client.publishAsync(topic, payload, { qos: 1 });
+  }
+
+  async close(): Promise<void> {
+    await this.#client.endAsync();
+  }
+}
+
+/** Polls until `condition` holds; the test's timeout catches a condition that never does. */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+/** Log lines as parsed JSON, and every raw byte written, to check for leaked secrets. */
+function captureLogs(): { logger: pino.Logger; lines: Record<string, unknown>[]; raw: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = pino({ level: 'debug' }, stream);
+  return {
+    logger,
+    get lines() {
+      return chunks.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    },
+    raw: () => chunks.join(''),
+  };
+}
+
+/** Holds every scheduled callback until the test fires it: reconnect waits become observable, not slept. */
+class ManualScheduler implements Scheduler {
+  readonly pending: { delayMs: number; run: () => void }[] = [];
+  readonly requested: number[] = [];
+
+  schedule(callback: () => void, delayMs: number): () => void {
+    const entry = { delayMs, run: callback };
+    this.pending.push(entry);
+    this.requested.push(delayMs);
+    return () => {
+      const index = this.pending.indexOf(entry);
+      if (index !== -1) this.pending.splice(index, 1);
+    };
+  }
+
+  fireNext(): void {
+    const entry = this.pending.shift();
+    if (entry === undefined) throw new Error('nothing scheduled');
+    entry.run();
+  }
+}
+
+function tcpHandles(): number {
+  return process.getActiveResourcesInfo().filter((name) => name.startsWith('TCP')).length;
+}
+
+let sequence = 0;
+const nextId = createEventIdGenerator();
+
+function makeEvent(): EmotionEvent {
+  sequence++;
+  const end = Date.UTC(2026, 0, 1) + sequence * 1000;
+  const probabilities = Object.fromEntries(EMOTIONS.map((emotion) => [emotion, emotion === 'neutral' ? 0.94 : 0.01]));
+  return createEmotionEvent(
+    {
+      deviceId: DEVICE,
+      windowStart: new Date(end - 3000),
+      windowEnd: new Date(end),
+      prediction: {
+        emotion: 'neutral',
+        confidence: 0.94,
+        probabilities: probabilities as EmotionEvent['probabilities'],
+      },
+      model: { name: 'ser-cnn-lstm', version: '1.0.0', sha256: SHA },
+    },
+    nextId,
+  );
+}
+
+function health(): HealthReport {
+  return {
+    schema: 1,
+    deviceId: DEVICE,
+    ts: '2026-01-01T00:00:00.000Z',
+    uptimeSeconds: 12,
+    windows: { processed: 10, skippedSilence: 3, dropped: 0 },
+    events: { published: 7, queued: 0, dropped: 0 },
+    inferenceMs: { p50: 21.5, p95: 40 },
+    process: { rssBytes: 90_000_000, cpuPercent: 2.5 },
+    capture: { state: 'running', detail: null },
+    broker: { state: 'connected', url: 'mqtt://127.0.0.1:1883' },
+    model: { name: 'ser-cnn-lstm', version: '1.0.0', sha256: SHA },
+  };
+}
+
+// --- fixtures ------------------------------------------------------------------------------
+
+let broker: TestBroker;
+let baselineHandles: number;
+const cleanups: (() => Promise<void>)[] = [];
+
+beforeEach(async () => {
+  baselineHandles = tcpHandles();
+  broker = await startTestBroker();
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await broker.close();
+  // Every socket and server the test opened is closed: no leaked handles.
+  await waitUntil(() => tcpHandles() <= baselineHandles);
+});
+
+function publisher(overrides: Partial<MqttPublisherOptions> = {}): { publisher: MqttPublisher; states: BrokerState[] } {
+  const states: BrokerState[] = [];
+  const created = new MqttPublisher({
+    url: broker.url,
+    deviceId: DEVICE,
+    device: { model: 'ser-cnn-lstm', swVersion: '0.1.0' },
+    logger: pino({ level: 'silent' }),
+    onStateChange: (state) => states.push(state),
+    ...overrides,
+  });
+  cleanups.push(() => created.stop());
+  return { publisher: created, states };
+}
+
+async function subscriber(topics: string[], url = broker.url): Promise<Subscriber> {
+  const created = await Subscriber.connect(url, topics);
+  cleanups.push(() => created.close());
+  return created;
+}
+
+async function connected(target: MqttPublisher): Promise<void> {
+  await waitUntil(() => target.state === 'connected');
+}
+
+// --- tests ---------------------------------------------------------------------------------
+
+describe('MqttPublisher', { timeout: 30_000 }, () => {
+  it('publishes events on the event topic, QoS 1, not retained, matching the JSON schema', async () => {
+    const watcher = await subscriber([EVENT_TOPIC]);
+    const { publisher: pub, states } = publisher();
+    await pub.start();
+    await connected(pub);
+    const sent = [makeEvent(), makeEvent()];
+    for (const event of sent) pub.publishEvent(event);
+    await waitUntil(() => watcher.on(EVENT_TOPIC).length === 2);
+
+    const received = watcher.on(EVENT_TOPIC);
+    expect(received.map((m) => ({ qos: m.qos, retain: m.retain }))).toEqual([
+      { qos: 1, retain: false },
+      { qos: 1, retain: false },
+    ]);
+    const payloads = received.map((m) => JSON.parse(m.payload) as unknown);
+    expect(payloads).toEqual(sent);
+    for (const payload of payloads) expect(validateEvent(payload), JSON.stringify(validateEvent.errors)).toBe(true);
+    await waitUntil(() => pub.counters.published === 2);
+    expect(pub.counters).toEqual({ published: 2, queued: 0, dropped: 0 });
+    expect(states).toEqual(['connecting', 'connected']);
+
+    // Not retained: a subscriber arriving later gets nothing.
+    const late = await subscriber([EVENT_TOPIC, STATUS_TOPIC]);
+    await waitUntil(() => late.on(STATUS_TOPIC).length === 1);
+    expect(late.on(EVENT_TOPIC)).toEqual([]);
+  });
+
+  it('announces online retained, and offline retained on a clean stop, leaving no client behind', async () => {
+    const { publisher: pub, states } = publisher();
+    await pub.start();
+    await pub.start();
+    await connected(pub);
+
+    const late = await subscriber([STATUS_TOPIC]);
+    await waitUntil(() => late.on(STATUS_TOPIC).length === 1);
+    expect(late.on(STATUS_TOPIC)).toEqual([{ topic: STATUS_TOPIC, payload: 'online', retain: true, qos: 1 }]);
+
+    await Promise.all([pub.stop(), pub.stop()]);
+    await pub.stop();
+    await waitUntil(() => late.on(STATUS_TOPIC).length === 2);
+    expect(late.on(STATUS_TOPIC)[1]?.payload).toBe('offline');
+    expect(pub.state).toBe('disconnected');
+    expect(states).toEqual(['connecting', 'connected', 'disconnected']);
+
+    const after = await subscriber([STATUS_TOPIC]);
+    await waitUntil(() => after.on(STATUS_TOPIC).length === 1);
+    expect(after.on(STATUS_TOPIC)[0]).toMatchObject({ payload: 'offline', retain: true });
+    // Only the two subscribers remain connected.
+    await waitUntil(() => broker.connectedClients() === 2);
+  });
+
+  it('leaves offline as its last will when its socket dies, then reconnects', async () => {
+    const clients: MqttClient[] = [];
+    const watcher = await subscriber([STATUS_TOPIC]);
+    const { publisher: pub } = publisher({
+      reconnect: { minMs: 50, maxMs: 50 },
+      connect: (url: string, options: IClientOptions) => {
+        const client = connect(url, options);
+        clients.push(client);
+        return client;
+      },
+    });
+    await pub.start();
+    await connected(pub);
+    await waitUntil(() => watcher.on(STATUS_TOPIC).length === 1);
+
+    clients[0]?.stream.destroy();
+    await waitUntil(() => watcher.on(STATUS_TOPIC).length === 3);
+    expect(watcher.on(STATUS_TOPIC).map((m) => m.payload)).toEqual(['online', 'offline', 'online']);
+    expect(clients).toHaveLength(2);
+  });
+
+  it('publishes health retained', async () => {
+    const { publisher: pub } = publisher();
+    await pub.start();
+    await connected(pub);
+    const report = health();
+    pub.publishHealth(report);
+
+    const late = await subscriber([HEALTH_TOPIC]);
+    await waitUntil(() => late.on(HEALTH_TOPIC).length === 1);
+    const [message] = late.on(HEALTH_TOPIC);
+    expect(message?.retain).toBe(true);
+    expect(JSON.parse(message?.payload ?? '')).toEqual(report);
+  });
+
+  it('publishes Home Assistant discovery retained, again when Home Assistant comes online', async () => {
+    const { publisher: pub } = publisher({
+      device: { name: 'Lobby kiosk', model: 'ser-cnn-lstm', swVersion: '0.1.0' },
+    });
+    await pub.start();
+    await connected(pub);
+
+    const ha = await subscriber(['homeassistant/#']);
+    await waitUntil(() => ha.messages.length === 2);
+    const configs = new Map(ha.messages.map((m) => [m.topic, JSON.parse(m.payload) as Record<string, unknown>]));
+    expect(ha.messages.every((m) => m.retain)).toBe(true);
+    const device = {
+      identifiers: [DEVICE],
+      name: 'Lobby kiosk',
+      model: 'ser-cnn-lstm',
+      manufacturer: 'ser-agent',
+      sw_version: '0.1.0',
+    };
+    const availability = {
+      availability_topic: STATUS_TOPIC,
+      payload_available: 'online',
+      payload_not_available: 'offline',
+    };
+    expect(configs.get(`homeassistant/sensor/${DEVICE}/emotion/config`)).toMatchObject({
+      ...availability,
+      device,
+      unique_id: `${DEVICE}_emotion`,
+      state_topic: EVENT_TOPIC,
+      value_template: '{{ value_json.emotion }}',
+      json_attributes_topic: EVENT_TOPIC,
+    });
+    expect(configs.get(`homeassistant/sensor/${DEVICE}/confidence/config`)).toMatchObject({
+      ...availability,
+      device,
+      unique_id: `${DEVICE}_confidence`,
+      state_topic: EVENT_TOPIC,
+      unit_of_measurement: '%',
+    });
+
+    // Home Assistant's birth message: `offline` is ignored, `online` brings the configs again.
+    await ha.publish('homeassistant/status', 'offline');
+    await ha.publish('homeassistant/status', 'online');
+    await waitUntil(() => ha.messages.filter((m) => m.topic.endsWith('/config')).length === 4);
+    expect(ha.messages.map((m) => m.topic).filter((topic) => topic.endsWith('/config')).sort()).toEqual(
+      [...configs.keys(), ...configs.keys()].sort(),
+    );
+  });
+
+  it('publishes no discovery when it is disabled', async () => {
+    const { publisher: pub } = publisher({ discovery: { enabled: false } });
+    await pub.start();
+    await connected(pub);
+    const ha = await subscriber(['homeassistant/#', STATUS_TOPIC]);
+    await waitUntil(() => ha.on(STATUS_TOPIC).length === 1);
+    expect(ha.messages.filter((m) => m.topic.startsWith('homeassistant/'))).toEqual([]);
+  });
+
+  it('queues events while the broker is down, drops the oldest, and delivers the rest in order', async () => {
+    const scheduler = new ManualScheduler();
+    const { publisher: pub, states } = publisher({ scheduler, queueLimit: 3, reconnect: { minMs: 100, maxMs: 1000 } });
+    await pub.start();
+    await connected(pub);
+
+    const { port } = broker;
+    await broker.close();
+    await waitUntil(() => pub.state === 'disconnected');
+    const events = [makeEvent(), makeEvent(), makeEvent(), makeEvent(), makeEvent()];
+    for (const event of events) pub.publishEvent(event);
+    expect(pub.counters).toEqual({ published: 0, queued: 3, dropped: 2 });
+
+    // The broker comes back on the same port; a subscriber is there before the publisher retries.
+    broker = await startTestBroker({ port });
+    const watcher = await subscriber([EVENT_TOPIC]);
+    scheduler.fireNext();
+    await waitUntil(() => watcher.on(EVENT_TOPIC).length === 3);
+    expect(watcher.on(EVENT_TOPIC).map((m) => (JSON.parse(m.payload) as EmotionEvent).id)).toEqual(
+      events.slice(2).map((event) => event.id),
+    );
+    await waitUntil(() => pub.counters.queued === 0);
+    expect(pub.counters).toEqual({ published: 3, queued: 0, dropped: 2 });
+    expect(states).toEqual(['connecting', 'connected', 'disconnected', 'connecting', 'connected']);
+    expect(scheduler.requested).toEqual([100]);
+  });
+
+  it('waits longer after each failed attempt, logging the broker and the reason but never the password', async () => {
+    const { port } = broker;
+    await broker.close();
+    const logs = captureLogs();
+    const scheduler = new ManualScheduler();
+    const { publisher: pub } = publisher({
+      url: `mqtt://agent:url-secret@127.0.0.1:${port}`,
+      username: 'agent',
+      password: 'option-secret',
+      scheduler,
+      logger: logs.logger,
+      reconnect: { minMs: 100, maxMs: 800 },
+    });
+    await pub.start();
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      await waitUntil(() => scheduler.pending.length === 1);
+      scheduler.fireNext();
+    }
+    await waitUntil(() => scheduler.pending.length === 1);
+    expect(scheduler.requested).toEqual([100, 200, 400, 800, 800, 800]);
+
+    const failures = logs.lines.filter((line) => line['msg'] === 'cannot connect to the MQTT broker');
+    expect(failures.map((line) => line['attempt'])).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(failures[0]).toMatchObject({
+      module: 'mqtt',
+      level: 40,
+      url: `mqtt://agent:REDACTED@127.0.0.1:${port}`,
+      reason: expect.stringContaining('ECONNREFUSED') as unknown,
+      retryInMs: 100,
+    });
+    expect(logs.raw()).not.toContain('secret');
+    expect(pub.state).toBe('disconnected');
+
+    // Stopping cancels the pending retry.
+    await pub.stop();
+    expect(scheduler.pending).toEqual([]);
+    // The broker is started again only so afterEach can close it.
+    broker = await startTestBroker();
+  });
+
+  it('can stop while never connected, and start again', async () => {
+    const { port } = broker;
+    await broker.close();
+    const scheduler = new ManualScheduler();
+    const { publisher: pub } = publisher({ url: `mqtt://127.0.0.1:${port}`, scheduler });
+    await pub.start();
+    await waitUntil(() => scheduler.pending.length === 1);
+    await pub.stop();
+    expect(pub.state).toBe('disconnected');
+
+    broker = await startTestBroker({ port });
+    await pub.start();
+    await connected(pub);
+    await pub.stop();
+    await waitUntil(() => broker.connectedClients() === 0);
+  });
+
+  it('refuses unusable options before connecting', () => {
+    const base = {
+      deviceId: DEVICE,
+      url: broker.url,
+      device: { model: 'm', swVersion: '1' },
+      logger: pino({ level: 'silent' }),
+    };
+    expect(() => new MqttPublisher({ ...base, url: 'http://127.0.0.1:1883' })).toThrow(/mqtt\.url .*scheme http:/);
+    expect(() => new MqttPublisher({ ...base, deviceId: 'a/b' })).toThrow(/deviceId is "a\/b"/);
+    expect(() => new MqttPublisher({ ...base, topicPrefix: 'ser/#' })).toThrow(/mqtt\.topicPrefix/);
+    const noPrefix = { enabled: true, prefix: '' };
+    expect(() => new MqttPublisher({ ...base, discovery: noPrefix })).toThrow(/mqtt\.discovery\.prefix/);
+    expect(() => new MqttPublisher({ ...base, reconnect: { minMs: 10, maxMs: 5 } })).toThrow(/backoff/);
+    expect(() => new MqttPublisher({ ...base, queueLimit: 0 })).toThrow(/queue limit/);
+  });
+});
