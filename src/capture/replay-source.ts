@@ -14,7 +14,7 @@ export interface ReplaySourceOptions {
    * end of its stretch of audio. false: as fast as the sink takes them (tests, soak runs).
    */
   realtime?: boolean;
-  /** Length of each delivered chunk; default 0.1 s. */
+  /** Length of each delivered chunk; default 0.02 s, like the live recorder's buffers. */
   chunkSeconds?: number;
   clock?: CaptureClock;
 }
@@ -45,7 +45,7 @@ export class ReplaySource implements AudioSource {
     this.logger = options.logger.child({ module: 'replay' });
     this.files = [...options.files];
     this.realtime = options.realtime ?? true;
-    this.chunkSeconds = options.chunkSeconds ?? 0.1;
+    this.chunkSeconds = options.chunkSeconds ?? 0.02;
     this.clock = options.clock ?? systemClock;
     this.description = `replay of ${this.files.join(', ')}`;
   }

@@ -85,7 +85,7 @@ describe('ReplaySource', () => {
   it('paces chunks in real time from the file start, catching up after a late timer', async () => {
     const speech = await loadAudio(SPEECH_22K, { durationSeconds: Infinity });
     const clock = new SteppingClock();
-    const source = new ReplaySource({ logger: captureLogger().logger, files: [SPEECH_22K], clock });
+    const source = new ReplaySource({ logger: captureLogger().logger, files: [SPEECH_22K], chunkSeconds: 0.1, clock });
     const sink = new CaptureSink(speech.length);
     await source.start(sink);
     while (clock.delays.length === 0) await settle(); // decoding the file
