@@ -3,7 +3,7 @@ import { SAMPLE_RATE } from '../dsp/constants.js';
 import { describeError } from '../errors.js';
 import { type Logger } from '../logging/logger.js';
 import { type AudioSink, type AudioSource, type CaptureState } from './audio-source.js';
-import { Backoff } from './backoff.js';
+import { reconnectDelay, validateBackoff, type Backoff } from '../system/backoff.js';
 import { systemClock, type CaptureClock } from './clock.js';
 import { findExecutable } from './find-executable.js';
 import { S16leDecoder } from './pcm.js';
@@ -57,6 +57,8 @@ export class RecorderSource implements AudioSource {
   private readonly env: Readonly<Record<string, string | undefined>>;
   private readonly clock: CaptureClock;
   private readonly backoff: Backoff;
+  /** Failed starts since audio last flowed: the exponent of the retry wait. */
+  private failures = 0;
 
   private sink: AudioSink | undefined;
   private state: CaptureState = 'stopped';
@@ -78,13 +80,13 @@ export class RecorderSource implements AudioSource {
     this.stopGraceMs = options.stopGraceMs ?? 2000;
     this.env = options.env;
     this.clock = options.clock ?? systemClock;
-    this.backoff = new Backoff(options.initialRetryMs ?? 1000, options.maxRetryMs ?? 60_000);
+    this.backoff = validateBackoff({ minMs: options.initialRetryMs ?? 1000, maxMs: options.maxRetryMs ?? 60_000 });
   }
 
   start(sink: AudioSink): Promise<void> {
     if (this.sink !== undefined) return Promise.resolve();
     this.sink = sink;
-    this.backoff.reset();
+    this.failures = 0;
     this.report('starting');
     this.launch();
     return Promise.resolve();
@@ -164,7 +166,7 @@ export class RecorderSource implements AudioSource {
   private deliver(samples: Float32Array): void {
     this.lastDataAt = this.clock.now();
     if (this.state !== 'running') {
-      this.backoff.reset();
+      this.failures = 0;
       this.report('running');
     }
     if (samples.length === 0) return;
@@ -203,7 +205,8 @@ export class RecorderSource implements AudioSource {
     this.cancelStallCheck?.();
     this.cancelStallCheck = undefined;
     if (this.sink === undefined || this.stopping !== undefined) return;
-    const delayMs = this.backoff.next();
+    const delayMs = reconnectDelay(this.failures, this.backoff);
+    this.failures++;
     this.logger.warn({ reason, retryInMs: delayMs, ...(cause === undefined ? {} : { err: cause }) }, 'capture failed');
     this.report('degraded', `${reason}; retrying in ${delayMs / 1000} s`);
     this.cancelRetry = this.clock.setTimeout(() => this.launch(), delayMs);

@@ -2,7 +2,7 @@ import { Socket } from 'node:net';
 import { connect, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import { describeError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
-import { DEFAULT_BACKOFF, reconnectDelay, validateBackoff, type Backoff } from './backoff.js';
+import { DEFAULT_BACKOFF, reconnectDelay, validateBackoff, type Backoff } from '../system/backoff.js';
 import { redactBrokerUrl, validateBrokerUrl } from './broker-url.js';
 import { discoveryMessages, type DiscoveryDevice } from './discovery.js';
 import { OutboundQueue, type QueueEntry } from './outbound-queue.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reconnectDelay, validateBackoff } from '../../src/mqtt/backoff.js';
+import { reconnectDelay, validateBackoff } from '../../src/system/backoff.js';
 import { OutboundQueue } from '../../src/mqtt/outbound-queue.js';
 
 describe('OutboundQueue', () => {
