@@ -97,6 +97,19 @@ describe('ser-agent (the executable)', () => {
     expect(messageLines(result.stderr).join('\n')).toContain(path.join(work.dir, 'no-model'));
   });
 
+  it('prints the effective configuration with the password redacted, and exits 78 on a bad one', async () => {
+    const shown = await runSerAgent(['config'], { SER_MQTT_PASSWORD: 'hunter2', SER_DEVICE_ID: 'box-9' });
+    expect(shown.code).toBe(0);
+    const config = JSON.parse(shown.stdout) as { deviceId: string; mqtt: { password: string } };
+    expect(config.deviceId).toBe('box-9');
+    expect(config.mqtt.password).toBe('[redacted]');
+    expect(shown.stdout + shown.stderr).not.toContain('hunter2');
+    const bad = await runSerAgent(['config'], { SER_WINDOW_HOP_SECONDS: 'soon', SER_DEVICE_ID: 'a/b' });
+    expect(bad.code).toBe(78);
+    expect(bad.stderr).toMatch(/window\.hopSeconds/);
+    expect(bad.stderr).toMatch(/deviceId/);
+  });
+
   it('prints the (130, 168) features as JSON', async () => {
     const result = await runSerAgent(['features', '--json', goldenWavPath('speech_e_22k')]);
     expect(result.code).toBe(0);

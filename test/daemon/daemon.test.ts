@@ -1,0 +1,406 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, type ConfigOverrides } from '../../src/config/load.js';
+import { Daemon } from '../../src/daemon.js';
+import { CLIP_SAMPLES, SAMPLE_RATE } from '../../src/dsp/constants.js';
+import { EMOTIONS, type Emotion } from '../../src/labels.js';
+import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
+import { HEALTH_SCHEMA_VERSION, type ModelIdentity } from '../../src/mqtt/payloads.js';
+import { captureLogger } from '../helpers/alsa.js';
+import { FakeClock } from '../pipeline/fake-clock.js';
+import {
+  FakeProcessProbe,
+  FakeSource,
+  ManualScheduler,
+  RecordingIndicators,
+  RecordingNotifier,
+  RecordingPublisher,
+  ScriptedClassifier,
+  timedPrediction,
+} from './fakes.js';
+
+/**
+ * The daemon in-process, wired to hand-made fakes at its edges: capture, classifier, MQTT,
+ * LEDs, systemd, timers and clocks. The windower, silence gate, inference queue, smoother and
+ * payload builders are the real ones.
+ */
+const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);
+const MODEL: ModelIdentity = { name: 'ser-cnn-lstm', version: '1.2.0', sha256: 'ab'.repeat(32) };
+const BROKER_URL = 'mqtt://broker.local:1883';
+const WATCHDOG_MS = 5000;
+/** Deterministic random part, so the expected event id can be computed by a second generator. */
+const fixedRandom = (bytes: number): Uint8Array => new Uint8Array(bytes).fill(7);
+
+interface Harness {
+  daemon: Daemon;
+  source: FakeSource;
+  classifier: ScriptedClassifier;
+  publisher: RecordingPublisher;
+  indicators: RecordingIndicators;
+  notifier: RecordingNotifier;
+  scheduler: ManualScheduler;
+  clock: FakeClock;
+  probe: FakeProcessProbe;
+  calls: string[];
+  logLines: Record<string, unknown>[];
+}
+
+function createHarness(options: { overrides?: ConfigOverrides; watchdogIntervalMs?: number | undefined } = {}): Harness {
+  const config = loadConfig({
+    env: {},
+    installDir: '/nonexistent/ser-agent',
+    systemFile: '/nonexistent/etc/ser-agent/config.json',
+    homeDir: '/home/test',
+    hostname: 'test-box.example.org',
+    overrides: options.overrides ?? {},
+  });
+  const calls: string[] = [];
+  const { logger, lines } = captureLogger();
+  const parts = {
+    source: new FakeSource(calls),
+    classifier: new ScriptedClassifier(),
+    publisher: new RecordingPublisher(calls),
+    indicators: new RecordingIndicators(calls),
+    notifier: new RecordingNotifier(calls, 'watchdogIntervalMs' in options ? options.watchdogIntervalMs : WATCHDOG_MS),
+    scheduler: new ManualScheduler(),
+    clock: new FakeClock(T0),
+    probe: new FakeProcessProbe(),
+  };
+  const daemon = new Daemon({
+    config,
+    logger,
+    source: parts.source,
+    windowClassifier: parts.classifier,
+    model: MODEL,
+    publisher: parts.publisher,
+    brokerUrl: BROKER_URL,
+    indicators: parts.indicators,
+    notifier: parts.notifier,
+    clock: parts.clock,
+    scheduler: parts.scheduler,
+    nextEventId: createEventIdGenerator(fixedRandom),
+    processProbe: parts.probe,
+  });
+  return { daemon, calls, logLines: lines, ...parts };
+}
+
+/** A started daemon whose capture reports 'running'. */
+async function startedHarness(options: Parameters<typeof createHarness>[0] = {}): Promise<Harness> {
+  const harness = createHarness(options);
+  await harness.daemon.start();
+  harness.source.state('running');
+  return harness;
+}
+
+/** Constant samples: 0.5 is −6 dBFS (speech-loud), 0.001 is −60 dBFS (below the default −50). */
+function samples(seconds: number, value: number): Float32Array {
+  return new Float32Array(Math.round(seconds * SAMPLE_RATE)).fill(value);
+}
+const loud = (seconds: number): Float32Array => samples(seconds, 0.5);
+const quiet = (seconds: number): Float32Array => samples(seconds, 0.001);
+
+/** The inference queue yields with setImmediate before each window: let it run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+describe('Daemon windows', () => {
+  it('classifies a loud 3 s window once and publishes it as an event dated by the clock', async () => {
+    const h = await startedHarness();
+    h.classifier.script(timedPrediction('anger', 0.8));
+    // Three 1 s chunks: the window ends when its last chunk arrived.
+    h.clock.ms = T0 + 8000;
+    h.source.push(loud(1));
+    h.clock.ms = T0 + 9000;
+    h.source.push(loud(1));
+    h.clock.ms = T0 + 10_000;
+    h.source.push(loud(1));
+    await settle();
+
+    expect(h.classifier.seen).toHaveLength(1);
+    expect(h.classifier.seen[0]?.length).toBe(CLIP_SAMPLES);
+    const end = T0 + 10_000;
+    const rest = Math.round((0.2 / 6) * 10_000) / 10_000;
+    const probabilities = Object.fromEntries(EMOTIONS.map((e) => [e, e === 'anger' ? 0.8 : rest]));
+    expect(h.publisher.events).toEqual([
+      {
+        schema: 1,
+        id: createEventIdGenerator(fixedRandom)(end),
+        deviceId: 'test-box',
+        ts: iso(end),
+        windowStart: iso(end - 3000),
+        windowEnd: iso(end),
+        emotion: 'anger',
+        confidence: 0.8,
+        probabilities,
+        model: MODEL,
+      },
+    ]);
+    expect(h.indicators.emotions).toEqual<Emotion[]>(['anger']);
+    expect(h.indicators.status).toBe('listening');
+  });
+
+  it('skips windows quieter than window.silenceDbfs: no inference, no event, counted as silence', async () => {
+    const h = await startedHarness({ overrides: { window: { silenceDbfs: -50 } } });
+    h.source.push(quiet(3));
+    await settle();
+
+    expect(h.classifier.seen).toHaveLength(0);
+    expect(h.publisher.events).toEqual([]);
+    expect(h.indicators.emotions).toEqual([]);
+    expect(h.daemon.healthReport().windows).toEqual({ processed: 0, skippedSilence: 1, dropped: 0 });
+
+    // The same level passes a lower threshold.
+    const lenient = await startedHarness({ overrides: { window: { silenceDbfs: -70 } } });
+    lenient.source.push(quiet(3));
+    await settle();
+    expect(lenient.classifier.seen).toHaveLength(1);
+    expect(lenient.daemon.healthReport().windows).toEqual({ processed: 1, skippedSilence: 0, dropped: 0 });
+  });
+
+  it('publishes nothing and lights nothing for predictions below window.minConfidence', async () => {
+    const h = await startedHarness({ overrides: { window: { minConfidence: 0.6 } } });
+    h.classifier.script(timedPrediction('anger', 0.55), timedPrediction('sadness', 0.7));
+    h.source.push(loud(3));
+    await settle();
+
+    expect(h.classifier.seen).toHaveLength(1);
+    expect(h.publisher.events).toEqual([]);
+    expect(h.indicators.emotions).toEqual([]);
+
+    h.source.push(loud(3));
+    await settle();
+    expect(h.publisher.events.map((e) => [e.emotion, e.confidence])).toEqual([['sadness', 0.7]]);
+    expect(h.indicators.emotions).toEqual<Emotion[]>(['sadness']);
+    expect(h.daemon.healthReport().windows.processed).toBe(2);
+  });
+});
+
+describe('Daemon faults', () => {
+  it('survives a window whose inference throws: status error, then back to listening on the next good window', async () => {
+    const h = await startedHarness();
+    h.classifier.script(new Error('tensor shape mismatch'), timedPrediction('happiness', 0.9));
+    h.source.push(loud(3));
+    await settle();
+
+    expect(h.publisher.events).toEqual([]);
+    expect(h.indicators.status).toBe('error');
+    expect(h.logLines.filter((l) => l['level'] === 50).map((l) => l['msg'])).toEqual(['inference failed: tensor shape mismatch']);
+
+    h.source.push(loud(3));
+    await settle();
+    expect(h.publisher.events.map((e) => e.emotion)).toEqual(['happiness']);
+    expect(h.indicators.status).toBe('listening');
+    expect(h.indicators.statuses.slice(-3)).toEqual(['listening', 'error', 'listening']);
+  });
+
+  it('shows a degraded capture as an error, with the reason in the health report', async () => {
+    const h = await startedHarness();
+    expect(h.indicators.status).toBe('listening');
+    h.source.state('degraded', 'arecord exited 1: no such device plughw:1,0');
+
+    expect(h.indicators.status).toBe('error');
+    expect(h.daemon.healthReport().capture).toEqual({ state: 'degraded', detail: 'arecord exited 1: no such device plughw:1,0' });
+
+    h.source.state('running');
+    expect(h.indicators.status).toBe('listening');
+    expect(h.daemon.healthReport().capture).toEqual({ state: 'running', detail: null });
+  });
+
+  it('never stitches samples from before a degraded capture to samples after it', async () => {
+    const h = await startedHarness();
+    h.source.push(samples(2, 0.3));
+    h.source.state('degraded', 'recorder stalled');
+    h.source.state('running');
+    h.source.push(samples(2, 0.6));
+    await settle();
+    expect(h.classifier.seen).toHaveLength(0);
+
+    h.source.push(samples(1, 0.6));
+    await settle();
+    expect(h.classifier.seen).toHaveLength(1);
+    // Only post-restart audio: every sample is the second value.
+    expect(new Set(h.classifier.seen[0])).toEqual(new Set([Math.fround(0.6)]));
+  });
+});
+
+describe('Daemon and its supervisor', () => {
+  it('sends READY once, on the first running state', async () => {
+    const h = createHarness();
+    await h.daemon.start();
+    h.source.state('starting');
+    expect(h.notifier.readyCount).toBe(0);
+
+    h.source.state('running');
+    expect(h.notifier.readyCount).toBe(1);
+    h.source.state('degraded', 'recorder stalled');
+    h.source.state('running');
+    expect(h.notifier.readyCount).toBe(1);
+  });
+
+  it('feeds the watchdog only in intervals where windows arrived (silent ones count: a quiet room is alive)', async () => {
+    const h = await startedHarness();
+    h.scheduler.advance(WATCHDOG_MS);
+    expect(h.notifier.watchdogCount).toBe(0);
+
+    h.source.push(loud(3));
+    await settle();
+    h.scheduler.advance(WATCHDOG_MS);
+    expect(h.notifier.watchdogCount).toBe(1);
+
+    h.scheduler.advance(WATCHDOG_MS);
+    h.scheduler.advance(WATCHDOG_MS);
+    expect(h.notifier.watchdogCount).toBe(1);
+
+    h.source.push(quiet(3));
+    h.scheduler.advance(WATCHDOG_MS);
+    expect(h.notifier.watchdogCount).toBe(2);
+  });
+
+  it('schedules no watchdog ping when the notifier has no interval', async () => {
+    const withWatchdog = await startedHarness();
+    const without = await startedHarness({ watchdogIntervalMs: undefined });
+    // Health and the broker poll, plus the watchdog only where asked for.
+    expect(withWatchdog.scheduler.active).toBe(3);
+    expect(without.scheduler.active).toBe(2);
+    without.source.push(loud(3));
+    without.scheduler.advance(60_000);
+    expect(without.notifier.watchdogCount).toBe(0);
+  });
+
+  it('shows broker-down while capture runs and the broker is unreachable, polling every second', async () => {
+    const h = await startedHarness();
+    expect(h.indicators.status).toBe('listening');
+
+    h.publisher.state = 'disconnected';
+    h.scheduler.advance(999);
+    expect(h.indicators.status).toBe('listening');
+    h.scheduler.advance(1);
+    expect(h.indicators.status).toBe('broker-down');
+
+    h.publisher.state = 'connected';
+    h.scheduler.advance(1000);
+    expect(h.indicators.status).toBe('listening');
+  });
+});
+
+describe('Daemon.stop', () => {
+  it('says stopping, then stops capture, MQTT and the LEDs in that order, and cancels its timers', async () => {
+    const h = await startedHarness();
+    h.calls.length = 0;
+    await h.daemon.stop();
+
+    expect(h.calls).toEqual(['notifier.stopping', 'source.stop', 'publisher.stop', 'indicators.stop']);
+    expect(h.scheduler.active).toBe(0);
+  });
+
+  it('is idempotent', async () => {
+    const h = await startedHarness();
+    h.calls.length = 0;
+    const first = h.daemon.stop();
+    const second = h.daemon.stop();
+    await Promise.all([first, second]);
+    await h.daemon.stop();
+
+    expect(second).toBe(first);
+    expect(h.calls).toEqual(['notifier.stopping', 'source.stop', 'publisher.stop', 'indicators.stop']);
+  });
+
+  it('keeps stopping the other parts when one part cannot stop, and logs which one', async () => {
+    const h = await startedHarness();
+    h.source.stopError = new Error('recorder ignored SIGKILL');
+    h.publisher.stopError = new Error('broker closed the socket');
+    h.calls.length = 0;
+    await expect(h.daemon.stop()).resolves.toBeUndefined();
+
+    expect(h.calls).toEqual(['notifier.stopping', 'source.stop', 'publisher.stop', 'indicators.stop']);
+    expect(h.logLines.filter((l) => l['msg'] === 'could not stop cleanly').map((l) => l['part'])).toEqual(['capture', 'mqtt']);
+  });
+
+  it('drops (and counts) windows still waiting for inference at stop', async () => {
+    const h = await startedHarness();
+    h.source.push(loud(3));
+    await h.daemon.stop();
+    await settle();
+
+    expect(h.classifier.seen).toHaveLength(0);
+    expect(h.publisher.events).toEqual([]);
+    expect(h.daemon.healthReport().windows).toEqual({ processed: 0, skippedSilence: 0, dropped: 1 });
+  });
+});
+
+describe('Daemon.finished', () => {
+  it('resolves once a finite source has ended and its queued window is processed', async () => {
+    const h = await startedHarness();
+    let finished = false;
+    void h.daemon.finished.then(() => {
+      finished = true;
+    });
+    h.source.push(loud(3));
+    await settle();
+    expect(h.publisher.events).toHaveLength(1);
+    expect(finished).toBe(false);
+
+    // The last window is still queued when the source ends.
+    h.source.push(loud(3));
+    h.source.end();
+    await h.daemon.finished;
+    expect(h.publisher.events).toHaveLength(2);
+  });
+});
+
+describe('Daemon health report', () => {
+  it('reports nulls and zeros before any window', async () => {
+    const h = await startedHarness();
+    const report = h.daemon.healthReport();
+    expect(report.inferenceMs).toEqual({ p50: null, p95: null });
+    expect(report.windows).toEqual({ processed: 0, skippedSilence: 0, dropped: 0 });
+    expect(report.process.cpuPercent).toBe(0);
+  });
+
+  it('publishes every mqtt.healthSeconds the counters, latency, capture, process and broker figures', async () => {
+    const h = createHarness({ overrides: { mqtt: { healthSeconds: 30 }, window: { queueLimit: 3 } } });
+    h.probe.cpu = 1_000_000;
+    await h.daemon.start();
+    h.source.state('running');
+
+    // Five windows in one chunk: the queue holds three, the two oldest are dropped.
+    h.classifier.script(timedPrediction('fear', 0.9, 30), timedPrediction('fear', 0.9, 10), timedPrediction('fear', 0.9, 20));
+    h.source.push(loud(15));
+    await settle();
+    h.source.push(quiet(3));
+    await settle();
+    h.source.state('degraded', 'arecord exited 1');
+    h.publisher.counters = { published: 7, queued: 2, dropped: 1 };
+    h.probe.rss = 123_456_789;
+
+    // 7.5 s of CPU over 30 s of wall clock.
+    h.clock.ms = T0 + 30_000;
+    h.probe.cpu = 1_000_000 + 7_500_000;
+    h.scheduler.advance(29_999);
+    expect(h.publisher.health).toEqual([]);
+    h.scheduler.advance(1);
+
+    expect(h.publisher.health).toEqual([
+      {
+        schema: HEALTH_SCHEMA_VERSION,
+        deviceId: 'test-box',
+        ts: iso(T0 + 30_000),
+        uptimeSeconds: 30,
+        windows: { processed: 3, skippedSilence: 1, dropped: 2 },
+        events: { published: 7, queued: 2, dropped: 1 },
+        inferenceMs: { p50: 20, p95: 30 },
+        process: { rssBytes: 123_456_789, cpuPercent: 25 },
+        capture: { state: 'degraded', detail: 'arecord exited 1' },
+        broker: { state: 'connected', url: BROKER_URL },
+        model: MODEL,
+      },
+    ]);
+
+    // CPU is measured per interval, not since start: 1 s over the next 10 s.
+    h.clock.ms = T0 + 40_000;
+    h.probe.cpu += 1_000_000;
+    expect(h.daemon.healthReport().process.cpuPercent).toBe(10);
+  });
+});

@@ -1,0 +1,216 @@
+import type { AudioSink, AudioSource, CaptureState } from '../../src/capture/audio-source.js';
+import type { EmotionIndicators, EventPublisher, ProcessProbe } from '../../src/daemon.js';
+import type { IndicatorStatus } from '../../src/indicators/indicators.js';
+import { EMOTIONS, type Emotion } from '../../src/labels.js';
+import type { BrokerState, EmotionEvent, HealthReport } from '../../src/mqtt/payloads.js';
+import type { PublisherCounters } from '../../src/mqtt/publisher.js';
+import type { TimedPrediction } from '../../src/pipeline/window-classifier.js';
+import type { Notifier } from '../../src/system/sd-notify.js';
+import type { Scheduler } from '../../src/system/scheduler.js';
+
+/**
+ * Hand-made stand-ins for the daemon's hardware and network edges. Each records what the
+ * daemon asked of it; `calls` (shared) records start/stop order across parts.
+ */
+
+/** A capture source the test drives: push samples and states through the sink the daemon gave. */
+export class FakeSource implements AudioSource {
+  readonly sampleRate = 22_050;
+  readonly description = 'fake source';
+  #sink: AudioSink | undefined;
+  stopError: Error | undefined;
+
+  constructor(private readonly calls: string[]) {}
+
+  start(sink: AudioSink): Promise<void> {
+    this.calls.push('source.start');
+    this.#sink = sink;
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    this.calls.push('source.stop');
+    return this.stopError ? Promise.reject(this.stopError) : Promise.resolve();
+  }
+
+  get sink(): AudioSink {
+    if (this.#sink === undefined) throw new Error('FakeSource: not started');
+    return this.#sink;
+  }
+
+  push(samples: Float32Array): void {
+    this.sink.samples(samples);
+  }
+
+  state(state: CaptureState, reason?: string): void {
+    this.sink.state(state, reason);
+  }
+
+  end(): void {
+    this.sink.end();
+  }
+}
+
+/** Returns the queued results (or throws the queued errors) in order, keeping each window's samples. */
+export class ScriptedClassifier {
+  readonly seen: Float32Array[] = [];
+  readonly #script: Array<TimedPrediction | Error> = [];
+  /** Used once the script runs out. */
+  fallback: TimedPrediction = timedPrediction('neutral', 0.9);
+
+  script(...steps: Array<TimedPrediction | Error>): this {
+    this.#script.push(...steps);
+    return this;
+  }
+
+  classify(samples: Float32Array): TimedPrediction {
+    this.seen.push(samples);
+    const step = this.#script.shift() ?? this.fallback;
+    if (step instanceof Error) throw step;
+    return step;
+  }
+}
+
+/** A prediction of `emotion` with `confidence`, the rest shared equally by the other emotions. */
+export function timedPrediction(emotion: Emotion, confidence: number, inferenceMs = 12): TimedPrediction {
+  const rest = (1 - confidence) / (EMOTIONS.length - 1);
+  const probabilities = Object.fromEntries(EMOTIONS.map((e) => [e, e === emotion ? confidence : rest])) as Record<Emotion, number>;
+  return { prediction: { emotion, confidence, probabilities }, inferenceMs };
+}
+
+export class RecordingPublisher implements EventPublisher {
+  state: BrokerState = 'connected';
+  counters: PublisherCounters = { published: 0, queued: 0, dropped: 0 };
+  readonly events: EmotionEvent[] = [];
+  readonly health: HealthReport[] = [];
+  stopError: Error | undefined;
+
+  constructor(private readonly calls: string[]) {}
+
+  start(): Promise<void> {
+    this.calls.push('publisher.start');
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    this.calls.push('publisher.stop');
+    return this.stopError ? Promise.reject(this.stopError) : Promise.resolve();
+  }
+
+  publishEvent(event: EmotionEvent): void {
+    this.events.push(event);
+  }
+
+  publishHealth(report: HealthReport): void {
+    this.health.push(report);
+  }
+}
+
+export class RecordingIndicators implements EmotionIndicators {
+  readonly statuses: IndicatorStatus[] = [];
+  readonly emotions: Emotion[] = [];
+
+  constructor(private readonly calls: string[]) {}
+
+  get status(): IndicatorStatus | undefined {
+    return this.statuses.at(-1);
+  }
+
+  start(): Promise<void> {
+    this.calls.push('indicators.start');
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    this.calls.push('indicators.stop');
+    return Promise.resolve();
+  }
+
+  showEmotion(emotion: Emotion): void {
+    this.emotions.push(emotion);
+  }
+
+  setStatus(status: IndicatorStatus): void {
+    this.statuses.push(status);
+  }
+}
+
+export class RecordingNotifier implements Notifier {
+  readyCount = 0;
+  watchdogCount = 0;
+
+  constructor(
+    private readonly calls: string[],
+    readonly watchdogIntervalMs: number | undefined,
+  ) {}
+
+  ready(): void {
+    this.readyCount++;
+  }
+
+  watchdog(): void {
+    this.watchdogCount++;
+  }
+
+  stopping(): void {
+    this.calls.push('notifier.stopping');
+  }
+}
+
+interface Timer {
+  dueAt: number;
+  everyMs: number | undefined;
+  callback: () => void;
+}
+
+/** Timers that fire only when the test advances time, in due order. */
+export class ManualScheduler implements Scheduler {
+  #now = 0;
+  #timers: Timer[] = [];
+
+  /** Intervals and timeouts still scheduled. */
+  get active(): number {
+    return this.#timers.length;
+  }
+
+  after(ms: number, callback: () => void): () => void {
+    return this.#add({ dueAt: this.#now + ms, everyMs: undefined, callback });
+  }
+
+  every(ms: number, callback: () => void): () => void {
+    return this.#add({ dueAt: this.#now + ms, everyMs: ms, callback });
+  }
+
+  advance(ms: number): void {
+    const until = this.#now + ms;
+    for (;;) {
+      const next = this.#timers.filter((t) => t.dueAt <= until).sort((a, b) => a.dueAt - b.dueAt)[0];
+      if (next === undefined) break;
+      this.#now = next.dueAt;
+      if (next.everyMs === undefined) this.#timers = this.#timers.filter((t) => t !== next);
+      else next.dueAt += next.everyMs;
+      next.callback();
+    }
+    this.#now = until;
+  }
+
+  #add(timer: Timer): () => void {
+    this.#timers.push(timer);
+    return () => {
+      this.#timers = this.#timers.filter((t) => t !== timer);
+    };
+  }
+}
+
+export class FakeProcessProbe implements ProcessProbe {
+  rss = 50_000_000;
+  cpu = 0;
+
+  rssBytes(): number {
+    return this.rss;
+  }
+
+  cpuMicros(): number {
+    return this.cpu;
+  }
+}
