@@ -124,8 +124,11 @@ export class Daemon {
     this.#startedAt = clock.now();
     this.#cpuAtLastReport = { micros: processProbe.cpuMicros(), at: this.#startedAt };
     await indicators.start();
+    // stop() may be called while start() waits; then nothing more is started.
+    if (this.#stopping) return;
     this.#updateStatus();
     await publisher.start();
+    if (this.#stopping) return;
     this.#cancelTimers.push(scheduler.every(config.mqtt.healthSeconds * 1000, () => this.#publishHealth()));
     if (notifier.watchdogIntervalMs !== undefined) {
       this.#cancelTimers.push(scheduler.every(notifier.watchdogIntervalMs, () => this.#watchdogTick()));
@@ -183,8 +186,10 @@ export class Daemon {
     this.#captureState = state;
     this.#captureDetail = reason ?? null;
     if (state === 'degraded') {
-      // Audio from before and after a gap must never be stitched into one window.
+      // Audio from before and after a gap must never be stitched into one window, nor
+      // outvote what is heard after it in the smoothing.
       this.#windower.reset();
+      this.#smoother.reset();
       this.#log.warn({ reason }, 'capture degraded');
     } else if (state === 'running' && previous !== 'running') {
       this.#log.info({}, 'audio is flowing');

@@ -5,7 +5,7 @@ import { type Logger } from '../logging/logger.js';
 export interface Notifier {
   /** Start-up is complete (audio flows). */
   ready(): void;
-  /** The pipeline is alive; only called while windows keep being processed. */
+  /** The pipeline is alive; only called while windows keep arriving (silent ones included). */
   watchdog(): void;
   /** A graceful stop has begun. */
   stopping(): void;

@@ -168,6 +168,8 @@ describe('Daemon windows', () => {
     expect(h.classifier.seen).toHaveLength(1);
     expect(h.publisher.events).toEqual([]);
     expect(h.indicators.emotions).toEqual([]);
+    // An uncertain window is not a fault.
+    expect(h.indicators.status).toBe('listening');
 
     h.source.push(loud(3));
     await settle();
@@ -222,6 +224,20 @@ describe('Daemon faults', () => {
     expect(h.classifier.seen).toHaveLength(1);
     // Only post-restart audio: every sample is the second value.
     expect(new Set(h.classifier.seen[0])).toEqual(new Set([Math.fround(0.6)]));
+  });
+});
+
+describe('Daemon smoothing across a capture gap', () => {
+  it('forgets the predictions from before a degraded capture, so old audio cannot outvote new speech', async () => {
+    const h = await startedHarness({ overrides: { window: { smoothing: 'majority', smoothingWindows: 3 } } });
+    h.classifier.script(timedPrediction('anger', 0.9), timedPrediction('anger', 0.9), timedPrediction('sadness', 0.9));
+    h.source.push(loud(6));
+    await settle();
+    h.source.state('degraded', 'recorder exited');
+    h.source.state('running');
+    h.source.push(loud(3));
+    await settle();
+    expect(h.publisher.events.map((e) => e.emotion)).toEqual(['anger', 'anger', 'sadness']);
   });
 });
 
@@ -327,6 +343,23 @@ describe('Daemon.stop', () => {
     expect(h.classifier.seen).toHaveLength(0);
     expect(h.publisher.events).toEqual([]);
     expect(h.daemon.healthReport().windows).toEqual({ processed: 0, skippedSilence: 0, dropped: 1 });
+  });
+});
+
+describe('Daemon.stop during start', () => {
+  it('starts nothing more once stop() was called while start() waited', async () => {
+    const h = createHarness();
+    let releasePublisher: () => void = () => undefined;
+    h.publisher.start = () => new Promise<void>((resolve) => {
+      releasePublisher = resolve;
+    });
+    const starting = h.daemon.start();
+    await settle();
+    const stopping = h.daemon.stop();
+    releasePublisher();
+    await Promise.all([starting, stopping]);
+    expect(h.calls).not.toContain('source.start');
+    expect(h.scheduler.active).toBe(0);
   });
 });
 
