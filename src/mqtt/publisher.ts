@@ -7,7 +7,7 @@ import { redactBrokerUrl, validateBrokerUrl } from './broker-url.js';
 import { discoveryMessages, type DiscoveryDevice } from './discovery.js';
 import { OutboundQueue, type QueueEntry } from './outbound-queue.js';
 import type { BrokerState, EmotionEvent, HealthReport } from './payloads.js';
-import { realScheduler, type Scheduler } from './scheduler.js';
+import { nodeScheduler, type Scheduler } from '../system/scheduler.js';
 import {
   DEFAULT_DISCOVERY_PREFIX,
   DEFAULT_TOPIC_PREFIX,
@@ -115,7 +115,7 @@ export class MqttPublisher {
     }
     this.#device = { ...options.device, deviceId: this.#deviceId };
     this.#backoff = validateBackoff(options.reconnect ?? DEFAULT_BACKOFF);
-    this.#scheduler = options.scheduler ?? realScheduler;
+    this.#scheduler = options.scheduler ?? nodeScheduler;
     this.#log = options.logger.child({ module: 'mqtt' });
     this.#queue = new OutboundQueue(options.queueLimit ?? 1000);
   }
@@ -254,10 +254,10 @@ export class MqttPublisher {
       wasConnected ? 'lost the connection to the MQTT broker' : 'cannot connect to the MQTT broker',
     );
     this.#lastError = undefined;
-    this.#cancelRetry = this.#scheduler.schedule(() => {
+    this.#cancelRetry = this.#scheduler.after(delayMs, () => {
       this.#cancelRetry = undefined;
       if (this.#running) this.#connect();
-    }, delayMs);
+    });
   }
 
   #publishDiscovery(client: MqttClient): void {
@@ -321,7 +321,7 @@ export class MqttPublisher {
   #deadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
     let cancel: (() => void) | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      cancel = this.#scheduler.schedule(() => reject(new Error(`${what} took longer than ${timeoutMs} ms`)), timeoutMs);
+      cancel = this.#scheduler.after(timeoutMs, () => reject(new Error(`${what} took longer than ${timeoutMs} ms`)));
     });
     return Promise.race([promise, timeout]).finally(() => cancel?.());
   }

@@ -8,7 +8,7 @@ import { EMOTIONS } from '../../src/labels.js';
 import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
 import { createEmotionEvent, type BrokerState, type EmotionEvent, type HealthReport } from '../../src/mqtt/payloads.js';
 import { MqttPublisher, type MqttPublisherOptions } from '../../src/mqtt/publisher.js';
-import type { Scheduler } from '../../src/mqtt/scheduler.js';
+import type { Scheduler } from '../../src/system/scheduler.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 
 const DEVICE = 'kiosk-01';
@@ -95,7 +95,7 @@ class ManualScheduler implements Scheduler {
   readonly pending: { delayMs: number; run: () => void }[] = [];
   readonly requested: number[] = [];
 
-  schedule(callback: () => void, delayMs: number): () => void {
+  after(delayMs: number, callback: () => void): () => void {
     const entry = { delayMs, run: callback };
     this.pending.push(entry);
     this.requested.push(delayMs);
@@ -103,6 +103,10 @@ class ManualScheduler implements Scheduler {
       const index = this.pending.indexOf(entry);
       if (index !== -1) this.pending.splice(index, 1);
     };
+  }
+
+  every(): () => void {
+    throw new Error('the publisher schedules no repeating timers');
   }
 
   fireNext(): void {
