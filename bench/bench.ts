@@ -54,10 +54,10 @@ for (const backend of ['tfjs-node', 'wasm', 'cpu'] as BackendName[]) {
 const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
 
 // The daemon itself, on speech replayed in real time: 15 RAVDESS clips of an actor the
-// shipped model never heard, about 55 s, enough for the warm-up and the measured stretch.
+// shipped model never heard, about 55 s, enough for the warm-up (model load, JIT tier-up) and the measured stretch.
 const actor = path.resolve(root, '..', 'shared', 'datasets', 'ravdess', 'Actor_17');
 const speech = readdirSync(actor).sort().slice(0, 15).map((file) => path.join(actor, file));
-const daemon = await measureDaemon(root, speech, { warmupSeconds: 8, seconds: 30 });
+const daemon = await measureDaemon(root, speech, { warmupSeconds: 12, seconds: 30 });
 
 const result = {
   features_ms: featuresSummary,
