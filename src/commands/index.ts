@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
-import { BACKEND_CHOICES } from '../config/schema.js';
+import { BACKEND_PREFERENCES, type BackendPreference } from '../model/backend.js';
 import { ConfigError, describeError, SerError, UsageError } from '../errors.js';
 import { createLogger, LOG_LEVELS } from '../logging/logger.js';
 import { classifyCommand } from './classify.js';
@@ -76,7 +76,7 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
     const overrides: ConfigOverrides = {
       model: {
         path: values.model,
-        backend: values.backend as (typeof BACKEND_CHOICES)[number] | undefined,
+        backend: values.backend as BackendPreference | undefined,
       },
       log: { level: values['log-level'] as (typeof LOG_LEVELS)[number] | undefined },
     };
@@ -137,7 +137,7 @@ function globalUsage(): string {
   return [
     'options for every command:',
     '  --model DIR         model directory (default: the shipped models/ser-cnn-lstm)',
-    `  --backend NAME      ${BACKEND_CHOICES.join(' | ')} (default auto)`,
+    `  --backend NAME      ${BACKEND_PREFERENCES.join(' | ')} (default auto)`,
     '  --config FILE       JSON configuration file',
     `  --log-level LEVEL   ${LOG_LEVELS.join(' | ')} (default info; logs are JSON on stderr)`,
   ].join('\n');

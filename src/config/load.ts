@@ -4,14 +4,14 @@ import convict from 'convict';
 import { ConfigError, describeError } from '../errors.js';
 import { type Emotion } from '../labels.js';
 import { type LogLevel } from '../logging/logger.js';
+import { type RecorderName } from '../capture/recorder-command.js';
+import { type LedDriverChoice } from '../indicators/select-driver.js';
+import { type SmoothingMode } from '../pipeline/smoothing.js';
+import { type BackendPreference } from '../model/backend.js';
 import { checkDeviceId, checkTopicPrefix } from '../mqtt/topics.js';
 import {
   configSchema,
   customFormats,
-  type BackendChoice,
-  type GPIO_DRIVERS,
-  type RECORDERS,
-  type SMOOTHING_MODES,
 } from './schema.js';
 
 export interface AgentConfig {
@@ -27,23 +27,23 @@ export interface AgentConfig {
     healthSeconds: number;
     discovery: { enabled: boolean; prefix: string };
   };
-  audio: { recorder: (typeof RECORDERS)[number]; device: string; stallSeconds: number };
+  audio: { recorder: RecorderName; device: string; stallSeconds: number };
   window: {
     hopSeconds: number;
     silenceDbfs: number;
     queueLimit: number;
-    smoothing: (typeof SMOOTHING_MODES)[number];
+    smoothing: SmoothingMode;
     smoothingWindows: number;
     minConfidence: number;
   };
   gpio: {
-    driver: (typeof GPIO_DRIVERS)[number];
+    driver: LedDriverChoice;
     pins: Partial<Record<Emotion, number>>;
     statusPin: number | null;
     holdSeconds: number;
     chipBase: number | null;
   };
-  model: { path: string; backend: BackendChoice };
+  model: { path: string; backend: BackendPreference };
   log: { level: LogLevel };
   cache: { dir: string };
   shutdownSeconds: number;

@@ -1,11 +1,11 @@
 import { EMOTIONS } from '../labels.js';
 import { LOG_LEVELS } from '../logging/logger.js';
 
-export const BACKEND_CHOICES = ['auto', 'tfjs-node', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
-export const RECORDERS = ['arecord', 'sox'] as const;
-export const GPIO_DRIVERS = ['auto', 'onoff', 'simulated'] as const;
-export const SMOOTHING_MODES = ['none', 'majority', 'mean'] as const;
+import { RECORDERS } from '../capture/recorder-command.js';
+import { LED_DRIVER_CHOICES } from '../indicators/select-driver.js';
+import { BACKEND_PREFERENCES } from '../model/backend.js';
+import { SMOOTHING_MODES } from '../pipeline/smoothing.js';
+
 
 /** BCM GPIO numbers a Raspberry Pi exposes on its header. */
 const MAX_BCM_PIN = 27;
@@ -215,7 +215,7 @@ export const configSchema = {
   gpio: {
     driver: {
       doc: 'LED driver: auto (onoff when /sys/class/gpio is usable, else simulated), onoff, or simulated.',
-      format: GPIO_DRIVERS as unknown as string[],
+      format: LED_DRIVER_CHOICES as unknown as string[],
       default: 'auto',
       env: 'SER_GPIO_DRIVER',
     },
@@ -253,7 +253,7 @@ export const configSchema = {
     },
     backend: {
       doc: 'Inference backend: auto (tfjs-node if installed, else wasm, else cpu), or one by name.',
-      format: BACKEND_CHOICES as unknown as string[],
+      format: BACKEND_PREFERENCES as unknown as string[],
       default: 'auto',
       env: 'SER_MODEL_BACKEND',
     },

@@ -7,7 +7,8 @@ import { type LedDriver } from './led-driver.js';
 import { loadOnoff, OnoffLedDriver, type OnoffModule } from './onoff-driver.js';
 import { SimulatedLedDriver } from './simulated-driver.js';
 
-export type LedDriverChoice = 'auto' | 'onoff' | 'simulated';
+export const LED_DRIVER_CHOICES = ['auto', 'onoff', 'simulated'] as const;
+export type LedDriverChoice = (typeof LED_DRIVER_CHOICES)[number];
 
 export interface SelectDriverOptions {
   /** config `gpio.driver`. */

@@ -3,7 +3,8 @@ import { BackendError, describeError } from '../errors.js';
 
 /** The compute backends the agent can run on, fastest first. */
 export type BackendName = 'tfjs-node' | 'wasm' | 'cpu';
-export type BackendPreference = 'auto' | BackendName;
+export const BACKEND_PREFERENCES = ['auto', 'tfjs-node', 'wasm', 'cpu'] as const;
+export type BackendPreference = (typeof BACKEND_PREFERENCES)[number];
 
 /** The part of pino's API this module needs, so a plain fake works in tests. */
 export interface BackendLogger {

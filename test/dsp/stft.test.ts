@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CLIP_SAMPLES, HOP_LENGTH, N_FFT, N_FRAMES } from '../../src/dsp/constants.js';
 import { centredFrameCount, PowerSpectrogram, powerSpectrogram } from '../../src/dsp/stft.js';
 import { readGoldenF32, readGoldenF64 } from '../helpers/golden.js';
+import { naiveSpectrum } from './reference-dft.js';
 
 /**
  * librosa's frame t, windowed in time with the golden periodic Hann window, and |DFT|^2 by
@@ -15,24 +16,8 @@ function timeDomainFramePower(signal: Float32Array, t: number, window: Float64Ar
     const index = start + n;
     if (index >= 0 && index < signal.length) frame[n] = (window[n] as number) * (signal[index] as number);
   }
-  const cos = new Float64Array(size);
-  const sin = new Float64Array(size);
-  for (let j = 0; j < size; j++) {
-    cos[j] = Math.cos((2 * Math.PI * j) / size);
-    sin[j] = Math.sin((2 * Math.PI * j) / size);
-  }
-  const power = new Float64Array(size / 2 + 1);
-  for (let k = 0; k <= size / 2; k++) {
-    let re = 0;
-    let im = 0;
-    for (let n = 0; n < size; n++) {
-      const j = (k * n) % size;
-      re += (frame[n] as number) * (cos[j] as number);
-      im -= (frame[n] as number) * (sin[j] as number);
-    }
-    power[k] = re * re + im * im;
-  }
-  return power;
+  const { re, im } = naiveSpectrum(frame);
+  return re.map((value, k) => value * value + (im[k] as number) ** 2);
 }
 
 describe('PowerSpectrogram', () => {
