@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { BACKEND_PREFERENCES, type BackendPreference } from '../model/backend.js';
-import { ConfigError, describeError, SerError, UsageError } from '../errors.js';
+import { ConfigError, describeError, ModelError, SerError, UsageError } from '../errors.js';
 import { createLogger, LOG_LEVELS } from '../logging/logger.js';
 import { classifyCommand } from './classify.js';
 import { configCommand } from './config.js';
@@ -106,7 +106,9 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
       environment.err(`usage: ${command.usage}`);
       return EXIT.usage;
     }
-    if (error instanceof ConfigError) return EXIT.config;
+    // A broken or tampered model directory, like a bad config, is not fixed by restarting:
+    // exit with the code the systemd unit lists in RestartPreventExitStatus, so it cannot loop.
+    if (error instanceof ConfigError || error instanceof ModelError) return EXIT.config;
     if (!(error instanceof SerError)) environment.err(String((error as Error).stack ?? ''));
     return EXIT.failure;
   }

@@ -90,6 +90,7 @@ export function loadConfig(sources: ConfigSources): Readonly<AgentConfig> {
   ];
   for (const file of files) {
     try {
+      requireJsonObject(file);
       config.loadFile(file);
     } catch (error) {
       throw new ConfigError(
@@ -107,7 +108,17 @@ export function loadConfig(sources: ConfigSources): Readonly<AgentConfig> {
   try {
     config.validate({ allowed: 'strict' });
   } catch (error) {
-    problems.push(...describeError(error).split('\n').filter((line) => line.trim().length > 0));
+    if (error instanceof TypeError) {
+      // convict reports bad values as one Error listing the keys; a TypeError is convict itself
+      // tripping over a key it cannot address, e.g. {"": 1} gives "Cannot use 'in' operator
+      // to search for 'deviceId' in 1" (found by test/config/load.property.test.ts).
+      problems.push(
+        `a key with an empty name ("" or a path ending in ".") in ${files.join(' or ') || 'the configuration'} ` +
+          `cannot be validated (${error.message}); remove that key`,
+      );
+    } else {
+      problems.push(...describeError(error).split('\n').filter((line) => line.trim().length > 0));
+    }
   }
   const raw = config.getProperties() as unknown as AgentConfig;
   const deviceId = raw.deviceId || sanitizeHostname(sources.hostname);
@@ -115,7 +126,12 @@ export function loadConfig(sources: ConfigSources): Readonly<AgentConfig> {
   if (raw.mqtt.discovery.enabled) {
     problems.push(...checkTopicPrefix(raw.mqtt.discovery.prefix, 'mqtt.discovery.prefix'));
   }
-  const password = raw.mqtt.passwordFile ? readPasswordFile(raw.mqtt.passwordFile, problems) : raw.mqtt.password;
+  // Only a string: a number that failed validation (e.g. "passwordFile": 2) reached
+  // readFileSync as a file descriptor and read, or blocked forever on, one of the process's
+  // own streams (found by test/config/load.property.test.ts, which hung on it).
+  const passwordFile: unknown = raw.mqtt.passwordFile;
+  const password =
+    typeof passwordFile === 'string' && passwordFile !== '' ? readPasswordFile(passwordFile, problems) : raw.mqtt.password;
   if (problems.length > 0) {
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
@@ -135,6 +151,23 @@ export function redactConfig(config: Readonly<AgentConfig>): AgentConfig {
     ...config,
     mqtt: { ...config.mqtt, password: config.mqtt.password ? '[redacted]' : '' },
   };
+}
+
+/**
+ * convict reads a top-level string or array key by key ("configuration param '0' not declared
+ * in the schema"; found by test/config/load.property.test.ts), so say what is wrong instead.
+ */
+function requireJsonObject(file: string): void {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return; // convict's loadFile reports unreadable files and JSON syntax errors itself.
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    const found = Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : `a ${typeof parsed}`;
+    throw new Error(`it holds ${found}, not a JSON object of settings`);
+  }
 }
 
 /** Host names may hold dots; a device id is one topic level, so keep the first label. */

@@ -1,10 +1,10 @@
-import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMOTIONS } from '../../src/labels.js';
 import { goldenWavPath } from '../helpers/golden.js';
-import { messageLines, runSerAgent } from '../helpers/cli.js';
+import { REPO_ROOT, messageLines, runSerAgent } from '../helpers/cli.js';
 import { saveRandomSeedModel, scratchDir, useWasm } from '../model/seed-model-fixture.js';
 
 let work: { dir: string; cleanup: () => Promise<void> };
@@ -93,8 +93,23 @@ describe('ser-agent (the executable)', () => {
 
   it('refuses a model directory that fails verification, naming it', async () => {
     const result = await runSerAgent(['classify', '--model', path.join(work.dir, 'no-model'), goldenWavPath('speech_e_22k')]);
-    expect(result.code).toBe(1);
+    // A model that cannot be loaded is a configuration problem: 78 (EX_CONFIG).
+    expect(result.code).toBe(78);
     expect(messageLines(result.stderr).join('\n')).toContain(path.join(work.dir, 'no-model'));
+  });
+
+  it('refuses at start-up to run a model whose weights fail their checksum, with exit 78 (no systemd restart)', async () => {
+    const tampered = path.join(work.dir, 'tampered-model');
+    await cp(path.join(REPO_ROOT, 'models', 'ser-cnn-lstm'), tampered, { recursive: true });
+    const shard = path.join(tampered, 'group1-shard1of1.bin');
+    const bytes = await readFile(shard);
+    bytes[1000] = (bytes[1000] as number) ^ 0x01;
+    await writeFile(shard, bytes);
+    const result = await runSerAgent(['run', '--model', tampered], { ...cacheEnv, SER_MQTT_URL: 'mqtt://127.0.0.1:1' });
+    expect(result.code).toBe(78);
+    const messages = messageLines(result.stderr).join('\n');
+    expect(messages).toContain(tampered);
+    expect(messages).toMatch(/sha256/);
   });
 
   it('prints the effective configuration with the password redacted, and exits 78 on a bad one', async () => {
