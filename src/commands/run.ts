@@ -38,8 +38,8 @@ export const runCommand: Command = {
       if (brokerUrl === '') {
         const broker = new EmbeddedBroker({ logger });
         brokerUrl = await broker.start();
+        // The broker logs that it started and how to watch it.
         started.push({ name: 'embedded broker', stop: () => broker.stop() });
-        logger.info({ url: brokerUrl }, 'no mqtt.url configured: started an embedded MQTT broker; point subscribers at it, e.g. mosquitto_sub -h 127.0.0.1 -t "ser/#" -v');
       }
 
       const gpioLogger = logger.child({ module: 'gpio' });
