@@ -176,7 +176,10 @@ export class Daemon {
     for (const window of this.#windower.push(chunk)) {
       this.#windowsSinceWatchdog++;
       const admitted = this.#silence.admit(window);
-      this.#log.debug({ end: window.end.toISOString(), levelDbfs: window.levelDbfs, admitted }, 'window');
+      // Per-window trace: skip building the record unless someone reads debug logs.
+      if (this.#log.isLevelEnabled('debug')) {
+        this.#log.debug({ end: window.end, levelDbfs: window.levelDbfs, admitted }, 'window');
+      }
       if (admitted) this.#queue.offer(window);
     }
   }
@@ -208,7 +211,12 @@ export class Daemon {
       this.#updateStatus();
     }
     const prediction = this.#smoother.push(result.prediction);
-    this.#log.debug({ raw: result.prediction.emotion, inferenceMs: result.inferenceMs, published: prediction !== undefined }, 'classified');
+    if (this.#log.isLevelEnabled('debug')) {
+      this.#log.debug(
+        { raw: result.prediction.emotion, inferenceMs: result.inferenceMs, published: prediction !== undefined },
+        'classified',
+      );
+    }
     if (prediction === undefined) return;
     const { config, model, publisher, indicators, nextEventId } = this.#parts;
     publisher.publishEvent(
