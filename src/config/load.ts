@@ -7,8 +7,9 @@ import { type LogLevel } from '../logging/logger.js';
 import { type RecorderName } from '../capture/recorder-command.js';
 import { type LedDriverChoice } from '../indicators/select-driver.js';
 import { type SmoothingMode } from '../pipeline/smoothing.js';
-import { type BackendPreference } from '../model/backend.js';
+import { type BackendPreference, type OnnxFormatPreference } from '../model/backend.js';
 import { checkDeviceId, checkTopicPrefix } from '../mqtt/topics.js';
+import { checkTlsSettings, type TlsSettings } from '../mqtt/tls-options.js';
 import {
   configSchema,
   customFormats,
@@ -23,7 +24,11 @@ export interface AgentConfig {
     /** The password itself, read from mqtt.passwordFile when that is set. Never logged. */
     password: string;
     passwordFile: string;
+    protocolVersion: 4 | 5;
+    /** File paths; src/mqtt/tls-options.ts reads them when the agent starts. */
+    tls: TlsSettings;
     queueLimit: number;
+    queueBytes: number;
     healthSeconds: number;
     discovery: { enabled: boolean; prefix: string };
   };
@@ -43,9 +48,11 @@ export interface AgentConfig {
     holdSeconds: number;
     chipBase: number | null;
   };
-  model: { path: string; backend: BackendPreference };
+  model: { path: string; backend: BackendPreference; threads: number; onnxFormat: OnnxFormatPreference };
   log: { level: LogLevel };
   cache: { dir: string };
+  /** `directory` is resolved: never empty. */
+  state: { directory: string };
   shutdownSeconds: number;
 }
 
@@ -66,7 +73,7 @@ export interface ConfigSources {
   overrides?: ConfigOverrides;
   /** The installed package root: config/default.json and the shipped model live there. */
   installDir: string;
-  /** The user's home directory, for the default cache path. */
+  /** The user's home directory, for the default cache and state paths. */
   homeDir: string;
   /** This machine's host name, the default device id. */
   hostname: string;
@@ -126,6 +133,7 @@ export function loadConfig(sources: ConfigSources): Readonly<AgentConfig> {
   if (raw.mqtt.discovery.enabled) {
     problems.push(...checkTopicPrefix(raw.mqtt.discovery.prefix, 'mqtt.discovery.prefix'));
   }
+  problems.push(...checkMqttTransport(raw.mqtt));
   // Only a string: a number that failed validation (e.g. "passwordFile": 2) reached
   // readFileSync as a file descriptor and read, or blocked forever on, one of the process's
   // own streams (found by test/config/load.property.test.ts, which hung on it).
@@ -142,6 +150,7 @@ export function loadConfig(sources: ConfigSources): Readonly<AgentConfig> {
     mqtt: { ...raw.mqtt, password },
     model: { ...raw.model, path: raw.model.path || path.join(sources.installDir, 'models', 'ser-cnn-lstm') },
     cache: { dir: raw.cache.dir || path.join(cacheHome, 'ser-agent') },
+    state: { directory: raw.state.directory || defaultStateDirectory(sources) },
   });
 }
 
@@ -168,6 +177,42 @@ function requireJsonObject(file: string): void {
     const found = Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : `a ${typeof parsed}`;
     throw new Error(`it holds ${found}, not a JSON object of settings`);
   }
+}
+
+/**
+ * TLS settings that contradict each other or the URL, and MQTT 5 with the embedded broker. Skipped
+ * when a value has the wrong type: validation has named that key already.
+ */
+function checkMqttTransport(mqtt: AgentConfig['mqtt']): string[] {
+  const tls: unknown = mqtt.tls;
+  const url: unknown = mqtt.url;
+  if (typeof url !== 'string') return [];
+  const problems: string[] = [];
+  if (mqtt.protocolVersion === 5 && url === '') {
+    problems.push('mqtt.protocolVersion is 5 but mqtt.url is empty: the embedded broker speaks MQTT 3.1.1 only; use 4 or set mqtt.url');
+  }
+  if (isTlsSettings(tls)) problems.push(...checkTlsSettings(tls, url));
+  return problems;
+}
+
+function isTlsSettings(value: unknown): value is TlsSettings {
+  if (typeof value !== 'object' || value === null) return false;
+  const tls = value as Record<string, unknown>;
+  return (
+    ['caFile', 'certFile', 'keyFile', 'servername'].every((key) => typeof tls[key] === 'string') &&
+    typeof tls['rejectUnauthorized'] === 'boolean'
+  );
+}
+
+/**
+ * systemd's StateDirectory= sets STATE_DIRECTORY (a colon-separated list when the unit names
+ * several; the agent's is the first). Outside systemd: the XDG state directory.
+ */
+function defaultStateDirectory(sources: ConfigSources): string {
+  const systemd = sources.env['STATE_DIRECTORY']?.split(':')[0];
+  if (systemd) return systemd;
+  const stateHome = sources.env['XDG_STATE_HOME'] || path.join(sources.homeDir, '.local', 'state');
+  return path.join(stateHome, 'ser-agent');
 }
 
 /** Host names may hold dots; a device id is one topic level, so keep the first label. */

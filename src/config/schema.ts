@@ -3,7 +3,7 @@ import { LOG_LEVELS } from '../logging/logger.js';
 
 import { RECORDERS } from '../capture/recorder-command.js';
 import { LED_DRIVER_CHOICES } from '../indicators/select-driver.js';
-import { BACKEND_PREFERENCES } from '../model/backend.js';
+import { BACKEND_PREFERENCES, ONNX_FORMAT_PREFERENCES } from '../model/backend.js';
 import { SMOOTHING_MODES } from '../pipeline/smoothing.js';
 
 
@@ -54,9 +54,21 @@ export const customFormats = {
     },
     coerce: Number,
   },
+  'positive-integer': {
+    validate(value: unknown): void {
+      if (!Number.isSafeInteger(value) || (value as number) < 1) throw new Error('must be a whole number of at least 1');
+    },
+    coerce: Number,
+  },
   'unit-interval': {
     validate(value: unknown): void {
       if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new Error('must be a number from 0 to 1');
+    },
+    coerce: Number,
+  },
+  'mqtt-protocol-version': {
+    validate(value: unknown): void {
+      if (value !== 4 && value !== 5) throw new Error('must be 4 (MQTT 3.1.1) or 5 (MQTT 5)');
     },
     coerce: Number,
   },
@@ -127,11 +139,55 @@ export const configSchema = {
       default: '',
       env: 'SER_MQTT_PASSWORD_FILE',
     },
+    protocolVersion: {
+      doc: 'MQTT protocol: 4 (3.1.1, every broker, the embedded one too) or 5 (the broker then gives reasons when it refuses a publish or subscription).',
+      format: 'mqtt-protocol-version',
+      default: 4,
+      env: 'SER_MQTT_PROTOCOL_VERSION',
+    },
+    tls: {
+      caFile: {
+        doc: 'PEM file of the CA certificate(s) trusted to sign the broker\'s certificate, instead of the system\'s CAs; empty: the system\'s. Needs an mqtts:// or wss:// URL.',
+        format: String,
+        default: '',
+        env: 'SER_MQTT_TLS_CA_FILE',
+      },
+      certFile: {
+        doc: 'PEM file of this box\'s client certificate (mutual TLS), with mqtt.tls.keyFile; empty for none.',
+        format: String,
+        default: '',
+        env: 'SER_MQTT_TLS_CERT_FILE',
+      },
+      keyFile: {
+        doc: 'PEM file of the client certificate\'s private key, unencrypted, readable only by the agent user; empty for none.',
+        format: String,
+        default: '',
+        env: 'SER_MQTT_TLS_KEY_FILE',
+      },
+      rejectUnauthorized: {
+        doc: 'Refuse a broker whose certificate is not signed by a trusted CA or does not name its host. false is insecure and logged as a warning.',
+        format: Boolean,
+        default: true,
+        env: 'SER_MQTT_TLS_REJECT_UNAUTHORIZED',
+      },
+      servername: {
+        doc: 'Host name the broker\'s certificate must name (and TLS SNI), when it differs from the host in mqtt.url; empty: that host.',
+        format: String,
+        default: '',
+        env: 'SER_MQTT_TLS_SERVERNAME',
+      },
+    },
     queueLimit: {
-      doc: 'Events kept in memory while the broker is unreachable; the oldest are dropped beyond it.',
-      format: 'nat',
-      default: 1000,
+      doc: 'Events kept (on disk, in state.directory) until the broker acknowledges them; the oldest are dropped beyond it.',
+      format: 'positive-integer',
+      default: 10000,
       env: 'SER_MQTT_QUEUE_LIMIT',
+    },
+    queueBytes: {
+      doc: 'Bytes of queued events kept (an event takes about 600); the oldest are dropped beyond it.',
+      format: 'positive-integer',
+      default: 8 * 1024 * 1024,
+      env: 'SER_MQTT_QUEUE_BYTES',
     },
     healthSeconds: {
       doc: 'Seconds between retained health messages.',
@@ -252,10 +308,22 @@ export const configSchema = {
       env: 'SER_MODEL_PATH',
     },
     backend: {
-      doc: 'Inference backend: auto (tfjs-node if installed, else wasm, else cpu), or one by name.',
+      doc: 'Inference backend: auto (onnxruntime if its binary loads and the model has an ONNX file, else tfjs-node, else wasm, else cpu), or one by name.',
       format: BACKEND_PREFERENCES as unknown as string[],
       default: 'auto',
       env: 'SER_MODEL_BACKEND',
+    },
+    threads: {
+      doc: 'Threads one onnxruntime operator may use. 1 leaves the other core to capture and MQTT on a 2-core board.',
+      format: 'positive-integer',
+      default: 1,
+      env: 'SER_MODEL_THREADS',
+    },
+    onnxFormat: {
+      doc: 'ONNX file onnxruntime runs: auto (model.int8.onnx if present, else model.onnx), int8 or float32.',
+      format: ONNX_FORMAT_PREFERENCES as unknown as string[],
+      default: 'auto',
+      env: 'SER_MODEL_ONNX_FORMAT',
     },
   },
   log: {
@@ -272,6 +340,14 @@ export const configSchema = {
       format: String,
       default: '',
       env: 'SER_CACHE_DIR',
+    },
+  },
+  state: {
+    directory: {
+      doc: 'Where the outbound event queue is kept (nothing else). Empty: $STATE_DIRECTORY (systemd StateDirectory=), else $XDG_STATE_HOME/ser-agent or ~/.local/state/ser-agent.',
+      format: String,
+      default: '',
+      env: 'SER_STATE_DIRECTORY',
     },
   },
   shutdownSeconds: {

@@ -64,14 +64,17 @@ export interface HealthReport {
   };
   events: {
     published: number;
-    /** Waiting for the broker (unreachable, or not yet acknowledged). */
+    /** Waiting for the broker (unreachable, or not yet acknowledged), in the queue file in the state directory. */
     queued: number;
-    /** Dropped from a full queue while the broker was unreachable. */
+    /** Their size, as counted against mqtt.queueBytes. */
+    queuedBytes: number;
+    /** Dropped from a full queue while the broker was unreachable, since the agent started. */
     dropped: number;
   };
   /** null until the first window has been classified. */
   inferenceMs: { p50: number | null; p95: number | null };
-  process: { rssBytes: number; cpuPercent: number };
+  /** `tensors`: live TensorFlow.js tensors; constant while the agent runs, so growth is a leak. */
+  process: { rssBytes: number; cpuPercent: number; tensors: number };
   /** The capture source's own state name (e.g. `running`, `degraded`) and, when degraded, why. */
   capture: { state: string; detail: string | null };
   /** `url` without credentials. */

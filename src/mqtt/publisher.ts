@@ -1,11 +1,12 @@
 import { Socket } from 'node:net';
 import { connect, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
-import { describeError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { DEFAULT_BACKOFF, reconnectDelay, validateBackoff, type Backoff } from '../system/backoff.js';
 import { redactBrokerUrl, validateBrokerUrl } from './broker-url.js';
+import { diagnoseConnectionError } from './connection-errors.js';
 import { discoveryMessages, type DiscoveryDevice } from './discovery.js';
-import { OutboundQueue, type QueueEntry } from './outbound-queue.js';
+import { memoryEventQueue, type EventQueue, type QueueEntry, type QueuedEvent } from './outbound-queue.js';
+import type { TlsConnectOptions } from './tls-options.js';
 import type { BrokerState, EmotionEvent, HealthReport } from './payloads.js';
 import { nodeScheduler, type Scheduler } from '../system/scheduler.js';
 import {
@@ -30,14 +31,25 @@ export interface MqttPublisherOptions {
   topicPrefix?: string;
   username?: string;
   password?: string;
+  /** For mqtts:// and wss:// URLs: CA, client certificate and key, already read (see tls-options.ts). */
+  tls?: TlsConnectOptions;
+  /** 4 (MQTT 3.1.1, the default) or 5. */
+  protocolVersion?: 4 | 5;
   /** Home Assistant discovery; on with prefix `homeassistant` by default. */
   discovery?: { enabled: boolean; prefix?: string };
   /** How the device appears in Home Assistant. */
   device: Omit<DiscoveryDevice, 'deviceId'>;
-  /** Events kept while the broker is unreachable; the oldest is dropped beyond it. Default 1000. */
+  /**
+   * Where events wait for the broker's acknowledgement; the agent passes a DurableQueue so they
+   * survive restarts. Default: in memory, `queueLimit` events.
+   */
+  queue?: EventQueue;
+  /** Without `queue`: events kept in memory while the broker is unreachable; the oldest is dropped beyond it. Default 1000. */
   queueLimit?: number;
   /** Wait between reconnect attempts, doubling from minMs to maxMs. Default 1 s to 60 s. */
   reconnect?: Backoff;
+  /** Draws the reconnect jitter, in [0, 1); Math.random by default. */
+  random?: () => number;
   /** Give up a connection attempt that gets no CONNACK after this long. Default 10 s. */
   connectTimeoutMs?: number;
   /** MQTT keepalive; a dead connection is noticed after 1.5 times this. Default 30 s. */
@@ -57,14 +69,18 @@ export interface PublisherCounters {
   published: number;
   /** Events waiting for the broker's acknowledgement (unsent or in flight). */
   queued: number;
+  /** The queued events' size as counted against the queue's byte limit. */
+  queuedBytes: number;
   /** Events dropped from the full queue. */
   dropped: number;
 }
 
-interface OutboundEvent {
-  id: string;
-  payload: string;
-}
+/**
+ * Queued events sent at once on a new connection. The backlog after an outage is paced by
+ * PUBACKs, this many outstanding, so the socket never holds more than a few kB of it and
+ * events made meanwhile go out at once, ahead of it.
+ */
+const BACKLOG_IN_FLIGHT = 10;
 
 const EVENT_PUBLISH: IClientPublishOptions = { qos: 1, retain: false };
 const RETAINED: IClientPublishOptions = { qos: 1, retain: true };
@@ -77,6 +93,11 @@ const RETAINED: IClientPublishOptions = { qos: 1, retain: true };
  * wait. Events are queued here, bounded, instead of in MQTT.js's unbounded offline store, and
  * stay queued until the broker acknowledges them, so a new connection re-sends in order those
  * that were in flight when the last one died.
+ *
+ * Order: the backlog (whatever was queued when a connection came up) drains oldest first,
+ * BACKLOG_IN_FLIGHT at a time; an event made while connected is sent at once, so live events
+ * are never held behind a long backlog and may arrive before older ones. Event ids are ULIDs
+ * that sort by time, for subscribers that need strict order.
  */
 export class MqttPublisher {
   readonly #url: string;
@@ -89,7 +110,7 @@ export class MqttPublisher {
   readonly #backoff: Backoff;
   readonly #scheduler: Scheduler;
   readonly #log: Logger;
-  readonly #queue: OutboundQueue<OutboundEvent>;
+  readonly #queue: EventQueue;
 
   #client: MqttClient | undefined;
   #state: BrokerState = 'disconnected';
@@ -101,6 +122,10 @@ export class MqttPublisher {
   #published = 0;
   /** Whether a drop was logged during the current outage: one warning per outage, not one per event. */
   #dropLogged = false;
+  /** queue.dropped when the last connection came up: the next one reports the difference. */
+  #droppedBeforeOutage: number;
+  /** Backlog events sent on the current connection and not yet acknowledged. */
+  #backlogInFlight = 0;
 
   constructor(options: MqttPublisherOptions) {
     this.#options = options;
@@ -117,7 +142,8 @@ export class MqttPublisher {
     this.#backoff = validateBackoff(options.reconnect ?? DEFAULT_BACKOFF);
     this.#scheduler = options.scheduler ?? nodeScheduler;
     this.#log = options.logger.child({ module: 'mqtt' });
-    this.#queue = new OutboundQueue(options.queueLimit ?? 1000);
+    this.#queue = options.queue ?? memoryEventQueue({ count: options.queueLimit ?? 1000, bytes: Number.POSITIVE_INFINITY });
+    this.#droppedBeforeOutage = this.#queue.dropped;
   }
 
   get topics(): DeviceTopics {
@@ -129,7 +155,12 @@ export class MqttPublisher {
   }
 
   get counters(): PublisherCounters {
-    return { published: this.#published, queued: this.#queue.size, dropped: this.#queue.dropped };
+    return {
+      published: this.#published,
+      queued: this.#queue.size,
+      queuedBytes: this.#queue.bytes,
+      dropped: this.#queue.dropped,
+    };
   }
 
   /**
@@ -146,7 +177,8 @@ export class MqttPublisher {
 
   /**
    * Publishes a retained `offline` (so the will is not needed), waits up to stopTimeoutMs for it
-   * and for events in flight to be acknowledged, and disconnects. Events still queued are lost.
+   * and for events in flight to be acknowledged, and disconnects. Events still queued stay in
+   * the queue: a DurableQueue keeps them for the next start.
    */
   async stop(): Promise<void> {
     if (!this.#running) return this.#stopping;
@@ -157,17 +189,21 @@ export class MqttPublisher {
     return this.#stopping;
   }
 
-  /** Queues the event and sends it now if connected. Never throws for broker trouble. */
+  /**
+   * Queues the event (a DurableQueue has written it to disk when this returns) and sends it now
+   * if connected. Never throws for broker trouble.
+   */
   publishEvent(event: EmotionEvent): void {
-    const dropped = this.#queue.push({ id: event.id, payload: JSON.stringify(event) });
-    if (dropped !== undefined && !this.#dropLogged) {
+    const { entry, dropped } = this.#queue.push({ id: event.id, payload: JSON.stringify(event) });
+    const [oldest] = dropped;
+    if (oldest !== undefined && !this.#dropLogged) {
       this.#dropLogged = true;
       this.#log.warn(
-        { droppedId: dropped.id, queueLimit: this.#options.queueLimit ?? 1000 },
+        { droppedId: oldest.item.id, queued: this.#queue.size, queuedBytes: this.#queue.bytes },
         'event queue full while the broker is unreachable: dropping the oldest events',
       );
     }
-    if (this.#state === 'connected' && this.#client !== undefined) this.#flush(this.#client);
+    if (this.#state === 'connected' && this.#client !== undefined) this.#sendEvent(this.#client, entry, false);
   }
 
   /** Publishes the report retained. Skipped while disconnected: the next report replaces it anyway. */
@@ -179,6 +215,8 @@ export class MqttPublisher {
 
   #connect(): void {
     const client = (this.#options.connect ?? connect)(this.#url, {
+      ...this.#options.tls,
+      protocolVersion: this.#options.protocolVersion ?? 4,
       clientId: this.#deviceId,
       username: this.#options.username,
       password: this.#options.password,
@@ -208,11 +246,17 @@ export class MqttPublisher {
     this.#failures = 0;
     this.#lastError = undefined;
     this.#dropLogged = false;
+    this.#backlogInFlight = 0;
     this.#setState('connected');
     this.#log.info(
       { url: this.#logUrl, clientId: this.#deviceId, queued: this.#queue.size },
       'connected to MQTT broker',
     );
+    const droppedInOutage = this.#queue.dropped - this.#droppedBeforeOutage;
+    this.#droppedBeforeOutage = this.#queue.dropped;
+    if (droppedInOutage > 0) {
+      this.#log.warn({ dropped: droppedInOutage, droppedTotal: this.#queue.dropped }, 'events dropped from the full queue during the outage');
+    }
     this.#send(client, this.#topics.status, STATUS_ONLINE, RETAINED);
     if (this.#discovery !== undefined) {
       // Clean sessions forget subscriptions, so every connection subscribes again.
@@ -222,7 +266,7 @@ export class MqttPublisher {
       });
       this.#publishDiscovery(client);
     }
-    this.#flush(client);
+    this.#drainBacklog(client);
   }
 
   #onMessage(client: MqttClient, topic: string, payload: Buffer): void {
@@ -241,12 +285,15 @@ export class MqttPublisher {
     const wasConnected = this.#state === 'connected';
     discard(client);
     this.#setState('disconnected');
-    const delayMs = reconnectDelay(this.#failures, this.#backoff);
+    const delayMs = reconnectDelay(this.#failures, this.#backoff, this.#options.random);
     this.#failures++;
-    this.#log.warn(
+    const { reason, fix, refused } = diagnoseConnectionError(this.#lastError);
+    // A refusal (credentials, certificates) needs someone to change a setting: an error, not a warning.
+    this.#log[refused ? 'error' : 'warn'](
       {
         url: this.#logUrl,
-        reason: this.#lastError === undefined ? 'connection closed' : describeError(this.#lastError),
+        reason,
+        ...(fix === undefined ? {} : { fix }),
         attempt: this.#failures,
         retryInMs: delayMs,
         queued: this.#queue.size,
@@ -267,23 +314,50 @@ export class MqttPublisher {
     }
   }
 
-  /** Sends every queued event not yet sent on this connection, oldest first. */
-  #flush(client: MqttClient): void {
-    for (const entry of this.#queue.takeUnsent()) this.#sendEvent(client, entry);
+  /** Sends queued events not yet sent on this connection, oldest first, while fewer than BACKLOG_IN_FLIGHT are unacknowledged. */
+  #drainBacklog(client: MqttClient): void {
+    while (this.#backlogInFlight < BACKLOG_IN_FLIGHT) {
+      const entry = this.#queue.firstUnsent();
+      if (entry === undefined) return;
+      this.#sendEvent(client, entry, true);
+    }
   }
 
-  #sendEvent(client: MqttClient, entry: QueueEntry<OutboundEvent>): void {
+  #sendEvent(client: MqttClient, entry: QueueEntry<QueuedEvent>, backlog: boolean): void {
+    entry.sent = true;
+    if (backlog) this.#backlogInFlight++;
     client.publish(this.#topics.event, entry.item.payload, EVENT_PUBLISH, (error) => {
-      // A failure means the connection went away; #onClose has marked the entry for re-sending.
-      if (error) return;
-      this.#published++;
+      // An MQTT 5 PUBACK with a reason code (e.g. 135, not authorized by the ACL) is a final
+      // answer: re-sending would be refused again and, from the backlog, hold up every event
+      // behind it. Any other failure means the connection went away; #onClose has marked the
+      // entry for re-sending.
+      const refused = error instanceof Error && typeof (error as Error & { code?: unknown }).code === 'number';
+      if (error && !refused) return;
+      if (refused) {
+        this.#log.warn({ err: error, eventId: entry.item.id }, 'the MQTT broker refused an event; dropping it (check its ACL for this user)');
+      } else {
+        this.#published++;
+      }
+      // Removed from the queue (and its file) only now, on the broker's PUBACK; also one that
+      // arrives while stop() waits for the connection's last acknowledgements.
       this.#queue.acknowledge(entry);
+      if (backlog && client === this.#client) {
+        this.#backlogInFlight--;
+        this.#drainBacklog(client);
+      }
     });
   }
 
   #send(client: MqttClient, topic: string, payload: string, options: IClientPublishOptions): void {
     client.publish(topic, payload, options, (error) => {
-      if (error) this.#log.debug({ err: error, topic }, 'publish not acknowledged');
+      if (!error) return;
+      // MQTT 5 brokers say why they refused a publish (PUBACK reason code, e.g. 135 not authorized
+      // by the ACL); anything else means the connection went away, which #onClose reports.
+      if (typeof (error as Error & { code?: unknown }).code === 'number') {
+        this.#log.warn({ err: error, topic }, 'the MQTT broker refused a publish; check its ACL for this user');
+      } else {
+        this.#log.debug({ err: error, topic }, 'publish not acknowledged');
+      }
     });
   }
 
@@ -313,7 +387,7 @@ export class MqttPublisher {
     }
     this.#setState('disconnected');
     if (this.#queue.size > 0) {
-      this.#log.warn({ queued: this.#queue.size }, 'stopped with events the broker never acknowledged; they are lost');
+      this.#log.info({ queued: this.#queue.size }, 'stopped with events the broker has not acknowledged yet');
     }
     this.#log.info('MQTT publisher stopped');
   }

@@ -39,7 +39,7 @@ describe('loadConfig', () => {
   it('resolves machine defaults and freezes the result', () => {
     const config = loadConfig(base);
     expect(config.deviceId).toBe('kiosk-7');
-    expect(config.model).toEqual({ path: path.join(dir, 'install', 'models', 'ser-cnn-lstm'), backend: 'auto' });
+    expect(config.model).toEqual({ path: path.join(dir, 'install', 'models', 'ser-cnn-lstm'), backend: 'auto', threads: 1, onnxFormat: 'auto' });
     expect(config.cache.dir).toBe('/home/pi/.cache/ser-agent');
     expect(config.mqtt.url).toBe('');
     expect(config.mqtt.topicPrefix).toBe('ser');
@@ -60,6 +60,23 @@ describe('loadConfig', () => {
     const fromFlags = loadConfig({ ...base, env, overrides: { deviceId: 'from-flag', model: { path: undefined, backend: 'cpu' } } });
     expect(fromFlags.deviceId).toBe('from-flag');
     expect(fromFlags.model.backend).toBe('cpu');
+  });
+
+  it('keeps the event queue in systemd\'s StateDirectory, else the XDG state directory, unless state.directory says', () => {
+    expect(loadConfig(base).state.directory).toBe('/home/pi/.local/state/ser-agent');
+    expect(loadConfig({ ...base, env: { XDG_STATE_HOME: '/xdg/state' } }).state.directory).toBe('/xdg/state/ser-agent');
+    // systemd lists several directories with colons when a unit names several; the agent's is first.
+    const systemd = { STATE_DIRECTORY: '/var/lib/ser-agent:/var/lib/other', XDG_STATE_HOME: '/xdg/state' };
+    expect(loadConfig({ ...base, env: systemd }).state.directory).toBe('/var/lib/ser-agent');
+    expect(loadConfig({ ...base, env: { ...systemd, SER_STATE_DIRECTORY: '/data/ser' } }).state.directory).toBe('/data/ser');
+  });
+
+  it('bounds the event queue by count and bytes, each at least 1', () => {
+    expect(loadConfig(base).mqtt).toMatchObject({ queueLimit: 10_000, queueBytes: 8 * 1024 * 1024 });
+    expect(loadConfig({ ...base, env: { SER_MQTT_QUEUE_BYTES: '65536' } }).mqtt.queueBytes).toBe(65_536);
+    const error = errorOf(() => loadConfig({ ...base, env: { SER_MQTT_QUEUE_LIMIT: '0', SER_MQTT_QUEUE_BYTES: '1.5' } }));
+    expect(error.message).toMatch(/mqtt\.queueLimit: must be a whole number of at least 1/);
+    expect(error.message).toMatch(/mqtt\.queueBytes: must be a whole number of at least 1: value was 1\.5/);
   });
 
   it('reads --config instead of the system file', async () => {
@@ -99,5 +116,54 @@ describe('loadConfig', () => {
     expect(redactConfig(config).mqtt.password).toBe('[redacted]');
     const missing = errorOf(() => loadConfig({ ...base, env: { SER_MQTT_PASSWORD_FILE: path.join(dir, 'nope') } }));
     expect(missing.message).toMatch(/mqtt\.passwordFile: .*nope cannot be read \(ENOENT\)/);
+  });
+
+  it('reads mqtt.tls and mqtt.protocolVersion from the environment, checking them for sense', () => {
+    const config = loadConfig({
+      ...base,
+      env: {
+        SER_MQTT_URL: 'mqtts://broker.example.org:8883',
+        SER_MQTT_PROTOCOL_VERSION: '5',
+        SER_MQTT_TLS_CA_FILE: '/etc/ser-agent/ca.pem',
+        SER_MQTT_TLS_CERT_FILE: '/etc/ser-agent/box.pem',
+        SER_MQTT_TLS_KEY_FILE: '/etc/ser-agent/box.key',
+        SER_MQTT_TLS_REJECT_UNAUTHORIZED: 'false',
+        SER_MQTT_TLS_SERVERNAME: 'broker.internal',
+      },
+    });
+    expect(config.mqtt.protocolVersion).toBe(5);
+    expect(config.mqtt.tls).toEqual({
+      caFile: '/etc/ser-agent/ca.pem',
+      certFile: '/etc/ser-agent/box.pem',
+      keyFile: '/etc/ser-agent/box.key',
+      rejectUnauthorized: false,
+      servername: 'broker.internal',
+    });
+    expect(loadConfig(base).mqtt.tls.rejectUnauthorized).toBe(true);
+    expect(loadConfig(base).mqtt.protocolVersion).toBe(4);
+  });
+
+  it('refuses TLS settings that cannot work, all in one error', () => {
+    const error = errorOf(() =>
+      loadConfig({
+        ...base,
+        env: {
+          SER_MQTT_URL: 'mqtt://broker.example.org:1883',
+          SER_MQTT_TLS_CERT_FILE: '/etc/ser-agent/box.pem',
+          SER_MQTT_PROTOCOL_VERSION: '3',
+        },
+      }),
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toContain('mqtt.protocolVersion: must be 4 (MQTT 3.1.1) or 5 (MQTT 5)');
+    expect(error.message).toContain('mqtt.tls.certFile is set but mqtt.tls.keyFile is empty');
+    expect(error.message).toContain(
+      'mqtt.tls.certFile is set but mqtt.url is "mqtt://broker.example.org:1883", without TLS; use an mqtts://',
+    );
+    const embedded = errorOf(() =>
+      loadConfig({ ...base, env: { SER_MQTT_TLS_CA_FILE: '/ca.pem', SER_MQTT_PROTOCOL_VERSION: '5' } }),
+    );
+    expect(embedded.message).toContain('mqtt.tls.caFile is set but mqtt.url is empty (the embedded broker');
+    expect(embedded.message).toContain('mqtt.protocolVersion is 5 but mqtt.url is empty');
   });
 });

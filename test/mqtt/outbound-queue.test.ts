@@ -1,46 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { reconnectDelay, validateBackoff } from '../../src/system/backoff.js';
-import { OutboundQueue } from '../../src/mqtt/outbound-queue.js';
+import { memoryEventQueue, OutboundQueue } from '../../src/mqtt/outbound-queue.js';
+import { eventQueueContract } from './event-queue-contract.js';
+
+eventQueueContract('memoryEventQueue', memoryEventQueue, (event) => Buffer.byteLength(event.payload));
 
 describe('OutboundQueue', () => {
-  it('keeps the newest messages up to its limit, dropping the oldest', () => {
-    const queue = new OutboundQueue<number>(3);
-    const dropped = [1, 2, 3, 4, 5].map((n) => queue.push(n));
-    expect(dropped).toEqual([undefined, undefined, undefined, 1, 2]);
-    expect(queue.size).toBe(3);
-    expect(queue.dropped).toBe(2);
-    expect(queue.takeUnsent().map((entry) => entry.item)).toEqual([3, 4, 5]);
-  });
-
-  it('sends each message once per connection and keeps it until acknowledged', () => {
-    const queue = new OutboundQueue<string>(10);
-    queue.push('a');
-    queue.push('b');
-    const [a, b] = queue.takeUnsent();
-    queue.push('c');
-    expect(queue.takeUnsent().map((entry) => entry.item)).toEqual(['c']);
-    queue.acknowledge(a!);
-    expect(queue.size).toBe(2);
-
-    // The connection dies with b and c in flight: both go out again, in order.
-    queue.markAllUnsent();
-    expect(queue.takeUnsent().map((entry) => entry.item)).toEqual(['b', 'c']);
-    queue.acknowledge(b!);
-    queue.acknowledge(b!);
-    expect(queue.size).toBe(1);
-  });
-
-  it('ignores the acknowledgement of a message it already dropped', () => {
-    const queue = new OutboundQueue<number>(1);
-    queue.push(1);
-    const [first] = queue.takeUnsent();
-    queue.push(2);
-    queue.acknowledge(first!);
-    expect(queue.takeUnsent().map((entry) => entry.item)).toEqual([2]);
+  it('restores given positions and refuses one that is not after the last', () => {
+    const queue = new OutboundQueue<string>({ count: 10, bytes: 1e9 }, (item) => item.length);
+    queue.push('a', 5);
+    expect(queue.push('b').entry.seq).toBe(6);
+    expect(() => queue.push('c', 6)).toThrow(/seq 6 is not after the last one \(6\)/);
+    expect([...queue.entries()].map((entry) => [entry.item, entry.seq])).toEqual([
+      ['a', 5],
+      ['b', 6],
+    ]);
   });
 
   it.each([0, -1, 1.5, Number.NaN])('refuses the limit %s', (limit) => {
-    expect(() => new OutboundQueue(limit)).toThrow(/queue limit .* is not a whole number of messages >= 1/);
+    expect(() => memoryEventQueue({ count: limit, bytes: 100 })).toThrow(/queue limit .* is not a whole number of messages >= 1/);
+  });
+
+  it.each([0, Number.NaN])('refuses the byte limit %s', (bytes) => {
+    expect(() => memoryEventQueue({ count: 10, bytes })).toThrow(/queue byte limit .* is not a number of bytes >= 1/);
   });
 });
 

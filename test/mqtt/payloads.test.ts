@@ -118,9 +118,9 @@ describe('health JSON schema', () => {
     ts: '2026-11-24T05:00:00.000Z',
     uptimeSeconds: 3600.5,
     windows: { processed: 1200, skippedSilence: 300, dropped: 2 },
-    events: { published: 890, queued: 0, dropped: 0 },
+    events: { published: 890, queued: 0, queuedBytes: 0, dropped: 0 },
     inferenceMs: { p50: null, p95: null },
-    process: { rssBytes: 104_857_600, cpuPercent: 2.4 },
+    process: { rssBytes: 104_857_600, cpuPercent: 2.4, tensors: 42 },
     capture: { state: 'degraded', detail: 'arecord exited with code 1: device busy' },
     broker: { state: 'connected', url: 'mqtt://127.0.0.1:1883' },
     model: { name: 'ser-cnn-lstm', version: '1.0.0', sha256: SHA },
@@ -134,6 +134,7 @@ describe('health JSON schema', () => {
     ['a negative count', { windows: { processed: -1, skippedSilence: 0, dropped: 0 } }],
     ['an unknown broker state', { broker: { state: 'up', url: 'mqtt://h' } }],
     ['a missing capture detail', { capture: { state: 'running' } }],
+    ['events without the queued bytes', { events: { published: 1, queued: 0, dropped: 0 } }],
   ])('rejects %s', (_, change) => {
     expect(validateHealth({ ...report, ...change })).toBe(false);
   });

@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
@@ -7,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EMOTIONS } from '../../src/labels.js';
 import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
 import { createEmotionEvent, type BrokerState, type EmotionEvent, type HealthReport } from '../../src/mqtt/payloads.js';
+import { DurableQueue } from '../../src/mqtt/durable-queue.js';
 import { MqttPublisher, type MqttPublisherOptions } from '../../src/mqtt/publisher.js';
 import type { Scheduler } from '../../src/system/scheduler.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
@@ -116,6 +120,24 @@ class ManualScheduler implements Scheduler {
   }
 }
 
+/** One MQTT packet at the start of `data`, or undefined until it has all arrived. */
+function mqttPacketAt(data: Buffer): { type: number; flags: number; body: Buffer; length: number } | undefined {
+  let remaining = 0;
+  let multiplier = 1;
+  let offset = 1;
+  for (;;) {
+    const byte = data[offset];
+    if (byte === undefined) return undefined;
+    remaining += (byte & 0x7f) * multiplier;
+    multiplier *= 128;
+    offset++;
+    if ((byte & 0x80) === 0) break;
+  }
+  if (data.length < offset + remaining) return undefined;
+  const first = data[0] as number;
+  return { type: first >> 4, flags: first & 0x0f, body: data.subarray(offset, offset + remaining), length: offset + remaining };
+}
+
 function tcpHandles(): number {
   return process.getActiveResourcesInfo().filter((name) => name.startsWith('TCP')).length;
 }
@@ -150,9 +172,9 @@ function health(): HealthReport {
     ts: '2026-01-01T00:00:00.000Z',
     uptimeSeconds: 12,
     windows: { processed: 10, skippedSilence: 3, dropped: 0 },
-    events: { published: 7, queued: 0, dropped: 0 },
+    events: { published: 7, queued: 0, queuedBytes: 0, dropped: 0 },
     inferenceMs: { p50: 21.5, p95: 40 },
-    process: { rssBytes: 90_000_000, cpuPercent: 2.5 },
+    process: { rssBytes: 90_000_000, cpuPercent: 2.5, tensors: 42 },
     capture: { state: 'running', detail: null },
     broker: { state: 'connected', url: 'mqtt://127.0.0.1:1883' },
     model: { name: 'ser-cnn-lstm', version: '1.0.0', sha256: SHA },
@@ -222,7 +244,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     expect(payloads).toEqual(sent);
     for (const payload of payloads) expect(validateEvent(payload), JSON.stringify(validateEvent.errors)).toBe(true);
     await waitUntil(() => pub.counters.published === 2);
-    expect(pub.counters).toEqual({ published: 2, queued: 0, dropped: 0 });
+    expect(pub.counters).toEqual({ published: 2, queued: 0, queuedBytes: 0, dropped: 0 });
     expect(states).toEqual(['connecting', 'connected']);
 
     // Not retained: a subscriber arriving later gets nothing.
@@ -358,7 +380,8 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     await waitUntil(() => pub.state === 'disconnected');
     const events = [makeEvent(), makeEvent(), makeEvent(), makeEvent(), makeEvent()];
     for (const event of events) pub.publishEvent(event);
-    expect(pub.counters).toEqual({ published: 0, queued: 3, dropped: 2 });
+    const queuedBytes = events.slice(2).reduce((sum, event) => sum + Buffer.byteLength(JSON.stringify(event)), 0);
+    expect(pub.counters).toEqual({ published: 0, queued: 3, queuedBytes, dropped: 2 });
 
     // The broker comes back on the same port; a subscriber is there before the publisher retries.
     broker = await startTestBroker({ port });
@@ -369,9 +392,198 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
       events.slice(2).map((event) => event.id),
     );
     await waitUntil(() => pub.counters.queued === 0);
-    expect(pub.counters).toEqual({ published: 3, queued: 0, dropped: 2 });
+    expect(pub.counters).toEqual({ published: 3, queued: 0, queuedBytes: 0, dropped: 2 });
     expect(states).toEqual(['connecting', 'connected', 'disconnected', 'connecting', 'connected']);
     expect(scheduler.requested).toEqual([100]);
+  });
+
+  it('keeps events a stopped publisher never delivered in its DurableQueue; the next one delivers them in order', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ser-publisher-'));
+    cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+    const openQueue = () => DurableQueue.open({ directory: dir, limits: { count: 100, bytes: 1e6 }, logger: pino({ level: 'silent' }) });
+    const { port } = broker;
+    await broker.close();
+    const firstQueue = openQueue();
+    const first = publisher({ url: `mqtt://127.0.0.1:${port}`, queue: firstQueue, scheduler: new ManualScheduler() }).publisher;
+    await first.start();
+    const events = [makeEvent(), makeEvent(), makeEvent(), makeEvent()];
+    for (const event of events) first.publishEvent(event);
+    await first.stop();
+    await firstQueue.close();
+
+    broker = await startTestBroker({ port });
+    const watcher = await subscriber([EVENT_TOPIC]);
+    const secondQueue = openQueue();
+    const second = publisher({ url: broker.url, queue: secondQueue }).publisher;
+    await second.start();
+    await waitUntil(() => watcher.on(EVENT_TOPIC).length === events.length);
+    expect(watcher.on(EVENT_TOPIC).map((m) => m.payload)).toEqual(events.map((event) => JSON.stringify(event)));
+    // Removed only on the PUBACKs: once they are in, a reopened queue is empty.
+    await waitUntil(() => second.counters.queued === 0);
+    await second.stop();
+    await secondQueue.close();
+    const reopened = openQueue();
+    expect(reopened.size).toBe(0);
+    await reopened.close();
+  });
+
+  it('removes an event from its DurableQueue only on the PUBACK: one sent but never acknowledged is sent again', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ser-publisher-'));
+    cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+    const openQueue = () => DurableQueue.open({ directory: dir, limits: { count: 100, bytes: 1e6 }, logger: pino({ level: 'silent' }) });
+    const { port } = broker;
+    await broker.close();
+    // A broker that accepts the connection (MQTT 3.1.1 CONNACK) and then acknowledges nothing.
+    const publishes: Buffer[] = [];
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => {
+      sockets.push(socket);
+      socket.once('data', () => socket.write(Buffer.from([0x20, 0x02, 0x00, 0x00])));
+      socket.on('data', (data) => {
+        if (data[0] !== undefined && data[0] >> 4 === 3) publishes.push(data);
+      });
+    });
+    await new Promise<void>((resolve) => silent.listen(port, '127.0.0.1', resolve));
+    const closeSilent = async () => {
+      for (const socket of sockets) socket.destroy();
+      if (silent.listening) await new Promise((resolve) => silent.close(resolve));
+    };
+    // Also when an assertion fails first: a leaked socket would hang afterEach's handle check.
+    cleanups.push(closeSilent);
+
+    const queue = openQueue();
+    cleanups.push(() => queue.close());
+    const scheduler = new ManualScheduler();
+    const pub = publisher({ url: `mqtt://127.0.0.1:${port}`, queue, scheduler, discovery: { enabled: false } }).publisher;
+    await pub.start();
+    await connected(pub);
+    const event = makeEvent();
+    pub.publishEvent(event);
+    await waitUntil(() => publishes.some((data) => data.includes(event.id)));
+    // Sent, not acknowledged: still queued, and still in the file.
+    expect(pub.counters).toMatchObject({ published: 0, queued: 1 });
+    const meanwhile = openQueue();
+    expect(meanwhile.firstUnsent()?.item.payload).toBe(JSON.stringify(event));
+    await meanwhile.close();
+
+    await closeSilent();
+    await waitUntil(() => pub.state === 'disconnected');
+    broker = await startTestBroker({ port });
+    const watcher = await subscriber([EVENT_TOPIC]);
+    scheduler.fireNext();
+    await waitUntil(() => watcher.on(EVENT_TOPIC).length === 1);
+    expect(watcher.on(EVENT_TOPIC)[0]?.payload).toBe(JSON.stringify(event));
+    await waitUntil(() => pub.counters.queued === 0);
+  });
+
+  it('drops backlog events an MQTT 5 broker refuses (PUBACK reason code) instead of stalling on them', async () => {
+    const { port } = broker;
+    await broker.close();
+    // An MQTT 5 broker that accepts the connection and refuses every publish with 135 (not authorized).
+    const refusedIds: number[] = [];
+    const sockets: Socket[] = [];
+    const refusing = createServer((socket) => {
+      sockets.push(socket);
+      let connected = false;
+      let pending = Buffer.alloc(0);
+      socket.on('data', (data) => {
+        pending = Buffer.concat([pending, data]);
+        for (;;) {
+          const packet = mqttPacketAt(pending);
+          if (packet === undefined) return;
+          pending = pending.subarray(packet.length);
+          if (!connected) {
+            connected = true;
+            socket.write(Buffer.from([0x20, 0x03, 0x00, 0x00, 0x00]));
+          } else if (packet.type === 3 && (packet.flags & 0x06) === 0x02) {
+            const topicLength = packet.body.readUInt16BE(0);
+            const messageId = packet.body.readUInt16BE(2 + topicLength);
+            refusedIds.push(messageId);
+            socket.write(Buffer.from([0x40, 0x03, messageId >> 8, messageId & 0xff, 0x87]));
+          }
+        }
+      });
+    });
+    await new Promise<void>((resolve) => refusing.listen(port, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => refusing.close(resolve));
+    });
+
+    const logs = captureLogs();
+    const scheduler = new ManualScheduler();
+    const pub = publisher({
+      url: `mqtt://127.0.0.1:${port}`,
+      scheduler,
+      protocolVersion: 5,
+      discovery: { enabled: false },
+      logger: logs.logger,
+    }).publisher;
+    // Queued before the broker is reachable, so all of them are backlog.
+    for (let n = 0; n < 25; n++) pub.publishEvent(makeEvent());
+    await pub.start();
+    await connected(pub);
+    await waitUntil(() => pub.counters.queued === 0);
+    // The 25 events and the retained status, each refused once; none published.
+    expect(refusedIds).toHaveLength(26);
+    expect(pub.counters).toMatchObject({ published: 0, queued: 0 });
+    expect(logs.lines.filter((line) => line['msg'] === 'the MQTT broker refused an event; dropping it (check its ACL for this user)')).toHaveLength(25);
+  });
+
+  it('drains a backlog a few unacknowledged events at a time, sending live events at once, ahead of it', async () => {
+    const { port } = broker;
+    await broker.close();
+    let outstanding = new Set<number>();
+    let mostOutstanding = 0;
+    const scheduler = new ManualScheduler();
+    const live: EmotionEvent[] = [makeEvent()];
+    const pub: MqttPublisher = publisher({
+      url: `mqtt://127.0.0.1:${port}`,
+      scheduler,
+      queueLimit: 1000,
+      // An event made the moment the connection comes up is live, not backlog.
+      onStateChange: (state) => {
+        // Runs only after start(), when pub is assigned.
+        if (state === 'connected') pub.publishEvent(live[0]!);
+      },
+      connect: (url: string, options: IClientOptions) => {
+        const client = connect(url, options);
+        outstanding = new Set();
+        client.on('packetsend', (packet) => {
+          if (packet.cmd === 'publish' && packet.topic === EVENT_TOPIC && packet.messageId !== undefined) {
+            outstanding.add(packet.messageId);
+            mostOutstanding = Math.max(mostOutstanding, outstanding.size);
+          }
+        });
+        client.on('packetreceive', (packet) => {
+          if (packet.cmd === 'puback' && packet.messageId !== undefined) outstanding.delete(packet.messageId);
+        });
+        return client;
+      },
+    }).publisher;
+    await pub.start();
+    await waitUntil(() => pub.state === 'disconnected');
+    const backlog = Array.from({ length: 200 }, () => makeEvent());
+    for (const event of backlog) pub.publishEvent(event);
+
+    broker = await startTestBroker({ port });
+    const watcher = await subscriber([EVENT_TOPIC]);
+    const ids = () => watcher.on(EVENT_TOPIC).map((m) => (JSON.parse(m.payload) as EmotionEvent).id);
+    scheduler.fireNext();
+    // A second live event while the backlog is half-way through.
+    await waitUntil(() => ids().length >= 100);
+    live.push(makeEvent());
+    pub.publishEvent(live[1]!);
+    await waitUntil(() => ids().length === 202);
+
+    const received = ids();
+    expect(received[0]).toBe(live[0]?.id);
+    expect(received.filter((id) => id !== live[0]?.id && id !== live[1]?.id)).toEqual(backlog.map((event) => event.id));
+    // The second live event did not wait for the rest of the backlog.
+    expect(received.indexOf(live[1]!.id)).toBeLessThan(150);
+    // Ten backlog events in flight, plus the live one.
+    expect(mostOutstanding).toBeLessThanOrEqual(11);
+    expect(mostOutstanding).toBeGreaterThanOrEqual(10);
   });
 
   it('waits longer after each failed attempt, logging the broker and the reason but never the password', async () => {

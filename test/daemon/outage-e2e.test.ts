@@ -1,0 +1,197 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAudio } from '../../src/audio/load-clip.js';
+import { QUEUE_FILE } from '../../src/mqtt/durable-queue.js';
+import { RECORD_EVENT, scanQueueFile } from '../../src/mqtt/queue-file.js';
+import { createAlsaReplay, type AlsaReplay } from '../helpers/alsa.js';
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { DATASETS_DIR } from '../helpers/golden.js';
+
+/**
+ * Issue 3's outage test, with the real `ser-agent run` process, real arecord (through the ALSA
+ * file plugin) and a real broker: while the broker is down the agent hears speech and queues
+ * the events; it is killed with SIGKILL in the middle of making them; broker and agent come
+ * back (the agent now hearing only silence, so it makes no new events) and every queued event
+ * arrives, in order, exactly as queued, with nothing invented. Then the state directory holds
+ * the queue file and nothing else: no audio, no features.
+ *
+ * The ALSA file plugin over a null slave replays its file in a loop, far faster than real time,
+ * so the first agent makes events as fast as it can classify windows until it is killed.
+ */
+const DEVICE_ID = 'outage-box';
+const EVENT_TOPIC = `ser/${DEVICE_ID}/event`;
+const CLIPS = ['bar', 'base', 'bath', 'bean', 'beg', 'bite', 'boat'].map((word) =>
+  path.join(DATASETS_DIR, 'tess', 'OAF_angry', `OAF_${word}_angry.flac`),
+);
+
+interface Agent {
+  process: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+let work: string;
+let stateDir: string;
+let port: number;
+let broker: TestBroker | undefined;
+let subscriber: MqttClient | undefined;
+const agents: Agent[] = [];
+
+async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 40_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await probe();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function writeConfig(name: string, replay: AlsaReplay): Promise<string> {
+  const file = path.join(work, `${name}.json`);
+  await writeFile(
+    file,
+    JSON.stringify({
+      deviceId: DEVICE_ID,
+      mqtt: { url: `mqtt://127.0.0.1:${port}`, discovery: { enabled: false } },
+      audio: { device: replay.device },
+      gpio: { driver: 'simulated' },
+      state: { directory: stateDir },
+      log: { level: 'debug' },
+    }),
+  );
+  return file;
+}
+
+function startAgent(config: string, replay: AlsaReplay): Agent {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'ser-agent.js'), 'run', '--config', config], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...replay.env, SER_CACHE_DIR: path.join(work, 'cache') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const agent: Agent = {
+    process: child,
+    lines: [],
+    // 'close', not 'exit': every log line the agent wrote has been read by then.
+    exit: new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal }))),
+  };
+  let pending = '';
+  child.stdout?.on('data', (data: Buffer) => {
+    pending += data.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) agent.lines.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  agents.push(agent);
+  return agent;
+}
+
+/** The events in the queue file now, oldest first, as the agent would send them. */
+async function queuedPayloads(): Promise<string[]> {
+  let data: Buffer;
+  try {
+    data = await readFile(path.join(stateDir, QUEUE_FILE));
+  } catch {
+    return [];
+  }
+  const live = new Map<number, string>();
+  for (const record of scanQueueFile(data).records) {
+    if (record.kind === RECORD_EVENT) live.set(record.seq, record.payload);
+    else live.delete(record.seq);
+  }
+  return [...live].sort(([a], [b]) => a - b).map(([, payload]) => payload);
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'ser-outage-'));
+  stateDir = path.join(work, 'state');
+  await mkdir(path.join(work, 'speech'));
+  await mkdir(path.join(work, 'silence'));
+  // A port where no broker listens: found by starting one and closing it.
+  const probe = await startTestBroker();
+  port = probe.port;
+  await probe.close();
+});
+
+afterAll(async () => {
+  for (const agent of agents) {
+    if (agent.process.exitCode === null && agent.process.signalCode === null) agent.process.kill('SIGKILL');
+  }
+  await subscriber?.endAsync();
+  await broker?.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('ser-agent run through a broker outage and a SIGKILL', { timeout: 120_000 }, () => {
+  let queued: string[] = [];
+
+  it('queues on disk every event it makes while the broker is down', async () => {
+    const clips = await Promise.all(CLIPS.map((clip) => loadAudio(clip, { durationSeconds: Infinity })));
+    const speech = new Float32Array(clips.reduce((sum, clip) => sum + clip.length, 0));
+    let offset = 0;
+    for (const clip of clips) {
+      speech.set(clip, offset);
+      offset += clip.length;
+    }
+    const replay = await createAlsaReplay(speech, path.join(work, 'speech'));
+    const agent = startAgent(await writeConfig('speech', replay), replay);
+
+    await waitFor('events to be queued', async () => ((await queuedPayloads()).length >= 10 ? true : undefined));
+    agent.process.kill('SIGKILL');
+    expect(await agent.exit).toEqual({ code: null, signal: 'SIGKILL' });
+    queued = await queuedPayloads();
+    expect(agent.lines.some((line) => line['msg'] === 'cannot connect to the MQTT broker')).toBe(true);
+
+    // Every event the daemon logged as published is in the file, in order, and nothing else.
+    // The log line comes just before the event is queued, so a kill between the two leaves
+    // one logged event unqueued; never the other way round.
+    const published = agent.lines.filter((line) => line['msg'] === 'classified' && line['published'] === true);
+    expect(queued.length).toBeGreaterThanOrEqual(published.length - 1);
+    expect(queued.length).toBeLessThanOrEqual(published.length);
+    expect(queued.map((payload) => (JSON.parse(payload) as { emotion: string }).emotion)).toEqual(
+      published.slice(0, queued.length).map((line) => line['raw']),
+    );
+    expect(await readdir(stateDir)).toEqual([QUEUE_FILE]);
+    console.log(`outage e2e: ${queued.length} events queued when the agent was killed`);
+  });
+
+  it('delivers all of them after broker and agent restart, in order, none invented', async () => {
+    broker = await startTestBroker({ port });
+    const received: string[] = [];
+    subscriber = await mqtt.connectAsync(broker.url, { clientId: 'outage-subscriber' });
+    subscriber.on('message', (topic, payload) => {
+      if (topic === EVENT_TOPIC) received.push(payload.toString());
+    });
+    await subscriber.subscribeAsync(EVENT_TOPIC, { qos: 1 });
+
+    const replay = await createAlsaReplay(new Float32Array(16_000), path.join(work, 'silence'));
+    const agent = startAgent(await writeConfig('silence', replay), replay);
+    await waitFor('the queued events', () => (received.length >= queued.length ? true : undefined));
+    await waitFor('the queue file to empty', async () => ((await queuedPayloads()).length === 0 ? true : undefined));
+    // Time for anything extra (a duplicate, an invented event) to show up.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(received).toEqual(queued);
+    const ids = received.map((payload) => (JSON.parse(payload) as { id: string }).id);
+    expect([...ids].sort()).toEqual(ids);
+    expect(agent.lines.find((line) => line['msg'] === 'event queue opened')).toMatchObject({ queued: queued.length });
+
+    agent.process.kill('SIGTERM');
+    expect((await agent.exit).code).toBe(0);
+  });
+
+  it('leaves only the queue file in the state directory: no audio, no features', async () => {
+    expect(await readdir(stateDir)).toEqual([QUEUE_FILE]);
+    const data = await readFile(path.join(stateDir, QUEUE_FILE));
+    // Every byte is an intact record, and every record is an event the broker already has.
+    const scanned = scanQueueFile(data);
+    expect(scanned.damaged).toEqual([]);
+    for (const record of scanned.records) {
+      if (record.kind === RECORD_EVENT) expect(queued).toContain(record.payload);
+    }
+  });
+});
