@@ -6,7 +6,7 @@ import { formatTable } from './table.js';
 export const classifyCommand: Command = {
   name: 'classify',
   summary: 'Detect the emotion in audio files (WAV, FLAC, MP3)',
-  usage: 'ser-agent classify [--model DIR] [--backend auto|tfjs-node|wasm|cpu] [--json] FILE...',
+  usage: 'ser-agent classify [--model DIR] [--backend auto|onnxruntime|tfjs-node|wasm|cpu] [--json] FILE...',
   options: { json: { type: 'boolean' } },
   async run(values, files, context) {
     const classifier = await openClassifier(context);

@@ -1,17 +1,19 @@
 import { EmotionClassifier } from '../model/classifier.js';
-import { selectBackend } from '../model/backend.js';
 import { type CommandContext } from './command.js';
 
 /**
- * Selects the configured compute backend (logging which one runs and why others were
- * skipped), then loads and verifies the model directory.
+ * Loads and verifies the model directory on the configured compute backend (logging which
+ * one runs and why others were skipped). The daemon, classify, evaluate and quantize all
+ * open their models here, so they share one backend selection.
  */
 export async function openClassifier(
   context: CommandContext,
   modelDir: string = context.config.model.path,
 ): Promise<EmotionClassifier> {
-  await selectBackend(context.config.model.backend, context.logger.child({ module: 'backend' }));
-  const classifier = await EmotionClassifier.load(modelDir);
-  context.logger.info({ model: modelDir, name: classifier.metadata.name }, 'model loaded');
+  const { backend, threads, onnxFormat } = context.config.model;
+  const classifier = await EmotionClassifier.load(modelDir, {
+    backend: { preference: backend, logger: context.logger.child({ module: 'backend' }), threads, onnxFormat },
+  });
+  context.logger.info({ model: modelDir, name: classifier.metadata.name, ...classifier.runtime }, 'model loaded');
   return classifier;
 }

@@ -1,10 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendError, describeError } from '../errors.js';
+import { loadOnnxRuntime } from './onnx/session.js';
 
 /** The compute backends the agent can run on, fastest first. */
-export type BackendName = 'tfjs-node' | 'wasm' | 'cpu';
-export const BACKEND_PREFERENCES = ['auto', 'tfjs-node', 'wasm', 'cpu'] as const;
+export type BackendName = 'onnxruntime' | 'tfjs-node' | 'wasm' | 'cpu';
+export const BACKEND_PREFERENCES = ['auto', 'onnxruntime', 'tfjs-node', 'wasm', 'cpu'] as const;
 export type BackendPreference = (typeof BACKEND_PREFERENCES)[number];
+/** Which ONNX file onnxruntime runs: `auto` takes int8 when the model directory has one. */
+export const ONNX_FORMAT_PREFERENCES = ['auto', 'int8', 'float32'] as const;
+export type OnnxFormatPreference = (typeof ONNX_FORMAT_PREFERENCES)[number];
 
 /** The part of pino's API this module needs, so a plain fake works in tests. */
 export interface BackendLogger {
@@ -28,16 +32,25 @@ export interface BackendSelection {
 export interface SelectBackendOptions {
   /** Loads tfjs-node, which registers the `tensorflow` backend; a seam for tests. */
   importTfjsNode?: () => Promise<unknown>;
+  /** Loads onnxruntime-node's native binding; a seam for tests. */
+  loadOnnxRuntime?: () => Promise<unknown>;
+  /**
+   * Whether the model to run has an ONNX file, and if not why: onnxruntime runs only ONNX
+   * files. Without it `auto` does not consider onnxruntime (callers that only run tfjs models).
+   */
+  onnxModel?: { available: true } | { available: false; reason: string };
 }
 
 /** The name each backend registers under inside TensorFlow.js. */
-const TFJS_NAMES: Record<BackendName, string> = {
+const TFJS_NAMES: Record<Exclude<BackendName, 'onnxruntime'>, string> = {
   'tfjs-node': 'tensorflow',
   wasm: 'wasm',
   cpu: 'cpu',
 };
 
 const FIXES: Record<BackendName, string> = {
+  onnxruntime:
+    "reinstall dependencies so node_modules/onnxruntime-node/bin holds the binary for this platform (linux x64/arm64, macOS, Windows) and the model directory has model.onnx (`ser-agent export-onnx`), or choose backend 'auto' or 'wasm'",
   'tfjs-node':
     "install it with `npm install @tensorflow/tfjs-node` on a platform it ships a prebuilt libtensorflow for, or choose backend 'auto' or 'wasm'",
   wasm: "reinstall dependencies so node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm exist, or choose backend 'cpu'",
@@ -46,24 +59,27 @@ const FIXES: Record<BackendName, string> = {
 
 type Attempt = { ok: true; simd?: boolean } | { ok: false; reason: string };
 
-let current: { preference: BackendPreference; selection: Promise<BackendSelection> } | undefined;
+let current: { key: string; selection: Promise<BackendSelection> } | undefined;
 
 /**
- * Makes TensorFlow.js run on the preferred backend. `auto` takes the fastest one that loads:
- * tfjs-node (native libtensorflow), then wasm, then cpu. Calling again with the same
- * preference returns the same selection without re-initialising anything.
+ * Chooses the backend the model runs on. `auto` takes the fastest one that loads:
+ * onnxruntime (native, for models with an ONNX file), then TensorFlow.js on tfjs-node
+ * (native libtensorflow), wasm, cpu. A TensorFlow.js choice is made TensorFlow.js's active
+ * backend; onnxruntime leaves TensorFlow.js alone. Calling again with the same preference
+ * and model returns the same selection without re-initialising anything.
  */
 export async function selectBackend(
   preference: BackendPreference,
   logger: BackendLogger,
   options: SelectBackendOptions = {},
 ): Promise<BackendSelection> {
-  if (current?.preference === preference) {
+  const key = `${preference}:${options.onnxModel?.available ?? 'none'}`;
+  if (current?.key === key) {
     const previous = await current.selection.catch(() => undefined);
-    if (previous !== undefined && tf.getBackend() === TFJS_NAMES[previous.name]) return previous;
+    if (previous !== undefined && (previous.name === 'onnxruntime' || tf.getBackend() === TFJS_NAMES[previous.name])) return previous;
   }
   const selection = runSelection(preference, logger, options);
-  current = { preference, selection };
+  current = { key, selection };
   return selection;
 }
 
@@ -72,7 +88,10 @@ async function runSelection(
   logger: BackendLogger,
   options: SelectBackendOptions,
 ): Promise<BackendSelection> {
-  const candidates: BackendName[] = preference === 'auto' ? ['tfjs-node', 'wasm', 'cpu'] : [preference];
+  // A caller that offers no ONNX model (training, tfjs-only tools) never gets onnxruntime,
+  // and is not told that it was skipped.
+  const automatic: BackendName[] = options.onnxModel === undefined ? ['tfjs-node', 'wasm', 'cpu'] : ['onnxruntime', 'tfjs-node', 'wasm', 'cpu'];
+  const candidates: BackendName[] = preference === 'auto' ? automatic : [preference];
   const skipped: SkippedBackend[] = [];
   for (const backend of candidates) {
     const attempt = await tryBackend(backend, options);
@@ -103,6 +122,16 @@ async function runSelection(
 
 async function tryBackend(backend: BackendName, options: SelectBackendOptions): Promise<Attempt> {
   switch (backend) {
+    case 'onnxruntime': {
+      const model = options.onnxModel ?? { available: false, reason: 'no ONNX model was given to run' };
+      if (!model.available) return { ok: false, reason: model.reason };
+      try {
+        await (options.loadOnnxRuntime ?? loadOnnxRuntime)();
+      } catch (error) {
+        return { ok: false, reason: describeError(error) };
+      }
+      return { ok: true };
+    }
     case 'tfjs-node': {
       const importTfjsNode = options.importTfjsNode ?? importInstalledTfjsNode;
       try {
@@ -129,7 +158,7 @@ async function tryBackend(backend: BackendName, options: SelectBackendOptions): 
   }
 }
 
-async function activate(backend: BackendName): Promise<Attempt> {
+async function activate(backend: Exclude<BackendName, 'onnxruntime'>): Promise<Attempt> {
   const tfjsName = TFJS_NAMES[backend];
   if (tf.findBackendFactory(tfjsName) === null) {
     return { ok: false, reason: `TensorFlow.js has no '${tfjsName}' backend registered` };

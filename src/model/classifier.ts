@@ -2,9 +2,17 @@ import * as tf from '@tensorflow/tfjs';
 import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
 import { ModelError } from '../errors.js';
 import { EMOTIONS, type Emotion } from '../labels.js';
-import { selectBackend, type BackendLogger, type BackendPreference } from './backend.js';
-import type { ModelMetadata } from './metadata.js';
-import { loadModelDir } from './model-dir.js';
+import { applyTemperature } from './calibration.js';
+import {
+  selectBackend,
+  type BackendLogger,
+  type BackendName,
+  type BackendPreference,
+  type OnnxFormatPreference,
+} from './backend.js';
+import type { ModelMetadata, OnnxWeightsDtype } from './metadata.js';
+import { buildLayersModel, ONNX_FILES, verifyModelDir, type VerifiedModelDir } from './model-dir.js';
+import { OnnxEngine } from './onnx/onnx-engine.js';
 
 /** Values in one clip's feature matrix: N_FRAMES rows of N_FEATURES, row-major. */
 export const FEATURES_LENGTH = N_FRAMES * N_FEATURES;
@@ -18,39 +26,84 @@ export interface Prediction {
 
 export interface ClassifierLoadOptions {
   /**
-   * Backend to select before loading (see selectBackend). Without it the model runs on
-   * whichever backend TensorFlow.js already uses.
+   * Backend to select (see selectBackend). Without it the model runs on whichever backend
+   * TensorFlow.js already uses.
    */
-  backend?: { preference: BackendPreference; logger: BackendLogger };
+  backend?: {
+    preference: BackendPreference;
+    logger: BackendLogger;
+    /** Threads per operator for onnxruntime; default 1. */
+    threads?: number;
+    /** Which ONNX file onnxruntime runs; default auto (int8 if present). */
+    onnxFormat?: OnnxFormatPreference;
+  };
+}
+
+/** What actually computes the probabilities. */
+export interface ClassifierRuntime {
+  backend: BackendName;
+  /** Set when onnxruntime runs: which of the directory's ONNX files. */
+  onnxDtype?: OnnxWeightsDtype;
+}
+
+/** Features in, probabilities out: one per backend family. */
+interface InferenceEngine {
+  /** `input` holds `batch` feature matrices back to back; returns `batch` rows of probabilities. */
+  run(input: Float32Array, batch: number): Float32Array;
+  dispose(): void;
+}
+
+class TfjsEngine implements InferenceEngine {
+  readonly #model: tf.LayersModel;
+
+  constructor(model: tf.LayersModel) {
+    this.#model = model;
+  }
+
+  run(input: Float32Array, batch: number): Float32Array {
+    return tf.tidy(() => {
+      const output = this.#model.predict(tf.tensor3d(input, [batch, N_FRAMES, N_FEATURES])) as tf.Tensor;
+      return output.dataSync() as Float32Array;
+    });
+  }
+
+  dispose(): void {
+    this.#model.dispose();
+  }
 }
 
 /** Runs a verified model directory on feature matrices; every tensor it makes is freed. */
 export class EmotionClassifier {
-  #model: tf.LayersModel | undefined;
+  #engine: InferenceEngine | undefined;
   readonly #metadata: ModelMetadata;
   readonly #dir: string;
+  readonly #runtime: ClassifierRuntime;
 
-  private constructor(model: tf.LayersModel, metadata: ModelMetadata, dir: string) {
-    this.#model = model;
+  private constructor(engine: InferenceEngine, metadata: ModelMetadata, dir: string, runtime: ClassifierRuntime) {
+    this.#engine = engine;
     this.#metadata = metadata;
     this.#dir = dir;
+    this.#runtime = runtime;
   }
 
-  /** Verifies and loads the model directory, then runs it once so the first real call is not slow. */
+  /**
+   * Verifies the model directory (every file, both formats), selects the backend and loads
+   * the model on it, then runs it once so the first real call is not slow.
+   */
   static async load(dir: string, options: ClassifierLoadOptions = {}): Promise<EmotionClassifier> {
-    if (options.backend !== undefined) {
-      await selectBackend(options.backend.preference, options.backend.logger);
-    } else {
-      await tf.ready();
-    }
-    const { model, metadata } = await loadModelDir(dir);
-    const classifier = new EmotionClassifier(model, metadata, dir);
+    const verified = await verifyModelDir(dir);
+    const { engine, runtime } = await openEngine(verified, options);
+    const classifier = new EmotionClassifier(engine, verified.metadata, verified.dir, runtime);
     classifier.classify(new Float32Array(FEATURES_LENGTH));
     return classifier;
   }
 
   get metadata(): ModelMetadata {
     return this.#metadata;
+  }
+
+  get runtime(): ClassifierRuntime {
+    return this.#runtime;
   }
 
   classify(features: Float32Array): Prediction {
@@ -64,15 +117,15 @@ export class EmotionClassifier {
     return this.#predict(batch, (index) => `batch[${index}]`);
   }
 
-  /** Frees the model's weights; the classifier cannot be used afterwards. */
+  /** Frees the model; the classifier cannot be used afterwards. */
   dispose(): void {
-    this.#model?.dispose();
-    this.#model = undefined;
+    this.#engine?.dispose();
+    this.#engine = undefined;
   }
 
   #predict(batch: readonly Float32Array[], nameOf: (index: number) => string): Prediction[] {
-    const model = this.#model;
-    if (model === undefined) {
+    const engine = this.#engine;
+    if (engine === undefined) {
       throw new ModelError(`the classifier for ${this.#dir} was disposed; load the model again`);
     }
     const input = new Float32Array(batch.length * FEATURES_LENGTH);
@@ -80,12 +133,67 @@ export class EmotionClassifier {
       checkFeatures(features, nameOf(index));
       input.set(features, index * FEATURES_LENGTH);
     });
-    const probabilities = tf.tidy(() => {
-      const output = model.predict(tf.tensor3d(input, [batch.length, N_FRAMES, N_FEATURES])) as tf.Tensor;
-      return output.dataSync() as Float32Array;
-    });
-    return batch.map((_, index) => toPrediction(probabilities.subarray(index * EMOTIONS.length, (index + 1) * EMOTIONS.length)));
+    const probabilities = engine.run(input, batch.length);
+    return batch.map((_, index) => this.#toPrediction(probabilities.subarray(index * EMOTIONS.length, (index + 1) * EMOTIONS.length)));
   }
+
+  /** The one place the network's probabilities become a Prediction, whatever the backend. */
+  #toPrediction(row: Float32Array): Prediction {
+    // Calibrated confidences (temperature scaling) are what the daemon's threshold compares against.
+    return toPrediction(applyTemperature(row, this.#metadata.temperature ?? 1));
+  }
+}
+
+/**
+ * The engine the selected backend runs. `auto` takes onnxruntime when the directory has an
+ * ONNX file and the native binary loads; if ONNX Runtime then refuses the model, `auto`
+ * logs why and continues with TensorFlow.js rather than failing.
+ */
+async function openEngine(
+  verified: VerifiedModelDir,
+  options: ClassifierLoadOptions,
+): Promise<{ engine: InferenceEngine; runtime: ClassifierRuntime }> {
+  const backend = options.backend;
+  if (backend === undefined) {
+    await tf.ready();
+    return { engine: new TfjsEngine(await buildLayersModel(verified)), runtime: { backend: tfjsBackendName() } };
+  }
+  const onnx = chooseOnnxFile(verified, backend.onnxFormat ?? 'auto');
+  let selection = await selectBackend(backend.preference, backend.logger, {
+    onnxModel: onnx.dtype === undefined ? { available: false, reason: onnx.reason } : { available: true },
+  });
+  if (selection.name === 'onnxruntime' && onnx.dtype !== undefined) {
+    const threads = backend.threads ?? 1;
+    try {
+      const engine = await OnnxEngine.create(onnx.bytes, threads);
+      backend.logger.info({ backend: 'onnxruntime', onnxDtype: onnx.dtype, file: ONNX_FILES[onnx.dtype], threads }, 'onnxruntime runs the model');
+      return { engine, runtime: { backend: 'onnxruntime', onnxDtype: onnx.dtype } };
+    } catch (error) {
+      const reason = `ONNX Runtime cannot run ${ONNX_FILES[onnx.dtype]}: ${(error as Error).message}`;
+      if (backend.preference !== 'auto') throw new ModelError(`${verified.dir}: ${reason}; re-export it with \`ser-agent export-onnx\` or choose another backend`);
+      backend.logger.warn({ backend: 'onnxruntime', reason }, 'skipping the onnxruntime backend');
+      selection = await selectBackend('auto', backend.logger, { onnxModel: { available: false, reason } });
+    }
+  }
+  return { engine: new TfjsEngine(await buildLayersModel(verified)), runtime: { backend: selection.name } };
+}
+
+function chooseOnnxFile(
+  verified: VerifiedModelDir,
+  format: OnnxFormatPreference,
+): { dtype: OnnxWeightsDtype; bytes: Uint8Array } | { dtype?: undefined; reason: string } {
+  const order: OnnxWeightsDtype[] = format === 'auto' ? ['int8', 'float32'] : [format];
+  for (const dtype of order) {
+    const bytes = verified.onnx.get(dtype);
+    if (bytes !== undefined) return { dtype, bytes };
+  }
+  const wanted = order.map((dtype) => ONNX_FILES[dtype]).join(' or ');
+  return { reason: `the model directory ${verified.dir} has no ${wanted}; write it with \`ser-agent export-onnx --model ${verified.dir}\`` };
+}
+
+function tfjsBackendName(): BackendName {
+  const active = tf.getBackend();
+  return active === 'tensorflow' ? 'tfjs-node' : active === 'wasm' ? 'wasm' : 'cpu';
 }
 
 function checkFeatures(features: Float32Array, name: string): void {
@@ -100,7 +208,7 @@ function checkFeatures(features: Float32Array, name: string): void {
   }
 }
 
-function toPrediction(row: Float32Array): Prediction {
+function toPrediction(row: Float64Array): Prediction {
   let best = 0;
   for (let i = 1; i < row.length; i++) if ((row[i] as number) > (row[best] as number)) best = i;
   const probabilities = Object.fromEntries(EMOTIONS.map((emotion, i) => [emotion, row[i] as number])) as Record<

@@ -1,6 +1,7 @@
 import { FEATURE_PARAMETERS, type FeatureParameters } from '../dsp/constants.js';
 import { ModelError } from '../errors.js';
 import { EMOTIONS, type Emotion } from '../labels.js';
+import { TEMPERATURE_RANGE } from './calibration.js';
 
 /** The metadata.json layout this build writes and reads. */
 export const METADATA_FORMAT = 1;
@@ -56,6 +57,20 @@ export interface WeightsRecord {
   quantizedFrom?: { weightsSha256: string };
 }
 
+export const ONNX_DTYPES = ['float32', 'int8'] as const;
+export type OnnxWeightsDtype = (typeof ONNX_DTYPES)[number];
+
+/** An ONNX copy of the model, exported from the tfjs weights by `ser-agent export-onnx` or `quantize --format onnx`. */
+export interface OnnxFileRecord extends FileDigest {
+  /** float32: the same computation as the tfjs model; int8: integer kernels with int8 weights. */
+  dtype: OnnxWeightsDtype;
+  opset: number;
+  /** weights.sha256 of the tfjs weights it was exported from; must equal this model's. */
+  sourceWeightsSha256: string;
+  /** How the int8 model compares with the float32 one, when measured on the held-out split. */
+  quantization?: Record<string, unknown>;
+}
+
 export interface ModelMetadata {
   format: typeof METADATA_FORMAT;
   name: string;
@@ -69,6 +84,13 @@ export interface ModelMetadata {
   training: TrainingProvenance;
   /** Evaluation results, free-form; rendered as tables in the model card. */
   metrics: Record<string, unknown>;
+  /**
+   * Softmax temperature fitted on the validation split (src/model/calibration.ts) and applied
+   * to every prediction; absent means 1, the probabilities as the network computes them.
+   */
+  temperature?: number;
+  /** ONNX files of the same weights, run by the onnxruntime backend; absent on tfjs-only models. */
+  onnx?: OnnxFileRecord[];
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -133,6 +155,30 @@ export function parseModelMetadata(json: unknown, file: string): ModelMetadata {
     text(entry['licence'], `training.dataSources[${index}].licence`);
   });
   text(record(training['split'], 'training.split', damaged)['strategy'], 'training.split.strategy');
+  const onnxFiles = root['onnx'];
+  if (onnxFiles !== undefined && !Array.isArray(onnxFiles)) throw damaged('onnx', 'an array', onnxFiles);
+  const onnx = onnxFiles?.map((value: unknown, index: number): OnnxFileRecord => {
+    const field = `onnx[${index}]`;
+    const entry = record(value, field, damaged);
+    const fileDtype = entry['dtype'];
+    if (!(ONNX_DTYPES as readonly unknown[]).includes(fileDtype)) throw damaged(`${field}.dtype`, `one of ${ONNX_DTYPES.join(', ')}`, fileDtype);
+    const source = text(entry['sourceWeightsSha256'], `${field}.sourceWeightsSha256`);
+    if (!SHA256_HEX.test(source)) throw damaged(`${field}.sourceWeightsSha256`, '64 lowercase hex digits', source);
+    const quantization = entry['quantization'] === undefined ? undefined : record(entry['quantization'], `${field}.quantization`, damaged);
+    return {
+      ...digest(entry, field),
+      dtype: fileDtype as OnnxWeightsDtype,
+      opset: count(entry['opset'], `${field}.opset`),
+      sourceWeightsSha256: source,
+      ...(quantization === undefined ? {} : { quantization }),
+    };
+  });
+  const temperature = (value: unknown): number => {
+    if (typeof value !== 'number' || !(value >= TEMPERATURE_RANGE.min && value <= TEMPERATURE_RANGE.max)) {
+      throw damaged('temperature', `a number from ${TEMPERATURE_RANGE.min} to ${TEMPERATURE_RANGE.max}`, value);
+    }
+    return value;
+  };
 
   return {
     format: METADATA_FORMAT,
@@ -154,6 +200,8 @@ export function parseModelMetadata(json: unknown, file: string): ModelMetadata {
     },
     training: training as TrainingProvenance,
     metrics: record(root['metrics'], 'metrics', damaged),
+    ...(root['temperature'] === undefined ? {} : { temperature: temperature(root['temperature']) }),
+    ...(onnx === undefined ? {} : { onnx }),
   };
 }
 

@@ -44,6 +44,7 @@ export function renderModelCard(metadata: ModelMetadata): string {
     '',
     ...metricsSection(metadata),
     '',
+    ...onnxSection(metadata),
     '## Features',
     '',
     'The model is only valid for features computed with exactly these parameters; ser-agent refuses ' +
@@ -53,7 +54,7 @@ export function renderModelCard(metadata: ModelMetadata): string {
     '',
     '## Files',
     '',
-    table(['File', 'Bytes', 'sha256'], [metadata.modelJson, ...weights.files].map((file) => [
+    table(['File', 'Bytes', 'sha256'], [metadata.modelJson, ...weights.files, ...(metadata.onnx ?? [])].map((file) => [
       file.path,
       String(file.bytes),
       `\`${file.sha256}\``,
@@ -61,6 +62,32 @@ export function renderModelCard(metadata: ModelMetadata): string {
     '',
   ];
   return lines.join('\n');
+}
+
+/** The ONNX copies the onnxruntime backend runs, and what int8 costs where it was measured. */
+function onnxSection(metadata: ModelMetadata): string[] {
+  const files = metadata.onnx ?? [];
+  if (files.length === 0) return [];
+  const lines = [
+    '## ONNX',
+    '',
+    'The onnxruntime backend runs these files, exported by ser-agent from the weights above ' +
+      '(`ser-agent export-onnx`, `ser-agent quantize --format onnx --dtype int8`). Both are checked at load ' +
+      'against these weights and labels.',
+    '',
+    table(['File', 'Computation', 'Opset', 'Bytes'], files.map((file) => [
+      file.path,
+      file.dtype === 'int8' ? 'int8 weights, int8 integer kernels (activations quantized per call)' : 'float32',
+      String(file.opset),
+      String(file.bytes),
+    ])),
+    '',
+  ];
+  for (const file of files) {
+    if (file.quantization === undefined) continue;
+    lines.push(`### ${file.path} against float32`, '', table(['Measure', 'Value'], Object.entries(file.quantization).map(([key, value]) => [key, formatValue(value)])), '');
+  }
+  return lines;
 }
 
 function dataSection(metadata: ModelMetadata): string[] {

@@ -12,14 +12,21 @@ import {
   parseModelMetadata,
   type FileDigest,
   type ModelMetadata,
+  type OnnxFileRecord,
+  type OnnxWeightsDtype,
   type TrainingProvenance,
   type WeightsDtype,
 } from './metadata.js';
 import { renderModelCard } from './model-card.js';
+import { readOnnxMetadata } from './onnx/onnx-proto.js';
 
 export const MODEL_JSON_FILE = 'model.json';
 export const METADATA_FILE = 'metadata.json';
 export const MODEL_CARD_FILE = 'README.md';
+/** Where each ONNX copy of the model lives inside its directory. */
+export const ONNX_FILES: Record<OnnxWeightsDtype, string> = { float32: 'model.onnx', int8: 'model.int8.onnx' };
+/** ModelProto.metadata_props keys that tie an ONNX file to the directory it belongs in. */
+export const ONNX_METADATA_KEYS = { labels: 'ser_agent.labels', sourceWeightsSha256: 'ser_agent.source_weights_sha256' } as const;
 /** tfjs-converter's shard size: small enough for HTTP caches, large enough to be few files. */
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 
@@ -59,6 +66,8 @@ export interface VerifiedModelDir {
   /** All weight specs of the manifest, in order, and the weight files concatenated to match. */
   weightSpecs: tf.io.WeightsManifestEntry[];
   weightData: Uint8Array;
+  /** The bytes of every ONNX file the metadata lists, each checked like the weights. */
+  onnx: Map<OnnxWeightsDtype, Uint8Array>;
 }
 
 export interface LoadedModel {
@@ -207,12 +216,19 @@ export async function verifyModelDir(dir: string): Promise<VerifiedModelDir> {
   checkWeightSpecs(weightSpecs, weightData.byteLength, metadata.weights.dtype, modelJsonFile);
   checkLabels(metadata, root);
   checkFeatureParameters(metadata, root);
-  return { dir: root, metadata, modelJson, weightSpecs, weightData };
+  const onnx = new Map<OnnxWeightsDtype, Uint8Array>();
+  for (const record of metadata.onnx ?? []) onnx.set(record.dtype, checkOnnxFile(root, metadata, record, await readVerified(root, record)));
+  return { dir: root, metadata, modelJson, weightSpecs, weightData, onnx };
 }
 
 /** Verifies a model directory (see verifyModelDir), then builds the model it holds. */
 export async function loadModelDir(dir: string): Promise<LoadedModel> {
   const verified = await verifyModelDir(dir);
+  return { model: await buildLayersModel(verified), metadata: verified.metadata };
+}
+
+/** The TensorFlow.js model of an already verified directory, checked to map features to labels. */
+export async function buildLayersModel(verified: VerifiedModelDir): Promise<tf.LayersModel> {
   const modelJsonFile = path.join(verified.dir, verified.metadata.modelJson.path);
   const weightBuffer = verified.weightData.slice().buffer;
   let model: tf.LayersModel;
@@ -243,18 +259,101 @@ export async function loadModelDir(dir: string): Promise<LoadedModel> {
         `${JSON.stringify(expectedInput)} and reads ${JSON.stringify(expectedOutput)}; use a model built for these features and labels`,
     );
   }
-  return { model, metadata: verified.metadata };
+  return model;
 }
 
 /**
- * Records evaluation results in a verified model directory's metadata and card. The weights
- * and their hashes are unchanged, so the model keeps its identity.
+ * Records evaluation results (and a fitted softmax temperature, see src/model/calibration.ts)
+ * in a verified model directory's metadata and card. The weights and their hashes are
+ * unchanged, so the model keeps its identity.
  */
-export async function recordModelMetrics(dir: string, metrics: Record<string, unknown>): Promise<ModelMetadata> {
+export async function recordModelMetrics(
+  dir: string,
+  metrics: Record<string, unknown>,
+  calibration: { temperature?: number } = {},
+): Promise<ModelMetadata> {
   const verified = await verifyModelDir(dir);
-  const metadata: ModelMetadata = { ...verified.metadata, metrics };
+  const metadata: ModelMetadata = { ...verified.metadata, metrics, ...calibration };
   await writeDescription(verified.dir, metadata);
   return metadata;
+}
+
+/** An ONNX file to add to a model directory, made from that directory's own weights. */
+export interface OnnxFileContent {
+  dtype: OnnxWeightsDtype;
+  bytes: Uint8Array;
+  opset: number;
+  quantization?: Record<string, unknown>;
+}
+
+/**
+ * Writes an ONNX copy of a verified model directory's weights into it (replacing one of the
+ * same dtype) and records its size and sha256 in the metadata, so it is verified at load
+ * like every other file. The tfjs files and the model's identity are unchanged.
+ */
+export async function addOnnxFile(dir: string, content: OnnxFileContent): Promise<OnnxFileRecord> {
+  const verified = await verifyModelDir(dir);
+  const file = ONNX_FILES[content.dtype];
+  const record: OnnxFileRecord = {
+    ...digestOf(file, content.bytes),
+    dtype: content.dtype,
+    opset: content.opset,
+    sourceWeightsSha256: verified.metadata.weights.sha256,
+    ...(content.quantization === undefined ? {} : { quantization: content.quantization }),
+  };
+  checkOnnxFile(verified.dir, verified.metadata, record, content.bytes);
+  const partial = path.join(verified.dir, `.${file}.partial`);
+  await writeFile(partial, content.bytes);
+  await rename(partial, path.join(verified.dir, file));
+  const others = (verified.metadata.onnx ?? []).filter((existing) => existing.dtype !== content.dtype);
+  const onnx = [...others, record].sort((a, b) => a.dtype.localeCompare(b.dtype));
+  await writeDescription(verified.dir, { ...verified.metadata, onnx });
+  return record;
+}
+
+/** Records how an ONNX file compares with the float32 model (see `quantize --format onnx --data`). */
+export async function recordOnnxQuantization(
+  dir: string,
+  dtype: OnnxWeightsDtype,
+  quantization: Record<string, unknown>,
+): Promise<ModelMetadata> {
+  const verified = await verifyModelDir(dir);
+  const records = verified.metadata.onnx ?? [];
+  if (!records.some((record) => record.dtype === dtype)) {
+    throw new ModelError(`${verified.dir} has no ${ONNX_FILES[dtype]} to record measurements for; write it first`);
+  }
+  const onnx = records.map((record) => (record.dtype === dtype ? { ...record, quantization } : record));
+  const metadata: ModelMetadata = { ...verified.metadata, onnx };
+  await writeDescription(verified.dir, metadata);
+  return metadata;
+}
+
+/**
+ * Both formats must describe the same model: the ONNX file names the labels and the tfjs
+ * weights it was exported from, and both must be this directory's.
+ */
+function checkOnnxFile(dir: string, metadata: ModelMetadata, record: OnnxFileRecord, bytes: Uint8Array): Uint8Array {
+  const file = path.join(dir, record.path);
+  const reexport = `re-export it with \`ser-agent ${record.dtype === 'int8' ? 'quantize --format onnx --dtype int8' : 'export-onnx'} --model ${dir}\``;
+  if (record.sourceWeightsSha256 !== metadata.weights.sha256) {
+    throw new ModelError(
+      `${file} was exported from weights ${record.sourceWeightsSha256}, but this model's weights are ${metadata.weights.sha256}; ${reexport}`,
+    );
+  }
+  let embedded: Record<string, string>;
+  try {
+    embedded = readOnnxMetadata(bytes);
+  } catch (error) {
+    throw new ModelError(`${file} is not an ONNX model (${describeError(error)}); ${reexport}`, { cause: error });
+  }
+  const labels = JSON.stringify(metadata.labels);
+  if (embedded[ONNX_METADATA_KEYS.labels] !== labels || embedded[ONNX_METADATA_KEYS.sourceWeightsSha256] !== metadata.weights.sha256) {
+    throw new ModelError(
+      `${file} says it has labels ${embedded[ONNX_METADATA_KEYS.labels] ?? 'missing'} and source weights ` +
+        `${embedded[ONNX_METADATA_KEYS.sourceWeightsSha256] ?? 'missing'}; ${METADATA_FILE} says ${labels} and ${metadata.weights.sha256}; ${reexport}`,
+    );
+  }
+  return bytes;
 }
 
 /** metadata.json and README.md, each written beside its final name and renamed into place. */

@@ -81,3 +81,38 @@ describe('selectBackend on this machine (tfjs-node not installed)', () => {
     expect(logger.lines).toEqual([{ level: 'info', obj: { backend: 'tfjs-node' }, msg: 'using the tfjs-node backend' }]);
   });
 });
+
+describe('selectBackend with onnxruntime', () => {
+  const withOnnx = { onnxModel: { available: true } } as const;
+
+  it('auto takes onnxruntime when the model has an ONNX file and the binary loads, leaving tfjs alone', async () => {
+    await selectBackend('cpu', recordingLogger());
+    const logger = recordingLogger();
+    const selection = await selectBackend('auto', logger, withOnnx);
+    expect(selection).toEqual({ name: 'onnxruntime', skipped: [] });
+    expect(tf.getBackend()).toBe('cpu');
+    expect(logger.lines).toEqual([{ level: 'info', obj: { backend: 'onnxruntime' }, msg: 'using the onnxruntime backend' }]);
+  });
+
+  it('auto skips onnxruntime, saying why, when the model has no ONNX file or the binary does not load', async () => {
+    const noFile = await selectBackend('auto', recordingLogger(), {
+      onnxModel: { available: false, reason: 'the model directory has no model.onnx' },
+    });
+    expect(noFile.skipped[0]).toEqual({ backend: 'onnxruntime', reason: 'the model directory has no model.onnx' });
+    expect(noFile.name).not.toBe('onnxruntime');
+
+    const logger = recordingLogger();
+    const brokenBinary = await selectBackend('auto', logger, {
+      ...withOnnx,
+      loadOnnxRuntime: () => Promise.reject(new Error("onnxruntime-node's native binary for linux-riscv64 does not load")),
+    });
+    expect(brokenBinary.skipped[0]).toEqual({ backend: 'onnxruntime', reason: expect.stringContaining('linux-riscv64') as unknown });
+    expect(logger.lines[0]).toMatchObject({ level: 'info', obj: { backend: 'onnxruntime' }, msg: 'skipping the onnxruntime backend' });
+  });
+
+  it('refuses an explicit onnxruntime without an ONNX model, with the reason and the fix', async () => {
+    await expect(
+      selectBackend('onnxruntime', recordingLogger(), { onnxModel: { available: false, reason: 'the model directory has no model.onnx' } }),
+    ).rejects.toThrow(/backend 'onnxruntime' cannot be initialised: the model directory has no model\.onnx; .*ser-agent export-onnx/);
+  });
+});

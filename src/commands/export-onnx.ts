@@ -1,0 +1,20 @@
+import { exportOnnxToModelDir } from '../model/onnx/export-model-dir.js';
+import { EXIT, type Command } from './command.js';
+import { refusePositionals } from './options.js';
+
+export const exportOnnxCommand: Command = {
+  name: 'export-onnx',
+  summary: 'Add a float32 ONNX copy (model.onnx) of a model for the onnxruntime backend',
+  usage: 'ser-agent export-onnx [--model DIR]',
+  options: {},
+  async run(_values, positionals, context) {
+    refusePositionals('export-onnx', positionals, 'use --model DIR');
+    const dir = context.config.model.path;
+    const { record, tfjsWeightBytes } = await exportOnnxToModelDir(dir, 'float32', context.version);
+    context.out(
+      `${dir}/${record.path}: float32 ONNX (opset ${record.opset}), ${record.bytes} bytes, sha256 ${record.sha256}; ` +
+        `exported from tfjs weights ${record.sourceWeightsSha256} (${tfjsWeightBytes} bytes), which stay in place`,
+    );
+    return EXIT.ok;
+  },
+};
