@@ -1,64 +1,133 @@
+import path from 'node:path';
 import { FeatureExtractor } from '../dsp/features.js';
 import { FeatureCache } from '../features/feature-cache.js';
+import { calibrationError } from '../model/calibration.js';
 import { scanDatasets, type LabelledFile } from '../training/datasets.js';
-import { evaluateClassifier } from '../training/evaluate.js';
+import { evaluateByCorpus, subsetMetrics } from '../training/evaluate.js';
 import { buildFeatureSet } from '../training/feature-set.js';
 import { readSplitProvenance, splitFromProvenance } from '../training/recorded-split.js';
+import { writeEvaluationReport, type ReportRow } from '../training/report/html-report.js';
+import { describeModelSettings, readTrainingHistory } from '../training/report/model-settings.js';
+import { heldOutSpeakers } from '../training/splits.js';
 import { EXIT, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
-import { choiceOption, dataDirectories, refusePositionals } from './options.js';
+import { choiceOption, dataDirectories, refusePositionals, stringOption } from './options.js';
 import { describeMetrics } from './report.js';
+
+const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
 
 export const evaluateCommand: Command = {
   name: 'evaluate',
-  summary: 'Measure a model on labelled recordings: accuracy, UAR, macro-F1, per class, confusion',
-  usage: 'ser-agent evaluate [--model DIR] --data DIR... [--split all|test] [--json]',
+  summary: 'Measure a model on labelled recordings: accuracy, UAR, macro-F1, ECE, per class, confusion; HTML report',
+  usage: 'ser-agent evaluate [--model DIR] --data DIR... [--split all|test] [--json] [--report DIR]',
   options: {
     data: { type: 'string', multiple: true },
     split: { type: 'string' },
     json: { type: 'boolean' },
+    report: { type: 'string' },
   },
   async run(values, positionals, context) {
     refusePositionals('evaluate', positionals, 'use --data DIR');
     const dataDirs = dataDirectories(values);
     const which = choiceOption(values, 'split', ['all', 'test'] as const, 'all');
+    const reportDir = stringOption(values, 'report');
+    const modelDir = context.config.model.path;
 
     const classifier = await openClassifier(context);
     try {
+      const { metadata } = classifier;
       const scan = await scanDatasets(dataDirs);
       let files: LabelledFile[] = scan.files;
+      let speakers: string[] = [];
       if (which === 'test') {
         // Only the files this model never saw in training: its own recorded split, rebuilt.
-        const provenance = readSplitProvenance(classifier.metadata.training, context.config.model.path);
+        const provenance = readSplitProvenance(metadata.training, modelDir);
         files = splitFromProvenance(scan.files, provenance).test;
+        speakers = heldOutSpeakers(provenance.split);
       }
       const set = await buildFeatureSet(files, new FeatureExtractor(), new FeatureCache(context.config.cache.dir));
       for (const failure of set.failed) context.err(`ser-agent: ${failure.reason}`);
-      const { metrics } = evaluateClassifier(classifier, set);
+      const report = evaluateByCorpus(classifier, set);
+      const metrics = report.all;
+      const calibration = calibrationError(report.probabilities, set.labels);
+      const temperature = metadata.temperature ?? 1;
+      const speakerIndependent =
+        speakers.length > 0 ? subsetMetrics(set, report.predicted, (file) => speakers.includes(file.speaker)) : undefined;
       const unlabelled = { count: scan.unlabelled.length, files: scan.unlabelled };
+
       if (values['json'] === true) {
         context.out(
           JSON.stringify({
-            model: classifier.metadata.name,
+            model: metadata.name,
             data: dataDirs,
             split: which,
             ...metrics,
+            ece: calibration.ece,
+            temperature,
+            ...(speakerIndependent ? { speakerIndependent: { speakers, ...speakerIndependent } } : {}),
+            byCorpus: report.byCorpus,
             unlabelled,
             failed: { count: set.failed.length, files: set.failed },
           }),
         );
       } else {
-        for (const line of describeMetrics(`${classifier.metadata.name} on ${which} files`, metrics)) {
-          context.out(line);
+        if (speakerIndependent) {
+          context.out(
+            `speaker-independent (held-out speakers ${speakers.join(',')}): ${speakerIndependent.count} files, ` +
+              `accuracy ${percent(speakerIndependent.accuracy)}, UAR ${percent(speakerIndependent.uar)}`,
+          );
         }
+        for (const line of describeMetrics(`${metadata.name} on ${which} files`, metrics)) context.out(line);
+        context.out(`ECE ${percent(calibration.ece)} (${calibration.bins.length} bins, temperature ${temperature.toFixed(3)})`);
         context.out(`unlabelled files (not evaluated): ${unlabelled.count}`);
         context.out(`files that failed to decode: ${set.failed.length}`);
+      }
+      if (which === 'all' && scan.files.some((file) => metadata.training.dataSources.some((s) => s['corpus'] === file.corpus))) {
+        context.err(
+          'ser-agent: these files include corpora the model was trained on, so its training files are counted too; ' +
+            'use --split test for the files it never saw',
+        );
       }
       if (scan.unlabelled.length > 0) {
         context.err(
           `ser-agent: ${scan.unlabelled.length} file(s) have no derivable label, e.g. ` +
             `${scan.unlabelled[0]?.path}: ${scan.unlabelled[0]?.reason}`,
         );
+      }
+
+      if (reportDir !== undefined) {
+        const rows: ReportRow[] = [
+          ...(speakerIndependent
+            ? [{ name: `held-out speakers ${speakers.join(', ')} (speaker-independent)`, metrics: speakerIndependent }]
+            : []),
+          // A corpus whose speakers were held out is the speaker-independent row above.
+          ...Object.entries(report.byCorpus)
+            .filter(([corpus]) => !speakers.some((speaker) => speaker.startsWith(`${corpus}:`)))
+            .map(([corpus, m]) => ({
+              name: `${corpus}${which === 'test' ? ': held-out files of speakers also heard in training' : ''}`,
+              metrics: m,
+            })),
+          { name: `all ${which === 'test' ? 'test ' : ''}files`, metrics },
+        ];
+        const history = await readTrainingHistory(modelDir);
+        const file = await writeEvaluationReport(reportDir, {
+          title: `${metadata.name} ${metadata.version}`,
+          subject:
+            which === 'test'
+              ? `Held-out test split recorded at training (${dataDirs.join(', ')})`
+              : `All labelled files in ${dataDirs.join(', ')}`,
+          metrics,
+          rows,
+          calibration: { ece: calibration.ece, temperature, bins: calibration.bins },
+          ...(history ? { history } : {}),
+          settings: [
+            ['evaluation command', context.commandLine],
+            ['evaluated files', `${metrics.count} (${which} split)`],
+            ...describeModelSettings(metadata, path.resolve(modelDir)),
+          ],
+          generated: new Date(),
+        });
+        context.err(`report written to ${file}`);
       }
       return set.failed.length > 0 ? EXIT.failure : EXIT.ok;
     } finally {

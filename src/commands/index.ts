@@ -3,11 +3,13 @@ import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { BACKEND_PREFERENCES, type BackendPreference } from '../model/backend.js';
 import { ConfigError, describeError, ModelError, SerError, UsageError } from '../errors.js';
 import { createLogger, LOG_LEVELS } from '../logging/logger.js';
+import { calibrateCommand } from './calibrate.js';
 import { classifyCommand } from './classify.js';
 import { configCommand } from './config.js';
 import { devicesCommand } from './devices.js';
 import { EXIT, type Command } from './command.js';
 import { evaluateCommand } from './evaluate.js';
+import { exportOnnxCommand } from './export-onnx.js';
 import { featuresCommand } from './features.js';
 import { quantizeCommand } from './quantize.js';
 import { runCommand } from './run.js';
@@ -19,7 +21,9 @@ export const COMMANDS: readonly Command[] = [
   featuresCommand,
   trainCommand,
   evaluateCommand,
+  calibrateCommand,
   quantizeCommand,
+  exportOnnxCommand,
   devicesCommand,
   configCommand,
 ];

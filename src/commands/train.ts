@@ -1,12 +1,26 @@
 import { SingleBar, Presets } from 'cli-progress';
 import { FeatureExtractor } from '../dsp/features.js';
 import { FeatureCache } from '../features/feature-cache.js';
+import { ARCHITECTURES, type ArchitectureChoice } from '../model/architecture.js';
 import { selectBackend } from '../model/backend.js';
-import { parseSpeakerList, SEED_FRACTIONS, type SplitPlan } from '../training/splits.js';
-import { trainAndSave } from '../training/train-run.js';
-import { EXIT, type Command } from './command.js';
+import { parseAugmentationFlags } from '../training/augment/spec.js';
+import { type TrainingImprovements } from '../training/training-options.js';
+import { UsageError } from '../errors.js';
+import {
+  crossValidate,
+  CROSS_VALIDATION_FILE,
+  type CrossValidationReport,
+  type Spread,
+} from '../training/cross-validation.js';
+import { heldOutSpeakers, parseSpeakerList, SEED_FRACTIONS, type SplitPlan } from '../training/splits.js';
+import { trainAndSave, type TrainingDependencies, type TrainingPlan } from '../training/train-run.js';
+import { describeCalibration } from './calibrate.js';
+import { EXIT, type Command, type OptionValues } from './command.js';
 import { choiceOption, dataDirectories, integerOption, refusePositionals, requiredString, stringOption } from './options.js';
 import { describeMetrics } from './report.js';
+import { formatTable } from './table.js';
+
+const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
 
 const DEFAULT_TEST_SPEAKERS = 'ravdess:17-20';
 const DEFAULT_VALIDATION_SPEAKERS = 'ravdess:15-16';
@@ -15,28 +29,57 @@ export const trainCommand: Command = {
   name: 'train',
   summary: 'Train the CNN-LSTM on emotional speech folders and save a model directory',
   usage:
-    'ser-agent train --data DIR... --out DIR [--split random|speaker] [--test-speakers ravdess:17-20]\n' +
-    '                [--validation-speakers ravdess:15-16] [--seed 42] [--epochs 100] [--batch-size 32]\n' +
-    '                [--limit-per-class N] [--name ser-cnn-lstm] [--version 1.0.0]',
+    'ser-agent train --data DIR... --out DIR [--split speaker|random] [--test-speakers ravdess:17-20]\n' +
+    '                [--validation-speakers ravdess:15-16] [--folds K] [--seed 42] [--epochs 100] [--batch-size 32]\n' +
+    '                [--limit-per-class N] [--name ser-cnn-lstm] [--version 1.0.0]\n' +
+    '                [--architecture seed|attention] [--class-weights none|balanced] [--label-smoothing 0.1]\n' +
+    '                [--augment noise,pitch,stretch,shift,gain,background] [--augment-copies 2] [--augment-seed N]\n' +
+    '                [--noise-snr 10:30] [--noise-colour white,pink] [--gain-db -6:6] [--pitch-semitones -2:2]\n' +
+    '                [--stretch-rate 0.85:1.15] [--shift-seconds 0.3] [--shift-mode zero|circular]\n' +
+    '                [--background-dir DIR] [--background-snr 5:20]',
   options: {
     data: { type: 'string', multiple: true },
     out: { type: 'string' },
     split: { type: 'string' },
     'test-speakers': { type: 'string' },
     'validation-speakers': { type: 'string' },
+    folds: { type: 'string' },
     seed: { type: 'string' },
     epochs: { type: 'string' },
     'batch-size': { type: 'string' },
     'limit-per-class': { type: 'string' },
     name: { type: 'string' },
     version: { type: 'string' },
+    architecture: { type: 'string' },
+    'class-weights': { type: 'string' },
+    'label-smoothing': { type: 'string' },
+    augment: { type: 'string' },
+    'augment-copies': { type: 'string' },
+    'augment-seed': { type: 'string' },
+    'noise-snr': { type: 'string' },
+    'noise-colour': { type: 'string' },
+    'gain-db': { type: 'string' },
+    'pitch-semitones': { type: 'string' },
+    'stretch-rate': { type: 'string' },
+    'shift-seconds': { type: 'string' },
+    'shift-mode': { type: 'string' },
+    'background-dir': { type: 'string' },
+    'background-snr': { type: 'string' },
   },
   async run(values, positionals, context) {
     refusePositionals('train', positionals, 'use --data DIR');
     const dataDirs = dataDirectories(values);
     const outDir = requiredString(values, 'out', 'the directory the trained model is written to');
     const seed = integerOption(values, 'seed', 42, 0, 2 ** 31 - 1);
-    const strategy = choiceOption(values, 'split', ['random', 'speaker'] as const, 'random');
+    // Speaker-independent by default: a random split lets the same voices into train and test.
+    const strategy = choiceOption(values, 'split', ['random', 'speaker'] as const, 'speaker');
+    const folds = stringOption(values, 'folds') === undefined ? undefined : integerOption(values, 'folds', 5, 2, 100);
+    if (folds !== undefined && strategy !== 'speaker') {
+      throw new UsageError(`--folds ${folds} deals speakers into folds; use it with --split speaker`);
+    }
+    if (folds !== undefined && (values['test-speakers'] !== undefined || values['validation-speakers'] !== undefined)) {
+      throw new UsageError('--folds chooses the held-out speakers of every fold itself; drop --test-speakers and --validation-speakers');
+    }
     const split: SplitPlan =
       strategy === 'random'
         ? { strategy, seed, ...SEED_FRACTIONS }
@@ -49,6 +92,9 @@ export const trainCommand: Command = {
             ),
           };
     const limit = stringOption(values, 'limit-per-class');
+    // Checked before the backend starts, so a mistyped option fails at once.
+    const architecture = choiceOption(values, 'architecture', Object.keys(ARCHITECTURES) as ArchitectureChoice[], 'seed');
+    const improvements = trainingImprovements(values, seed);
 
     await selectBackend(context.config.model.backend, context.logger.child({ module: 'backend' }));
     const featureBar = new SingleBar({ format: 'features {bar} {value}/{total} files', noTTYOutput: true, notTTYSchedule: 10_000 }, Presets.shades_classic);
@@ -56,54 +102,125 @@ export const trainCommand: Command = {
       { format: 'epoch {epoch} {bar} {value}/{total} batches  loss {loss}  acc {accuracy}', noTTYOutput: true, notTTYSchedule: 10_000 },
       Presets.shades_classic,
     );
-    const report = await trainAndSave(
-      {
-        dataDirs,
-        split,
-        ...(limit === undefined ? {} : { limitPerClass: integerOption(values, 'limit-per-class', 0, 1, 1_000_000) }),
-        seed,
-        epochs: integerOption(values, 'epochs', 100, 1, 10_000),
-        batchSize: integerOption(values, 'batch-size', 32, 1, 4096),
-        command: context.commandLine,
-        modelName: stringOption(values, 'name') ?? 'ser-cnn-lstm',
-        modelVersion: stringOption(values, 'version') ?? '1.0.0',
-      },
-      outDir,
-      {
-        extractor: new FeatureExtractor(),
-        cache: new FeatureCache(context.config.cache.dir),
-        logger: context.logger.child({ module: 'train' }),
-        signal: context.signal,
-        progress: {
-          onFeatures: (done, total) => {
-            if (done === 1) featureBar.start(total, 0);
-            featureBar.update(done);
-            if (done === total) featureBar.stop();
-          },
-          onBatchEnd: (log) => {
-            const payload = { epoch: log.epoch, loss: log.loss.toFixed(4), accuracy: log.accuracy.toFixed(3) };
-            if (log.batch === 1) batchBar.start(log.batches, 0, payload);
-            batchBar.update(log.batch, payload);
-            if (log.batch === log.batches) batchBar.stop();
-          },
-          onEpochEnd: (log) => {
-            context.err(
-              `epoch ${log.epoch}: loss ${log.loss.toFixed(4)} acc ${log.accuracy.toFixed(3)} ` +
-                `val_loss ${log.valLoss.toFixed(4)} val_acc ${log.valAccuracy.toFixed(3)} ` +
-                `lr ${log.learningRate.toExponential(1)} (${log.seconds.toFixed(0)} s)`,
-            );
-          },
+    const plan: TrainingPlan = {
+      dataDirs,
+      split,
+      ...(limit === undefined ? {} : { limitPerClass: integerOption(values, 'limit-per-class', 0, 1, 1_000_000) }),
+      seed,
+      epochs: integerOption(values, 'epochs', 100, 1, 10_000),
+      batchSize: integerOption(values, 'batch-size', 32, 1, 4096),
+      command: context.commandLine,
+      modelName: stringOption(values, 'name') ?? 'ser-cnn-lstm',
+      modelVersion: stringOption(values, 'version') ?? '1.0.0',
+      architecture,
+      improvements,
+    };
+    const deps: TrainingDependencies = {
+      extractor: new FeatureExtractor(),
+      cache: new FeatureCache(context.config.cache.dir),
+      logger: context.logger.child({ module: 'train' }),
+      signal: context.signal,
+      progress: {
+        onFeatures: (done, total) => {
+          if (done === 1) featureBar.start(total, 0);
+          featureBar.update(done);
+          if (done === total) featureBar.stop();
+        },
+        onAugment: (copy, done, total) => {
+          if (done === 1) featureBar.start(total, 0);
+          featureBar.update(done);
+          if (done === total) {
+            featureBar.stop();
+            context.err(`augmented copy ${copy} of the ${total} training files ready`);
+          }
+        },
+        onBatchEnd: (log) => {
+          const payload = { epoch: log.epoch, loss: log.loss.toFixed(4), accuracy: log.accuracy.toFixed(3) };
+          if (log.batch === 1) batchBar.start(log.batches, 0, payload);
+          batchBar.update(log.batch, payload);
+          if (log.batch === log.batches) batchBar.stop();
+        },
+        onEpochEnd: (log) => {
+          context.err(
+            `epoch ${log.epoch}: loss ${log.loss.toFixed(4)} acc ${log.accuracy.toFixed(3)} ` +
+              `val_loss ${log.valLoss.toFixed(4)} val_acc ${log.valAccuracy.toFixed(3)} ` +
+              `lr ${log.learningRate.toExponential(1)} (${log.seconds.toFixed(0)} s)`,
+          );
         },
       },
-    );
+    };
+    if (folds !== undefined) {
+      const cv = await crossValidate(plan, folds, outDir, deps, (fold, total, result) => {
+        context.err(
+          `fold ${fold}/${total} (test speakers ${result.testSpeakers.join(',')}): speaker-independent accuracy ` +
+            `${percent(result.speakerIndependent.accuracy)}, UAR ${percent(result.speakerIndependent.uar)}`,
+        );
+      });
+      for (const line of describeCrossValidation(cv)) context.out(line);
+      context.err(`fold models and ${CROSS_VALIDATION_FILE} saved in ${outDir}`);
+      return EXIT.ok;
+    }
+    const report = await trainAndSave(plan, outDir, deps);
     context.err(
       `trained ${report.training.history.length} epochs (${report.training.stopReason}), best epoch ` +
         `${report.training.bestEpoch}, ${report.minutes.toFixed(1)} min; saved to ${outDir}`,
     );
+    if (report.speakerIndependent) {
+      context.out(
+        `speaker-independent (held-out speakers ${heldOutSpeakers(split).join(',')}): ${report.speakerIndependent.count} files, ` +
+          `accuracy ${percent(report.speakerIndependent.accuracy)}, UAR ${percent(report.speakerIndependent.uar)}`,
+      );
+    }
     for (const line of describeMetrics('test', report.test.all)) context.out(line);
     for (const [corpus, metrics] of Object.entries(report.test.byCorpus)) {
       for (const line of describeMetrics(`test (${corpus})`, metrics)) context.out(line);
     }
+    for (const line of describeCalibration(report.calibration.report)) context.out(line);
     return EXIT.ok;
   },
 };
+
+/** Mean ± standard deviation over the folds, as a table. */
+function describeCrossValidation(report: CrossValidationReport): string[] {
+  const cell = (s: Spread) => `${percent(s.mean)} ± ${percent(s.std)} (${percent(s.min)}-${percent(s.max)})`;
+  return [
+    `${report.folds}-fold cross-validation by speaker:`,
+    ...formatTable(
+      ['test files', 'accuracy', 'UAR'],
+      [
+        ['held-out speakers (speaker-independent)', cell(report.spread.speakerIndependentAccuracy), cell(report.spread.speakerIndependentUar)],
+        ['all test files', cell(report.spread.allTestAccuracy), cell(report.spread.allTestUar)],
+      ],
+    ),
+    `ECE after calibration: ${cell(report.spread.eceAfter)}`,
+  ];
+}
+
+/** --class-weights, --label-smoothing and the augmentation flags; the augmentation seed defaults to --seed. */
+function trainingImprovements(values: OptionValues, seed: number): TrainingImprovements {
+  const augmentation = parseAugmentationFlags({
+    seed: integerOption(values, 'augment-seed', seed, 0, 2 ** 31 - 1),
+    augment: stringOption(values, 'augment'),
+    copies: stringOption(values, 'augment-copies'),
+    noiseSnr: stringOption(values, 'noise-snr'),
+    noiseColour: stringOption(values, 'noise-colour'),
+    gainDb: stringOption(values, 'gain-db'),
+    pitchSemitones: stringOption(values, 'pitch-semitones'),
+    stretchRate: stringOption(values, 'stretch-rate'),
+    shiftSeconds: stringOption(values, 'shift-seconds'),
+    shiftMode: stringOption(values, 'shift-mode'),
+    backgroundDir: stringOption(values, 'background-dir'),
+    backgroundSnr: stringOption(values, 'background-snr'),
+  });
+  const smoothingText = stringOption(values, 'label-smoothing');
+  const labelSmoothing = smoothingText === undefined ? undefined : Number(smoothingText);
+  if (labelSmoothing !== undefined && !(labelSmoothing >= 0 && labelSmoothing < 1)) {
+    throw new UsageError(`--label-smoothing must be a number from 0 up to (not including) 1, such as 0.1; got "${smoothingText}"`);
+  }
+  const classWeights = choiceOption(values, 'class-weights', ['none', 'balanced'] as const, 'none');
+  return {
+    ...(augmentation === undefined ? {} : { augmentation }),
+    ...(classWeights === 'balanced' ? { classWeights } : {}),
+    ...(labelSmoothing === undefined ? {} : { labelSmoothing }),
+  };
+}

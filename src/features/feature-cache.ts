@@ -25,8 +25,13 @@ export class FeatureCache {
     this.#dir = dir;
   }
 
-  async getOrCompute(file: string, compute: () => Promise<Float32Array>): Promise<Float32Array> {
-    const key = await this.#key(file).catch(() => undefined);
+  /**
+   * The features of `file`, from the cache or from `compute`. `variant` names a derived
+   * version of the file's features (an augmented copy: its settings, seed and copy number),
+   * cached separately from the plain features and from every other variant.
+   */
+  async getOrCompute(file: string, compute: () => Promise<Float32Array>, variant?: string): Promise<Float32Array> {
+    const key = await this.#key(file, variant).catch(() => undefined);
     // A file that cannot even be stat'ed is not cacheable; computing reports the real error.
     if (key === undefined) return compute();
     const entry = path.join(this.#dir, `${key}.f32`);
@@ -42,11 +47,12 @@ export class FeatureCache {
     return features;
   }
 
-  async #key(file: string): Promise<string> {
+  async #key(file: string, variant: string | undefined): Promise<string> {
     const absolute = path.resolve(file);
     const info = await stat(absolute);
-    return createHash('sha256')
-      .update(JSON.stringify([absolute, info.size, info.mtimeMs, FEATURE_PARAMETERS, PIPELINE_REVISION]))
-      .digest('hex');
+    const identity: unknown[] = [absolute, info.size, info.mtimeMs, FEATURE_PARAMETERS, PIPELINE_REVISION];
+    // Plain features keep the key they always had, so existing caches stay valid.
+    if (variant !== undefined) identity.push(variant);
+    return createHash('sha256').update(JSON.stringify(identity)).digest('hex');
   }
 }

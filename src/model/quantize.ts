@@ -77,7 +77,8 @@ export async function quantizeModelDir(
     position += part.byteLength;
   }
 
-  const { name, version, architecture, labels, featureParameters, training, weights: sourceWeights } = source.metadata;
+  const { name, version, architecture, labels, featureParameters, training, temperature, weights: sourceWeights } =
+    source.metadata;
   const metadata = await writeModelDir(
     outDir,
     {
@@ -86,7 +87,18 @@ export async function quantizeModelDir(
       weightSpecs: specs,
       weightData,
       weightsDtype: dtype,
-      description: { name, version, architecture, labels, featureParameters, training, metrics: options.metrics ?? {} },
+      // The temperature was fitted to the float model; quantization barely moves its outputs
+      // (top-1 agreement is measured), so the copy keeps it rather than losing calibration.
+      description: {
+        name,
+        version,
+        architecture,
+        labels,
+        featureParameters,
+        training,
+        metrics: options.metrics ?? {},
+        ...(temperature === undefined ? {} : { temperature }),
+      },
       quantizedFrom: { weightsSha256: sourceWeights.sha256 },
     },
     options,

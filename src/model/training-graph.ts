@@ -21,6 +21,15 @@ export interface TrainingGraph {
 }
 
 type Stage = (x: tf.Tensor, mode: ForwardMode) => tf.Tensor;
+/** A stage of a layer with several inputs (a merge layer such as Dot). */
+type MergeStage = (inputs: tf.Tensor[], mode: ForwardMode) => tf.Tensor;
+
+/** One layer of the graph: the names of the layers it reads and what it computes. */
+interface Step {
+  name: string;
+  inputs: string[];
+  run: MergeStage;
+}
 
 /**
  * Why a second forward pass: tfjs-layers' Conv1D differentiates through Conv2DBackpropFilter,
@@ -32,12 +41,22 @@ type Stage = (x: tf.Tensor, mode: ForwardMode) => tf.Tensor;
  */
 export function createTrainingGraph(model: tf.LayersModel): TrainingGraph {
   const inputShape = model.inputs[0]?.shape;
-  const stages: Stage[] = [];
-  const lastIndex = model.layers.length - 1;
-  model.layers.forEach((layer, index) => {
-    stages.push(compileLayer(layer, index, index === lastIndex, model.layers.length));
-  });
-  const trainableVariables = model.layers.flatMap((layer) =>
+  const outputLayer = model.outputs[0]?.sourceLayer;
+  if (model.inputs.length !== 1 || model.outputs.length !== 1 || outputLayer === undefined) {
+    throw new ModelError(
+      `model ${model.name} has ${model.inputs.length} inputs and ${model.outputs.length} outputs; ` +
+        'the training graph takes one feature input and one class output',
+    );
+  }
+  // Sequential and functional models alike: layers in topological order, each reading the
+  // outputs of its inbound layers (an InputLayer's output is the batch itself).
+  const layers = model.layers.filter((layer) => layer.getClassName() !== 'InputLayer');
+  const steps: Step[] = layers.map((layer, index) => ({
+    name: layer.name,
+    inputs: inboundLayerNames(layer),
+    run: compileLayer(layer, index, layer === outputLayer, layers.length),
+  }));
+  const trainableVariables = layers.flatMap((layer) =>
     layer.weights.filter((weight) => weight.trainable).map((weight) => variableOf(layer, weight)),
   );
 
@@ -50,34 +69,66 @@ export function createTrainingGraph(model: tf.LayersModel): TrainingGraph {
             `[${inputShape.map((d) => d ?? 'batch').join(', ')}]; reshape the batch to the model's input`,
         );
       }
-      return tf.tidy(() => stages.reduce<tf.Tensor>((h, stage) => stage(h, mode), x)) as tf.Tensor2D;
+      return tf.tidy(() => {
+        const outputs = new Map<string, tf.Tensor>();
+        for (const step of steps) {
+          const inputs = step.inputs.map((name) => outputs.get(name) ?? x);
+          outputs.set(step.name, step.run(inputs, mode));
+        }
+        return outputs.get(outputLayer.name) as tf.Tensor;
+      }) as tf.Tensor2D;
     },
   };
+}
+
+/** The layers whose outputs `layer` reads; a layer applied more than once is not supported. */
+function inboundLayerNames(layer: tf.layers.Layer): string[] {
+  if (layer.inboundNodes.length !== 1) {
+    throw new ModelError(
+      `layer ${layer.name} is applied ${layer.inboundNodes.length} times; the training graph needs each layer applied once`,
+    );
+  }
+  return (layer.inboundNodes[0]?.inboundLayers ?? []).map((inbound) => inbound.name);
+}
+
+/** A single-input stage as a step; its one input is checked when the graph is built. */
+function single(layer: tf.layers.Layer, stage: Stage): MergeStage {
+  if (inboundLayerNames(layer).length !== 1) {
+    throw new ModelError(`layer ${layer.name} has ${inboundLayerNames(layer).length} inputs; a ${layer.getClassName()} takes one`);
+  }
+  return (inputs, mode) => stage(inputs[0] as tf.Tensor, mode);
 }
 
 function shapeFits(actual: readonly number[], expected: readonly (number | null)[]): boolean {
   return actual.length === expected.length && expected.every((d, i) => d === null || d === actual[i]);
 }
 
-function compileLayer(layer: tf.layers.Layer, index: number, isLast: boolean, layerCount: number): Stage {
+function compileLayer(layer: tf.layers.Layer, index: number, isLast: boolean, layerCount: number): MergeStage {
   const config = layer.getConfig();
   switch (layer.getClassName()) {
     case 'Conv1D':
-      return conv1dStage(layer, config);
+      return single(layer, conv1dStage(layer, config));
     case 'BatchNormalization':
-      return batchNormStage(layer, config);
+      return single(layer, batchNormStage(layer, config));
     case 'MaxPooling1D':
-      return maxPool1dStage(layer, config);
+      return single(layer, maxPool1dStage(layer, config));
     case 'Dropout':
-      return dropoutStage(layer, config, index, layerCount);
+      return single(layer, dropoutStage(layer, config, index, layerCount));
     case 'LSTM':
-      return lstmStage(layer, config);
+      return single(layer, lstmStage(layer, config));
     case 'Dense':
-      return denseStage(layer, config, isLast);
+      return single(layer, denseStage(layer, config, isLast));
+    case 'Flatten':
+      return single(layer, (x) => tf.reshape(x, [x.shape[0], -1]));
+    case 'Softmax':
+      return single(layer, softmaxStage(layer, config));
+    case 'Dot':
+      return dotStage(layer, config);
     default:
       throw new ModelError(
         `layer ${layer.name} is a ${layer.getClassName()}, which the training graph does not ` +
-          'implement; use Conv1D, BatchNormalization, MaxPooling1D, Dropout, LSTM and Dense layers',
+          'implement; use Conv1D, BatchNormalization, MaxPooling1D, Dropout, LSTM, Dense, Flatten, ' +
+          'Softmax and Dot layers',
       );
   }
 }
@@ -107,11 +158,12 @@ function affine(
   x: tf.Tensor,
   kernel: tf.Tensor,
   bias: tf.Tensor | undefined,
-  activation: 'relu' | 'linear',
+  activation: Activation,
 ): tf.Tensor2D {
   let output: tf.Tensor2D = matMulWithFastGradient(x, kernel);
   if (bias !== undefined) output = tf.add<tf.Tensor2D>(output, bias);
-  return activation === 'relu' ? tf.relu(output) : output;
+  if (activation === 'relu') return tf.relu(output);
+  return activation === 'tanh' ? tf.tanh(output) : output;
 }
 
 function conv1dStage(layer: tf.layers.Layer, config: LayerConfig): Stage {
@@ -263,17 +315,58 @@ function denseStage(layer: tf.layers.Layer, config: LayerConfig, isLast: boolean
   const activation =
     isLast && config['activation'] === 'softmax' ? 'linear' : supportedActivation(layer, config['activation']);
   return (x) => {
-    if (x.rank !== 2) {
-      throw new ModelError(`layer ${layer.name} is a Dense layer on a rank-${x.rank} input; the graph supports rank 2`);
+    if (x.rank === 2) return affine(x, kernel, bias, activation);
+    if (x.rank === 3) {
+      // Keras applies Dense to the last axis of a sequence: every step through the same weights.
+      const [batch, steps, features] = x.shape as [number, number, number];
+      const output = affine(tf.reshape(x, [batch * steps, features]), kernel, bias, activation);
+      return tf.reshape(output, [batch, steps, output.shape[1]]);
     }
-    return affine(x, kernel, bias, activation);
+    throw new ModelError(`layer ${layer.name} is a Dense layer on a rank-${x.rank} input; the graph supports rank 2 and 3`);
   };
 }
 
-function supportedActivation(layer: tf.layers.Layer, activation: unknown): 'relu' | 'linear' {
-  if (activation === 'relu' || activation === 'linear') return activation;
+function softmaxStage(layer: tf.layers.Layer, config: LayerConfig): Stage {
+  const axis = singleValue(config['axis']);
+  return (x) => {
+    if (axis !== -1 && axis !== x.rank - 1) {
+      throw new ModelError(`layer ${layer.name} takes its softmax over axis ${String(axis)}; the training graph supports the last axis`);
+    }
+    return tf.softmax(x);
+  };
+}
+
+/**
+ * Keras Dot(axes=1) of weights [batch, steps] with a sequence [batch, steps, channels]: the
+ * weighted sum over steps, [batch, channels] (attention pooling). Written as a broadcast
+ * multiply and a sum, whose gradients are plain elementwise ops on wasm.
+ */
+function dotStage(layer: tf.layers.Layer, config: LayerConfig): MergeStage {
+  const axes: unknown[] = Array.isArray(config['axes']) ? config['axes'] : [config['axes'], config['axes']];
+  if (axes[0] !== 1 || axes[1] !== 1) {
+    throw new ModelError(`layer ${layer.name} has axes = ${JSON.stringify(config['axes'])}; the training graph supports 1`);
+  }
+  requireConfig(layer, 'normalize', config['normalize'], [false]);
+  if (inboundLayerNames(layer).length !== 2) {
+    throw new ModelError(`layer ${layer.name} has ${inboundLayerNames(layer).length} inputs; a Dot takes two`);
+  }
+  return ([weights, sequence]) => {
+    if (weights?.rank !== 2 || sequence?.rank !== 3) {
+      throw new ModelError(
+        `layer ${layer.name} multiplies ranks ${weights?.rank} and ${sequence?.rank}; the training graph ` +
+          'supports Dot of [batch, steps] weights with a [batch, steps, channels] sequence',
+      );
+    }
+    return tf.sum(tf.mul(tf.expandDims(weights, 2), sequence), 1);
+  };
+}
+
+type Activation = 'relu' | 'linear' | 'tanh';
+
+function supportedActivation(layer: tf.layers.Layer, activation: unknown): Activation {
+  if (activation === 'relu' || activation === 'linear' || activation === 'tanh') return activation;
   throw new ModelError(
-    `layer ${layer.name} uses activation ${String(activation)}; the training graph supports relu and ` +
+    `layer ${layer.name} uses activation ${String(activation)}; the training graph supports relu, tanh and ` +
       'linear (and softmax on the output layer)',
   );
 }

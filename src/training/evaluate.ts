@@ -1,7 +1,7 @@
 import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
 import { EMOTIONS } from '../labels.js';
 import { type EmotionClassifier } from '../model/classifier.js';
-import { type Corpus } from './datasets.js';
+import { type Corpus, type LabelledFile } from './datasets.js';
 import { type FeatureSet } from './feature-set.js';
 import { computeMetrics, type ClassificationMetrics } from './metrics.js';
 import { type LabelledSet } from './trainer.js';
@@ -9,28 +9,37 @@ import { type LabelledSet } from './trainer.js';
 const CLIP_VALUES = N_FRAMES * N_FEATURES;
 const EVALUATION_BATCH = 32;
 
-/** Top-1 class index of every row of `set`, through the same classifier the CLI and daemon use. */
-export function predictClasses(classifier: EmotionClassifier, set: LabelledSet): Int32Array {
+/** What a classifier said about every row of a set: top-1 class and the full distribution. */
+export interface Predictions {
+  classes: Int32Array;
+  /** One row per clip, in EMOTIONS order, with the model's temperature applied. */
+  probabilities: Float64Array[];
+}
+
+/** Predictions for every row of `set`, through the same classifier the CLI and daemon use. */
+export function predictSet(classifier: EmotionClassifier, set: LabelledSet): Predictions {
   const count = set.labels.length;
-  const predicted = new Int32Array(count);
+  const classes = new Int32Array(count);
+  const probabilities: Float64Array[] = [];
   for (let start = 0; start < count; start += EVALUATION_BATCH) {
     const end = Math.min(count, start + EVALUATION_BATCH);
     const batch = Array.from({ length: end - start }, (_, i) =>
       set.features.subarray((start + i) * CLIP_VALUES, (start + i + 1) * CLIP_VALUES),
     );
     classifier.classifyBatch(batch).forEach((prediction, i) => {
-      predicted[start + i] = EMOTIONS.indexOf(prediction.emotion);
+      classes[start + i] = EMOTIONS.indexOf(prediction.emotion);
+      probabilities.push(Float64Array.from(EMOTIONS, (emotion) => prediction.probabilities[emotion]));
     });
   }
-  return predicted;
+  return { classes, probabilities };
 }
 
 export function evaluateClassifier(
   classifier: EmotionClassifier,
   set: LabelledSet,
-): { metrics: ClassificationMetrics; predicted: Int32Array } {
-  const predicted = predictClasses(classifier, set);
-  return { metrics: computeMetrics(set.labels, predicted), predicted };
+): { metrics: ClassificationMetrics; predicted: Int32Array; probabilities: Float64Array[] } {
+  const { classes, probabilities } = predictSet(classifier, set);
+  return { metrics: computeMetrics(set.labels, classes), predicted: classes, probabilities };
 }
 
 export interface TestReport {
@@ -38,20 +47,30 @@ export interface TestReport {
   /** The same files per corpus (e.g. RAVDESS held-out actors apart from TESS held-out files). */
   byCorpus: Partial<Record<Corpus, ClassificationMetrics>>;
   predicted: Int32Array;
+  probabilities: Float64Array[];
 }
 
 /** Metrics over the whole set and per corpus, from one pass of predictions. */
 export function evaluateByCorpus(classifier: EmotionClassifier, set: FeatureSet): TestReport {
-  const predicted = predictClasses(classifier, set);
+  const { classes: predicted, probabilities } = predictSet(classifier, set);
   const byCorpus: TestReport['byCorpus'] = {};
   for (const corpus of new Set(set.files.map((file) => file.corpus))) {
-    const rows = set.files.flatMap((file, row) => (file.corpus === corpus ? [row] : []));
-    byCorpus[corpus] = computeMetrics(
-      rows.map((row) => set.labels[row] as number),
-      rows.map((row) => predicted[row] as number),
-    );
+    byCorpus[corpus] = subsetMetrics(set, predicted, (file) => file.corpus === corpus);
   }
-  return { all: computeMetrics(set.labels, predicted), byCorpus, predicted };
+  return { all: computeMetrics(set.labels, predicted), byCorpus, predicted, probabilities };
+}
+
+/** Metrics over the rows of `set` whose file satisfies `keep` (e.g. the held-out speakers'). */
+export function subsetMetrics(
+  set: FeatureSet,
+  predicted: Int32Array,
+  keep: (file: LabelledFile) => boolean,
+): ClassificationMetrics {
+  const rows = set.files.flatMap((file, row) => (keep(file) ? [row] : []));
+  return computeMetrics(
+    rows.map((row) => set.labels[row] as number),
+    rows.map((row) => predicted[row] as number),
+  );
 }
 
 export interface SummaryRow {

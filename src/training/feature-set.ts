@@ -1,11 +1,23 @@
+import path from 'node:path';
+import { loadAudio } from '../audio/load-clip.js';
 import { describeError } from '../errors.js';
+import { prepareClip } from '../dsp/clip.js';
 import { type FeatureExtractor } from '../dsp/features.js';
 import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
 import { EMOTIONS } from '../labels.js';
 import { type FeatureCache } from '../features/feature-cache.js';
 import { featuresForFile } from '../features/file-features.js';
+import { augmentRecording } from './augment/augment-recording.js';
+import { type BackgroundBank } from './augment/background.js';
+import { describeAugmentation, variantSeed, type AugmentationSpec } from './augment/spec.js';
 import { type LabelledFile } from './datasets.js';
 import { type LabelledSet } from './trainer.js';
+
+/**
+ * Bump when an augmentation's code changes what it computes, so augmented features cached by
+ * an older build are not reused.
+ */
+const AUGMENTATION_REVISION = 1;
 
 const CLIP_VALUES = N_FRAMES * N_FEATURES;
 
@@ -62,4 +74,61 @@ export function selectRows(set: FeatureSet, keep: (file: LabelledFile) => boolea
     files: indices.map((row) => set.files[row] as LabelledFile),
     failed: [],
   };
+}
+
+/** One augmented copy of a training set: row i is a variant of the set's row i. */
+export interface AugmentedVariant extends LabelledSet {
+  /** Rows whose augmentation failed; they hold the original features instead, and are reported. */
+  failed: Array<{ path: string; reason: string }>;
+}
+
+/**
+ * Variant `copy` of every row of `set`: the whole recording loaded, augmented with parameters
+ * drawn from (spec.seed, the file, copy), cut to the model's window and featurised, through the
+ * cache under a key naming the augmentation, its seed and the copy (and the background files'
+ * digest), so repeated runs and larger --augment-copies reuse what was computed.
+ */
+export async function buildAugmentedVariant(
+  set: FeatureSet,
+  copy: number,
+  spec: AugmentationSpec,
+  background: BackgroundBank | undefined,
+  extractor: FeatureExtractor,
+  cache: FeatureCache,
+  onProgress?: (done: number, total: number) => void,
+): Promise<AugmentedVariant> {
+  const variant = JSON.stringify({
+    augmentation: describeAugmentation(spec),
+    copy,
+    background: background?.digest ?? null,
+    revision: AUGMENTATION_REVISION,
+  });
+  const features = Float32Array.from(set.features);
+  const failed: AugmentedVariant['failed'] = [];
+  for (const [row, file] of set.files.entries()) {
+    try {
+      const clip = await cache.getOrCompute(
+        file.path,
+        async () => {
+          const recording = await loadAudio(file.path, { durationSeconds: Infinity });
+          const seed = variantSeed(spec.seed, variantIdentity(file), copy);
+          return extractor.extract(prepareClip(augmentRecording(recording, spec, seed, background).samples));
+        },
+        variant,
+      );
+      features.set(clip, row * CLIP_VALUES);
+    } catch (error) {
+      failed.push({ path: file.path, reason: describeError(error) });
+    }
+    onProgress?.(row + 1, set.files.length);
+  }
+  return { features, labels: set.labels, failed };
+}
+
+/**
+ * What names a file for its augmentation seed: corpus, folder and file name, not the absolute
+ * path, so moving the datasets keeps every variant's parameters.
+ */
+function variantIdentity(file: LabelledFile): string {
+  return [file.corpus, path.basename(path.dirname(file.path)), path.basename(file.path)].join('/');
 }

@@ -1,6 +1,6 @@
 import { ModelError } from '../errors.js';
 import { type LabelledFile } from './datasets.js';
-import { applySplitPlan, samplePerClass, type Split, type SplitPlan } from './splits.js';
+import { applySplitPlan, sampleAcrossSpeakers, samplePerClass, type Split, type SplitPlan } from './splits.js';
 
 /** What a model's metadata records about its training data, enough to rebuild its split. */
 export interface SplitProvenance {
@@ -37,9 +37,21 @@ export function readSplitProvenance(training: unknown, modelDir: string): SplitP
  * later rebuilds for evaluation both go through here, so they cannot drift apart.
  */
 export function splitFromProvenance(files: readonly LabelledFile[], provenance: SplitProvenance): Split {
-  const pool =
-    provenance.limitPerClass === undefined
-      ? files
-      : samplePerClass(files, provenance.limitPerClass, provenance.seed);
-  return applySplitPlan(pool, provenance.split);
+  const limit = provenance.limitPerClass;
+  if (limit === undefined) return applySplitPlan(files, provenance.split);
+  const plan = provenance.split;
+  if (plan.strategy === 'random') return applySplitPlan(samplePerClass(files, limit, provenance.seed), plan);
+  // A speaker split samples its test speakers, validation speakers and the rest apart, so a
+  // small subset still holds every named speaker out, with up to `limit` files per class each.
+  const test = new Set(plan.testSpeakers);
+  const validation = new Set(plan.validationSpeakers);
+  const groups = [
+    files.filter((file) => test.has(file.speaker)),
+    files.filter((file) => validation.has(file.speaker)),
+    files.filter((file) => !test.has(file.speaker) && !validation.has(file.speaker)),
+  ];
+  return applySplitPlan(
+    groups.flatMap((group) => sampleAcrossSpeakers(group, limit, provenance.seed)),
+    plan,
+  );
 }

@@ -73,7 +73,8 @@ export function speakerSplit(
   if (missing.length > 0) {
     throw new DatasetError(
       `held-out speaker(s) ${missing.join(', ')} have no files in the data; ` +
-        `known speakers look like ${[...known].slice(0, 3).join(', ')}`,
+        `known speakers look like ${[...known].slice(0, 3).join(', ')}: name held-out speakers with ` +
+        '--test-speakers and --validation-speakers, or use --split random',
     );
   }
   const heldOutCorpora = new Set(
@@ -150,6 +151,8 @@ export type SplitPlan =
   | { strategy: 'random'; seed: number; validation: number; test: number }
   | { strategy: 'speaker'; seed: number; testSpeakers: string[]; validationSpeakers: string[] };
 
+export type SpeakerSplitPlan = Extract<SplitPlan, { strategy: 'speaker' }>;
+
 /** Rebuilds the split a plan describes; the same files and plan always give the same split. */
 export function applySplitPlan(files: readonly LabelledFile[], plan: SplitPlan): Split {
   const random = createRandom(plan.seed);
@@ -174,6 +177,76 @@ export function samplePerClass(
       random,
     ).slice(0, perClass),
   );
+}
+
+/**
+ * At most `perClass` files of each class, spread evenly over the speakers: per class, files
+ * are taken round-robin over the speakers (a seeded order, rotated from class to class), so
+ * every speaker is represented once 7 × perClass reaches the number of speakers. Small
+ * speaker-split runs need that: a held-out speaker without files cannot be held out.
+ */
+export function sampleAcrossSpeakers(
+  files: readonly LabelledFile[],
+  perClass: number,
+  seed: number,
+): LabelledFile[] {
+  const random = createRandom(seed);
+  const speakers = shuffled([...new Set(files.map((file) => file.speaker))].sort(), random);
+  return EMOTIONS.flatMap((label, classIndex) => {
+    const queues = speakers.map((speaker) =>
+      shuffled(
+        files.filter((file) => file.label === label && file.speaker === speaker),
+        random,
+      ),
+    );
+    const taken: LabelledFile[] = [];
+    const start = classIndex * perClass;
+    for (let round = 0; taken.length < perClass && queues.some((queue) => queue.length > round); round++) {
+      for (let i = 0; i < queues.length && taken.length < perClass; i++) {
+        const file = queues[(start + i) % queues.length]?.[round];
+        if (file !== undefined) taken.push(file);
+      }
+    }
+    return taken;
+  });
+}
+
+/**
+ * K speaker-independent folds: the speakers of every corpus that has at least K of them are
+ * dealt (in a seeded order) into K disjoint groups. Fold i tests on group i and validates on
+ * half of group i+1; corpora with fewer speakers than folds (TESS has two) are split
+ * stratified-randomly in every fold, as `speakerSplit` does, and reported apart.
+ */
+export function speakerFolds(files: readonly LabelledFile[], folds: number, seed: number): SpeakerSplitPlan[] {
+  if (!Number.isInteger(folds) || folds < 2) {
+    throw new DatasetError(`cross-validation needs at least 2 folds; got ${folds}`);
+  }
+  const random = createRandom(seed);
+  const byCorpus = new Map<string, string[]>();
+  for (const file of files) byCorpus.set(file.corpus, [...(byCorpus.get(file.corpus) ?? []), file.speaker]);
+  const groups = Array.from({ length: folds }, () => new Map<string, string[]>());
+  for (const [corpus, speakers] of byCorpus) {
+    const distinct = [...new Set(speakers)].sort();
+    if (distinct.length < folds) continue;
+    shuffled(distinct, random).forEach((speaker, index) => {
+      const group = groups[index % folds] as Map<string, string[]>;
+      group.set(corpus, [...(group.get(corpus) ?? []), speaker]);
+    });
+  }
+  if ((groups[0]?.size ?? 0) === 0) {
+    const counts = [...byCorpus].map(([corpus, speakers]) => `${corpus} ${new Set(speakers).size}`).join(', ');
+    throw new DatasetError(
+      `no corpus has ${folds} speakers to deal into ${folds} folds (speakers: ${counts}); use fewer --folds`,
+    );
+  }
+  return groups.map((group, index) => ({
+    strategy: 'speaker',
+    seed,
+    testSpeakers: [...group.values()].flat(),
+    validationSpeakers: [...(groups[(index + 1) % folds] as Map<string, string[]>).values()].flatMap((speakers) =>
+      speakers.slice(0, Math.ceil(speakers.length / 2)),
+    ),
+  }));
 }
 
 /** The speakers a plan holds out of training for testing (none for a random split). */

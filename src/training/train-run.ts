@@ -4,16 +4,19 @@ import { DatasetError } from '../errors.js';
 import { type FeatureExtractor } from '../dsp/features.js';
 import { type FeatureCache } from '../features/feature-cache.js';
 import { type Logger } from '../logging/logger.js';
-import { buildSeedModel, SEED_ARCHITECTURE } from '../model/architecture.js';
+import { ARCHITECTURES, buildModel, type ArchitectureChoice } from '../model/architecture.js';
 import { EmotionClassifier } from '../model/classifier.js';
 import { type DataSource } from '../model/metadata.js';
 import { recordModelMetrics, saveModelDir } from '../model/model-dir.js';
 import { CORPORA, scanDatasets, type Corpus, type LabelledFile } from './datasets.js';
-import { evaluateByCorpus, summarizeTestReport, type TestReport } from './evaluate.js';
+import { calibrate, type CalibrationResult } from './calibrate.js';
+import { evaluateByCorpus, predictSet, subsetMetrics, summarizeTestReport, type TestReport } from './evaluate.js';
+import { type ClassificationMetrics } from './metrics.js';
 import { buildFeatureSet, selectRows, type FeatureSet } from './feature-set.js';
 import { heldOutSpeakers, type SplitPlan } from './splits.js';
 import { splitFromProvenance } from './recorded-split.js';
 import { trainModel, type TrainOptions, type TrainResult } from './trainer.js';
+import { prepareImprovements, type TrainingImprovements } from './training-options.js';
 
 /** Per-epoch loss, accuracy and learning rate, saved beside the model. */
 export const TRAINING_HISTORY_FILE = 'training-history.json';
@@ -31,10 +34,16 @@ export interface TrainingPlan {
   command: string;
   modelName: string;
   modelVersion: string;
+  /** The model to train; default 'seed'. */
+  architecture?: ArchitectureChoice;
+  /** Augmentation, class weighting, label smoothing; none by default. */
+  improvements?: TrainingImprovements;
 }
 
 export interface TrainingProgress {
   onFeatures?: (done: number, total: number) => void;
+  /** Progress through the training files for augmented copy `copy` (from 1). */
+  onAugment?: (copy: number, done: number, total: number) => void;
   onBatchEnd?: TrainOptions['onBatchEnd'];
   onEpochEnd?: TrainOptions['onEpochEnd'];
 }
@@ -43,6 +52,9 @@ export interface TrainingReport {
   counts: { train: number; validation: number; test: number; unlabelled: number; failed: number };
   training: TrainResult;
   test: TestReport;
+  /** Test files of the speakers held out whole; absent for a random split. */
+  speakerIndependent?: ClassificationMetrics;
+  calibration: CalibrationResult;
   minutes: number;
 }
 
@@ -56,9 +68,9 @@ export interface TrainingDependencies {
 
 /**
  * One reproducible training run: scan the data, split it as planned, compute (cached)
- * features, train the seed CNN-LSTM, save it with its provenance, then evaluate the *saved*
- * model on the held-out test split, so the reported numbers are those of the artefact
- * users load.
+ * features and augmented copies of the training files, train the chosen architecture, save
+ * it with its provenance, then evaluate the *saved* model on the held-out test split, so the
+ * reported numbers are those of the artefact users load.
  */
 export async function trainAndSave(
   plan: TrainingPlan,
@@ -102,10 +114,18 @@ export async function trainAndSave(
     );
   }
 
-  const model = buildSeedModel();
+  const architecture = plan.architecture ?? 'seed';
+  const improvements = await prepareImprovements(plan.improvements ?? {}, train, {
+    extractor: deps.extractor,
+    cache: deps.cache,
+    logger,
+    ...(deps.progress?.onAugment ? { onAugment: deps.progress.onAugment } : {}),
+  });
+  const model = buildModel(architecture);
   let training: TrainResult;
   try {
     training = await trainModel(model, train, validation, {
+      ...improvements.options,
       seed: plan.seed,
       epochs: plan.epochs,
       batchSize: plan.batchSize,
@@ -116,13 +136,14 @@ export async function trainAndSave(
     await saveModelDir(model, outDir, {
       name: plan.modelName,
       version: plan.modelVersion,
-      architecture: SEED_ARCHITECTURE,
+      architecture: ARCHITECTURES[architecture].name,
       training: {
         command: plan.command,
         seed: plan.seed,
         dataSources: describeSources(plan.dataDirs, all.files),
         split: plan.split,
         ...(plan.limitPerClass === undefined ? {} : { limitPerClass: plan.limitPerClass }),
+        ...improvements.provenance,
         counts: { train: train.labels.length, validation: validation.labels.length, test: test.labels.length },
         epochs: training.history.length,
         bestEpoch: training.bestEpoch,
@@ -135,13 +156,22 @@ export async function trainAndSave(
   }
   await writeFile(path.join(outDir, TRAINING_HISTORY_FILE), `${JSON.stringify(training.history, null, 2)}\n`);
 
-  const report = await evaluateSavedModel(outDir, test);
-  await recordModelMetrics(outDir, {
-    summary: summarizeTestReport(report, heldOutSpeakers(plan.split)),
-    test: report.all,
-    testByCorpus: report.byCorpus,
-  });
-  logger.info({ accuracy: report.all.accuracy, uar: report.all.uar }, 'test split evaluated');
+  const speakers = heldOutSpeakers(plan.split);
+  const { report, calibration } = await evaluateAndCalibrate(outDir, validation, test, speakers);
+  await recordModelMetrics(
+    outDir,
+    {
+      summary: summarizeTestReport(report, speakers),
+      test: report.all,
+      testByCorpus: report.byCorpus,
+      calibration: calibration.report,
+    },
+    { temperature: calibration.report.temperature },
+  );
+  logger.info(
+    { accuracy: report.all.accuracy, uar: report.all.uar, temperature: calibration.report.temperature },
+    'test split evaluated, confidence calibrated',
+  );
   return {
     counts: {
       train: train.labels.length,
@@ -152,15 +182,30 @@ export async function trainAndSave(
     },
     training,
     test: report,
+    ...(speakers.length > 0
+      ? { speakerIndependent: subsetMetrics(test, report.predicted, (file) => speakers.includes(file.speaker)) }
+      : {}),
+    calibration,
     minutes: (Date.now() - started) / 60_000,
   };
 }
 
-/** Metrics of a saved model on a test set, overall and per corpus. */
-async function evaluateSavedModel(modelDir: string, test: FeatureSet): Promise<TestReport> {
+/**
+ * Metrics of the saved model on the test set, overall and per corpus, and temperature
+ * scaling fitted on the validation set with its ECE measured on the test set.
+ */
+async function evaluateAndCalibrate(
+  modelDir: string,
+  validation: FeatureSet,
+  test: FeatureSet,
+  speakers: readonly string[],
+): Promise<{ report: TestReport; calibration: CalibrationResult }> {
   const classifier = await EmotionClassifier.load(modelDir);
   try {
-    return evaluateByCorpus(classifier, test);
+    const report = evaluateByCorpus(classifier, test);
+    const validationScores = { ...validation, probabilities: predictSet(classifier, validation).probabilities };
+    const calibration = calibrate(validationScores, { ...test, probabilities: report.probabilities }, speakers, 1);
+    return { report, calibration };
   } finally {
     classifier.dispose();
   }

@@ -4,6 +4,7 @@ import { ConfigError, DatasetError } from '../errors.js';
 import { EMOTIONS } from '../labels.js';
 import { initialiseKerasWeights } from '../model/initializers.js';
 import { createTrainingGraph, type TrainingGraph } from '../model/training-graph.js';
+import { checkLossOptions, crossEntropyLoss, type LossOptions } from './loss.js';
 import { createRandom, shuffledIndices, type Random } from './random.js';
 
 /** Clips as one row-major N × 130 × 168 block, and their class indices into EMOTIONS. */
@@ -43,6 +44,16 @@ export interface TrainOptions {
   reduceLrPatience?: number;
   reduceLrFactor?: number;
   minLearningRate?: number;
+  /** Multiplies each training clip's loss by its class's weight (validation loss is unweighted, as in Keras). */
+  classWeights?: readonly number[];
+  /** Label smoothing ε of the loss, in training and validation alike. */
+  labelSmoothing?: number;
+  /**
+   * Augmented copies of the training set (row i a variant of training row i). Epoch e trains on
+   * the training set plus variant (e - 1) mod n, so each epoch costs twice the plain set
+   * whatever n is, and consecutive epochs see different versions of every clip.
+   */
+  trainingVariants?: readonly LabelledSet[];
   onBatchEnd?: (log: BatchLog) => void;
   onEpochEnd?: (log: EpochLog) => void;
   /** Aborting stops at the next batch boundary; the unfinished epoch is discarded. */
@@ -79,7 +90,9 @@ const REDUCE_LR_MIN_DELTA = 1e-4;
 const VALIDATION_BATCH_SIZE = 64;
 const CLIP_VALUES = N_FRAMES * N_FEATURES;
 
-type Settings = Required<Omit<TrainOptions, 'onBatchEnd' | 'onEpochEnd' | 'signal'>>;
+type Settings = Required<
+  Omit<TrainOptions, 'onBatchEnd' | 'onEpochEnd' | 'signal' | 'classWeights' | 'labelSmoothing' | 'trainingVariants'>
+>;
 
 /** tfjs's Adam with a settable learning rate, which ReduceLROnPlateau needs. */
 class AdjustableAdam extends tf.AdamOptimizer {
@@ -90,7 +103,8 @@ class AdjustableAdam extends tf.AdamOptimizer {
 
 /**
  * Trains the model in place with the seed's Keras recipe: weights re-initialised from `seed`,
- * Adam, sparse categorical cross-entropy, a seeded shuffle per epoch, EarlyStopping on val_loss,
+ * Adam, sparse categorical cross-entropy (optionally class-weighted and label-smoothed, see
+ * loss.ts), a seeded shuffle per epoch, EarlyStopping on val_loss,
  * ReduceLROnPlateau on val_loss, and ModelCheckpoint on val_accuracy. On return the model holds
  * the best-validation-accuracy epoch's weights, the checkpoint the original pipeline ships
  * (EarlyStopping's restore of best-val_loss weights never reached that checkpoint, so it is not
@@ -105,6 +119,14 @@ export async function trainModel(
   const settings = resolveSettings(options);
   checkSet('training', train);
   checkSet('validation', validation);
+  const variants = options.trainingVariants ?? [];
+  variants.forEach((variant, index) => checkVariant(index, variant, train));
+  const trainingLoss: LossOptions = {
+    ...(options.classWeights === undefined ? {} : { classWeights: options.classWeights }),
+    ...(options.labelSmoothing === undefined ? {} : { labelSmoothing: options.labelSmoothing }),
+  };
+  const validationLoss: LossOptions =
+    options.labelSmoothing === undefined ? {} : { labelSmoothing: options.labelSmoothing };
   const history: EpochLog[] = [];
   if (options.signal?.aborted === true) {
     return { history, bestEpoch: 0, stoppedEpoch: 0, stopReason: 'aborted' };
@@ -123,12 +145,14 @@ export async function trainModel(
   try {
     for (let epoch = 1; epoch <= settings.epochs; epoch += 1) {
       const started = performance.now();
-      const fit = await fitEpoch(graph, optimizer, train, epoch, settings.batchSize, random, options);
+      const variant = variants.length === 0 ? undefined : variants[(epoch - 1) % variants.length];
+      const epochSet = variant === undefined ? [train] : [train, variant];
+      const fit = await fitEpoch(graph, optimizer, epochSet, trainingLoss, epoch, settings.batchSize, random, options);
       if (fit === 'aborted') {
         stopReason = 'aborted';
         break;
       }
-      const evaluation = evaluate(graph, validation);
+      const evaluation = evaluate(graph, validation, validationLoss);
       const log: EpochLog = {
         epoch,
         loss: fit.loss,
@@ -183,16 +207,18 @@ interface Metrics {
   accuracy: number;
 }
 
+/** One epoch over the clips of `sets`, numbered through: set 0's clips first, then set 1's. */
 async function fitEpoch(
   graph: TrainingGraph,
   optimizer: AdjustableAdam,
-  train: LabelledSet,
+  sets: readonly LabelledSet[],
+  loss: LossOptions,
   epoch: number,
   batchSize: number,
   random: Random,
   options: TrainOptions,
 ): Promise<Metrics | 'aborted'> {
-  const clips = train.labels.length;
+  const clips = sets.reduce((total, set) => total + set.labels.length, 0);
   const order = shuffledIndices(clips, random);
   const batches = Math.ceil(clips / batchSize);
   let lossSum = 0;
@@ -205,7 +231,7 @@ async function fitEpoch(
 
     const indices = order.subarray(batch * batchSize, Math.min(clips, (batch + 1) * batchSize));
     const dropoutSeed = random.integer(2 ** 31);
-    const step = trainStep(graph, optimizer, gatherBatch(train, indices), dropoutSeed);
+    const step = trainStep(graph, optimizer, gatherBatch(sets, indices), loss, dropoutSeed);
     lossSum += step.loss * indices.length;
     correct += step.correct;
     seen += indices.length;
@@ -219,10 +245,14 @@ interface Batch {
   labels: Int32Array;
 }
 
-function gatherBatch(set: LabelledSet, indices: Int32Array): Batch {
+function gatherBatch(sets: readonly LabelledSet[], indices: Int32Array): Batch {
   const x = new Float32Array(indices.length * CLIP_VALUES);
   const labels = new Int32Array(indices.length);
-  indices.forEach((clip, row) => {
+  indices.forEach((index, row) => {
+    let clip = index;
+    let setIndex = 0;
+    while (clip >= (sets[setIndex]?.labels.length ?? Infinity)) clip -= (sets[setIndex++] as LabelledSet).labels.length;
+    const set = sets[setIndex] as LabelledSet;
     x.set(set.features.subarray(clip * CLIP_VALUES, (clip + 1) * CLIP_VALUES), row * CLIP_VALUES);
     labels[row] = set.labels[clip] as number;
   });
@@ -234,6 +264,7 @@ function trainStep(
   graph: TrainingGraph,
   optimizer: AdjustableAdam,
   batch: Batch,
+  loss: LossOptions,
   dropoutSeed: number,
 ): { loss: number; correct: number } {
   return tf.tidy(() => {
@@ -244,17 +275,11 @@ function trainStep(
       const logits = graph.forward(x, { training: true, dropoutSeed });
       // Read here, where the logits exist; the forward pass has already run, so it costs nothing.
       correct = countCorrect(logits, labels).dataSync()[0] as number;
-      return crossEntropy(logits, labels);
+      return crossEntropyLoss(logits, labels, loss);
     }, [...graph.trainableVariables]);
     optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
     return { loss: value.dataSync()[0] as number, correct };
   });
-}
-
-/** Sparse categorical cross-entropy from logits, averaged over the batch. */
-function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-  const oneHot = tf.oneHot(labels, logits.shape[1]);
-  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
 }
 
 function countCorrect(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
@@ -262,7 +287,7 @@ function countCorrect(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
 }
 
 /** Inference-mode loss and accuracy over a whole set, in batches. */
-function evaluate(graph: TrainingGraph, set: LabelledSet): Metrics {
+function evaluate(graph: TrainingGraph, set: LabelledSet, loss: LossOptions): Metrics {
   const clips = set.labels.length;
   let lossSum = 0;
   let correct = 0;
@@ -276,7 +301,7 @@ function evaluate(graph: TrainingGraph, set: LabelledSet): Metrics {
       ]);
       const labels = tf.tensor1d(set.labels.subarray(start, end), 'int32');
       const logits = graph.forward(x, { training: false });
-      return [crossEntropy(logits, labels).dataSync()[0] as number, countCorrect(logits, labels).dataSync()[0] as number];
+      return [crossEntropyLoss(logits, labels, loss).dataSync()[0] as number, countCorrect(logits, labels).dataSync()[0] as number];
     });
     lossSum += batchLoss * (end - start);
     correct += batchCorrect;
@@ -330,6 +355,7 @@ function resolveSettings(options: TrainOptions): Settings {
   if (!(settings.reduceLrFactor > 0 && settings.reduceLrFactor < 1)) {
     problems.push(`reduceLrFactor must be between 0 and 1 (exclusive), got ${settings.reduceLrFactor}`);
   }
+  problems.push(...checkLossOptions(options, EMOTIONS.length));
   if (problems.length > 0) throw new ConfigError(`invalid training options: ${problems.join('; ')}`);
   return settings;
 }
@@ -350,6 +376,16 @@ function checkSet(name: string, set: LabelledSet): void {
     throw new DatasetError(
       `the ${name} set's label ${badIndex} is ${set.labels[badIndex]}, outside 0..${EMOTIONS.length - 1}; ` +
         'labels must index EMOTIONS',
+    );
+  }
+}
+
+function checkVariant(index: number, variant: LabelledSet, train: LabelledSet): void {
+  checkSet(`augmented training variant ${index}`, variant);
+  if (variant.labels.length !== train.labels.length || variant.labels.some((label, row) => label !== train.labels[row])) {
+    throw new DatasetError(
+      `augmented training variant ${index} does not hold the training set's clips in order ` +
+        `(${variant.labels.length} labels for ${train.labels.length} clips); build variants from the training set`,
     );
   }
 }

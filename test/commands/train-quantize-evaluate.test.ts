@@ -27,7 +27,7 @@ describe('train, quantize, evaluate on a small subset', () => {
   it('trains a model whose files, metadata and card record the run', async () => {
     const out = path.join(work.dir, 'float');
     const result = await runSerAgent(
-      ['train', '--data', ravdess, '--data', tess, '--limit-per-class', '8', '--epochs', '2', '--seed', '3', '--out', out],
+      ['train', '--data', ravdess, '--data', tess, '--split', 'random', '--limit-per-class', '8', '--epochs', '2', '--seed', '3', '--out', out],
       env,
     );
     expect(result.code, result.stderr).toBe(0);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { yieldToEventLoop } from '../helpers/event-loop.js';
 import { ModelError } from '../../src/errors.js';
 import { EmotionClassifier, type Prediction } from '../../src/model/classifier.js';
-import { verifyModelDir } from '../../src/model/model-dir.js';
+import { recordModelMetrics, verifyModelDir } from '../../src/model/model-dir.js';
 import { quantizeModelDir, type QuantizationSummary } from '../../src/model/quantize.js';
 import { randomFeatures, saveRandomSeedModel, scratchDir, serveDirectory, useWasm } from './seed-model-fixture.js';
 
@@ -171,6 +171,17 @@ function topTwoMargin(prediction: Prediction): number {
   const [first = 0, second = 0] = Object.values(prediction.probabilities).sort((a, b) => b - a);
   return first - second;
 }
+
+describe('quantizeModelDir and calibration', () => {
+  it('keeps the temperature fitted to the float model, so the copy stays calibrated', async () => {
+    const calibratedDir = path.join(scratch.dir, 'calibrated');
+    await saveRandomSeedModel(calibratedDir);
+    await recordModelMetrics(calibratedDir, {}, { temperature: 1.7 });
+    await quantizeModelDir(calibratedDir, path.join(scratch.dir, 'calibrated-uint8'), 'uint8');
+    expect((await verifyModelDir(path.join(scratch.dir, 'calibrated-uint8'))).metadata.temperature).toBe(1.7);
+    expect((await verifyModelDir(path.join(scratch.dir, 'uint8'))).metadata.temperature).toBeUndefined();
+  });
+});
 
 describe('quantizeModelDir refuses', () => {
   it('a model that is already quantized', async () => {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ModelError } from '../../src/errors.js';
-import { buildSeedModel } from '../../src/model/architecture.js';
+import { buildAttentionModel, buildSeedModel } from '../../src/model/architecture.js';
 import { initialiseKerasWeights } from '../../src/model/initializers.js';
 import { createTrainingGraph } from '../../src/model/training-graph.js';
 import { createRandom, type Random } from '../../src/training/random.js';
@@ -180,6 +180,88 @@ describe('training graph of the seed model (wasm backend)', () => {
     expect(maxAbsDifference(a as tf.Tensor, b as tf.Tensor)).toBe(0);
     expect(maxAbsDifference(a as tf.Tensor, c as tf.Tensor)).toBeGreaterThan(1e-4);
     tf.dispose([x, a, b, c]);
+    model.dispose();
+  });
+});
+
+describe('training graph of the attention model (wasm backend)', () => {
+  it('matches model.predict in inference mode', () => {
+    const random = createRandom(31);
+    const model = buildAttentionModel();
+    randomiseWeights(model, random);
+    const graph = createTrainingGraph(model);
+    const x = randomInput([3, 130, 168], random);
+    const difference = tf.tidy(() =>
+      maxAbsDifference(model.predict(x) as tf.Tensor, tf.softmax(graph.forward(x, { training: false }))),
+    );
+    expect(difference).toBeLessThan(1e-5);
+    x.dispose();
+    model.dispose();
+  });
+
+  it('gives gradients equal to the cpu backend for every trainable variable, the attention scorer included', async () => {
+    const random = createRandom(32);
+    const model = buildAttentionModel();
+    randomiseWeights(model, random);
+    const graph = createTrainingGraph(model);
+    const x = randomInput([2, 130, 168], random);
+    const loss = (): tf.Scalar => crossEntropy(graph.forward(x, { training: true, dropoutSeed: 9 }), [1, 6]);
+
+    expect(graph.trainableVariables.map((v) => v.name).sort()).toEqual(model.trainableWeights.map((w) => w.name).sort());
+    // The seed's 26 plus the scorer's hidden kernel and bias and its bias-free output kernel.
+    expect(graph.trainableVariables).toHaveLength(29);
+    const wasmGradients = gradientValues(loss, graph.trainableVariables);
+    await tf.setBackend('cpu');
+    const cpuGradients = gradientValues(loss, graph.trainableVariables);
+    await tf.setBackend('wasm');
+    graph.trainableVariables.forEach((variable, i) => {
+      const onWasm = wasmGradients[i] as Float32Array;
+      const onCpu = cpuGradients[i] as Float32Array;
+      expect(onWasm.every(Number.isFinite), `${variable.name} finite`).toBe(true);
+      const scale = onCpu.reduce((max, v) => Math.max(max, Math.abs(v)), 0);
+      expect(scale, `${variable.name} non-zero`).toBeGreaterThan(0);
+      expect(maxAbsArrayDifference(onWasm, onCpu), variable.name).toBeLessThan(1e-4 * scale);
+    });
+    x.dispose();
+    model.dispose();
+  });
+
+  it('has attention gradients that agree with finite differences (small functional model)', () => {
+    const random = createRandom(33);
+    const input = tf.input({ shape: [5, 3] });
+    const steps = tf.layers.lstm({ units: 4, returnSequences: true, recurrentActivation: 'sigmoid' }).apply(input) as tf.SymbolicTensor;
+    const scores = tf.layers
+      .dense({ units: 1 })
+      .apply(tf.layers.dense({ units: 3, activation: 'tanh' }).apply(steps)) as tf.SymbolicTensor;
+    const weights = tf.layers.softmax().apply(tf.layers.flatten().apply(scores)) as tf.SymbolicTensor;
+    const pooled = tf.layers.dot({ axes: 1 }).apply([weights, steps]) as tf.SymbolicTensor;
+    const output = tf.layers.dense({ units: 2, activation: 'softmax' }).apply(pooled) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: output });
+    randomiseWeights(model, random);
+    const graph = createTrainingGraph(model);
+    const x = randomInput([3, 5, 3], random);
+    const predicted = tf.tidy(() => maxAbsDifference(model.predict(x) as tf.Tensor, tf.softmax(graph.forward(x, { training: false }))));
+    expect(predicted).toBeLessThan(1e-5);
+    const loss = (): tf.Scalar => crossEntropy(graph.forward(x, { training: true, dropoutSeed: 1 }), [0, 1, 1]);
+    const analytic = gradientValues(loss, graph.trainableVariables);
+    const step = 1e-2;
+    graph.trainableVariables.forEach((variable, v) => {
+      const original = variable.dataSync().slice();
+      const lossWith = (index: number, delta: number): number => {
+        const moved = original.slice();
+        moved[index] = (moved[index] as number) + delta;
+        tf.tidy(() => variable.assign(tf.tensor(moved, variable.shape)));
+        return tf.tidy(() => loss().dataSync()[0] as number);
+      };
+      const gradient = analytic[v] as Float32Array;
+      const largest = Array.from(gradient.keys()).sort((a, b) => Math.abs(gradient[b] as number) - Math.abs(gradient[a] as number));
+      for (const index of largest.slice(0, 3)) {
+        const numeric = (lossWith(index, step) - lossWith(index, -step)) / (2 * step);
+        expect(numeric, `${variable.name}[${index}]`).toBeCloseTo(gradient[index] as number, 3);
+      }
+      tf.tidy(() => variable.assign(tf.tensor(original, variable.shape)));
+    });
+    x.dispose();
     model.dispose();
   });
 });

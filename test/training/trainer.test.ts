@@ -179,6 +179,61 @@ describe('trainModel', () => {
     expect(weightValues(model)).toEqual(before);
   });
 
+  it('trains each epoch on the training set plus the next augmented variant, in turn', async () => {
+    const train = syntheticSet(12, 20);
+    const validation = syntheticSet(6, 21);
+    const variantA = { features: syntheticSet(12, 22).features, labels: train.labels };
+    const variantB = { features: syntheticSet(12, 23).features, labels: train.labels };
+    const batches: number[] = [];
+    const options = { seed: 4, epochs: 3, batchSize: 8 };
+    const cycling = await trainModel(model, train, validation, {
+      ...options,
+      trainingVariants: [variantA, variantB],
+      onBatchEnd: ({ epoch, batches: total }) => {
+        if (epoch === 1) batches.push(total);
+      },
+    });
+    // 12 clips + 12 variants = 24 clips = 3 batches of 8.
+    expect(batches[0]).toBe(3);
+    const onlyA = await trainModel(model, train, validation, { ...options, trainingVariants: [variantA] });
+    const plain = await trainModel(model, train, validation, options);
+    const losses = (result: typeof plain): number[] => result.history.map((h) => h.loss);
+    // Epoch 1 uses variant A in both runs; epoch 2 uses B in one and A again in the other.
+    expect(losses(cycling)[0]).toBe(losses(onlyA)[0]);
+    expect(losses(cycling)[1]).not.toBe(losses(onlyA)[1]);
+    expect(losses(plain)[0]).not.toBe(losses(onlyA)[0]);
+  });
+
+  it('weights the training loss by class and smooths the labels of training and validation alike', async () => {
+    const train = syntheticSet(12, 24);
+    const validation = syntheticSet(6, 25);
+    const firstBatchLoss = async (classWeights?: number[]): Promise<number> => {
+      let loss = NaN;
+      await trainModel(model, train, validation, {
+        seed: 2,
+        epochs: 1,
+        batchSize: 12,
+        ...(classWeights === undefined ? {} : { classWeights }),
+        onBatchEnd: (log) => {
+          if (log.batch === 1) loss = log.loss;
+        },
+      });
+      return loss;
+    };
+    // Computed before the step changes anything: doubling every weight doubles the loss exactly.
+    expect(await firstBatchLoss([2, 2, 2, 2, 2, 2, 2])).toBeCloseTo(2 * (await firstBatchLoss()), 4);
+
+    const smoothing = 0.2;
+    const result = await trainModel(model, train, validation, { seed: 2, epochs: 2, batchSize: 6, labelSmoothing: smoothing });
+    const best = result.history[result.bestEpoch - 1] as EpochLog;
+    const smoothedLoss = tf.tidy(() => {
+      const probabilities = model.predict(tf.tensor3d(validation.features, [6, N_FRAMES, N_FEATURES])) as tf.Tensor2D;
+      const target = tf.add(tf.mul(tf.oneHot(tf.tensor1d(validation.labels, 'int32'), 7), 1 - smoothing), smoothing / 7);
+      return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.log(probabilities)), 1))).dataSync()[0] as number;
+    });
+    expect(best.valLoss).toBeCloseTo(smoothedLoss, 4);
+  });
+
   it('rejects sets whose features do not match their labels, and invalid options', async () => {
     const good = syntheticSet(2, 1);
     const truncated = { features: good.features.subarray(0, CLIP_VALUES), labels: good.labels };
@@ -189,6 +244,13 @@ describe('trainModel', () => {
     await expect(trainModel(model, good, good, { seed: 1, batchSize: 0 })).rejects.toThrow(ConfigError);
     await expect(trainModel(model, good, good, { seed: 1.5, reduceLrFactor: 2 })).rejects.toThrow(
       /seed must be an integer >= 0, got 1.5; reduceLrFactor must be between 0 and 1/,
+    );
+    await expect(trainModel(model, good, good, { seed: 1, labelSmoothing: 1.5, classWeights: [1] })).rejects.toThrow(
+      /labelSmoothing must be in \[0, 1\), got 1.5; classWeights needs 7 weights, got 1/,
+    );
+    const shuffled = { features: good.features, labels: Int32Array.from([good.labels[1] as number, good.labels[0] as number]) };
+    await expect(trainModel(model, good, good, { seed: 1, trainingVariants: [shuffled] })).rejects.toThrow(
+      /augmented training variant 0 does not hold the training set's clips in order/,
     );
   });
 });

@@ -1,0 +1,80 @@
+import { FeatureExtractor } from '../dsp/features.js';
+import { FeatureCache } from '../features/feature-cache.js';
+import { recordModelMetrics } from '../model/model-dir.js';
+import { calibrate, type CalibrationReport } from '../training/calibrate.js';
+import { scanDatasets } from '../training/datasets.js';
+import { predictSet } from '../training/evaluate.js';
+import { buildFeatureSet } from '../training/feature-set.js';
+import { readSplitProvenance, splitFromProvenance } from '../training/recorded-split.js';
+import { heldOutSpeakers } from '../training/splits.js';
+import { EXIT, type Command } from './command.js';
+import { openClassifier } from './open-classifier.js';
+import { dataDirectories, refusePositionals } from './options.js';
+
+const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
+
+export const calibrateCommand: Command = {
+  name: 'calibrate',
+  summary: "Fit the model's confidence (temperature scaling) on its validation split; report ECE before and after",
+  usage: 'ser-agent calibrate [--model DIR] --data DIR...',
+  options: {
+    data: { type: 'string', multiple: true },
+  },
+  async run(values, positionals, context) {
+    refusePositionals('calibrate', positionals, 'use --data DIR');
+    const dataDirs = dataDirectories(values);
+    const modelDir = context.config.model.path;
+    const classifier = await openClassifier(context);
+    let report: CalibrationReport;
+    const metrics = classifier.metadata.metrics;
+    try {
+      // The model's own recorded split: fit on its validation files, measure on its test files.
+      const provenance = readSplitProvenance(classifier.metadata.training, modelDir);
+      const split = splitFromProvenance((await scanDatasets(dataDirs)).files, provenance);
+      const extractor = new FeatureExtractor();
+      const cache = new FeatureCache(context.config.cache.dir);
+      const validation = await buildFeatureSet(split.validation, extractor, cache);
+      const test = await buildFeatureSet(split.test, extractor, cache);
+      for (const failure of [...validation.failed, ...test.failed]) context.err(`ser-agent: ${failure.reason}`);
+      report = calibrate(
+        { ...validation, probabilities: predictSet(classifier, validation).probabilities },
+        { ...test, probabilities: predictSet(classifier, test).probabilities },
+        heldOutSpeakers(provenance.split),
+        classifier.metadata.temperature ?? 1,
+      ).report;
+    } finally {
+      classifier.dispose();
+    }
+    // The command goes with the numbers: the card then says how to reproduce this calibration.
+    await recordModelMetrics(
+      modelDir,
+      { ...metrics, calibration: { command: context.commandLine, ...report } },
+      { temperature: report.temperature },
+    );
+    for (const line of describeCalibration(report)) context.out(line);
+    context.out(`temperature ${report.temperature.toFixed(4)} saved in ${modelDir}/metadata.json`);
+    return EXIT.ok;
+  },
+};
+
+/** The calibration as a person reads it: the temperature, then ECE before → after. */
+export function describeCalibration(report: CalibrationReport): string[] {
+  const change = (name: string, files: number, before: number, after: number) =>
+    `ECE on ${name} (${files} files): ${percent(before)} → ${percent(after)}`;
+  return [
+    `calibration: temperature ${report.previousTemperature.toFixed(3)} → ${report.temperature.toFixed(3)}, ` +
+      `fitted on ${report.validation.files} validation files (NLL ${report.validation.nllBefore.toFixed(3)} → ` +
+      `${report.validation.nllAfter.toFixed(3)})`,
+    ...(report.heldOutSpeakers
+      ? [
+          change(
+            `held-out speakers ${report.heldOutSpeakers.speakers.join(',')}`,
+            report.heldOutSpeakers.files,
+            report.heldOutSpeakers.eceBefore,
+            report.heldOutSpeakers.eceAfter,
+          ),
+        ]
+      : []),
+    change('all test files', report.test.files, report.test.eceBefore, report.test.eceAfter),
+  ];
+}

@@ -1,0 +1,96 @@
+import { ModelError } from '../errors.js';
+import {
+  applyTemperature,
+  calibrationError,
+  DEFAULT_ECE_BINS,
+  fitTemperature,
+  TEMPERATURE_RANGE,
+  type ReliabilityBin,
+} from '../model/calibration.js';
+import { type LabelledFile } from './datasets.js';
+
+/** The probabilities a model gave a set of files, and the files' true classes. */
+export interface ScoredSet {
+  files: readonly LabelledFile[];
+  labels: ArrayLike<number>;
+  /** One row per file, in EMOTIONS order, as the model currently outputs them. */
+  probabilities: readonly Float64Array[];
+}
+
+export interface EceChange {
+  files: number;
+  eceBefore: number;
+  eceAfter: number;
+}
+
+/** What one calibration did; stored as `metrics.calibration` in the model's metadata. */
+export interface CalibrationReport {
+  temperature: number;
+  /** The temperature the model had before (1 for a model never calibrated). */
+  previousTemperature: number;
+  method: string;
+  eceBins: number;
+  /** Fitted on the validation split: its NLL before and after. */
+  validation: { files: number; nllBefore: number; nllAfter: number };
+  /** ECE on the speakers held out of training whole, the conditions the daemon meets. */
+  heldOutSpeakers?: EceChange & { speakers: string[] };
+  /** ECE on every held-out test file. */
+  test: EceChange;
+}
+
+export interface CalibrationResult {
+  report: CalibrationReport;
+  /** Reliability diagrams of the held-out test files, before and after. */
+  reliability: { before: ReliabilityBin[]; after: ReliabilityBin[] };
+}
+
+/**
+ * Fits temperature scaling on the validation split and measures the expected calibration
+ * error on the test split before and after. The probabilities already carry the model's
+ * current temperature T0; softmax(log p / T) composes, so the new temperature is T0 · T.
+ */
+export function calibrate(
+  validation: ScoredSet,
+  test: ScoredSet,
+  heldOutSpeakers: readonly string[],
+  previousTemperature: number,
+): CalibrationResult {
+  const fit = fitTemperature(validation.probabilities, validation.labels);
+  const temperature = previousTemperature * fit.temperature;
+  if (!(temperature >= TEMPERATURE_RANGE.min && temperature <= TEMPERATURE_RANGE.max)) {
+    throw new ModelError(
+      `the fitted softmax temperature ${temperature.toPrecision(4)} is outside ${TEMPERATURE_RANGE.min}-${TEMPERATURE_RANGE.max}; ` +
+        'the validation split is too small or the model is broken: calibrate on more validation files',
+    );
+  }
+  const scaled = test.probabilities.map((row) => applyTemperature(row, fit.temperature));
+  const change = (rows: number[]): EceChange => ({
+    files: rows.length,
+    eceBefore: calibrationError(
+      rows.map((row) => test.probabilities[row] as Float64Array),
+      rows.map((row) => test.labels[row] as number),
+    ).ece,
+    eceAfter: calibrationError(
+      rows.map((row) => scaled[row] as Float64Array),
+      rows.map((row) => test.labels[row] as number),
+    ).ece,
+  });
+  const speakers = new Set(heldOutSpeakers);
+  const heldOutRows = test.files.flatMap((file, row) => (speakers.has(file.speaker) ? [row] : []));
+  const allRows = test.files.map((_, row) => row);
+  return {
+    report: {
+      temperature,
+      previousTemperature,
+      method: 'temperature scaling fitted by minimising the validation NLL; ECE with equal-width confidence bins',
+      eceBins: DEFAULT_ECE_BINS,
+      validation: { files: validation.files.length, nllBefore: fit.nllBefore, nllAfter: fit.nllAfter },
+      ...(heldOutRows.length > 0 ? { heldOutSpeakers: { speakers: [...heldOutSpeakers], ...change(heldOutRows) } } : {}),
+      test: change(allRows),
+    },
+    reliability: {
+      before: calibrationError(test.probabilities, test.labels).bins,
+      after: calibrationError(scaled, test.labels).bins,
+    },
+  };
+}

@@ -1,0 +1,125 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { recordModelMetrics, verifyModelDir } from '../model/model-dir.js';
+import { scanDatasets } from './datasets.js';
+import { type ClassificationMetrics } from './metrics.js';
+import { speakerFolds } from './splits.js';
+import { trainAndSave, type TrainingDependencies, type TrainingPlan } from './train-run.js';
+
+/** Written beside the fold models: every fold's numbers and their mean and spread. */
+export const CROSS_VALIDATION_FILE = 'cross-validation.json';
+
+export interface Spread {
+  mean: number;
+  /** Sample standard deviation over the folds (n − 1). */
+  std: number;
+  min: number;
+  max: number;
+}
+
+export interface FoldResult {
+  fold: number;
+  /** The fold's model directory, relative to the cross-validation output directory. */
+  model: string;
+  testSpeakers: string[];
+  validationSpeakers: string[];
+  speakerIndependent: { files: number; accuracy: number; uar: number; macroF1: number };
+  allTestFiles: { files: number; accuracy: number; uar: number; macroF1: number };
+  ece: { before: number; after: number; temperature: number };
+}
+
+export interface CrossValidationReport {
+  folds: number;
+  seed: number;
+  command: string;
+  results: FoldResult[];
+  /** Over the folds: speaker-independent accuracy and UAR, then the same over all test files. */
+  spread: {
+    speakerIndependentAccuracy: Spread;
+    speakerIndependentUar: Spread;
+    allTestAccuracy: Spread;
+    allTestUar: Spread;
+    eceAfter: Spread;
+  };
+}
+
+/**
+ * K-fold cross-validation by speaker: K full training runs, fold i holding out speaker group
+ * i (see `speakerFolds`). Every fold's model is kept in `outDir/fold-<i>` with its own
+ * recorded split, so `evaluate --split test` reproduces each one; none is picked as "best",
+ * since choosing by test score would leak the test speakers into model selection.
+ */
+export async function crossValidate(
+  plan: Omit<TrainingPlan, 'split'>,
+  folds: number,
+  outDir: string,
+  deps: TrainingDependencies,
+  onFold?: (fold: number, folds: number, result: FoldResult) => void,
+): Promise<CrossValidationReport> {
+  const scan = await scanDatasets(plan.dataDirs);
+  const plans = speakerFolds(scan.files, folds, plan.seed);
+  await mkdir(outDir, { recursive: true });
+  const results: FoldResult[] = [];
+  for (const [index, split] of plans.entries()) {
+    const fold = index + 1;
+    const model = `fold-${fold}`;
+    deps.logger.info({ fold, folds, testSpeakers: split.testSpeakers }, 'cross-validation fold');
+    const report = await trainAndSave({ ...plan, split }, path.join(outDir, model), deps);
+    const row = (m: ClassificationMetrics | undefined) => ({
+      files: m?.count ?? 0,
+      accuracy: m?.accuracy ?? 0,
+      uar: m?.uar ?? 0,
+      macroF1: m?.macroF1 ?? 0,
+    });
+    const result: FoldResult = {
+      fold,
+      model,
+      testSpeakers: split.testSpeakers,
+      validationSpeakers: split.validationSpeakers,
+      speakerIndependent: row(report.speakerIndependent),
+      allTestFiles: row(report.test.all),
+      ece: {
+        before: report.calibration.report.test.eceBefore,
+        after: report.calibration.report.test.eceAfter,
+        temperature: report.calibration.report.temperature,
+      },
+    };
+    results.push(result);
+    onFold?.(fold, folds, result);
+    if (deps.signal?.aborted === true) break;
+  }
+  const report: CrossValidationReport = {
+    folds,
+    seed: plan.seed,
+    command: plan.command,
+    results,
+    spread: {
+      speakerIndependentAccuracy: spread(results.map((r) => r.speakerIndependent.accuracy)),
+      speakerIndependentUar: spread(results.map((r) => r.speakerIndependent.uar)),
+      allTestAccuracy: spread(results.map((r) => r.allTestFiles.accuracy)),
+      allTestUar: spread(results.map((r) => r.allTestFiles.uar)),
+      eceAfter: spread(results.map((r) => r.ece.after)),
+    },
+  };
+  await writeFile(path.join(outDir, CROSS_VALIDATION_FILE), `${JSON.stringify(report, null, 2)}\n`);
+  // Each fold model's card carries the spread over all folds, so whichever is used says how
+  // much its own numbers owe to the choice of test speakers.
+  for (const result of results) {
+    const dir = path.join(outDir, result.model);
+    const { metadata } = await verifyModelDir(dir);
+    await recordModelMetrics(dir, {
+      ...metadata.metrics,
+      crossValidation: { folds, fold: result.fold, command: plan.command, ...report.spread },
+    });
+  }
+  return report;
+}
+
+/** Mean, sample standard deviation, minimum and maximum. */
+export function spread(values: readonly number[]): Spread {
+  if (values.length === 0) return { mean: 0, std: 0, min: 0, max: 0 };
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const variance =
+    values.length > 1 ? values.reduce((total, value) => total + (value - mean) ** 2, 0) / (values.length - 1) : 0;
+  return { mean, std: Math.sqrt(variance), min: Math.min(...values), max: Math.max(...values) };
+}

@@ -1,0 +1,59 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** How the training loss weighs and targets the classes. */
+export interface LossOptions {
+  /** Per-class multipliers of each clip's loss, indexed like the logits; absent = all 1. */
+  classWeights?: readonly number[];
+  /** ε of label smoothing: the target is (1 - ε)·one-hot + ε / classes. 0 = none. */
+  labelSmoothing?: number;
+}
+
+/**
+ * Categorical cross-entropy from logits, with Keras's semantics for its two options:
+ * label_smoothing as in tf.keras.losses.CategoricalCrossentropy, and class_weight as Keras
+ * applies it in fit(): each clip's loss times its class's weight, then averaged over the batch
+ * size (not over the summed weights).
+ */
+export function crossEntropyLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, options: LossOptions = {}): tf.Scalar {
+  return tf.tidy(() => {
+    const classes = logits.shape[1];
+    const smoothing = options.labelSmoothing ?? 0;
+    let target: tf.Tensor = tf.oneHot(labels, classes);
+    if (smoothing > 0) target = tf.add(tf.mul(target, 1 - smoothing), smoothing / classes);
+    let perClip: tf.Tensor = tf.neg(tf.sum(tf.mul(target, tf.logSoftmax(logits)), 1));
+    if (options.classWeights !== undefined) {
+      perClip = tf.mul(perClip, tf.gather(tf.tensor1d(options.classWeights as number[]), labels));
+    }
+    return tf.mean<tf.Scalar>(perClip);
+  });
+}
+
+/**
+ * scikit-learn's class_weight='balanced': clips / (classes · clips of the class), so every
+ * class carries the same total weight. A class without clips gets weight 0 (it never occurs
+ * in the training loss anyway).
+ */
+export function balancedClassWeights(labels: Int32Array, classes: number): number[] {
+  const counts = new Array<number>(classes).fill(0);
+  for (const label of labels) {
+    if (label < 0 || label >= classes) throw new RangeError(`balancedClassWeights: label ${label} is outside 0..${classes - 1}`);
+    counts[label] = (counts[label] as number) + 1;
+  }
+  return counts.map((count) => (count === 0 ? 0 : labels.length / (classes * count)));
+}
+
+/** Checks loss options once, before a run starts; the message names the option and value. */
+export function checkLossOptions(options: LossOptions, classes: number): string[] {
+  const problems: string[] = [];
+  const smoothing = options.labelSmoothing ?? 0;
+  if (!(smoothing >= 0 && smoothing < 1)) problems.push(`labelSmoothing must be in [0, 1), got ${smoothing}`);
+  const weights = options.classWeights;
+  if (weights !== undefined) {
+    if (weights.length !== classes) problems.push(`classWeights needs ${classes} weights, got ${weights.length}`);
+    if (!weights.every((w) => Number.isFinite(w) && w >= 0)) {
+      problems.push(`classWeights must be finite numbers >= 0, got [${weights.join(', ')}]`);
+    }
+  }
+  return problems;
+}
+

@@ -1,0 +1,64 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATASETS_DIR } from '../helpers/golden.js';
+import { messageLines, runSerAgent } from '../helpers/cli.js';
+import { scratchDir } from '../model/seed-model-fixture.js';
+
+/** `train` with the issue-4 options, through the real executable, on a few files for one epoch. */
+let work: { dir: string; cleanup: () => Promise<void> };
+const ravdess = path.join(DATASETS_DIR, 'ravdess');
+const tess = path.join(DATASETS_DIR, 'tess');
+
+beforeAll(async () => {
+  work = await scratchDir();
+});
+
+afterAll(async () => {
+  await work.cleanup();
+});
+
+describe('train with architecture, augmentation, class weights and label smoothing', () => {
+  it('trains the attention model on augmented data and records every option in metadata and card', async () => {
+    const out = path.join(work.dir, 'attention');
+    const args = [
+      'train', '--data', ravdess, '--data', tess, '--split', 'speaker', '--limit-per-class', '3', '--epochs', '1',
+      '--seed', '42', '--architecture', 'attention', '--augment', 'noise,shift', '--augment-copies', '1',
+      '--noise-snr', '15:25', '--class-weights', 'balanced', '--label-smoothing', '0.1', '--out', out,
+    ];
+    const result = await runSerAgent(args, { SER_CACHE_DIR: path.join(work.dir, 'cache') });
+    expect(result.code, result.stderr).toBe(0);
+    expect(messageLines(result.stderr)).toContainEqual(expect.stringMatching(/^augmented copy 1 of the \d+ training files ready$/));
+    expect(messageLines(result.stderr).filter((line) => /^epoch \d+:/.test(line))).toHaveLength(1);
+
+    const metadata = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8')) as {
+      architecture: string;
+      training: { augmentation: Record<string, unknown>; classWeights: Record<string, number>; labelSmoothing: number };
+    };
+    expect(metadata.architecture).toBe('attention-cnn-lstm');
+    expect(metadata.training.augmentation).toMatchObject({ kinds: ['shift', 'noise'], seed: 42, copies: 1, noise: { snrDb: [15, 25] } });
+    expect(Object.keys(metadata.training.classWeights)).toHaveLength(7);
+    expect(metadata.training.labelSmoothing).toBe(0.1);
+    const card = await readFile(path.join(out, 'README.md'), 'utf8');
+    expect(card).toContain('attention-cnn-lstm');
+    expect(card).toMatch(/\| augmentation \|.*"kinds":\["shift","noise"\]/);
+    expect(card).toMatch(/\| labelSmoothing \| 0\.1000 \|/);
+  });
+
+  it('rejects bad option values with a usage error naming the flag', async () => {
+    const base = ['train', '--data', ravdess, '--out', path.join(work.dir, 'x')];
+    const cases: Array<[string[], RegExp]> = [
+      [['--architecture', 'transformer'], /--architecture must be one of seed, attention; got "transformer"/],
+      [['--augment', 'echo'], /--augment takes a comma-separated list of .*; got "echo"/],
+      [['--noise-snr', '5:1', '--augment', 'noise'], /--noise-snr takes LOW:HIGH/],
+      [['--label-smoothing', '1'], /--label-smoothing must be a number from 0 up to \(not including\) 1/],
+      [['--class-weights', 'inverse'], /--class-weights must be one of none, balanced; got "inverse"/],
+      [['--background-dir', work.dir], /--background-dir needs --augment/],
+    ];
+    for (const [flags, message] of cases) {
+      const result = await runSerAgent([...base, ...flags]);
+      expect(result.code, flags.join(' ')).toBe(2);
+      expect(result.stderr).toMatch(message);
+    }
+  });
+});

@@ -1,0 +1,80 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { balancedClassWeights, checkLossOptions, crossEntropyLoss } from '../../src/training/loss.js';
+
+const logits = [
+  [2.0, -1.0, 0.5],
+  [0.1, 0.2, 3.0],
+  [-0.5, 1.5, 0.0],
+  [1.0, 1.0, 1.0],
+];
+const labels = [0, 2, 2, 1];
+
+function logSoftmax(row: number[]): number[] {
+  const top = Math.max(...row);
+  const logSum = top + Math.log(row.reduce((sum, v) => sum + Math.exp(v - top), 0));
+  return row.map((v) => v - logSum);
+}
+
+/** The formula written out: -Σ_k target_k · log p_k per clip, times the clip's class weight, averaged over clips. */
+function byHand(smoothing: number, weights?: number[]): number {
+  const classes = 3;
+  const perClip = logits.map((row, i) => {
+    const logP = logSoftmax(row);
+    const target = logP.map((_, k) => (k === labels[i] ? 1 - smoothing : 0) + smoothing / classes);
+    const loss = -target.reduce((sum, t, k) => sum + t * (logP[k] as number), 0);
+    return loss * (weights?.[labels[i] as number] ?? 1);
+  });
+  return perClip.reduce((a, b) => a + b, 0) / perClip.length;
+}
+
+function computed(options: Parameters<typeof crossEntropyLoss>[2]): number {
+  return tf.tidy(() => crossEntropyLoss(tf.tensor2d(logits), tf.tensor1d(labels, 'int32'), options).dataSync()[0] as number);
+}
+
+describe('crossEntropyLoss', () => {
+  it('is plain categorical cross-entropy without options', () => {
+    expect(computed({})).toBeCloseTo(byHand(0), 6);
+  });
+
+  it('smooths labels as (1 - ε)·one-hot + ε/K, which raises the loss of confident right answers', () => {
+    expect(computed({ labelSmoothing: 0.1 })).toBeCloseTo(byHand(0.1), 6);
+    expect(computed({ labelSmoothing: 0.3 })).toBeCloseTo(byHand(0.3), 6);
+    expect(computed({ labelSmoothing: 0.1 })).not.toBeCloseTo(computed({}), 3);
+  });
+
+  it('weights each clip by its class and averages over the batch size, as Keras fit(class_weight) does', () => {
+    const weights = [0.5, 3, 1.25];
+    expect(computed({ classWeights: weights })).toBeCloseTo(byHand(0, weights), 6);
+    expect(computed({ classWeights: weights, labelSmoothing: 0.2 })).toBeCloseTo(byHand(0.2, weights), 6);
+    expect(computed({ classWeights: [1, 1, 1] })).toBeCloseTo(computed({}), 6);
+  });
+
+  it('frees every tensor it makes', () => {
+    const before = tf.memory().numTensors;
+    computed({ classWeights: [1, 2, 3], labelSmoothing: 0.1 });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('balancedClassWeights', () => {
+  it('is n / (classes · count): every class carries the same total weight', () => {
+    const weights = balancedClassWeights(Int32Array.from([0, 0, 0, 0, 1, 1, 2, 0]), 4);
+    expect(weights).toEqual([8 / (4 * 5), 8 / (4 * 2), 8 / (4 * 1), 0]);
+    const totals = [5, 2, 1].map((count, k) => count * (weights[k] as number));
+    expect(new Set(totals).size).toBe(1);
+  });
+
+  it('rejects a label outside the classes', () => {
+    expect(() => balancedClassWeights(Int32Array.from([0, 5]), 3)).toThrow(/label 5 is outside 0..2/);
+  });
+});
+
+describe('checkLossOptions', () => {
+  it('names each bad option and its value', () => {
+    expect(checkLossOptions({ labelSmoothing: 0.1, classWeights: [1, 2, 3] }, 3)).toEqual([]);
+    expect(checkLossOptions({ labelSmoothing: 1 }, 3)).toEqual(['labelSmoothing must be in [0, 1), got 1']);
+    expect(checkLossOptions({ classWeights: [1, 2] }, 3)).toEqual(['classWeights needs 3 weights, got 2']);
+    expect(checkLossOptions({ classWeights: [1, -2, NaN] }, 3)).toEqual(['classWeights must be finite numbers >= 0, got [1, -2, NaN]']);
+  });
+});
