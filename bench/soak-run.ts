@@ -1,0 +1,423 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { constants } from 'node:fs';
+import { mkdtemp, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { pino } from 'pino';
+import { loadAudio } from '../src/audio/load-clip.js';
+import { CLIP_SAMPLES, SAMPLE_RATE } from '../src/dsp/constants.js';
+import { EmbeddedBroker } from '../src/mqtt/embedded-broker.js';
+import type { HealthReport } from '../src/mqtt/payloads.js';
+import { levelDbfs } from '../src/pipeline/level.js';
+import { DEFAULT_SILENCE_DBFS } from '../src/pipeline/silence.js';
+
+/** 24 hours of 3 s windows: the full soak. */
+export const FULL_SOAK_WINDOWS = 28_800;
+
+/** The limits a soak must stay within; README "Long runs". */
+export const SOAK_LIMITS = {
+  /**
+   * The highest RSS in the last quarter of the run may exceed the highest in the first quarter
+   * after warm-up by at most this much. Peaks, not single samples, are compared: V8's heap
+   * rises and falls by tens of MB between collections, and a leak lifts every peak.
+   */
+  rssGrowthPercent: 10,
+} as const;
+
+export interface SoakOptions {
+  /** The repository root: the daemon runs as `node <root>/bin/ser-agent.js run`. */
+  root: string;
+  /** Speech recordings looped as the microphone's sound; every 3 s of the loop must be speech. */
+  speechFiles: readonly string[];
+  /** 3 s windows to push through the daemon. */
+  windows: number;
+  /** `model.backend` for the daemon; without it, the daemon's default (auto). */
+  backend?: string;
+  /** Windows at the start left out of the RSS and fd baselines (model load, JIT, heap growth). */
+  warmupWindows: number;
+  /** Called after every sample (about 100 per run), for progress output. */
+  onSample?: (sample: SoakSample) => void;
+}
+
+/** One look at the daemon process. */
+export interface SoakSample {
+  /** Windows whose events the subscriber had received. */
+  windows: number;
+  elapsedSeconds: number;
+  rssBytes: number;
+  openFds: number;
+  /** From the latest health report; null before the first one. */
+  tensors: number | null;
+}
+
+export interface SoakResult {
+  windows: number;
+  /** The inference backend the daemon said it uses, from its log. */
+  backend: string | null;
+  /** Distinct event ids the subscriber received. */
+  eventsReceived: number;
+  seconds: number;
+  /** Audio seconds pushed per wall-clock second. */
+  realtimeFactor: number;
+  /** `early` and `late`: the RSS peaks of the first quarter after warm-up and of the last quarter. */
+  rss: { earlyPeakMb: number; latePeakMb: number; peakMb: number; endMb: number; growthPercent: number };
+  fds: { warmup: number; peak: number; end: number };
+  /**
+   * Distinct TensorFlow.js tensor counts across every health report: one value when nothing
+   * leaks. Always 0 when onnxruntime runs the model: RSS is then the leak check.
+   */
+  tensorCounts: number[];
+  /** The daemon's last health report, published after the last event. */
+  health: HealthReport;
+  /** Log lines at warn level or above (at most 20 kept). */
+  problems: string[];
+  daemonExitCode: number | null;
+  samples: SoakSample[];
+  /** Every broken invariant, in words; empty when the soak passed. */
+  violations: string[];
+}
+
+const DEVICE_ID = 'soak';
+const PCM_NAME = 'ser_soak';
+const WINDOW_BYTES = CLIP_SAMPLES * 2;
+/**
+ * arecord reads the ALSA file plugin's infile one period at a time: 441 frames (20 ms, the
+ * agent's --period-time) of 2 bytes. A read that finds fewer bytes in the FIFO returns them
+ * and the plugin pads the rest of the period with the null device's silence, which would
+ * shift every later sample; writes are therefore whole periods and at most PIPE_BUF (4096)
+ * bytes, which Linux makes atomic, so the FIFO always holds whole periods.
+ */
+const PERIOD_BYTES = 441 * 2;
+const WRITE_BYTES = PERIOD_BYTES * Math.floor(4096 / PERIOD_BYTES);
+/**
+ * Windows written ahead of the events received: a window is written only once at most three
+ * earlier ones lack their event, so at most four ever wait for inference, which is what
+ * window.queueLimit (4 by default) holds without dropping one; inference still overlaps with
+ * delivery.
+ */
+const MAX_WINDOWS_AHEAD = 3;
+/** No event for this long while windows are waiting: the daemon has stopped processing. */
+const PROGRESS_TIMEOUT_MS = 60_000;
+/** Silence-gate margin: the loop must be clearly speech, not just above the threshold. */
+const SPEECH_MARGIN_DB = 10;
+
+/**
+ * Runs the real daemon (`ser-agent run`) on a real Aedes broker with the real arecord
+ * capturing, through an ALSA file plugin whose infile is a FIFO, speech fed as fast as the
+ * daemon classifies it; a subscriber counts the events. Samples the daemon's RSS and open
+ * file descriptors from /proc and its live tensors from its health reports.
+ */
+export async function runSoak(options: SoakOptions): Promise<SoakResult> {
+  if (!(Number.isSafeInteger(options.windows) && options.windows > options.warmupWindows && options.warmupWindows >= 1)) {
+    throw new RangeError(
+      `soak: ${options.windows} windows with ${options.warmupWindows} of warm-up; give more windows than warm-up windows, and at least 1 of warm-up`,
+    );
+  }
+  const loop = await speechLoop(options.speechFiles);
+  const work = await mkdtemp(path.join(os.tmpdir(), 'ser-soak-'));
+  const broker = new EmbeddedBroker({ logger: pino({ level: 'silent' }), port: 0 });
+  let subscriber: MqttClient | undefined;
+  let daemon: ChildProcess | undefined;
+  let fifo: FileHandle | undefined;
+  let opening: Promise<FileHandle> | undefined;
+  const fifoPath = path.join(work, 'microphone.fifo');
+  try {
+    const url = await broker.start();
+    const events = new Set<string>();
+    const healthReports: HealthReport[] = [];
+    let progressed = (): void => undefined;
+    /** Resolves once `condition` holds after a message; rejects when messages stop coming. */
+    const waitUntil = (condition: () => boolean, what: string): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          progressed = () => undefined;
+          reject(new Error(`no progress for ${PROGRESS_TIMEOUT_MS / 1000} s waiting for ${what} (${events.size} events so far)`));
+        }, PROGRESS_TIMEOUT_MS);
+        progressed = () => {
+          if (!condition()) return;
+          clearTimeout(timer);
+          progressed = () => undefined;
+          resolve();
+        };
+        progressed();
+      });
+    subscriber = await mqtt.connectAsync(url, { clientId: 'soak-subscriber' });
+    subscriber.on('message', (topic, payload) => {
+      if (topic.endsWith('/event')) events.add((JSON.parse(payload.toString()) as { id: string }).id);
+      else healthReports.push(JSON.parse(payload.toString()) as HealthReport);
+      progressed();
+    });
+    await subscriber.subscribeAsync([`ser/${DEVICE_ID}/event`, `ser/${DEVICE_ID}/health`], { qos: 1 });
+
+    await mkfifo(fifoPath);
+    const alsaConfig = path.join(work, 'asoundrc');
+    await writeFile(alsaConfig, filePluginConfig(PCM_NAME, fifoPath));
+    const config = path.join(work, 'config.json');
+    await writeFile(
+      config,
+      JSON.stringify({
+        deviceId: DEVICE_ID,
+        mqtt: { url, healthSeconds: 1 },
+        audio: { device: PCM_NAME },
+        gpio: { driver: 'simulated' },
+        log: { level: 'info' },
+        ...(options.backend === undefined ? {} : { model: { backend: options.backend } }),
+      }),
+    );
+    const log: DaemonLog = { problems: [], backend: null };
+    daemon = spawn(process.execPath, [path.join(options.root, 'bin', 'ser-agent.js'), 'run', '--config', config], {
+      cwd: options.root,
+      // Its own state directory: an event queue left by another run must not be replayed into this one.
+      env: {
+        ...process.env,
+        ALSA_CONFIG_PATH: alsaConfig,
+        SER_CACHE_DIR: path.join(work, 'cache'),
+        SER_STATE_DIRECTORY: path.join(work, 'state'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    watchLog(daemon, log);
+    let stderr = '';
+    daemon.stderr?.setEncoding('utf8');
+    daemon.stderr?.on('data', (text: string) => {
+      stderr = (stderr + text).slice(-2000);
+    });
+    const exited = new Promise<number | null>((resolve) => daemon?.once('exit', (code) => resolve(code)));
+    const pid = daemon.pid ?? -1;
+
+    // Opening a FIFO for writing waits for its reader: arecord, once the daemon has loaded the model.
+    opening = open(fifoPath, 'w');
+    fifo = await Promise.race([
+      opening,
+      exited.then((code) => Promise.reject(new Error(`the daemon exited with code ${String(code)} before capturing: ${stderr}`))),
+    ]);
+
+    const started = performance.now();
+    const samples: SoakSample[] = [];
+    const sampleEvery = Math.max(1, Math.floor(options.windows / 100));
+    let baseline: SoakSample | undefined;
+    const waitForEvents = (count: number): Promise<void> => waitUntil(() => events.size >= count, `event ${count}`);
+    const sample = (): void => {
+      const taken: SoakSample = {
+        windows: events.size,
+        elapsedSeconds: Math.round((performance.now() - started) / 100) / 10,
+        rssBytes: residentBytes(pid),
+        openFds: openFds(pid),
+        tensors: healthReports.at(-1)?.process.tensors ?? null,
+      };
+      samples.push(taken);
+      if (baseline === undefined && taken.windows >= options.warmupWindows) baseline = taken;
+      options.onSample?.(taken);
+    };
+
+    try {
+      for (let window = 0; window < options.windows; window++) {
+        await waitForEvents(window - MAX_WINDOWS_AHEAD);
+        await writeWindow(fifo, loop, window);
+        if (window % sampleEvery === 0) sample();
+      }
+      await waitForEvents(options.windows);
+    } catch (error) {
+      // EPIPE: the recorder closed the FIFO. Say what the daemon said about it.
+      throw new Error(`soak stopped after ${events.size} events: ${String(error)}; daemon problems: ${log.problems.join(' | ')}; stderr: ${stderr}`, {
+        cause: error,
+      });
+    }
+    const seconds = (performance.now() - started) / 1000;
+    sample();
+    // A health report made after the last event carries the final counters.
+    const reportsBefore = healthReports.length;
+    await waitUntil(() => healthReports.length > reportsBefore, 'the final health report');
+    const health = healthReports.at(-1) as HealthReport;
+    const eventsReceived = events.size;
+
+    // End of input first: arecord blocked reading the FIFO would not see the daemon's SIGINT.
+    await fifo.close();
+    fifo = undefined;
+    opening = undefined;
+    daemon.kill('SIGTERM');
+    const daemonExitCode = await exited;
+    daemon = undefined;
+
+    const end = samples.at(-1) as SoakSample;
+    // The last sample always counts every window, so a run with more windows than warm-up has a baseline.
+    const base = baseline ?? end;
+    const afterWarmup = samples.filter((entry) => entry.windows >= base.windows);
+    const peakRss = (entries: readonly SoakSample[]) => Math.max(...entries.map((entry) => entry.rssBytes));
+    const quarter = Math.max(1, Math.floor(afterWarmup.length / 4));
+    const earlyPeak = peakRss(afterWarmup.slice(0, quarter));
+    const latePeak = peakRss(afterWarmup.slice(-quarter));
+    const result: Omit<SoakResult, 'violations'> = {
+      windows: options.windows,
+      backend: log.backend,
+      eventsReceived,
+      seconds: Math.round(seconds * 10) / 10,
+      realtimeFactor: Math.round(((options.windows * CLIP_SAMPLES) / SAMPLE_RATE / seconds) * 10) / 10,
+      rss: {
+        earlyPeakMb: megabytes(earlyPeak),
+        latePeakMb: megabytes(latePeak),
+        peakMb: megabytes(peakRss(afterWarmup)),
+        endMb: megabytes(end.rssBytes),
+        growthPercent: Math.round(((latePeak - earlyPeak) / earlyPeak) * 1000) / 10,
+      },
+      fds: { warmup: base.openFds, peak: Math.max(...afterWarmup.map((entry) => entry.openFds)), end: end.openFds },
+      tensorCounts: [...new Set(healthReports.map((report) => report.process.tensors))],
+      health,
+      problems: log.problems,
+      daemonExitCode,
+      samples,
+    };
+    return { ...result, violations: soakViolations(result) };
+  } finally {
+    if (daemon !== undefined) daemon.kill('SIGKILL');
+    if (fifo === undefined && opening !== undefined) {
+      // The daemon never opened the FIFO: a reader of our own lets the pending open finish.
+      const reader = await open(fifoPath, constants.O_RDONLY | constants.O_NONBLOCK);
+      fifo = await opening.catch(() => undefined);
+      await reader.close();
+    }
+    await fifo?.close();
+    await subscriber?.endAsync();
+    await broker.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Every invariant the soak checks, broken ones described with the numbers. */
+export function soakViolations(result: Omit<SoakResult, 'violations'>): string[] {
+  const violations: string[] = [];
+  const { windows, health } = result;
+  if (result.eventsReceived !== windows) {
+    violations.push(`${result.eventsReceived} distinct events received for ${windows} windows of speech`);
+  }
+  if (health.windows.processed !== windows || health.windows.dropped !== 0 || health.windows.skippedSilence !== 0) {
+    violations.push(`health counts windows ${JSON.stringify(health.windows)}; expected ${windows} processed, none dropped or skipped`);
+  }
+  if (health.events.published !== windows || health.events.dropped !== 0 || health.events.queued !== 0) {
+    violations.push(`health counts events ${JSON.stringify(health.events)}; expected ${windows} published, none queued or dropped`);
+  }
+  if (result.rss.growthPercent > SOAK_LIMITS.rssGrowthPercent) {
+    violations.push(
+      `RSS grew ${result.rss.growthPercent}% after warm-up (peaks ${result.rss.earlyPeakMb} → ${result.rss.latePeakMb} MB); limit ${SOAK_LIMITS.rssGrowthPercent}%`,
+    );
+  }
+  if (result.tensorCounts.length !== 1) {
+    violations.push(`live tensors changed over the run: ${result.tensorCounts.join(', ')}`);
+  }
+  if (result.fds.end > result.fds.warmup) {
+    violations.push(`open file descriptors grew from ${result.fds.warmup} after warm-up to ${result.fds.end}`);
+  }
+  if (result.problems.length > 0) violations.push(`the daemon logged problems: ${result.problems.join(' | ')}`);
+  if (result.daemonExitCode !== 0) violations.push(`the daemon exited with code ${String(result.daemonExitCode)} on SIGTERM`);
+  return violations;
+}
+
+/**
+ * The speech as S16_LE bytes, cut to whole windows. Every window must be speech, or the
+ * silence gate would skip it and the event count could not account for every window.
+ */
+async function speechLoop(files: readonly string[]): Promise<Buffer> {
+  const parts = await Promise.all(files.map((file) => loadAudio(file, { durationSeconds: Infinity })));
+  const total = parts.reduce((sum, part) => sum + part.length, 0);
+  const windows = Math.floor(total / CLIP_SAMPLES);
+  if (windows === 0) throw new RangeError(`soak: the speech files hold ${total} samples; need at least one 3 s window`);
+  const samples = new Float32Array(windows * CLIP_SAMPLES);
+  let offset = 0;
+  for (const part of parts) {
+    samples.set(part.subarray(0, samples.length - offset), offset);
+    offset += Math.min(part.length, samples.length - offset);
+  }
+  for (let window = 0; window < windows; window++) {
+    const level = levelDbfs(samples.subarray(window * CLIP_SAMPLES, (window + 1) * CLIP_SAMPLES));
+    if (level < DEFAULT_SILENCE_DBFS + SPEECH_MARGIN_DB) {
+      throw new RangeError(
+        `soak: window ${window} of the speech loop is at ${level.toFixed(1)} dBFS, too close to the silence threshold; pick louder speech files`,
+      );
+    }
+  }
+  const bytes = Buffer.alloc(samples.length * 2);
+  samples.forEach((sample, index) => bytes.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(sample * 32768))), index * 2));
+  return bytes;
+}
+
+/** Window `index` of the loop, written in whole, atomic periods (see PERIOD_BYTES). */
+async function writeWindow(fifo: FileHandle, loop: Buffer, index: number): Promise<void> {
+  const start = (index * WINDOW_BYTES) % loop.length;
+  for (let offset = start; offset < start + WINDOW_BYTES; offset += WRITE_BYTES) {
+    const length = Math.min(WRITE_BYTES, start + WINDOW_BYTES - offset);
+    const { bytesWritten } = await fifo.write(loop, offset, length);
+    if (bytesWritten !== length) throw new Error(`short write to the capture FIFO: ${bytesWritten} of ${length} bytes`);
+  }
+}
+
+/** An ALSA PCM that captures `infile` (raw S16_LE) over a null device, as fast as it is read. */
+function filePluginConfig(pcm: string, infile: string): string {
+  return [
+    `pcm.${pcm} {`,
+    '  type file',
+    '  slave.pcm { type null }',
+    '  file "/dev/null"',
+    `  infile ${JSON.stringify(infile)}`,
+    '  format "raw"',
+    '}',
+    '',
+  ].join('\n');
+}
+
+function mkfifo(file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('mkfifo', [file], { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mkfifo ${file} exited with code ${String(code)}`))));
+  });
+}
+
+interface DaemonLog {
+  /** Lines at warn level or above (pino: 40 warn, 50 error), at most 20. */
+  problems: string[];
+  backend: string | null;
+}
+
+function watchLog(daemon: ChildProcess, log: DaemonLog): void {
+  let pending = '';
+  daemon.stdout?.on('data', (data: Buffer) => {
+    pending += data.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const entry = JSON.parse(line) as { level?: number; module?: string; backend?: string; msg?: string };
+      if ((entry.level ?? 0) >= 40 && log.problems.length < 20) log.problems.push(line);
+      if (entry.module === 'backend' && entry.msg?.startsWith('using ')) log.backend = entry.backend ?? null;
+    }
+  });
+}
+
+function residentBytes(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match?.[1] ?? Number.NaN) * 1024;
+}
+
+function openFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+function megabytes(bytes: number): number {
+  return Math.round((bytes / 1024 / 1024) * 10) / 10;
+}
+
+/**
+ * TESS: both speakers, all seven emotions, six words each (84 clips, about 2.5 minutes, looped):
+ * every stretch of 3 s holds speech, so every window is classified and yields one event.
+ */
+export function soakSpeech(tessDir: string): string[] {
+  return readdirSync(tessDir)
+    .sort()
+    .flatMap((folder) =>
+      readdirSync(path.join(tessDir, folder))
+        .sort()
+        .slice(0, 6)
+        .map((file) => path.join(tessDir, folder, file)),
+    );
+}

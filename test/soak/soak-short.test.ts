@@ -1,0 +1,42 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runSoak, SOAK_LIMITS, soakSpeech } from '../../bench/soak-run.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { DATASETS_DIR } from '../helpers/golden.js';
+
+/**
+ * The CI-sized soak: 45 minutes of speech (900 windows of 3 s) through the real `ser-agent run`
+ * with the real arecord and a real broker, faster than real time. The same invariants as
+ * `npm run soak` (24 hours, README "Long runs"), on a run short enough for every CI build:
+ * once on the backend the daemon picks by default, and once on tfjs (wasm), whose live
+ * tensor count is what shows a leak in inference.
+ */
+const WINDOWS = 900;
+
+describe('soak, short', () => {
+  it.each([
+    { name: 'the default backend', backend: undefined },
+    { name: 'wasm', backend: 'wasm' },
+  ])('classifies and delivers every window with flat memory, tensors and file descriptors on $name', async ({ backend }) => {
+    const result = await runSoak({
+      root: REPO_ROOT,
+      speechFiles: soakSpeech(path.join(DATASETS_DIR, 'tess')),
+      windows: WINDOWS,
+      ...(backend === undefined ? {} : { backend }),
+      warmupWindows: WINDOWS / 10,
+    });
+    // The numbers, without the per-sample series, to read when an expectation fails.
+    const context = JSON.stringify({ ...result, samples: result.samples.length });
+    if (backend !== undefined) expect(result.backend, context).toBe(backend);
+    expect(result.eventsReceived, context).toBe(WINDOWS);
+    expect(result.health.windows, context).toEqual({ processed: WINDOWS, skippedSilence: 0, dropped: 0 });
+    expect(result.health.events, context).toMatchObject({ published: WINDOWS, queued: 0, dropped: 0 });
+    expect(result.rss.growthPercent, context).toBeLessThanOrEqual(SOAK_LIMITS.rssGrowthPercent);
+    expect(result.tensorCounts, context).toHaveLength(1);
+    if (backend === 'wasm') expect(result.tensorCounts[0], context).toBeGreaterThan(0);
+    expect(result.fds.end, context).toBeLessThanOrEqual(result.fds.warmup);
+    expect(result.problems, context).toEqual([]);
+    expect(result.daemonExitCode, context).toBe(0);
+    expect(result.violations, context).toEqual([]);
+  });
+});
