@@ -103,6 +103,15 @@ const CLIENT_CERTIFICATE_ALERTS: ReadonlyMap<string, Refusal> = new Map([
   ],
 ]);
 
+/**
+ * Whether a publish failed because the broker refused it (an MQTT 5 PUBACK reason code such as
+ * 135, not authorized by the ACL) rather than because the connection went away: MQTT.js gives
+ * the former a numeric code.
+ */
+export function isPublishRefusal(error: Error | null | undefined): boolean {
+  return error instanceof Error && typeof (error as Error & { code?: unknown }).code === 'number';
+}
+
 /** The diagnosis of the error MQTT.js reported before a connection closed (undefined: none was). */
 export function diagnoseConnectionError(error: Error | undefined): ConnectionDiagnosis {
   if (error === undefined) return { reason: 'connection closed', refused: false };

@@ -3,7 +3,7 @@ import { connect, type IClientOptions, type IClientPublishOptions, type MqttClie
 import type { Logger } from '../logging/logger.js';
 import { DEFAULT_BACKOFF, reconnectDelay, validateBackoff, type Backoff } from '../system/backoff.js';
 import { redactBrokerUrl, validateBrokerUrl } from './broker-url.js';
-import { diagnoseConnectionError } from './connection-errors.js';
+import { diagnoseConnectionError, isPublishRefusal } from './connection-errors.js';
 import { discoveryMessages, type DiscoveryDevice } from './discovery.js';
 import { memoryEventQueue, type EventQueue, type QueueEntry, type QueuedEvent } from './outbound-queue.js';
 import type { TlsConnectOptions } from './tls-options.js';
@@ -331,7 +331,7 @@ export class MqttPublisher {
       // answer: re-sending would be refused again and, from the backlog, hold up every event
       // behind it. Any other failure means the connection went away; #onClose has marked the
       // entry for re-sending.
-      const refused = error instanceof Error && typeof (error as Error & { code?: unknown }).code === 'number';
+      const refused = isPublishRefusal(error);
       if (error && !refused) return;
       if (refused) {
         this.#log.warn({ err: error, eventId: entry.item.id }, 'the MQTT broker refused an event; dropping it (check its ACL for this user)');
@@ -353,7 +353,7 @@ export class MqttPublisher {
       if (!error) return;
       // MQTT 5 brokers say why they refused a publish (PUBACK reason code, e.g. 135 not authorized
       // by the ACL); anything else means the connection went away, which #onClose reports.
-      if (typeof (error as Error & { code?: unknown }).code === 'number') {
+      if (isPublishRefusal(error)) {
         this.#log.warn({ err: error, topic }, 'the MQTT broker refused a publish; check its ACL for this user');
       } else {
         this.#log.debug({ err: error, topic }, 'publish not acknowledged');

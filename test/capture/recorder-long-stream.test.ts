@@ -7,7 +7,8 @@ import type { AudioSink, CaptureState } from '../../src/capture/audio-source.js'
 import { RecorderSource } from '../../src/capture/recorder-source.js';
 import { SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { modelWindowOptions, Windower } from '../../src/pipeline/windower.js';
-import { type AlsaReplay, captureLogger, createAlsaReplay, encodeS16le } from '../helpers/alsa.js';
+import { type AlsaReplay, createAlsaReplay, encodeS16le } from '../helpers/alsa.js';
+import { captureLogs } from '../helpers/logs.js';
 import { goldenWavPath } from '../helpers/golden.js';
 
 /**
@@ -108,7 +109,7 @@ describe('RecorderSource over more than 2^31 bytes', () => {
     const pastMarkWindow = (copies[2] as number) / WINDOW;
     const sink = new LongStreamSink(copies[1] as number, [pastMarkWindow], pastMarkWindow + 1);
     const source = new RecorderSource({
-      logger: captureLogger().logger,
+      logger: captureLogs().logger,
       device: replay.device,
       env: { ...process.env, ...replay.env },
     });

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
 import { RecorderSource, type RecorderSourceOptions } from '../../src/capture/recorder-source.js';
-import { type AlsaReplay, CaptureSink, captureLogger, childProcesses, createAlsaReplay, encodeS16le } from '../helpers/alsa.js';
+import { type AlsaReplay, CaptureSink, childProcesses, createAlsaReplay, encodeS16le } from '../helpers/alsa.js';
+import { captureLogs } from '../helpers/logs.js';
 import { goldenWavPath } from '../helpers/golden.js';
 
 /**
@@ -33,7 +34,7 @@ async function replayDevice(samples: Float32Array): Promise<AlsaReplay> {
 
 function recorder(replay: AlsaReplay, options: Partial<RecorderSourceOptions>): RecorderSource {
   const source = new RecorderSource({
-    logger: captureLogger().logger,
+    logger: captureLogs().logger,
     device: replay.device,
     env: { ...process.env, ...replay.env },
     initialRetryMs: 50,

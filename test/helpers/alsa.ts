@@ -1,9 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pino } from 'pino';
 import type { AudioSink, CaptureState } from '../../src/capture/audio-source.js';
-import type { Logger } from '../../src/logging/logger.js';
 
 export interface AlsaReplay {
   /** Add to a recorder's (or the daemon's) environment: points ALSA at the test config. */
@@ -153,14 +151,4 @@ export class CaptureSink implements AudioSink {
   private notify(): void {
     this.waiters = this.waiters.filter((check) => !check());
   }
-}
-
-/** A pino logger whose JSON lines are parsed into `lines`, for assertions on log fields. */
-export function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const logger = pino(
-    { level: 'debug', base: undefined },
-    { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
-  );
-  return { logger, lines };
 }

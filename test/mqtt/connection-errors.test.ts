@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diagnoseConnectionError } from '../../src/mqtt/connection-errors.js';
+import { diagnoseConnectionError, isPublishRefusal } from '../../src/mqtt/connection-errors.js';
 
 function withCode(message: string, code: number | string): Error {
   return Object.assign(new Error(message), { code });
@@ -61,5 +61,15 @@ describe('diagnoseConnectionError', () => {
     });
     expect(diagnoseConnectionError(undefined)).toEqual({ reason: 'connection closed', refused: false });
     expect(diagnoseConnectionError(new Error('TLS not authorized'))).toEqual({ reason: 'TLS not authorized', refused: false });
+  });
+});
+
+describe('isPublishRefusal', () => {
+  it('is true for a PUBACK reason code and false for a lost connection or no error', () => {
+    expect(isPublishRefusal(withCode('Publish error: Not authorized', 135))).toBe(true);
+    expect(isPublishRefusal(withCode('write EPIPE', 'EPIPE'))).toBe(false);
+    expect(isPublishRefusal(new Error('client disconnecting'))).toBe(false);
+    expect(isPublishRefusal(undefined)).toBe(false);
+    expect(isPublishRefusal(null)).toBe(false);
   });
 });

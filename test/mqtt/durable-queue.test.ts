@@ -1,7 +1,6 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
@@ -9,6 +8,7 @@ import { DurableQueue, QUEUE_FILE } from '../../src/mqtt/durable-queue.js';
 import type { QueueLimits, QueuedEvent } from '../../src/mqtt/outbound-queue.js';
 import { encodeRecord, eventRecordBytes, FILE_HEADER, RECORD_EVENT } from '../../src/mqtt/queue-file.js';
 import { eventQueueContract } from './event-queue-contract.js';
+import { captureLogs } from '../helpers/logs.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -19,20 +19,6 @@ function stateDir(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ser-queue-'));
   dirs.push(dir);
   return path.join(dir, 'state');
-}
-
-function logs(): { logger: pino.Logger; lines: () => Array<Record<string, unknown>> } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  return {
-    logger: pino({ level: 'info' }, stream),
-    lines: () => chunks.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
 }
 
 const LIMITS: QueueLimits = { count: 1000, bytes: 1e9 };
@@ -88,11 +74,11 @@ describe('DurableQueue', () => {
     const queue = open(dir);
     for (const n of [1, 2, 3, 4, 5]) queue.push(event(n));
     await queue.close();
-    const log = logs();
+    const log = captureLogs();
     const smaller = open(dir, { count: 2, bytes: 1e9 }, log.logger);
     expect(drain(smaller).map((e) => e.id)).toEqual(['id-00004', 'id-00005']);
     expect(smaller.dropped).toBe(3);
-    expect(log.lines().find((line) => line['dropped'] === 3)?.['msg']).toMatch(/more than the configured limits/);
+    expect(log.lines.find((line) => line['dropped'] === 3)?.['msg']).toMatch(/more than the configured limits/);
     await smaller.close();
   });
 
@@ -137,11 +123,11 @@ describe('DurableQueue', () => {
       const { data, lastStart } = await threeEvents(dir);
       for (let cut = lastStart; cut < data.length; cut++) {
         writeFileSync(path.join(dir, QUEUE_FILE), data.subarray(0, cut));
-        const log = logs();
+        const log = captureLogs();
         const queue = open(dir, LIMITS, log.logger);
         expect(drain(queue).map((e) => e.id), `cut at ${cut}`).toEqual(['id-00001', 'id-00002']);
         await queue.close();
-        const warning = log.lines().find((line) => line['level'] === 40);
+        const warning = log.lines.find((line) => line['level'] === 40);
         if (cut === lastStart) {
           expect(warning).toBeUndefined();
         } else {
@@ -159,11 +145,11 @@ describe('DurableQueue', () => {
           const damaged = Buffer.from(data);
           damaged[offset] = (damaged[offset] as number) ^ bit;
           writeFileSync(path.join(dir, QUEUE_FILE), damaged);
-          const log = logs();
+          const log = captureLogs();
           const queue = open(dir, LIMITS, log.logger);
           expect(drain(queue).map((e) => e.id), `bit ${bit} at ${offset}`).toEqual(['id-00001', 'id-00002']);
           await queue.close();
-          expect(log.lines().find((line) => line['level'] === 40)).toMatchObject({ damaged: [{ offset: lastStart }] });
+          expect(log.lines.find((line) => line['level'] === 40)).toMatchObject({ damaged: [{ offset: lastStart }] });
         }
       }
     });
@@ -177,10 +163,10 @@ describe('DurableQueue', () => {
       writeFileSync(path.join(dir, QUEUE_FILE), Buffer.concat([torn, later]));
       const first = open(dir);
       await first.close();
-      const log = logs();
+      const log = captureLogs();
       const second = open(dir, LIMITS, log.logger);
       expect(drain(second).map((e) => e.id)).toEqual(['id-00001', 'id-00002', 'id-00004']);
-      expect(log.lines().filter((line) => line['level'] === 40)).toEqual([]);
+      expect(log.lines.filter((line) => line['level'] === 40)).toEqual([]);
       await second.close();
     });
 
@@ -188,10 +174,10 @@ describe('DurableQueue', () => {
       const dir = stateDir();
       await threeEvents(dir);
       writeFileSync(path.join(dir, QUEUE_FILE), Buffer.from('this is not a queue file at all'));
-      const log = logs();
+      const log = captureLogs();
       const queue = open(dir, LIMITS, log.logger);
       expect(queue.size).toBe(0);
-      expect(log.lines().find((line) => line['level'] === 40)).toMatchObject({ damaged: [{ offset: 0, bytes: 31 }], keptEvents: 0 });
+      expect(log.lines.find((line) => line['level'] === 40)).toMatchObject({ damaged: [{ offset: 0, bytes: 31 }], keptEvents: 0 });
       await queue.close();
     });
   });

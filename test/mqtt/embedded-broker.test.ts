@@ -1,29 +1,15 @@
 import { connect as connectTcp } from 'node:net';
-import { Writable } from 'node:stream';
 import { connectAsync } from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BrokerPortInUseError, EmbeddedBroker } from '../../src/mqtt/embedded-broker.js';
+import { captureLogs } from '../helpers/logs.js';
 
 const brokers: EmbeddedBroker[] = [];
 
 afterEach(async () => {
   for (const broker of brokers.splice(0)) await broker.stop();
 });
-
-function logCapture(): { logger: pino.Logger; lines: () => Record<string, unknown>[] } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
-  return {
-    logger: pino({ level: 'info' }, stream),
-    lines: () => text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
-}
 
 function broker(port = 0, logger = pino({ level: 'silent' })): EmbeddedBroker {
   const created = new EmbeddedBroker({ logger, port });
@@ -33,12 +19,12 @@ function broker(port = 0, logger = pino({ level: 'silent' })): EmbeddedBroker {
 
 describe('EmbeddedBroker', { timeout: 30_000 }, () => {
   it('serves MQTT on 127.0.0.1, says so in its log, and closes its clients on stop', async () => {
-    const logs = logCapture();
+    const logs = captureLogs();
     const embedded = broker(0, logs.logger);
     const url = await embedded.start();
     expect(url).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
     expect(await embedded.start()).toBe(url);
-    expect(logs.lines()).toContainEqual(
+    expect(logs.lines).toContainEqual(
       expect.objectContaining({
         module: 'broker',
         url,

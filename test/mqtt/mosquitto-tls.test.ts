@@ -2,9 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EMOTIONS } from '../../src/labels.js';
 import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
@@ -16,6 +14,7 @@ import { messageLines, runSerAgent } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { captureLogs } from '../helpers/logs.js';
 
 /**
  * The publisher against a real mosquitto with mutual TLS, password authentication and an ACL
@@ -72,22 +71,6 @@ const url = (listener = 'trusted'): string => `mqtts://127.0.0.1:${broker.ports[
 
 function tlsSettings(overrides: Partial<TlsSettings> = {}): TlsSettings {
   return { caFile: pki.ca.cert, certFile: pki.client.cert, keyFile: pki.client.key, rejectUnauthorized: true, servername: '', ...overrides };
-}
-
-function captureLogs(): { logger: pino.Logger; lines: () => Record<string, unknown>[]; raw: () => string } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  const raw = (): string => chunks.join('');
-  return {
-    logger: pino({ level: 'debug' }, stream),
-    lines: () => raw().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>),
-    raw,
-  };
 }
 
 /** Holds each scheduled reconnect until the test fires it, so the requested waits can be asserted. */
@@ -216,7 +199,7 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
       await watching.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
       await waitUntil(() => on(discovery).length === 2);
 
-      const complaints = logs.lines().filter((line) => (line['level'] as number) >= 40);
+      const complaints = logs.lines.filter((line) => (line['level'] as number) >= 40);
       expect(complaints).toEqual([]);
       expect(logs.raw()).not.toContain(DEVICE_PASSWORD);
     },
@@ -243,7 +226,7 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
       expect(scheduler.requested).toEqual([75, 150, 300, 300]);
       expect(publisher.state).toBe('disconnected');
 
-      const failures = connectionFailures(logs.lines());
+      const failures = connectionFailures(logs.lines);
       expect(failures).toHaveLength(4);
       expect(failures[0]).toMatchObject({
         level: 50,
@@ -264,7 +247,7 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
     const before = broker.log();
     await publisher.start();
     await failedAttempts(scheduler, 1);
-    expect(connectionFailures(logs.lines())[0]).toMatchObject({
+    expect(connectionFailures(logs.lines)[0]).toMatchObject({
       level: 50,
       url: url('impostor'),
       reason: expect.stringMatching(/^server certificate not trusted: /) as unknown,
@@ -277,8 +260,8 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
   it('checks the broker certificate against mqtt.tls.servername when set', async () => {
     const wrongName = agent({ tlsSettings: { servername: 'broker.example.org' }, scheduler: new ManualScheduler() });
     await wrongName.publisher.start();
-    await waitUntil(() => connectionFailures(wrongName.logs.lines()).length === 1);
-    expect(connectionFailures(wrongName.logs.lines())[0]).toMatchObject({
+    await waitUntil(() => connectionFailures(wrongName.logs.lines).length === 1);
+    expect(connectionFailures(wrongName.logs.lines)[0]).toMatchObject({
       reason: expect.stringMatching(/^server certificate not trusted: .*broker\.example\.org/) as unknown,
       fix: expect.stringContaining('mqtt.tls.servername') as unknown,
     });
@@ -292,8 +275,8 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
   it('is refused without a client certificate, and with one from a CA the broker does not trust', async () => {
     const without = agent({ tlsSettings: { certFile: '', keyFile: '' }, scheduler: new ManualScheduler() });
     await without.publisher.start();
-    await waitUntil(() => connectionFailures(without.logs.lines()).length === 1);
-    expect(connectionFailures(without.logs.lines())[0]).toMatchObject({
+    await waitUntil(() => connectionFailures(without.logs.lines).length === 1);
+    expect(connectionFailures(without.logs.lines)[0]).toMatchObject({
       level: 50,
       reason: 'client certificate required',
       fix: 'set mqtt.tls.certFile and mqtt.tls.keyFile',
@@ -304,8 +287,8 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
       scheduler: new ManualScheduler(),
     });
     await rogue.publisher.start();
-    await waitUntil(() => connectionFailures(rogue.logs.lines()).length === 1);
-    expect(connectionFailures(rogue.logs.lines())[0]).toMatchObject({
+    await waitUntil(() => connectionFailures(rogue.logs.lines).length === 1);
+    expect(connectionFailures(rogue.logs.lines)[0]).toMatchObject({
       level: 50,
       reason: 'client certificate not accepted: the broker does not trust the CA that signed it',
     });
@@ -339,8 +322,8 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
     // A topic prefix the ACL does not grant: the broker refuses status, discovery and events.
     const { publisher, logs } = agent({ protocolVersion: 5, topicPrefix: 'elsewhere', discovery: { enabled: false } });
     await publisher.start();
-    await waitUntil(() => logs.lines().some((line) => line['msg'] === 'the MQTT broker refused a publish; check its ACL for this user'));
-    const refused = logs.lines().find((line) => line['msg'] === 'the MQTT broker refused a publish; check its ACL for this user');
+    await waitUntil(() => logs.lines.some((line) => line['msg'] === 'the MQTT broker refused a publish; check its ACL for this user'));
+    const refused = logs.lines.find((line) => line['msg'] === 'the MQTT broker refused a publish; check its ACL for this user');
     expect(refused).toMatchObject({ level: 40, topic: `elsewhere/${DEVICE}/status`, err: { code: 135 } });
   });
 });

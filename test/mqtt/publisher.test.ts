@@ -2,7 +2,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
@@ -14,6 +13,7 @@ import { DurableQueue } from '../../src/mqtt/durable-queue.js';
 import { MqttPublisher, type MqttPublisherOptions } from '../../src/mqtt/publisher.js';
 import type { Scheduler } from '../../src/system/scheduler.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { captureLogs } from '../helpers/logs.js';
 
 const DEVICE = 'kiosk-01';
 const EVENT_TOPIC = `ser/${DEVICE}/event`;
@@ -76,24 +76,6 @@ async function waitUntil(condition: () => boolean): Promise<void> {
 }
 
 /** Log lines as parsed JSON, and every raw byte written, to check for leaked secrets. */
-function captureLogs(): { logger: pino.Logger; lines: Record<string, unknown>[]; raw: () => string } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  const logger = pino({ level: 'debug' }, stream);
-  return {
-    logger,
-    get lines() {
-      return chunks.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
-    },
-    raw: () => chunks.join(''),
-  };
-}
-
 /** Holds every scheduled callback until the test fires it: reconnect waits become observable, not slept. */
 class ManualScheduler implements Scheduler {
   readonly pending: { delayMs: number; run: () => void }[] = [];

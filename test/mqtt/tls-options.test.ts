@@ -2,13 +2,13 @@ import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { readTlsOptions, type TlsSettings } from '../../src/mqtt/tls-options.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { captureLogs } from '../helpers/logs.js';
 
 const run = promisify(execFile);
 const URL_TLS = 'mqtts://broker.example.org:8883';
@@ -29,20 +29,6 @@ function settings(overrides: Partial<TlsSettings> = {}): TlsSettings {
   return { caFile: pki.ca.cert, certFile: pki.client.cert, keyFile: pki.client.key, rejectUnauthorized: true, servername: '', ...overrides };
 }
 
-function logs(): { logger: pino.Logger; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  return {
-    logger: pino({ level: 'info' }, stream),
-    lines: () => chunks.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
-}
-
 function problemsOf(tls: TlsSettings, url = URL_TLS): string {
   try {
     readTlsOptions(tls, url, pino({ level: 'silent' }));
@@ -61,13 +47,13 @@ async function file(name: string, content: string | Buffer): Promise<string> {
 
 describe('readTlsOptions', () => {
   it('reads the CA, the client certificate and its key, and passes the server name on', () => {
-    const log = logs();
+    const log = captureLogs();
     const options = readTlsOptions(settings({ servername: 'broker.internal' }), URL_TLS, log.logger);
     expect(options?.ca?.toString()).toContain('-----BEGIN CERTIFICATE-----');
     expect(options?.cert?.toString()).toContain('-----BEGIN CERTIFICATE-----');
     expect(options?.key?.toString()).toContain('PRIVATE KEY-----');
     expect(options).toMatchObject({ rejectUnauthorized: true, servername: 'broker.internal' });
-    expect(log.lines()).toEqual([]);
+    expect(log.lines).toEqual([]);
   });
 
   it('needs nothing for mqtts:// with the system CAs, and nothing at all without TLS', () => {
@@ -122,9 +108,9 @@ describe('readTlsOptions', () => {
   });
 
   it('warns loudly when the broker certificate will not be checked', () => {
-    const log = logs();
+    const log = captureLogs();
     readTlsOptions(settings({ rejectUnauthorized: false }), 'mqtts://agent:pw@broker.example.org', log.logger);
-    expect(log.lines()).toEqual([
+    expect(log.lines).toEqual([
       expect.objectContaining({
         level: 40,
         module: 'mqtt',
@@ -136,15 +122,15 @@ describe('readTlsOptions', () => {
   });
 
   it('warns, without refusing to start, about certificates outside their dates (the clock may be wrong)', () => {
-    const later = logs();
+    const later = captureLogs();
     expect(readTlsOptions(settings(), URL_TLS, later.logger, new Date('2099-01-01T00:00:00Z'))).toBeDefined();
-    expect(later.lines().map((line) => [line['key'], line['msg']])).toEqual([
+    expect(later.lines.map((line) => [line['key'], line['msg']])).toEqual([
       ['mqtt.tls.caFile', expect.stringMatching(/^TLS certificate has expired/)],
       ['mqtt.tls.certFile', expect.stringMatching(/^TLS certificate has expired/)],
     ]);
-    const earlier = logs();
+    const earlier = captureLogs();
     readTlsOptions(settings({ caFile: '' }), URL_TLS, earlier.logger, new Date('2000-01-01T00:00:00Z'));
-    expect(earlier.lines()).toEqual([
+    expect(earlier.lines).toEqual([
       expect.objectContaining({ key: 'mqtt.tls.certFile', msg: expect.stringMatching(/not valid yet/) as unknown }),
     ]);
   });
