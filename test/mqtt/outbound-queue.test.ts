@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { reconnectDelay, validateBackoff } from '../../src/system/backoff.js';
 import { memoryEventQueue, OutboundQueue } from '../../src/mqtt/outbound-queue.js';
 import { eventQueueContract } from './event-queue-contract.js';
 
@@ -26,19 +25,3 @@ describe('OutboundQueue', () => {
   });
 });
 
-describe('reconnect backoff', () => {
-  it('doubles from the minimum and stays at the maximum', () => {
-    const backoff = { minMs: 500, maxMs: 5000 };
-    expect([0, 1, 2, 3, 4, 5, 2000].map((failures) => reconnectDelay(failures, backoff))).toEqual([
-      500, 1000, 2000, 4000, 5000, 5000, 5000,
-    ]);
-  });
-
-  it.each([
-    { minMs: 0, maxMs: 10 },
-    { minMs: 10, maxMs: 5 },
-    { minMs: Number.NaN, maxMs: 10 },
-  ])('refuses %j', (backoff) => {
-    expect(() => validateBackoff(backoff)).toThrow(/expected 0 < minMs <= maxMs/);
-  });
-});
