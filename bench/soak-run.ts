@@ -7,6 +7,7 @@ import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { loadAudio } from '../src/audio/load-clip.js';
+import { CAPTURE_PERIOD_SECONDS } from '../src/capture/recorder-command.js';
 import { CLIP_SAMPLES, SAMPLE_RATE } from '../src/dsp/constants.js';
 import { EmbeddedBroker } from '../src/mqtt/embedded-broker.js';
 import type { HealthReport } from '../src/mqtt/payloads.js';
@@ -83,13 +84,13 @@ const DEVICE_ID = 'soak';
 const PCM_NAME = 'ser_soak';
 const WINDOW_BYTES = CLIP_SAMPLES * 2;
 /**
- * arecord reads the ALSA file plugin's infile one period at a time: 441 frames (20 ms, the
- * agent's --period-time) of 2 bytes. A read that finds fewer bytes in the FIFO returns them
+ * arecord reads the ALSA file plugin's infile one period at a time: CAPTURE_PERIOD_SECONDS
+ * (the agent's --period-time) of 2-byte frames. A read that finds fewer bytes in the FIFO returns them
  * and the plugin pads the rest of the period with the null device's silence, which would
  * shift every later sample; writes are therefore whole periods and at most PIPE_BUF (4096)
  * bytes, which Linux makes atomic, so the FIFO always holds whole periods.
  */
-const PERIOD_BYTES = 441 * 2;
+const PERIOD_BYTES = Math.round(CAPTURE_PERIOD_SECONDS * SAMPLE_RATE) * 2;
 const WRITE_BYTES = PERIOD_BYTES * Math.floor(4096 / PERIOD_BYTES);
 /**
  * Windows written ahead of the events received: a window is written only once at most three

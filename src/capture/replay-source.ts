@@ -4,6 +4,7 @@ import { describeError } from '../errors.js';
 import { type Logger } from '../logging/logger.js';
 import { type AudioSink, type AudioSource, type CaptureState } from './audio-source.js';
 import { systemClock, type CaptureClock } from './clock.js';
+import { CAPTURE_PERIOD_SECONDS } from './recorder-command.js';
 
 export interface ReplaySourceOptions {
   logger: Logger;
@@ -14,7 +15,7 @@ export interface ReplaySourceOptions {
    * end of its stretch of audio. false: as fast as the sink takes them (tests, soak runs).
    */
   realtime?: boolean;
-  /** Length of each delivered chunk; default 0.02 s, like the live recorder's buffers. */
+  /** Length of each delivered chunk; default CAPTURE_PERIOD_SECONDS, like the live recorder's buffers. */
   chunkSeconds?: number;
   clock?: CaptureClock;
 }
@@ -45,7 +46,7 @@ export class ReplaySource implements AudioSource {
     this.logger = options.logger.child({ module: 'replay' });
     this.files = [...options.files];
     this.realtime = options.realtime ?? true;
-    this.chunkSeconds = options.chunkSeconds ?? 0.02;
+    this.chunkSeconds = options.chunkSeconds ?? CAPTURE_PERIOD_SECONDS;
     this.clock = options.clock ?? systemClock;
     this.description = `replay of ${this.files.join(', ')}`;
   }
