@@ -18,6 +18,7 @@ import { type WallClock } from './pipeline/wall-clock.js';
 import { InferenceQueue } from './pipeline/inference-queue.js';
 import { LatencyStats } from './pipeline/latency-stats.js';
 import { SilenceGate } from './pipeline/silence.js';
+import { SampleBufferPool } from './pipeline/sample-buffer-pool.js';
 import { PredictionSmoother } from './pipeline/smoothing.js';
 import { type TimedPrediction } from './pipeline/window-classifier.js';
 import { modelWindowOptions, Windower, type CapturedWindow } from './pipeline/windower.js';
@@ -47,6 +48,8 @@ export interface ProcessProbe {
   rssBytes(): number;
   /** CPU time used so far, in microseconds (user + system). */
   cpuMicros(): number;
+  /** Live TensorFlow.js tensors: what a leak in inference would make grow. */
+  liveTensors(): number;
 }
 
 export interface DaemonParts {
@@ -77,6 +80,8 @@ export class Daemon {
   readonly #parts: DaemonParts;
   readonly #log: Logger;
   readonly #windower: Windower;
+  /** Window buffers, back from the silence gate or the inference queue, for the next cuts. */
+  readonly #windowBuffers: SampleBufferPool;
   readonly #silence: SilenceGate;
   readonly #queue: InferenceQueue<CapturedWindow, TimedPrediction>;
   readonly #smoother: PredictionSmoother;
@@ -99,7 +104,10 @@ export class Daemon {
     this.#parts = parts;
     this.#log = parts.logger.child({ module: 'daemon' });
     const { window } = parts.config;
-    this.#windower = new Windower(modelWindowOptions(window.hopSeconds), parts.clock);
+    const windowOptions = modelWindowOptions(window.hopSeconds);
+    // Enough for every window the queue can hold, the one in inference and the one being cut.
+    this.#windowBuffers = new SampleBufferPool(windowOptions.windowSamples, window.queueLimit + 2);
+    this.#windower = new Windower(windowOptions, parts.clock, this.#windowBuffers);
     this.#silence = new SilenceGate(window.silenceDbfs);
     this.#smoother = new PredictionSmoother({
       mode: window.smoothing,
@@ -111,6 +119,7 @@ export class Daemon {
       work: (captured) => parts.windowClassifier.classify(captured.samples),
       onResult: (result, captured) => this.#onPrediction(result, captured),
       onError: (error, captured) => this.#onInferenceError(error, captured),
+      onRetired: (captured) => this.#windowBuffers.release(captured.samples),
     });
     this.finished = new Promise((resolve) => {
       this.#sourceEnded = resolve;
@@ -181,6 +190,7 @@ export class Daemon {
         this.#log.debug({ end: window.end, levelDbfs: window.levelDbfs, admitted }, 'window');
       }
       if (admitted) this.#queue.offer(window);
+      else this.#windowBuffers.release(window.samples);
     }
   }
 
@@ -278,7 +288,11 @@ export class Daemon {
       windows: { processed: queue.processed, skippedSilence: this.#silence.skipped, dropped: queue.dropped },
       events: publisher.counters,
       inferenceMs: { p50: latency.p50 ?? null, p95: latency.p95 ?? null },
-      process: { rssBytes: processProbe.rssBytes(), cpuPercent: Math.round(cpuPercent * 100) / 100 },
+      process: {
+        rssBytes: processProbe.rssBytes(),
+        cpuPercent: Math.round(cpuPercent * 100) / 100,
+        tensors: processProbe.liveTensors(),
+      },
       capture: { state: this.#captureState, detail: this.#captureDetail },
       broker: { state: publisher.state, url: brokerUrl },
       model,

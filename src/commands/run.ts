@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { RecorderSource } from '../capture/recorder-source.js';
 import { ReplaySource } from '../capture/replay-source.js';
 import { type AudioSource } from '../capture/audio-source.js';
@@ -8,9 +9,11 @@ import { selectLedDriver } from '../indicators/select-driver.js';
 import { type Logger } from '../logging/logger.js';
 import { redactBrokerUrl } from '../mqtt/broker-url.js';
 import { EmbeddedBroker } from '../mqtt/embedded-broker.js';
+import { DurableQueue } from '../mqtt/durable-queue.js';
 import { createEventIdGenerator } from '../mqtt/event-id.js';
 import { modelIdentity } from '../mqtt/payloads.js';
 import { MqttPublisher } from '../mqtt/publisher.js';
+import { readTlsOptions } from '../mqtt/tls-options.js';
 import { systemWallClock } from '../pipeline/wall-clock.js';
 import { WindowClassifier } from '../pipeline/window-classifier.js';
 import { createNotifier } from '../system/sd-notify.js';
@@ -31,6 +34,16 @@ export const runCommand: Command = {
     const { config, logger } = context;
     const started: Array<{ name: string; stop: () => Promise<void> }> = [];
     try {
+      // Before the model loads: a bad certificate or key file is a configuration error (exit 78).
+      const tls = readTlsOptions(config.mqtt.tls, config.mqtt.url, logger);
+      // Also before the model: an unusable state directory is a configuration error. Closed
+      // last, after the publisher has stopped using it.
+      const queue = DurableQueue.open({
+        directory: config.state.directory,
+        limits: { count: config.mqtt.queueLimit, bytes: config.mqtt.queueBytes },
+        logger,
+      });
+      started.push({ name: 'event queue', stop: () => queue.close() });
       const classifier = await openClassifier(context);
       started.push({ name: 'model', stop: () => Promise.resolve(classifier.dispose()) });
 
@@ -56,9 +69,11 @@ export const runCommand: Command = {
           topicPrefix: config.mqtt.topicPrefix,
           ...(config.mqtt.username ? { username: config.mqtt.username } : {}),
           ...(config.mqtt.password ? { password: config.mqtt.password } : {}),
+          ...(tls === undefined ? {} : { tls }),
+          protocolVersion: config.mqtt.protocolVersion,
           discovery: config.mqtt.discovery,
           device: { model: classifier.metadata.name, swVersion: context.version },
-          queueLimit: config.mqtt.queueLimit,
+          queue,
           logger,
         }),
         brokerUrl: redactBrokerUrl(brokerUrl),
@@ -73,6 +88,7 @@ export const runCommand: Command = {
             const usage = process.cpuUsage();
             return usage.user + usage.system;
           },
+          liveTensors: () => tf.memory().numTensors,
         },
       });
       started.push({ name: 'daemon', stop: () => daemon.stop() });

@@ -11,10 +11,20 @@ import { CLIP_SAMPLES, NORM_EPSILON } from './constants.js';
  * in float32. A float64 quotient of two float32 values rounded once to float32 is that
  * correctly rounded float32 quotient, so the result matches the fixtures bit for bit.
  * An all-zero clip stays all zero, as in Python.
+ *
+ * `out` (CLIP_SAMPLES long, not `loaded` itself) receives the clip, so a caller preparing one
+ * clip per window can reuse one array instead of allocating 264 KB each time.
  */
-export function prepareClip(loaded: Float32Array): Float32Array {
-  const clip = new Float32Array(CLIP_SAMPLES);
-  clip.set(loaded.length > CLIP_SAMPLES ? loaded.subarray(0, CLIP_SAMPLES) : loaded);
+export function prepareClip(loaded: Float32Array, out: Float32Array = new Float32Array(CLIP_SAMPLES)): Float32Array {
+  if (out.length !== CLIP_SAMPLES || out.buffer === loaded.buffer) {
+    throw new RangeError(
+      `prepareClip: out has ${out.length} samples${out.buffer === loaded.buffer ? ' and shares memory with the input' : ''}; give it a separate Float32Array of ${CLIP_SAMPLES}`,
+    );
+  }
+  const clip = out;
+  const kept = Math.min(loaded.length, CLIP_SAMPLES);
+  clip.set(loaded.subarray(0, kept));
+  clip.fill(0, kept);
 
   let peak = 0;
   for (let i = 0; i < clip.length; i++) {

@@ -202,9 +202,11 @@ function checkFeatures(features: Float32Array, name: string): void {
       `${name} has ${features.length} values; expected ${FEATURES_LENGTH} (${N_FRAMES} frames x ${N_FEATURES} features, row-major)`,
     );
   }
-  const bad = features.findIndex((value) => !Number.isFinite(value));
-  if (bad !== -1) {
-    throw new RangeError(`${name}[${bad}] is ${features[bad]}; features must be finite numbers`);
+  // A plain loop: this runs over 21,840 values per window, and findIndex's call per value
+  // stood out in the daemon's CPU profile.
+  for (let index = 0; index < features.length; index++) {
+    const value = features[index] as number;
+    if (!Number.isFinite(value)) throw new RangeError(`${name}[${index}] is ${value}; features must be finite numbers`);
   }
 }
 

@@ -10,6 +10,12 @@ export interface InferenceQueueOptions<W, R> {
    * It must not throw itself.
    */
   onError: (error: unknown, window: W) => void;
+  /**
+   * Called exactly once for every window offered, when the queue is done with it: after its
+   * result or error was delivered, or when it was dropped. The place to recycle its buffers.
+   * What it throws goes to onError.
+   */
+  onRetired?: (window: W) => void;
 }
 
 export interface InferenceQueueCounters {
@@ -58,12 +64,14 @@ export class InferenceQueue<W, R> {
     if (this.#stopped) {
       // Capture may deliver a last chunk while shutting down; it is not an error.
       this.#counters.dropped++;
+      this.#retire(window);
       return;
     }
     this.#counters.queued++;
     if (this.#pending.length === this.#options.capacity) {
-      this.#pending.shift();
+      const oldest = this.#pending.shift() as W;
       this.#counters.dropped++;
+      this.#retire(oldest);
     }
     this.#pending.push(window);
     if (!this.#running) {
@@ -86,8 +94,9 @@ export class InferenceQueue<W, R> {
   stop(): Promise<void> {
     if (!this.#stopped) {
       this.#stopped = true;
-      this.#counters.dropped += this.#pending.length;
-      this.#pending.length = 0;
+      const left = this.#pending.splice(0);
+      this.#counters.dropped += left.length;
+      for (const window of left) this.#retire(window);
     }
     return this.drain();
   }
@@ -103,6 +112,7 @@ export class InferenceQueue<W, R> {
         const window = this.#pending.shift();
         if (window === undefined) break;
         await this.#process(window);
+        this.#retire(window);
       }
     } finally {
       // Cleared synchronously with the final empty check, so an offer() arriving after it
@@ -126,6 +136,14 @@ export class InferenceQueue<W, R> {
     this.#counters.processed++;
     try {
       this.#options.onResult(result, window);
+    } catch (error) {
+      this.#options.onError(error, window);
+    }
+  }
+
+  #retire(window: W): void {
+    try {
+      this.#options.onRetired?.(window);
     } catch (error) {
       this.#options.onError(error, window);
     }

@@ -1,4 +1,5 @@
 import { prepareClip } from '../dsp/clip.js';
+import { CLIP_SAMPLES } from '../dsp/constants.js';
 import type { FeatureExtractor } from '../dsp/features.js';
 import { FEATURES_LENGTH, type Prediction } from '../model/classifier.js';
 
@@ -25,6 +26,8 @@ export class WindowClassifier {
   readonly #now: () => number;
   /** Reused for every window: classify copies the features into its input tensor. */
   readonly #features = new Float32Array(FEATURES_LENGTH);
+  /** Reused for every window: the features are computed from it before the next one comes. */
+  readonly #clip = new Float32Array(CLIP_SAMPLES);
 
   constructor(extractor: FeatureExtractor, classifier: FeatureClassifier, now: () => number = () => performance.now()) {
     this.#extractor = extractor;
@@ -34,7 +37,7 @@ export class WindowClassifier {
 
   classify(samples: Float32Array): TimedPrediction {
     const started = this.#now();
-    const features = this.#extractor.extract(prepareClip(samples), this.#features);
+    const features = this.#extractor.extract(prepareClip(samples, this.#clip), this.#features);
     const prediction = this.#classifier.classify(features);
     return { prediction, inferenceMs: this.#now() - started };
   }

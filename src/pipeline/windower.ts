@@ -1,6 +1,7 @@
 import { CLIP_SAMPLES, SAMPLE_RATE } from '../dsp/constants.js';
 import type { WallClock } from './wall-clock.js';
 import { levelDbfs } from './level.js';
+import { SampleBufferPool } from './sample-buffer-pool.js';
 
 /** One cut window: its own copy of the samples, when they were heard, and how loud they were. */
 export interface CapturedWindow {
@@ -38,8 +39,10 @@ export function modelWindowOptions(hopSeconds: number): WindowerOptions {
 /**
  * Cuts a mono sample stream, pushed in chunks of any size, into fixed windows every hop.
  *
- * Memory is one ring of windowSamples, allocated once; each cut window is a fresh copy so the
- * ring can be overwritten while the window waits for inference.
+ * Memory is one ring of windowSamples, allocated once; each cut window is a copy, in a buffer
+ * taken from `buffers`, so the ring can be overwritten while the window waits for inference.
+ * Whoever is done with a window may hand its samples back with `buffers.release()` for a later
+ * window to reuse; the default pool keeps none, so each window then gets a fresh array.
  *
  * Times: a chunk is stamped with the clock when pushed, which is when its last sample
  * arrived; a window ending k samples before the chunk's end therefore ended k / sampleRate
@@ -51,18 +54,25 @@ export class Windower {
   readonly #options: WindowerOptions;
   readonly #clock: WallClock;
   readonly #ring: Float32Array;
+  readonly #buffers: SampleBufferPool;
   /** Where the next sample goes; once the ring is full, also where the oldest sample is. */
   #writeIndex = 0;
   /** Samples still to arrive before the next window is complete. */
   #untilWindow: number;
 
-  constructor(options: WindowerOptions, clock: WallClock) {
+  constructor(options: WindowerOptions, clock: WallClock, buffers?: SampleBufferPool) {
     checkWholePositive('sampleRate', options.sampleRate);
     checkWholePositive('windowSamples', options.windowSamples);
     checkWholePositive('hopSamples', options.hopSamples);
     this.#options = { ...options };
     this.#clock = clock;
     this.#ring = new Float32Array(options.windowSamples);
+    if (buffers !== undefined && buffers.length !== options.windowSamples) {
+      throw new RangeError(
+        `Windower: the buffer pool lends ${buffers.length} samples but windows hold ${options.windowSamples}; give it a pool of windowSamples`,
+      );
+    }
+    this.#buffers = buffers ?? new SampleBufferPool(options.windowSamples, 0);
     this.#untilWindow = options.windowSamples;
   }
 
@@ -117,7 +127,7 @@ export class Windower {
   /** Called only once a whole window has arrived since the last reset, so the ring is full. */
   #cut(endMs: number): CapturedWindow {
     const ring = this.#ring;
-    const samples = new Float32Array(ring.length);
+    const samples = this.#buffers.acquire();
     samples.set(ring.subarray(this.#writeIndex));
     samples.set(ring.subarray(0, this.#writeIndex), ring.length - this.#writeIndex);
     // Rounded to whole ms, which is all a Date holds; Date would truncate instead, turning a

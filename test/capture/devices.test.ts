@@ -6,7 +6,8 @@ import { listCaptureDevices, mergeDeviceLists, parseHardwareList, parsePcmList }
 import { EXIT, type CommandContext } from '../../src/commands/command.js';
 import { devicesCommand } from '../../src/commands/devices.js';
 import { loadConfig } from '../../src/config/load.js';
-import { type AlsaReplay, captureLogger, createAlsaReplay } from '../helpers/alsa.js';
+import { type AlsaReplay, createAlsaReplay } from '../helpers/alsa.js';
+import { captureLogs } from '../helpers/logs.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
 /** Output of `arecord -l` / `arecord -L` on a Raspberry Pi with a USB microphone and a voice HAT. */
@@ -106,7 +107,7 @@ describe('ser-agent devices', () => {
         hostname: 'test-box',
         systemFile: path.join(dir, 'absent.json'),
       }),
-      logger: captureLogger().logger,
+      logger: captureLogs().logger,
       env,
       pid: process.pid,
       version: '0.0.0-test',

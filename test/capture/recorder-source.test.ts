@@ -6,7 +6,8 @@ import { loadAudio } from '../../src/audio/load-clip.js';
 import type { CaptureClock } from '../../src/capture/clock.js';
 import { findExecutable } from '../../src/capture/find-executable.js';
 import { RecorderSource, type RecorderSourceOptions } from '../../src/capture/recorder-source.js';
-import { type AlsaReplay, CaptureSink, captureLogger, childProcesses, createAlsaReplay } from '../helpers/alsa.js';
+import { type AlsaReplay, CaptureSink, childProcesses, createAlsaReplay } from '../helpers/alsa.js';
+import { captureLogs } from '../helpers/logs.js';
 import { goldenWavPath } from '../helpers/golden.js';
 
 let dir: string;
@@ -28,7 +29,7 @@ afterAll(async () => {
 });
 
 function recorder(options: Partial<RecorderSourceOptions>): { source: RecorderSource; lines: Record<string, unknown>[] } {
-  const { logger, lines } = captureLogger();
+  const { logger, lines } = captureLogs();
   const source = new RecorderSource({
     logger,
     device: replay.device,

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
 import type { CaptureClock } from '../../src/capture/clock.js';
 import { ReplaySource } from '../../src/capture/replay-source.js';
-import { CaptureSink, captureLogger } from '../helpers/alsa.js';
+import { CaptureSink } from '../helpers/alsa.js';
+import { captureLogs } from '../helpers/logs.js';
 import { goldenWavPath } from '../helpers/golden.js';
 
 const SPEECH_22K = goldenWavPath('speech_e_22k');
@@ -63,7 +64,7 @@ describe('ReplaySource', () => {
       loadAudio(SPEECH_22K, { durationSeconds: Infinity }),
       loadAudio(SPEECH_16K, { durationSeconds: Infinity }),
     ]);
-    const { logger, lines } = captureLogger();
+    const { logger, lines } = captureLogs();
     const source = new ReplaySource({ logger, files: [SPEECH_22K, notAudio, SPEECH_16K], realtime: false });
     expect(source.description).toBe(`replay of ${SPEECH_22K}, ${notAudio}, ${SPEECH_16K}`);
     const sink = new CaptureSink(speech22.length + speech16.length);
@@ -85,7 +86,7 @@ describe('ReplaySource', () => {
   it('paces chunks in real time from the file start, catching up after a late timer', async () => {
     const speech = await loadAudio(SPEECH_22K, { durationSeconds: Infinity });
     const clock = new SteppingClock();
-    const source = new ReplaySource({ logger: captureLogger().logger, files: [SPEECH_22K], chunkSeconds: 0.1, clock });
+    const source = new ReplaySource({ logger: captureLogs().logger, files: [SPEECH_22K], chunkSeconds: 0.1, clock });
     const sink = new CaptureSink(speech.length);
     await source.start(sink);
     while (clock.delays.length === 0) await settle(); // decoding the file
@@ -106,7 +107,7 @@ describe('ReplaySource', () => {
   });
 
   it('stops in the middle of a paced replay without ending it', async () => {
-    const source = new ReplaySource({ logger: captureLogger().logger, files: [SPEECH_22K] });
+    const source = new ReplaySource({ logger: captureLogs().logger, files: [SPEECH_22K] });
     const sink = new CaptureSink(22_050 * 3);
     await source.start(sink);
     await sink.until(() => (sink.runs[0]?.length ?? 0) > 0, 'the first chunk');

@@ -5,7 +5,7 @@ import { CLIP_SAMPLES, SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { EMOTIONS, type Emotion } from '../../src/labels.js';
 import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
 import { HEALTH_SCHEMA_VERSION, type ModelIdentity } from '../../src/mqtt/payloads.js';
-import { captureLogger } from '../helpers/alsa.js';
+import { captureLogs } from '../helpers/logs.js';
 import { FakeClock } from '../pipeline/fake-clock.js';
 import {
   FakeProcessProbe,
@@ -54,7 +54,7 @@ function createHarness(options: { overrides?: ConfigOverrides; watchdogIntervalM
     overrides: options.overrides ?? {},
   });
   const calls: string[] = [];
-  const { logger, lines } = captureLogger();
+  const { logger, lines } = captureLogs();
   const parts = {
     source: new FakeSource(calls),
     classifier: new ScriptedClassifier(),
@@ -139,6 +139,30 @@ describe('Daemon windows', () => {
     ]);
     expect(h.indicators.emotions).toEqual<Emotion[]>(['anger']);
     expect(h.indicators.status).toBe('listening');
+  });
+
+  it('classifies every window on its own samples while recycling a bounded set of buffers', async () => {
+    const h = await startedHarness({ overrides: { window: { hopSeconds: 1, queueLimit: 4 } } });
+    // Second k holds the level 0.1 + k/100, so each window's first and last samples name it.
+    const second = (k: number): Float32Array => samples(1, 0.1 + k / 100);
+    const windowsSeen = (): Array<[number | undefined, number | undefined]> =>
+      h.classifier.seen.map((window) => [window[0], window[CLIP_SAMPLES - 1]]);
+    // Five seconds at once: three windows wait in the queue together; then some one by one,
+    // then three together again, now in recycled buffers.
+    for (let k = 0; k < 5; k++) h.source.push(second(k));
+    for (let k = 5; k < 10; k++) {
+      await settle();
+      h.source.push(second(k));
+    }
+    await settle();
+    for (let k = 10; k < 13; k++) h.source.push(second(k));
+    await settle();
+
+    expect(windowsSeen()).toEqual(
+      Array.from({ length: 11 }, (_, k) => [Math.fround(0.1 + k / 100), Math.fround(0.1 + (k + 2) / 100)]),
+    );
+    // Windows classified and silent ones hand their buffers back: far fewer than 10 arrays.
+    expect(h.classifier.buffers.size).toBeLessThanOrEqual(4 + 2);
   });
 
   it('skips windows quieter than window.silenceDbfs: no inference, no event, counted as silence', async () => {
@@ -405,7 +429,7 @@ describe('Daemon health report', () => {
     h.source.push(quiet(3));
     await settle();
     h.source.state('degraded', 'arecord exited 1');
-    h.publisher.counters = { published: 7, queued: 2, dropped: 1 };
+    h.publisher.counters = { published: 7, queued: 2, queuedBytes: 1234, dropped: 1 };
     h.probe.rss = 123_456_789;
 
     // 7.5 s of CPU over 30 s of wall clock.
@@ -422,9 +446,9 @@ describe('Daemon health report', () => {
         ts: iso(T0 + 30_000),
         uptimeSeconds: 30,
         windows: { processed: 3, skippedSilence: 1, dropped: 2 },
-        events: { published: 7, queued: 2, dropped: 1 },
+        events: { published: 7, queued: 2, queuedBytes: 1234, dropped: 1 },
         inferenceMs: { p50: 20, p95: 30 },
-        process: { rssBytes: 123_456_789, cpuPercent: 25 },
+        process: { rssBytes: 123_456_789, cpuPercent: 25, tensors: 42 },
         capture: { state: 'degraded', detail: 'arecord exited 1' },
         broker: { state: 'connected', url: BROKER_URL },
         model: MODEL,

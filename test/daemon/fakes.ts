@@ -53,7 +53,10 @@ export class FakeSource implements AudioSource {
 
 /** Returns the queued results (or throws the queued errors) in order, keeping each window's samples. */
 export class ScriptedClassifier {
+  /** Copies of each window's samples: the daemon reuses a window's buffer once it is classified. */
   readonly seen: Float32Array[] = [];
+  /** The arrays the daemon handed over, to tell which buffers it reused. */
+  readonly buffers = new Set<Float32Array>();
   readonly #script: Array<TimedPrediction | Error> = [];
   /** Used once the script runs out. */
   fallback: TimedPrediction = timedPrediction('neutral', 0.9);
@@ -64,7 +67,8 @@ export class ScriptedClassifier {
   }
 
   classify(samples: Float32Array): TimedPrediction {
-    this.seen.push(samples);
+    this.seen.push(samples.slice());
+    this.buffers.add(samples);
     const step = this.#script.shift() ?? this.fallback;
     if (step instanceof Error) throw step;
     return step;
@@ -80,7 +84,7 @@ export function timedPrediction(emotion: Emotion, confidence: number, inferenceM
 
 export class RecordingPublisher implements EventPublisher {
   state: BrokerState = 'connected';
-  counters: PublisherCounters = { published: 0, queued: 0, dropped: 0 };
+  counters: PublisherCounters = { published: 0, queued: 0, queuedBytes: 0, dropped: 0 };
   readonly events: EmotionEvent[] = [];
   readonly health: HealthReport[] = [];
   stopError: Error | undefined;
@@ -205,6 +209,7 @@ export class ManualScheduler implements Scheduler {
 export class FakeProcessProbe implements ProcessProbe {
   rss = 50_000_000;
   cpu = 0;
+  tensors = 42;
 
   rssBytes(): number {
     return this.rss;
@@ -212,5 +217,9 @@ export class FakeProcessProbe implements ProcessProbe {
 
   cpuMicros(): number {
     return this.cpu;
+  }
+
+  liveTensors(): number {
+    return this.tensors;
   }
 }

@@ -40,6 +40,22 @@ describe('prepareClip', () => {
     expect(clip.every((sample) => sample === 0)).toBe(true);
   });
 
+  it('writes into a reused out array exactly what a fresh one gets, zeroing what a shorter clip leaves', () => {
+    const speech = readGoldenF32('long_5s_16k.audio_loaded');
+    const short = Float32Array.of(0.25, -0.5, 0.125);
+    const out = new Float32Array(CLIP_SAMPLES);
+    expect(prepareClip(speech, out)).toBe(out);
+    expect(countDifferences(out, prepareClip(speech))).toBe(0);
+    prepareClip(short, out);
+    expect(countDifferences(out, prepareClip(short))).toBe(0);
+  });
+
+  it('refuses an out array of the wrong length or sharing the input memory', () => {
+    const loaded = new Float32Array(CLIP_SAMPLES);
+    expect(() => prepareClip(loaded, new Float32Array(100))).toThrow(/out has 100 samples; give it a separate Float32Array of 66150/);
+    expect(() => prepareClip(loaded, loaded)).toThrow(/shares memory with the input/);
+  });
+
   it('rejects a non-finite sample, naming its index', () => {
     const loaded = new Float32Array(100);
     loaded[42] = Number.NaN;

@@ -139,6 +139,59 @@ describe('InferenceQueue', () => {
     expect(queue.counters.dropped).toBe(3);
   });
 
+  it('retires every offered window exactly once: processed, failed, pushed out or dropped at stop', async () => {
+    const retired: number[] = [];
+    const errors: string[] = [];
+    let finishFirst = (): void => undefined;
+    const queue = new InferenceQueue<number, number>({
+      capacity: 2,
+      work: (window) => {
+        if (window === 3) throw new Error('bad window');
+        if (window === 1) return new Promise((resolve) => (finishFirst = () => resolve(1)));
+        return window;
+      },
+      onResult: () => undefined,
+      onError: (error, window) => errors.push(`${window}: ${String(error)}`),
+      onRetired: (window) => retired.push(window),
+    });
+    queue.offer(1);
+    await turn();
+    queue.offer(2);
+    queue.offer(3);
+    queue.offer(4); // the queue holds 2 and 3: 2 is pushed out
+    expect(retired).toEqual([2]);
+    finishFirst();
+    await queue.drain();
+    expect(retired).toEqual([2, 1, 3, 4]);
+    expect(errors).toEqual(['3: Error: bad window']);
+
+    queue.offer(5);
+    queue.offer(6);
+    await queue.stop();
+    queue.offer(7);
+    expect(retired).toEqual([2, 1, 3, 4, 5, 6, 7]);
+    expect(queue.counters).toMatchObject({ processed: 2, failed: 1, dropped: 4, pending: 0 });
+  });
+
+  it('hands an error thrown by onRetired to onError and keeps working', async () => {
+    const errors: string[] = [];
+    const results: number[] = [];
+    const queue = new InferenceQueue<number, number>({
+      capacity: 2,
+      work: (window) => window,
+      onResult: (result) => results.push(result),
+      onError: (error, window) => errors.push(`${window}: ${String(error)}`),
+      onRetired: (window) => {
+        if (window === 1) throw new Error('release failed');
+      },
+    });
+    queue.offer(1);
+    queue.offer(2);
+    await queue.drain();
+    expect(results).toEqual([1, 2]);
+    expect(errors).toEqual(['1: Error: release failed']);
+  });
+
   it('starts again after going idle, and drain() resolves at once when idle', async () => {
     const results: number[] = [];
     const queue = new InferenceQueue<number, number>({

@@ -65,11 +65,14 @@ describe('WindowClassifier', () => {
     expect(readings).toEqual([]);
   });
 
-  it('gives each window its own prediction although it reuses one feature buffer', async () => {
+  it('gives each window its own prediction although it reuses one clip and one feature buffer', async () => {
     const [first, second] = await Promise.all(RECORDINGS.map(async (file) => windowFromStream(await loadAudio(file))));
     if (first === undefined || second === undefined) throw new Error('expected two windows');
+    const firstSamples = first.samples.slice();
     const shared = new WindowClassifier(new FeatureExtractor(), classifier);
     const interleaved = [shared.classify(first.samples), shared.classify(second.samples), shared.classify(first.samples)];
+    // The clip is normalised in the classifier's own buffer, never in the window's samples.
+    expect(first.samples).toEqual(firstSamples);
     const alone = [first, second].map(
       (window) => new WindowClassifier(new FeatureExtractor(), classifier).classify(window.samples).prediction,
     );

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CLIP_SAMPLES, SAMPLE_RATE } from '../../src/dsp/constants.js';
+import { SampleBufferPool } from '../../src/pipeline/sample-buffer-pool.js';
 import { modelWindowOptions, Windower, type CapturedWindow } from '../../src/pipeline/windower.js';
 import { FakeClock } from './fake-clock.js';
 import { firstDifference } from './samples.js';
@@ -117,6 +118,36 @@ describe('Windower', () => {
     for (let n = 0; n < (60 * SAMPLE_RATE) / chunk.length; n++) windows += windower.push(chunk).length;
     expect(windows).toBeGreaterThan(200);
     expect(windower.bufferedCapacity).toBe(CLIP_SAMPLES);
+  });
+
+  it('cuts into pooled buffers: a window held is never overwritten, one released is reused', () => {
+    const clock = new FakeClock(T0);
+    const pool = new SampleBufferPool(CLIP_SAMPLES, 4);
+    const windower = new Windower(modelWindowOptions(1), clock, pool);
+    const windows = feedRealTime(windower, clock, tenSeconds.subarray(0, 5 * SAMPLE_RATE), [441]);
+    expect(windows).toHaveLength(3);
+    const [first, second, third] = windows as [CapturedWindow, CapturedWindow, CapturedWindow];
+    pool.release(first.samples);
+    pool.release(second.samples);
+
+    // The next windows reuse the released buffers, one each; the window still held keeps its samples.
+    const more = windower.push(tenSeconds.subarray(5 * SAMPLE_RATE, 7 * SAMPLE_RATE));
+    expect(more).toHaveLength(2);
+    expect(new Set(more.map((window) => window.samples))).toEqual(new Set([first.samples, second.samples]));
+    for (const [window, start] of [
+      [third, 2 * SAMPLE_RATE],
+      [more[0], 3 * SAMPLE_RATE],
+      [more[1], 4 * SAMPLE_RATE],
+    ] as const) {
+      expect(firstDifference(window?.samples, tenSeconds.subarray(start, start + CLIP_SAMPLES))).toBe(-1);
+    }
+  });
+
+  it('rejects a buffer pool whose buffers do not hold a window', () => {
+    const clock = new FakeClock(T0);
+    expect(() => new Windower(modelWindowOptions(1), clock, new SampleBufferPool(1000, 2))).toThrow(
+      /lends 1000 samples but windows hold 66150/,
+    );
   });
 
   it('rejects window sizes and hops that are not whole positive sample counts', () => {
