@@ -3,10 +3,11 @@ import { ONNX_DTYPE } from './onnx-proto.js';
 import type { ConvWeights, DenseWeights, LstmWeights, WeightedOps } from './weighted-ops.js';
 
 /**
- * Weights stored as int8 with one scale per output channel, symmetric (zero point 0), and
- * activations quantized to uint8 at run time by DynamicQuantizeLinear: the pattern ONNX
- * Runtime's integer kernels (ConvInteger, MatMulInteger, which it fuses into
- * MatMulIntegerToFloat, and com.microsoft DynamicQuantizeLSTM) execute in int8 arithmetic.
+ * Weights stored as 8-bit codes with one scale per output channel, symmetric (the int8 code
+ * -127..127 stored as uint8 with zero point 128, see WEIGHT_ZERO_POINT), and activations
+ * quantized to uint8 at run time by DynamicQuantizeLinear: the pattern ONNX Runtime's integer
+ * kernels (ConvInteger, MatMulInteger, which it fuses into MatMulIntegerToFloat, and
+ * com.microsoft DynamicQuantizeLSTM) execute in 8-bit integer arithmetic.
  */
 export const INT8_OPS: WeightedOps = {
   /**
@@ -17,8 +18,8 @@ export const INT8_OPS: WeightedOps = {
    */
   conv1d(graph: OnnxGraphBuilder, name: string, x: string, w: ConvWeights): string {
     const { codes, scales } = quantizePerColumn(im2colKernel(w), w.width * w.inChannels, w.outChannels);
-    const kernel = graph.constant(`${name}/kernel_int8`, 'int8', [w.width * w.inChannels, w.outChannels], codes);
-    const kernelZero = graph.constant(`${name}/kernel_zero_point`, 'int8', [], new Int8Array(1));
+    const kernel = graph.constant(`${name}/kernel_q8`, 'uint8', [w.width * w.inChannels, w.outChannels], codes);
+    const kernelZero = graph.constant(`${name}/kernel_zero_point`, 'uint8', [], Uint8Array.of(WEIGHT_ZERO_POINT));
     const [xq, xScale, xZero] = dynamicQuantize(graph, name, x);
     const pads = graph.constant(`${name}/pads`, 'int64', [6], BigInt64Array.of(0n, 0n, BigInt(w.pads[0]), 0n, 0n, BigInt(w.pads[1])));
     const padded = graph.op('Pad', name, [xq, pads, xZero]);
@@ -42,8 +43,8 @@ export const INT8_OPS: WeightedOps = {
 
   dense(graph: OnnxGraphBuilder, name: string, x: string, w: DenseWeights): string {
     const { codes, scales } = quantizePerColumn(w.kernel, w.inputs, w.units);
-    const kernel = graph.constant(`${name}/kernel_int8`, 'int8', [w.inputs, w.units], codes);
-    const kernelZero = graph.constant(`${name}/kernel_zero_point`, 'int8', [], new Int8Array(1));
+    const kernel = graph.constant(`${name}/kernel_q8`, 'uint8', [w.inputs, w.units], codes);
+    const kernelZero = graph.constant(`${name}/kernel_zero_point`, 'uint8', [], Uint8Array.of(WEIGHT_ZERO_POINT));
     const [xq, xScale, xZero] = dynamicQuantize(graph, name, x);
     const accumulated = graph.op('MatMulInteger', name, [xq, kernel, xZero, kernelZero]);
     const columnScales = graph.constant(`${name}/kernel_scale`, 'float32', [w.units], scales);
@@ -59,17 +60,17 @@ export const INT8_OPS: WeightedOps = {
     const recurrent = quantizePerColumn(transpose(w.recurrent, gates, w.hidden), w.hidden, gates);
     const inputs = [
       x,
-      graph.constant(`${name}/W_int8`, 'int8', [1, w.inputs, gates], input.codes),
-      graph.constant(`${name}/R_int8`, 'int8', [1, w.hidden, gates], recurrent.codes),
+      graph.constant(`${name}/W_q8`, 'uint8', [1, w.inputs, gates], input.codes),
+      graph.constant(`${name}/R_q8`, 'uint8', [1, w.hidden, gates], recurrent.codes),
       graph.constant(`${name}/B`, 'float32', [1, 2 * gates], w.bias),
       '', // sequence_lens: every sequence has all time steps
       '', // initial_h: zeros
       '', // initial_c: zeros
       '', // P: no peepholes
       graph.constant(`${name}/W_scale`, 'float32', [1, gates], input.scales),
-      graph.constant(`${name}/W_zero_point`, 'int8', [1, gates], new Int8Array(gates)),
+      graph.constant(`${name}/W_zero_point`, 'uint8', [1, gates], new Uint8Array(gates).fill(WEIGHT_ZERO_POINT)),
       graph.constant(`${name}/R_scale`, 'float32', [1, gates], recurrent.scales),
-      graph.constant(`${name}/R_zero_point`, 'int8', [1, gates], new Int8Array(gates)),
+      graph.constant(`${name}/R_zero_point`, 'uint8', [1, gates], new Uint8Array(gates).fill(WEIGHT_ZERO_POINT)),
     ];
     const [sequence, last] = graph.node(
       'DynamicQuantizeLSTM',
@@ -89,12 +90,24 @@ export const INT8_OPS: WeightedOps = {
 /** The largest int8 code a weight gets: symmetric, so -127..127 and zero is exact. */
 const INT8_LIMIT = 127;
 
+/**
+ * Each int8 code is stored plus 128, as uint8 with zero point 128 (the same numbers, since the
+ * kernels subtract the zero point). ONNX Runtime on x86-64 with AVX2 but without VNNI
+ * multiplies uint8 activations by int8 weights with vpmaddubsw, which adds two products into
+ * a saturating int16: 255 · 127 · 2 overflows it, and on an AMD EPYC (AVX2 only) that moved
+ * the shipped model's probabilities by up to 0.42 and flipped its answers. Its uint8 × uint8
+ * kernels widen to int16 before multiplying and are exact everywhere; ORT's other remedy,
+ * 7-bit weights ("reduce_range"), cost half a point of top-1 agreement with float32 here.
+ */
+export const WEIGHT_ZERO_POINT = 128;
+
 export interface QuantizedWeights {
-  codes: Int8Array;
+  /** The int8 codes plus WEIGHT_ZERO_POINT. */
+  codes: Uint8Array;
   scales: Float32Array;
 }
 
-/** Symmetric int8 codes with one scale per column of a [rows, cols] row-major matrix. */
+/** Symmetric 8-bit codes (offset by WEIGHT_ZERO_POINT) with one scale per column of a [rows, cols] row-major matrix. */
 export function quantizePerColumn(values: Float32Array, rows: number, cols: number): QuantizedWeights {
   return quantizeGroups(values, cols, (col, row) => row * cols + col, rows);
 }
@@ -108,7 +121,7 @@ function quantizeGroups(
   if (values.length !== groups * members) {
     throw new RangeError(`${values.length} weights do not form ${groups} groups of ${members}`);
   }
-  const codes = new Int8Array(values.length);
+  const codes = new Uint8Array(values.length);
   const scales = new Float32Array(groups);
   for (let group = 0; group < groups; group++) {
     let largest = 0;
@@ -122,7 +135,8 @@ function quantizeGroups(
     scales[group] = scale;
     for (let member = 0; member < members; member++) {
       const index = indexOf(group, member);
-      codes[index] = Math.max(-INT8_LIMIT, Math.min(INT8_LIMIT, Math.round((values[index] as number) / scale)));
+      const code = Math.max(-INT8_LIMIT, Math.min(INT8_LIMIT, Math.round((values[index] as number) / scale)));
+      codes[index] = code + WEIGHT_ZERO_POINT;
     }
   }
   return { codes, scales };

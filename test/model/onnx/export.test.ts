@@ -6,7 +6,7 @@ import { EMOTIONS } from '../../../src/labels.js';
 import { loadModelDir } from '../../../src/model/model-dir.js';
 import { exportLayersModel } from '../../../src/model/onnx/export.js';
 import { FLOAT_OPS } from '../../../src/model/onnx/float-ops.js';
-import { INT8_OPS } from '../../../src/model/onnx/int8-ops.js';
+import { INT8_OPS, WEIGHT_ZERO_POINT } from '../../../src/model/onnx/int8-ops.js';
 import { encodeOnnxModel, type OnnxModel } from '../../../src/model/onnx/onnx-proto.js';
 import { OnnxSession } from '../../../src/model/onnx/session.js';
 import { GOLDEN_WAVS, readGoldenF32 } from '../../helpers/golden.js';
@@ -82,13 +82,28 @@ describe.each([
     const opTypes = new Set(onnx.graph.nodes.map((node) => node.opType));
     expect([...opTypes]).toEqual(expect.arrayContaining(['DynamicQuantizeLinear', 'MatMulInteger', 'DynamicQuantizeLSTM']));
     for (const floatOp of ['Conv', 'MatMul', 'LSTM', 'Gemm']) expect(opTypes.has(floatOp)).toBe(false);
-    // The weight operands of the integer kernels are stored int8 constants.
+    // The weight operands of the integer kernels are stored 8-bit constants: int8 codes plus
+    // 128 as uint8, which every CPU's uint8 × uint8 GEMM multiplies exactly.
     const constants = new Map(onnx.graph.initializers.map((tensor) => [tensor.name, tensor]));
     const weightOperands = onnx.graph.nodes.flatMap((node) =>
       node.opType === 'MatMulInteger' ? [node.inputs[1]] : node.opType === 'DynamicQuantizeLSTM' ? node.inputs.slice(1, 3) : [],
     );
     expect(weightOperands).toHaveLength(3 + 3 + 2 * 2); // three convolutions, three dense layers, two LSTMs
-    for (const name of weightOperands) expect(constants.get(name as string)?.dtype).toBe('int8');
+    for (const name of weightOperands) {
+      const weights = constants.get(name as string);
+      expect(weights?.dtype).toBe('uint8');
+      // Symmetric codes: the zero point 128 is exact, and -127..127 leaves 0 unused.
+      const lowest = (weights as { data: Uint8Array }).data.reduce((min, code) => Math.min(min, code), 255);
+      expect(lowest).toBeGreaterThanOrEqual(WEIGHT_ZERO_POINT - 127);
+    }
+    const zeroPoints = onnx.graph.nodes.flatMap((node) =>
+      node.opType === 'MatMulInteger' ? [node.inputs[3]] : node.opType === 'DynamicQuantizeLSTM' ? [node.inputs[9], node.inputs[11]] : [],
+    );
+    for (const name of zeroPoints) {
+      const zero = constants.get(name as string);
+      expect(zero?.dtype).toBe('uint8');
+      expect(new Set(zero?.data)).toEqual(new Set([WEIGHT_ZERO_POINT]));
+    }
 
     expect(maxAbsDiff(await onnxProbabilities(onnx), reference)).toBeLessThanOrEqual(INT8_PROBABILITY_TOLERANCE);
   });
