@@ -5,6 +5,7 @@ import { ConfigError, describeError, ModelError, SerError, UsageError } from '..
 import { createLogger, LOG_LEVELS } from '../logging/logger.js';
 import { calibrateCommand } from './calibrate.js';
 import { classifyCommand } from './classify.js';
+import { compareCommand } from './compare.js';
 import { configCommand } from './config.js';
 import { devicesCommand } from './devices.js';
 import { EXIT, type Command } from './command.js';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   trainCommand,
   evaluateCommand,
   calibrateCommand,
+  compareCommand,
   quantizeCommand,
   exportOnnxCommand,
   devicesCommand,

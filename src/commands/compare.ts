@@ -1,0 +1,132 @@
+import path from 'node:path';
+import { FeatureExtractor } from '../dsp/features.js';
+import { UsageError } from '../errors.js';
+import { FeatureCache } from '../features/feature-cache.js';
+import { recordModelMetrics } from '../model/model-dir.js';
+import { scanDatasets, type LabelledFile } from '../training/datasets.js';
+import { predictSet, subsetMetrics } from '../training/evaluate.js';
+import { buildFeatureSet, type FeatureSet } from '../training/feature-set.js';
+import { type ClassificationMetrics } from '../training/metrics.js';
+import { readSplitProvenance, splitFromProvenance } from '../training/recorded-split.js';
+import { EXIT, type Command, type CommandContext } from './command.js';
+import { openClassifier } from './open-classifier.js';
+import { dataDirectories, stringOption } from './options.js';
+import { formatTable } from './table.js';
+
+/** One trained run, measured on its own recorded split. */
+export interface ComparisonRow {
+  run: string;
+  architecture: string;
+  options: string;
+  /** The held-out validation speakers: what the choice between runs is made on. */
+  validationSpeakersUar: number;
+  testSpeakersAccuracy: number;
+  testSpeakersUar: number;
+  testSpeakersMacroF1: number;
+  /** Test files of speakers also heard in training (TESS), apart. */
+  otherTestAccuracy: number;
+  weightsBytes: number;
+}
+
+const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
+
+export const compareCommand: Command = {
+  name: 'compare',
+  summary: 'Compare trained runs speaker-independently; pick the best on held-out validation speakers',
+  usage: 'ser-agent compare --data DIR... [--record MODEL_DIR] RUN_DIR...',
+  options: {
+    data: { type: 'string', multiple: true },
+    record: { type: 'string' },
+  },
+  async run(values, positionals, context) {
+    if (positionals.length < 2) {
+      throw new UsageError(`compare needs at least two run directories (made by "ser-agent train"); got ${positionals.length}`);
+    }
+    const dataDirs = dataDirectories(values);
+    const scan = await scanDatasets(dataDirs);
+    const rows: ComparisonRow[] = [];
+    for (const runDir of positionals) rows.push(await measureRun(runDir, scan.files, context));
+
+    // The test speakers stay out of the choice: picking on them would make the reported
+    // speaker-independent number optimistic.
+    const best = rows.reduce((a, b) => (b.validationSpeakersUar > a.validationSpeakersUar ? b : a));
+    for (const line of formatTable(
+      ['run', 'architecture', 'options', 'val speakers UAR', 'test speakers acc', 'UAR', 'macro-F1', 'other test acc', 'weights'],
+      rows.map((row) => [
+        row.run === best.run ? `${row.run} (best)` : row.run,
+        row.architecture,
+        row.options,
+        percent(row.validationSpeakersUar),
+        percent(row.testSpeakersAccuracy),
+        percent(row.testSpeakersUar),
+        percent(row.testSpeakersMacroF1),
+        percent(row.otherTestAccuracy),
+        `${row.weightsBytes.toLocaleString('en-US')} B`,
+      ]),
+    )) {
+      context.out(line);
+    }
+
+    const recordDir = stringOption(values, 'record');
+    if (recordDir !== undefined) {
+      const classifier = await openClassifier(context, recordDir);
+      const metrics = classifier.metadata.metrics;
+      classifier.dispose();
+      await recordModelMetrics(recordDir, {
+        ...metrics,
+        comparison: {
+          command: context.commandLine,
+          selectedBy: 'UAR on the held-out validation speakers (the test speakers take no part in the choice)',
+          best: best.run,
+          runs: Object.fromEntries(rows.map(({ run, ...row }) => [run, row])),
+        },
+      });
+      context.out(`comparison recorded in ${recordDir}/metadata.json and its model card`);
+    }
+    return EXIT.ok;
+  },
+};
+
+async function measureRun(runDir: string, files: readonly LabelledFile[], context: CommandContext): Promise<ComparisonRow> {
+  const classifier = await openClassifier(context, runDir);
+  try {
+    const { metadata } = classifier;
+    const provenance = readSplitProvenance(metadata.training, runDir);
+    if (provenance.split.strategy !== 'speaker') {
+      throw new UsageError(`${runDir} was trained with --split ${provenance.split.strategy}; compare needs speaker-split runs`);
+    }
+    const split = splitFromProvenance(files, provenance);
+    const extractor = new FeatureExtractor();
+    const cache = new FeatureCache(context.config.cache.dir);
+    const { testSpeakers, validationSpeakers } = provenance.split;
+    const measure = async (set: readonly LabelledFile[]) => {
+      const features: FeatureSet = await buildFeatureSet(set, extractor, cache);
+      for (const failure of features.failed) context.err(`ser-agent: ${failure.reason}`);
+      const { classes } = predictSet(classifier, features);
+      return (keep: (file: LabelledFile) => boolean): ClassificationMetrics => subsetMetrics(features, classes, keep);
+    };
+    const onValidation = await measure(split.validation);
+    const onTest = await measure(split.test);
+    const heldOut = onTest((file) => testSpeakers.includes(file.speaker));
+    const training = metadata.training;
+    const augmentation = training['augmentation'] as { kinds?: string[] } | undefined;
+    const options = [
+      augmentation?.kinds ? `augment ${augmentation.kinds.join('+')}` : undefined,
+      training['classWeights'] ? 'class weights' : undefined,
+      typeof training['labelSmoothing'] === 'number' ? `label smoothing ${training['labelSmoothing']}` : undefined,
+    ].filter((option): option is string => option !== undefined);
+    return {
+      run: path.basename(path.resolve(runDir)),
+      architecture: metadata.architecture,
+      options: options.length > 0 ? options.join(', ') : 'none',
+      validationSpeakersUar: onValidation((file) => validationSpeakers.includes(file.speaker)).uar,
+      testSpeakersAccuracy: heldOut.accuracy,
+      testSpeakersUar: heldOut.uar,
+      testSpeakersMacroF1: heldOut.macroF1,
+      otherTestAccuracy: onTest((file) => !testSpeakers.includes(file.speaker)).accuracy,
+      weightsBytes: metadata.weights.bytes,
+    };
+  } finally {
+    classifier.dispose();
+  }
+}

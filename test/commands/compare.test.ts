@@ -1,0 +1,71 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATASETS_DIR } from '../helpers/golden.js';
+import { runSerAgent } from '../helpers/cli.js';
+import { scratchDir } from '../model/seed-model-fixture.js';
+
+/** `compare` on two small speaker-split runs, through the real executable. */
+let work: { dir: string; cleanup: () => Promise<void> };
+let env: Record<string, string>;
+const data = ['--data', path.join(DATASETS_DIR, 'ravdess'), '--data', path.join(DATASETS_DIR, 'tess')];
+
+beforeAll(async () => {
+  work = await scratchDir();
+  env = { SER_CACHE_DIR: path.join(work.dir, 'cache') };
+  for (const [name, extra] of [['seed', []], ['attention', ['--architecture', 'attention', '--label-smoothing', '0.1']]] as const) {
+    const result = await runSerAgent(
+      ['train', ...data, '--split', 'speaker', '--limit-per-class', '6', '--epochs', '1', '--seed', '5', ...extra, '--out', path.join(work.dir, name)],
+      env,
+    );
+    expect(result.code, result.stderr).toBe(0);
+  }
+});
+
+afterAll(async () => {
+  await work.cleanup();
+});
+
+interface Row {
+  architecture: string;
+  options: string;
+  validationSpeakersUar: number;
+  testSpeakersUar: number;
+  testSpeakersAccuracy: number;
+}
+
+describe('ser-agent compare', () => {
+  it('measures each run on its own held-out speakers, picks by validation speakers and records the table in the card', async () => {
+    const runs = ['seed', 'attention'].map((name) => path.join(work.dir, name));
+    const result = await runSerAgent(['compare', ...data, '--record', runs[0] as string, ...runs], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^seed( \(best\))? +seed-cnn-lstm +none /m);
+    expect(result.stdout).toMatch(/^attention( \(best\))? +attention-cnn-lstm +label smoothing 0\.1 /m);
+
+    const metadata = JSON.parse(await readFile(path.join(work.dir, 'seed', 'metadata.json'), 'utf8')) as {
+      metrics: { comparison: { best: string; runs: Record<string, Row> } };
+    };
+    const { best, runs: rows } = metadata.metrics.comparison;
+    const [seed, attention] = [rows['seed'], rows['attention']] as [Row, Row];
+    expect(best).toBe(attention.validationSpeakersUar > seed.validationSpeakersUar ? 'attention' : 'seed');
+    expect(result.stdout).toMatch(new RegExp(`^${best} \\(best\\) `, 'm'));
+
+    // The held-out speakers' numbers are the ones evaluate reports for the same split.
+    const evaluation = await runSerAgent(['evaluate', '--json', '--model', runs[1] as string, '--split', 'test', ...data], env);
+    expect(evaluation.code, evaluation.stderr).toBe(0);
+    const speakerIndependent = (JSON.parse(evaluation.stdout) as { speakerIndependent: { uar: number; accuracy: number } })
+      .speakerIndependent;
+    expect(attention.testSpeakersUar).toBeCloseTo(speakerIndependent.uar, 12);
+    expect(attention.testSpeakersAccuracy).toBeCloseTo(speakerIndependent.accuracy, 12);
+
+    const card = await readFile(path.join(work.dir, 'seed', 'README.md'), 'utf8');
+    expect(card).toContain('### comparison');
+    expect(card).toMatch(/\| attention \| attention-cnn-lstm \| label smoothing 0\.1 \|/);
+  });
+
+  it('refuses a single run directory, naming what it needs', async () => {
+    const one = await runSerAgent(['compare', ...data, path.join(work.dir, 'seed')], env);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toMatch(/compare needs at least two run directories .*got 1/);
+  });
+});
