@@ -10,8 +10,7 @@ import { heldOutSpeakers } from '../training/splits.js';
 import { EXIT, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
 import { dataDirectories, refusePositionals } from './options.js';
-
-const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
+import { percent } from './report.js';
 
 export const calibrateCommand: Command = {
   name: 'calibrate',

@@ -12,6 +12,7 @@ import { EXIT, type Command, type CommandContext } from './command.js';
 import { openClassifier } from './open-classifier.js';
 import { dataDirectories, stringOption } from './options.js';
 import { formatTable } from './table.js';
+import { percent } from './report.js';
 
 /** One trained run, measured on its own recorded split. */
 export interface ComparisonRow {
@@ -27,8 +28,6 @@ export interface ComparisonRow {
   otherTestAccuracy: number;
   weightsBytes: number;
 }
-
-const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
 
 export const compareCommand: Command = {
   name: 'compare',

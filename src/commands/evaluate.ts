@@ -12,9 +12,7 @@ import { heldOutSpeakers } from '../training/splits.js';
 import { EXIT, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
 import { choiceOption, dataDirectories, refusePositionals, stringOption } from './options.js';
-import { describeMetrics } from './report.js';
-
-const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
+import { describeMetrics, percent } from './report.js';
 
 export const evaluateCommand: Command = {
   name: 'evaluate',

@@ -2,7 +2,8 @@ import { EMOTIONS } from '../labels.js';
 import { type ClassificationMetrics } from '../training/metrics.js';
 import { formatTable } from './table.js';
 
-const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
+/** A fraction as a percentage with one decimal, as every command prints accuracies and rates. */
+export const percent = (value: number): string => `${(value * 100).toFixed(1)}%`;
 
 /** Metrics as a person reads them: the headline numbers, per-class table, confusion matrix. */
 export function describeMetrics(title: string, metrics: ClassificationMetrics): string[] {

@@ -17,10 +17,8 @@ import { trainAndSave, type TrainingDependencies, type TrainingPlan } from '../t
 import { describeCalibration } from './calibrate.js';
 import { EXIT, type Command, type OptionValues } from './command.js';
 import { choiceOption, dataDirectories, integerOption, refusePositionals, requiredString, stringOption } from './options.js';
-import { describeMetrics } from './report.js';
+import { describeMetrics, percent } from './report.js';
 import { formatTable } from './table.js';
-
-const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
 
 const DEFAULT_TEST_SPEAKERS = 'ravdess:17-20';
 const DEFAULT_VALIDATION_SPEAKERS = 'ravdess:15-16';
