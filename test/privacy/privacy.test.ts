@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUE_FILE } from '../../src/mqtt/durable-queue.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
@@ -156,5 +157,9 @@ describe('privacy: what leaves the agent', () => {
     expect(tooLong.map((line) => line.slice(0, 200))).toEqual([]);
     const dumps = logLines.filter((line) => longestNumberRun(line) > MAX_NUMBERS_IN_A_ROW);
     expect(dumps.map((line) => line.slice(0, 200))).toEqual([]);
+  });
+
+  it('keeps nothing on disk but the event queue, even at debug level', async () => {
+    expect(await readdir(path.join(work, 'state'))).toEqual([QUEUE_FILE]);
   });
 });
