@@ -27,8 +27,11 @@ interface Affine {
 type Layout = 'batch-time-channels' | 'batch-channels-time' | 'time-batch-channels' | 'batch-features';
 
 /**
- * Translates a Keras-style sequential LayersModel (Conv1D, BatchNormalization, MaxPooling1D,
- * Dropout, LSTM, Dense) into an ONNX graph that computes the same probabilities. Dropout
+ * Translates a Keras-style LayersModel (Conv1D, BatchNormalization, MaxPooling1D, Dropout,
+ * LSTM, Dense, and the attention pooling of the attention architecture: Dense over time,
+ * Flatten, Softmax, Dot) into an ONNX graph that computes the same probabilities. Layers are
+ * taken in order, each on the output of the one before, except Dot, which finds its two
+ * inputs by name (the attention weights and the LSTM steps they pool). Dropout
  * is left out (inference). A batch normalization is folded into the next layer with weights
  * when that is exact: a Dense or LSTM after it (no padding), reached through Dropout and,
  * if every scale is positive, MaxPool (max commutes with a positive per-channel affine).
@@ -47,6 +50,8 @@ export function exportLayersModel(model: tf.LayersModel, ops: WeightedOps, heade
   let layout: Layout = 'batch-time-channels';
   let pending: Affine | undefined;
   const layers = model.layers.filter((layer) => layer.getClassName() !== 'InputLayer');
+  /** Each layer's output, for a Dot whose second input is not the layer just before it. */
+  const outputs = new Map<string, { value: string; layout: Layout }>();
 
   const toLayout = (wanted: Layout, name: string): void => {
     if (layout === wanted) return;
@@ -144,7 +149,8 @@ export function exportLayersModel(model: tf.LayersModel, ops: WeightedOps, heade
         break;
       }
       case 'Dense': {
-        if (layout !== 'batch-features') {
+        // On a sequence, a Keras Dense applies to every step: MatMul on the last axis does that.
+        if (layout === 'batch-channels-time') {
           throw new ModelError(`layer ${name} is a Dense layer on a ${layout} value; flatten or pool to [batch, features] before it`);
         }
         const kernel = weights.get('kernel') as tf.Tensor;
@@ -157,12 +163,32 @@ export function exportLayersModel(model: tf.LayersModel, ops: WeightedOps, heade
         value = activation(graph, name, value, config['activation']);
         break;
       }
+      case 'Flatten': {
+        applyPending();
+        toLayout('batch-time-channels', name);
+        value = graph.op('Flatten', name, [value], [{ name: 'axis', int: 1 }]);
+        layout = 'batch-features';
+        break;
+      }
+      case 'Softmax': {
+        if (layout !== 'batch-features' || ![-1, 1, undefined].includes(config['axis'] as number | undefined)) {
+          throw new ModelError(`layer ${name} is a Softmax over axis ${JSON.stringify(config['axis'])} of a ${layout} value; only the last axis of [batch, features] can be exported`);
+        }
+        value = graph.op('Softmax', name, [value], [{ name: 'axis', int: -1 }]);
+        break;
+      }
+      case 'Dot': {
+        applyPending();
+        ({ value, layout } = attentionPool(graph, name, config, layer, outputs));
+        break;
+      }
       default:
         throw new ModelError(
           `layer ${name} is a ${layer.getClassName()}, which the ONNX exporter does not translate; ` +
-            'it handles Conv1D, BatchNormalization, MaxPooling1D, Dropout, LSTM and Dense',
+            'it handles Conv1D, BatchNormalization, MaxPooling1D, Dropout, LSTM, Dense, Flatten, Softmax and Dot',
         );
     }
+    outputs.set(name, { value, layout });
   }
   applyPending();
   if (layout !== 'batch-features') {
@@ -180,7 +206,44 @@ const PERMUTATIONS: Record<string, number[]> = {
   'batch-time-channels>batch-channels-time': [0, 2, 1],
   'batch-channels-time>time-batch-channels': [2, 0, 1],
   'batch-time-channels>time-batch-channels': [1, 0, 2],
+  'time-batch-channels>batch-time-channels': [1, 0, 2],
 };
+
+/**
+ * Keras Dot(axes=1) of weights [batch, time] with steps [batch, time, channels]: the weighted
+ * sum of the steps, [batch, channels], as a batched MatMul of [batch, 1, time] by the steps.
+ */
+function attentionPool(
+  graph: OnnxGraphBuilder,
+  name: string,
+  config: tf.serialization.ConfigDict,
+  layer: tf.layers.Layer,
+  outputs: ReadonlyMap<string, { value: string; layout: Layout }>,
+): { value: string; layout: Layout } {
+  const axes = config['axes'];
+  const sources = (layer.inboundNodes[0]?.inboundLayers ?? []).map((source) => outputs.get(source.name));
+  const [weights, steps] = sources;
+  if (
+    JSON.stringify(axes) !== JSON.stringify(Array.isArray(axes) ? [1, 1] : 1) ||
+    config['normalize'] === true ||
+    sources.length !== 2 ||
+    weights?.layout !== 'batch-features' ||
+    (steps?.layout !== 'time-batch-channels' && steps?.layout !== 'batch-time-channels')
+  ) {
+    throw new ModelError(
+      `layer ${name} is a Dot the ONNX exporter cannot translate: it handles attention pooling, Dot(axes=1) of ` +
+        '[batch, time] weights with [batch, time, channels] steps, unnormalized',
+    );
+  }
+  let stepsValue = steps.value;
+  if (steps.layout === 'time-batch-channels') {
+    stepsValue = graph.op('Transpose', `${name}/steps`, [stepsValue], [{ name: 'perm', ints: PERMUTATIONS['time-batch-channels>batch-time-channels'] as number[] }]);
+  }
+  const axis = graph.constant(`${name}/axis`, 'int64', [1], BigInt64Array.of(1n));
+  const row = graph.op('Unsqueeze', `${name}/weights`, [weights.value, axis]);
+  const pooled = graph.op('MatMul', name, [row, stepsValue]);
+  return { value: graph.op('Squeeze', name, [pooled, axis]), layout: 'batch-features' };
+}
 
 /** A layer's weights by their role (`kernel`, `gamma`, ...), the last part of the variable name. */
 function weightsByRole(layer: tf.layers.Layer): Map<string, tf.Tensor> {
@@ -215,10 +278,12 @@ function activation(graph: OnnxGraphBuilder, name: string, value: string, kind: 
       return value;
     case 'relu':
       return graph.op('Relu', name, [value]);
+    case 'tanh':
+      return graph.op('Tanh', name, [value]);
     case 'softmax':
       return graph.op('Softmax', name, [value], [{ name: 'axis', int: -1 }]);
     default:
-      throw new ModelError(`layer ${name} uses activation '${String(kind)}'; the ONNX exporter handles linear, relu and softmax`);
+      throw new ModelError(`layer ${name} uses activation '${String(kind)}'; the ONNX exporter handles linear, relu, tanh and softmax`);
   }
 }
 

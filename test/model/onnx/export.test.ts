@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { N_FEATURES, N_FRAMES } from '../../../src/dsp/constants.js';
 import { EMOTIONS } from '../../../src/labels.js';
+import { buildModel } from '../../../src/model/architecture.js';
 import { loadModelDir } from '../../../src/model/model-dir.js';
 import { exportLayersModel } from '../../../src/model/onnx/export.js';
 import { FLOAT_OPS } from '../../../src/model/onnx/float-ops.js';
@@ -120,10 +121,36 @@ describe('int8 ONNX export of the shipped model', () => {
   });
 });
 
+describe('ONNX export of the attention architecture (random weights)', () => {
+  let model: tf.LayersModel;
+  let reference: Float32Array;
+
+  beforeAll(() => {
+    model = buildModel('attention');
+    reference = tfjsProbabilities(model);
+  });
+
+  afterAll(() => model.dispose());
+
+  it('float32 computes the attention pooling as tfjs does, to within 1e-5', async () => {
+    const onnx = exportLayersModel(model, FLOAT_OPS, HEADER);
+    const opTypes = onnx.graph.nodes.map((node) => node.opType);
+    expect(opTypes).toEqual(expect.arrayContaining(['Tanh', 'Flatten', 'Softmax', 'Unsqueeze']));
+    expect(maxAbsDiff(await onnxProbabilities(onnx), reference)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('int8 runs the attention scorer on integer kernels too, within the stated tolerance', async () => {
+    const onnx = exportLayersModel(model, INT8_OPS, HEADER);
+    const integerProducts = onnx.graph.nodes.filter((node) => node.opType === 'MatMulInteger').map((node) => node.name);
+    expect(integerProducts.filter((node) => node.startsWith('attention_'))).toHaveLength(2);
+    expect(maxAbsDiff(await onnxProbabilities(onnx), reference)).toBeLessThanOrEqual(INT8_PROBABILITY_TOLERANCE);
+  });
+});
+
 describe('ONNX export refusals', () => {
   it('names a layer type it cannot translate', () => {
-    const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [N_FRAMES, N_FEATURES], name: 'flat' })] });
-    expect(() => exportLayersModel(model, FLOAT_OPS, HEADER)).toThrow(/layer flat is a Flatten.*handles Conv1D/);
+    const model = tf.sequential({ layers: [tf.layers.globalAveragePooling1d({ inputShape: [N_FRAMES, N_FEATURES], name: 'pool' })] });
+    expect(() => exportLayersModel(model, FLOAT_OPS, HEADER)).toThrow(/layer pool is a GlobalAveragePooling1D.*handles Conv1D/);
     model.dispose();
   });
 
