@@ -27,6 +27,7 @@ export interface ComparisonRow {
   /** Test files of speakers also heard in training (TESS), apart. */
   otherTestAccuracy: number;
   weightsBytes: number;
+  weightsDtype: string;
 }
 
 export const compareCommand: Command = {
@@ -60,7 +61,7 @@ export const compareCommand: Command = {
         percent(row.testSpeakersUar),
         percent(row.testSpeakersMacroF1),
         percent(row.otherTestAccuracy),
-        `${row.weightsBytes.toLocaleString('en-US')} B`,
+        `${row.weightsBytes.toLocaleString('en-US')} B ${row.weightsDtype}`,
       ]),
     )) {
       context.out(line);
@@ -124,6 +125,7 @@ async function measureRun(runDir: string, files: readonly LabelledFile[], contex
       testSpeakersMacroF1: heldOut.macroF1,
       otherTestAccuracy: onTest((file) => !testSpeakers.includes(file.speaker)).accuracy,
       weightsBytes: metadata.weights.bytes,
+      weightsDtype: metadata.weights.dtype,
     };
   } finally {
     classifier.dispose();
