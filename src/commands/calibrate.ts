@@ -6,7 +6,7 @@ import { scanDatasets } from '../training/datasets.js';
 import { predictSet } from '../training/evaluate.js';
 import { buildFeatureSet } from '../training/feature-set.js';
 import { readSplitProvenance, splitFromProvenance } from '../training/recorded-split.js';
-import { heldOutSpeakers } from '../training/splits.js';
+import { heldOutSpeakers, validationSpeakers } from '../training/splits.js';
 import { EXIT, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
 import { dataDirectories, refusePositionals } from './options.js';
@@ -27,7 +27,8 @@ export const calibrateCommand: Command = {
     let report: CalibrationReport;
     const metrics = classifier.metadata.metrics;
     try {
-      // The model's own recorded split: fit on its validation files, measure on its test files.
+      // The model's own recorded split: fit on its validation files (its held-out validation
+      // speakers' where it has them), measure on its test files.
       const provenance = readSplitProvenance(classifier.metadata.training, modelDir);
       const split = splitFromProvenance((await scanDatasets(dataDirs)).files, provenance);
       const extractor = new FeatureExtractor();
@@ -40,6 +41,7 @@ export const calibrateCommand: Command = {
         { ...test, probabilities: predictSet(classifier, test).probabilities },
         heldOutSpeakers(provenance.split),
         classifier.metadata.temperature ?? 1,
+        validationSpeakers(provenance.split),
       ).report;
     } finally {
       classifier.dispose();
@@ -62,7 +64,7 @@ export function describeCalibration(report: CalibrationReport): string[] {
     `ECE on ${name} (${files} files): ${percent(before)} → ${percent(after)}`;
   return [
     `calibration: temperature ${report.previousTemperature.toFixed(3)} → ${report.temperature.toFixed(3)}, ` +
-      `fitted on ${report.validation.files} validation files (NLL ${report.validation.nllBefore.toFixed(3)} → ` +
+      `fitted on ${report.validation.files} validation files${report.validation.speakers ? ` of speakers ${report.validation.speakers.join(',')}` : ''} (NLL ${report.validation.nllBefore.toFixed(3)} → ` +
       `${report.validation.nllAfter.toFixed(3)})`,
     ...(report.heldOutSpeakers
       ? [

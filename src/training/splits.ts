@@ -253,3 +253,8 @@ export function speakerFolds(files: readonly LabelledFile[], folds: number, seed
 export function heldOutSpeakers(plan: SplitPlan): string[] {
   return plan.strategy === 'speaker' ? [...plan.testSpeakers] : [];
 }
+
+/** The speakers a plan holds out of training for validation (none for a random split). */
+export function validationSpeakers(plan: SplitPlan): string[] {
+  return plan.strategy === 'speaker' ? [...plan.validationSpeakers] : [];
+}

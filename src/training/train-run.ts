@@ -13,7 +13,7 @@ import { calibrate, type CalibrationResult } from './calibrate.js';
 import { evaluateByCorpus, predictSet, subsetMetrics, summarizeTestReport, type TestReport } from './evaluate.js';
 import { type ClassificationMetrics } from './metrics.js';
 import { buildFeatureSet, selectRows, type FeatureSet } from './feature-set.js';
-import { heldOutSpeakers, type SplitPlan } from './splits.js';
+import { heldOutSpeakers, validationSpeakers, type SplitPlan } from './splits.js';
 import { splitFromProvenance } from './recorded-split.js';
 import { trainModel, type TrainOptions, type TrainResult } from './trainer.js';
 import { prepareImprovements, type TrainingImprovements } from './training-options.js';
@@ -157,7 +157,7 @@ export async function trainAndSave(
   await writeFile(path.join(outDir, TRAINING_HISTORY_FILE), `${JSON.stringify(training.history, null, 2)}\n`);
 
   const speakers = heldOutSpeakers(plan.split);
-  const { report, calibration } = await evaluateAndCalibrate(outDir, validation, test, speakers);
+  const { report, calibration } = await evaluateAndCalibrate(outDir, validation, test, speakers, validationSpeakers(plan.split));
   await recordModelMetrics(
     outDir,
     {
@@ -199,12 +199,13 @@ async function evaluateAndCalibrate(
   validation: FeatureSet,
   test: FeatureSet,
   speakers: readonly string[],
+  fitSpeakers: readonly string[],
 ): Promise<{ report: TestReport; calibration: CalibrationResult }> {
   const classifier = await EmotionClassifier.load(modelDir);
   try {
     const report = evaluateByCorpus(classifier, test);
     const validationScores = { ...validation, probabilities: predictSet(classifier, validation).probabilities };
-    const calibration = calibrate(validationScores, { ...test, probabilities: report.probabilities }, speakers, 1);
+    const calibration = calibrate(validationScores, { ...test, probabilities: report.probabilities }, speakers, 1, fitSpeakers);
     return { report, calibration };
   } finally {
     classifier.dispose();

@@ -11,6 +11,8 @@ import {
 } from '../../src/model/calibration.js';
 import { EmotionClassifier } from '../../src/model/classifier.js';
 import { recordModelMetrics, verifyModelDir } from '../../src/model/model-dir.js';
+import { calibrate, MIN_SPEAKER_FIT_FILES } from '../../src/training/calibrate.js';
+import type { LabelledFile } from '../../src/training/datasets.js';
 import { createRandom } from '../../src/training/random.js';
 import { randomFeatures, saveRandomSeedModel, scratchDir, useWasm } from './seed-model-fixture.js';
 
@@ -89,6 +91,47 @@ describe('fitTemperature', () => {
   it('refuses an empty validation set and mismatched labels, naming the problem', () => {
     expect(() => fitTemperature([], [])).toThrow(/needs at least one validation example/);
     expect(() => fitTemperature([[0.5, 0.5]], [0, 1])).toThrow(/1 rows, 2 labels/);
+  });
+});
+
+describe('calibrate (training)', () => {
+  /** Files of one speaker whose scores are over-confident by `trueTemperature`. */
+  function speakerSet(speaker: string, count: number, trueTemperature: number, seed: number) {
+    const { rows, labels } = overconfident(count, trueTemperature, seed);
+    const files = rows.map(
+      (_, i): LabelledFile => ({ path: `${speaker}-${i}.wav`, label: EMOTIONS[labels[i] as number] as LabelledFile['label'], speaker, corpus: 'ravdess' }),
+    );
+    return { files, labels, probabilities: rows.map((row) => Float64Array.from(row)) };
+  }
+  const join = (...sets: Array<ReturnType<typeof speakerSet>>) => ({
+    files: sets.flatMap((set) => set.files),
+    labels: sets.flatMap((set) => set.labels),
+    probabilities: sets.flatMap((set) => set.probabilities),
+  });
+  // Voices heard in training are scored about right; new voices are over-confident (T = 3).
+  const heard = speakerSet('ravdess:01', 1500, 1, 21);
+  const newVoice = speakerSet('ravdess:15', 400, 3, 22);
+  const test = join(speakerSet('ravdess:01', 300, 1, 23), speakerSet('ravdess:17', 600, 3, 24));
+
+  it('fits on the validation speakers held out of training, where the daemon meets new voices', () => {
+    const { report } = calibrate(join(heard, newVoice), test, ['ravdess:17'], 1, ['ravdess:15']);
+    expect(report.validation).toMatchObject({ files: 400, speakers: ['ravdess:15'] });
+    expect(report.temperature).toBeGreaterThan(2.4);
+    expect(report.method).toContain("validation split's held-out speakers");
+    expect(report.heldOutSpeakers?.eceAfter).toBeLessThan((report.heldOutSpeakers?.eceBefore ?? 0) / 2);
+
+    const everything = calibrate(join(heard, newVoice), test, ['ravdess:17'], 1).report;
+    expect(everything.validation.files).toBe(1900);
+    expect(everything.validation.speakers).toBeUndefined();
+    expect(everything.temperature).toBeLessThan(report.temperature);
+    expect(everything.heldOutSpeakers?.eceAfter).toBeGreaterThan(report.heldOutSpeakers?.eceAfter ?? 1);
+  });
+
+  it(`falls back to the whole validation split when its held-out speakers have under ${MIN_SPEAKER_FIT_FILES} files`, () => {
+    const few = speakerSet('ravdess:15', MIN_SPEAKER_FIT_FILES - 1, 3, 25);
+    const { report } = calibrate(join(heard, few), test, ['ravdess:17'], 1, ['ravdess:15']);
+    expect(report.validation.files).toBe(1500 + MIN_SPEAKER_FIT_FILES - 1);
+    expect(report.validation.speakers).toBeUndefined();
   });
 });
 
