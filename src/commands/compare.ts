@@ -28,6 +28,8 @@ export interface ComparisonRow {
   otherTestAccuracy: number;
   weightsBytes: number;
   weightsDtype: string;
+  /** How the run was trained, so the card's table can be reproduced row by row. */
+  trainedWith: string;
 }
 
 export const compareCommand: Command = {
@@ -126,6 +128,7 @@ async function measureRun(runDir: string, files: readonly LabelledFile[], contex
       otherTestAccuracy: onTest((file) => !testSpeakers.includes(file.speaker)).accuracy,
       weightsBytes: metadata.weights.bytes,
       weightsDtype: metadata.weights.dtype,
+      trainedWith: metadata.training.command,
     };
   } finally {
     classifier.dispose();
