@@ -50,6 +50,31 @@ function gradientValues(loss: () => tf.Scalar, variables: readonly tf.Variable[]
   return values;
 }
 
+/**
+ * The analytic gradient of `loss` against central finite differences, for the three entries
+ * of every variable with the largest gradient, where a wrong term cannot hide.
+ */
+function expectGradientsMatchFiniteDifferences(loss: () => tf.Scalar, variables: readonly tf.Variable[]): void {
+  const analytic = gradientValues(loss, variables);
+  const step = 1e-2;
+  variables.forEach((variable, v) => {
+    const original = variable.dataSync().slice();
+    const lossWith = (index: number, delta: number): number => {
+      const moved = original.slice();
+      moved[index] = (moved[index] as number) + delta;
+      tf.tidy(() => variable.assign(tf.tensor(moved, variable.shape)));
+      return tf.tidy(() => loss().dataSync()[0] as number);
+    };
+    const gradient = analytic[v] as Float32Array;
+    const largest = Array.from(gradient.keys()).sort((a, b) => Math.abs(gradient[b] as number) - Math.abs(gradient[a] as number));
+    for (const index of largest.slice(0, 3)) {
+      const numeric = (lossWith(index, step) - lossWith(index, -step)) / (2 * step);
+      expect(numeric, `${variable.name}[${index}]`).toBeCloseTo(gradient[index] as number, 3);
+    }
+    tf.tidy(() => variable.assign(tf.tensor(original, variable.shape)));
+  });
+}
+
 function maxAbsArrayDifference(a: Float32Array, b: Float32Array): number {
   return a.reduce((max, value, i) => Math.max(max, Math.abs(value - (b[i] as number))), 0);
 }
@@ -243,24 +268,7 @@ describe('training graph of the attention model (wasm backend)', () => {
     const predicted = tf.tidy(() => maxAbsDifference(model.predict(x) as tf.Tensor, tf.softmax(graph.forward(x, { training: false }))));
     expect(predicted).toBeLessThan(1e-5);
     const loss = (): tf.Scalar => crossEntropy(graph.forward(x, { training: true, dropoutSeed: 1 }), [0, 1, 1]);
-    const analytic = gradientValues(loss, graph.trainableVariables);
-    const step = 1e-2;
-    graph.trainableVariables.forEach((variable, v) => {
-      const original = variable.dataSync().slice();
-      const lossWith = (index: number, delta: number): number => {
-        const moved = original.slice();
-        moved[index] = (moved[index] as number) + delta;
-        tf.tidy(() => variable.assign(tf.tensor(moved, variable.shape)));
-        return tf.tidy(() => loss().dataSync()[0] as number);
-      };
-      const gradient = analytic[v] as Float32Array;
-      const largest = Array.from(gradient.keys()).sort((a, b) => Math.abs(gradient[b] as number) - Math.abs(gradient[a] as number));
-      for (const index of largest.slice(0, 3)) {
-        const numeric = (lossWith(index, step) - lossWith(index, -step)) / (2 * step);
-        expect(numeric, `${variable.name}[${index}]`).toBeCloseTo(gradient[index] as number, 3);
-      }
-      tf.tidy(() => variable.assign(tf.tensor(original, variable.shape)));
-    });
+    expectGradientsMatchFiniteDifferences(loss, graph.trainableVariables);
     x.dispose();
     model.dispose();
   });
@@ -311,25 +319,7 @@ describe('training graph layer semantics (small models)', () => {
     const graph = createTrainingGraph(model);
     const x = randomInput([3, 6, 4], random);
     const loss = (): tf.Scalar => crossEntropy(graph.forward(x, { training: true, dropoutSeed: 3 }), [0, 1, 1]);
-    const analytic = gradientValues(loss, graph.trainableVariables);
-    const step = 1e-2;
-    graph.trainableVariables.forEach((variable, v) => {
-      const original = variable.dataSync().slice();
-      const lossWith = (index: number, delta: number): number => {
-        const moved = original.slice();
-        moved[index] = (moved[index] as number) + delta;
-        tf.tidy(() => variable.assign(tf.tensor(moved, variable.shape)));
-        return tf.tidy(() => loss().dataSync()[0] as number);
-      };
-      // Check the entries with the largest gradient, where a wrong term cannot hide.
-      const gradient = analytic[v] as Float32Array;
-      const largest = Array.from(gradient.keys()).sort((a, b) => Math.abs(gradient[b] as number) - Math.abs(gradient[a] as number));
-      for (const index of largest.slice(0, 3)) {
-        const numeric = (lossWith(index, step) - lossWith(index, -step)) / (2 * step);
-        expect(numeric, `${variable.name}[${index}]`).toBeCloseTo(gradient[index] as number, 3);
-      }
-      tf.tidy(() => variable.assign(tf.tensor(original, variable.shape)));
-    });
+    expectGradientsMatchFiniteDifferences(loss, graph.trainableVariables);
     x.dispose();
     model.dispose();
   });
