@@ -2,7 +2,7 @@ import path from 'node:path';
 import { FeatureExtractor } from '../dsp/features.js';
 import { UsageError } from '../errors.js';
 import { FeatureCache } from '../features/feature-cache.js';
-import { recordModelMetrics } from '../model/model-dir.js';
+import { recordModelMetrics, verifyModelDir } from '../model/model-dir.js';
 import { scanDatasets, type LabelledFile } from '../training/datasets.js';
 import { predictSet, subsetMetrics } from '../training/evaluate.js';
 import { buildFeatureSet, type FeatureSet } from '../training/feature-set.js';
@@ -71,11 +71,9 @@ export const compareCommand: Command = {
 
     const recordDir = stringOption(values, 'record');
     if (recordDir !== undefined) {
-      const classifier = await openClassifier(context, recordDir);
-      const metrics = classifier.metadata.metrics;
-      classifier.dispose();
+      const { metadata } = await verifyModelDir(recordDir);
       await recordModelMetrics(recordDir, {
-        ...metrics,
+        ...metadata.metrics,
         comparison: {
           command: context.commandLine,
           selectedBy: 'UAR on the held-out validation speakers (the test speakers take no part in the choice)',
