@@ -2,15 +2,17 @@ import path from 'node:path';
 import { FeatureExtractor } from '../dsp/features.js';
 import { UsageError } from '../errors.js';
 import { FeatureCache } from '../features/feature-cache.js';
+import { type EmotionClassifier } from '../model/classifier.js';
 import { recordModelMetrics, verifyModelDir } from '../model/model-dir.js';
 import { scanDatasets, type LabelledFile } from '../training/datasets.js';
 import { predictSet, subsetMetrics } from '../training/evaluate.js';
 import { buildFeatureSet, type FeatureSet } from '../training/feature-set.js';
 import { type ClassificationMetrics } from '../training/metrics.js';
-import { readSplitProvenance, splitFromProvenance } from '../training/recorded-split.js';
+import { readSplitProvenance, splitFromProvenance, type SplitProvenance } from '../training/recorded-split.js';
+import { type Split } from '../training/splits.js';
 import { EXIT, type Command, type CommandContext } from './command.js';
 import { openClassifier } from './open-classifier.js';
-import { dataDirectories, stringOption } from './options.js';
+import { dataDirectories, stringList, stringOption } from './options.js';
 import { formatTable } from './table.js';
 import { percent } from './report.js';
 
@@ -32,13 +34,27 @@ export interface ComparisonRow {
   trainedWith: string;
 }
 
+/** A seed-style random-split run, reported beside the comparison and never chosen. */
+export interface RandomSplitRow {
+  run: string;
+  architecture: string;
+  options: string;
+  /** Held-out takes of voices that are also in training. */
+  ravdessTestAccuracy: number;
+  ravdessTestUar: number;
+  allTestAccuracy: number;
+  allTestUar: number;
+  trainedWith: string;
+}
+
 export const compareCommand: Command = {
   name: 'compare',
   summary: 'Compare trained runs speaker-independently; pick the best on held-out validation speakers',
-  usage: 'ser-agent compare --data DIR... [--record MODEL_DIR] RUN_DIR...',
+  usage: 'ser-agent compare --data DIR... [--record MODEL_DIR] [--random-split RUN_DIR...] RUN_DIR...',
   options: {
     data: { type: 'string', multiple: true },
     record: { type: 'string' },
+    'random-split': { type: 'string', multiple: true },
   },
   async run(values, positionals, context) {
     if (positionals.length < 2) {
@@ -48,6 +64,8 @@ export const compareCommand: Command = {
     const scan = await scanDatasets(dataDirs);
     const rows: ComparisonRow[] = [];
     for (const runDir of positionals) rows.push(await measureRun(runDir, scan.files, context));
+    const randomSplitRows: RandomSplitRow[] = [];
+    for (const runDir of stringList(values, 'random-split')) randomSplitRows.push(await measureRandomSplitRun(runDir, scan.files, context));
 
     // The test speakers stay out of the choice: picking on them would make the reported
     // speaker-independent number optimistic.
@@ -68,6 +86,24 @@ export const compareCommand: Command = {
     )) {
       context.out(line);
     }
+    if (randomSplitRows.length > 0) {
+      context.out('');
+      context.out('seed-style random split (every speaker also in training; never chosen):');
+      for (const line of formatTable(
+        ['run', 'architecture', 'options', 'RAVDESS test acc', 'UAR', 'all test acc', 'UAR'],
+        randomSplitRows.map((row) => [
+          row.run,
+          row.architecture,
+          row.options,
+          percent(row.ravdessTestAccuracy),
+          percent(row.ravdessTestUar),
+          percent(row.allTestAccuracy),
+          percent(row.allTestUar),
+        ]),
+      )) {
+        context.out(line);
+      }
+    }
 
     const recordDir = stringOption(values, 'record');
     if (recordDir !== undefined) {
@@ -79,6 +115,11 @@ export const compareCommand: Command = {
           selectedBy: 'UAR on the held-out validation speakers (the test speakers take no part in the choice)',
           best: best.run,
           runs: Object.fromEntries(rows.map(({ run, ...row }) => [run, row])),
+          ...(randomSplitRows.length > 0
+            ? {
+                seedStyleRandomSplit: Object.fromEntries(randomSplitRows.map(({ run, ...row }) => [run, row])),
+              }
+            : {}),
         },
       });
       context.out(`comparison recorded in ${recordDir}/metadata.json and its model card`);
@@ -87,38 +128,92 @@ export const compareCommand: Command = {
   },
 };
 
-async function measureRun(runDir: string, files: readonly LabelledFile[], context: CommandContext): Promise<ComparisonRow> {
+/** A run's model on its own recorded split: metrics over any subset of its validation or test files. */
+interface OpenedRun {
+  classifier: EmotionClassifier;
+  provenance: SplitProvenance;
+  split: Split;
+  measure: (set: readonly LabelledFile[]) => Promise<(keep: (file: LabelledFile) => boolean) => ClassificationMetrics>;
+}
+
+async function openRun(runDir: string, files: readonly LabelledFile[], context: CommandContext): Promise<OpenedRun> {
   const classifier = await openClassifier(context, runDir);
+  let provenance: SplitProvenance;
   try {
-    const { metadata } = classifier;
-    const provenance = readSplitProvenance(metadata.training, runDir);
-    if (provenance.split.strategy !== 'speaker') {
-      throw new UsageError(`${runDir} was trained with --split ${provenance.split.strategy}; compare needs speaker-split runs`);
-    }
-    const split = splitFromProvenance(files, provenance);
-    const extractor = new FeatureExtractor();
-    const cache = new FeatureCache(context.config.cache.dir);
-    const { testSpeakers, validationSpeakers } = provenance.split;
-    const measure = async (set: readonly LabelledFile[]) => {
+    provenance = readSplitProvenance(classifier.metadata.training, runDir);
+  } catch (error) {
+    classifier.dispose();
+    throw error;
+  }
+  const extractor = new FeatureExtractor();
+  const cache = new FeatureCache(context.config.cache.dir);
+  return {
+    classifier,
+    provenance,
+    split: splitFromProvenance(files, provenance),
+    measure: async (set) => {
       const features: FeatureSet = await buildFeatureSet(set, extractor, cache);
       for (const failure of features.failed) context.err(`ser-agent: ${failure.reason}`);
       const { classes } = predictSet(classifier, features);
-      return (keep: (file: LabelledFile) => boolean): ClassificationMetrics => subsetMetrics(features, classes, keep);
-    };
-    const onValidation = await measure(split.validation);
+      return (keep) => subsetMetrics(features, classes, keep);
+    },
+  };
+}
+
+/** The training options a run used, as a person reads them. */
+function describeOptions(training: Record<string, unknown>): string {
+  const augmentation = training['augmentation'] as { kinds?: string[] } | undefined;
+  const options = [
+    augmentation?.kinds ? `augment ${augmentation.kinds.join('+')}` : undefined,
+    training['classWeights'] ? 'class weights' : undefined,
+    typeof training['labelSmoothing'] === 'number' ? `label smoothing ${training['labelSmoothing']}` : undefined,
+  ].filter((option): option is string => option !== undefined);
+  return options.length > 0 ? options.join(', ') : 'none';
+}
+
+async function measureRandomSplitRun(runDir: string, files: readonly LabelledFile[], context: CommandContext): Promise<RandomSplitRow> {
+  const { classifier, provenance, split, measure } = await openRun(runDir, files, context);
+  try {
+    if (provenance.split.strategy !== 'random') {
+      throw new UsageError(`--random-split ${runDir} was trained with --split ${provenance.split.strategy}; give it as a run directory instead`);
+    }
+    const { metadata } = classifier;
     const onTest = await measure(split.test);
-    const heldOut = onTest((file) => testSpeakers.includes(file.speaker));
-    const training = metadata.training;
-    const augmentation = training['augmentation'] as { kinds?: string[] } | undefined;
-    const options = [
-      augmentation?.kinds ? `augment ${augmentation.kinds.join('+')}` : undefined,
-      training['classWeights'] ? 'class weights' : undefined,
-      typeof training['labelSmoothing'] === 'number' ? `label smoothing ${training['labelSmoothing']}` : undefined,
-    ].filter((option): option is string => option !== undefined);
+    const ravdess = onTest((file) => file.corpus === 'ravdess');
+    const all = onTest(() => true);
     return {
       run: path.basename(path.resolve(runDir)),
       architecture: metadata.architecture,
-      options: options.length > 0 ? options.join(', ') : 'none',
+      options: describeOptions(metadata.training),
+      ravdessTestAccuracy: ravdess.accuracy,
+      ravdessTestUar: ravdess.uar,
+      allTestAccuracy: all.accuracy,
+      allTestUar: all.uar,
+      trainedWith: metadata.training.command,
+    };
+  } finally {
+    classifier.dispose();
+  }
+}
+
+async function measureRun(runDir: string, files: readonly LabelledFile[], context: CommandContext): Promise<ComparisonRow> {
+  const { classifier, provenance, split, measure } = await openRun(runDir, files, context);
+  try {
+    const { metadata } = classifier;
+    if (provenance.split.strategy !== 'speaker') {
+      throw new UsageError(
+        `${runDir} was trained with --split ${provenance.split.strategy}; compare chooses among speaker-split runs ` +
+          '(give a random-split run with --random-split to report it beside them)',
+      );
+    }
+    const { testSpeakers, validationSpeakers } = provenance.split;
+    const onValidation = await measure(split.validation);
+    const onTest = await measure(split.test);
+    const heldOut = onTest((file) => testSpeakers.includes(file.speaker));
+    return {
+      run: path.basename(path.resolve(runDir)),
+      architecture: metadata.architecture,
+      options: describeOptions(metadata.training),
       validationSpeakersUar: onValidation((file) => validationSpeakers.includes(file.speaker)).uar,
       testSpeakersAccuracy: heldOut.accuracy,
       testSpeakersUar: heldOut.uar,

@@ -13,9 +13,14 @@ const data = ['--data', path.join(DATASETS_DIR, 'ravdess'), '--data', path.join(
 beforeAll(async () => {
   work = await scratchDir();
   env = { SER_CACHE_DIR: path.join(work.dir, 'cache') };
-  for (const [name, extra] of [['seed', []], ['attention', ['--architecture', 'attention', '--label-smoothing', '0.1']]] as const) {
+  const runs = [
+    ['seed', ['--split', 'speaker']],
+    ['attention', ['--split', 'speaker', '--architecture', 'attention', '--label-smoothing', '0.1']],
+    ['random', ['--split', 'random']],
+  ] as const;
+  for (const [name, extra] of runs) {
     const result = await runSerAgent(
-      ['train', ...data, '--split', 'speaker', '--limit-per-class', '6', '--epochs', '1', '--seed', '5', ...extra, '--out', path.join(work.dir, name)],
+      ['train', ...data, '--limit-per-class', '6', '--epochs', '1', '--seed', '5', ...extra, '--out', path.join(work.dir, name)],
       env,
     );
     expect(result.code, result.stderr).toBe(0);
@@ -37,15 +42,23 @@ interface Row {
 describe('ser-agent compare', () => {
   it('measures each run on its own held-out speakers, picks by validation speakers and records the table in the card', async () => {
     const runs = ['seed', 'attention'].map((name) => path.join(work.dir, name));
-    const result = await runSerAgent(['compare', ...data, '--record', runs[0] as string, ...runs], env);
+    const random = path.join(work.dir, 'random');
+    const result = await runSerAgent(['compare', ...data, '--record', runs[0] as string, '--random-split', random, ...runs], env);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^seed( \(best\))? +seed-cnn-lstm +none /m);
     expect(result.stdout).toMatch(/^attention( \(best\))? +attention-cnn-lstm +label smoothing 0\.1 /m);
 
+    // The random-split run is reported beside the others, never chosen.
+    expect(result.stdout).toMatch(/^seed-style random split \(every speaker also in training; never chosen\):$/m);
+    expect(result.stdout).toMatch(/^random +seed-cnn-lstm +none /m);
+
     const metadata = JSON.parse(await readFile(path.join(work.dir, 'seed', 'metadata.json'), 'utf8')) as {
-      metrics: { comparison: { best: string; runs: Record<string, Row> } };
+      metrics: { comparison: { best: string; runs: Record<string, Row>; seedStyleRandomSplit: Record<string, { allTestAccuracy: number }> } };
     };
-    const { best, runs: rows } = metadata.metrics.comparison;
+    const { best, runs: rows, seedStyleRandomSplit } = metadata.metrics.comparison;
+    expect(Object.keys(rows).sort()).toEqual(['attention', 'seed']);
+    const randomEvaluation = await runSerAgent(['evaluate', '--json', '--model', random, '--split', 'test', ...data], env);
+    expect(seedStyleRandomSplit['random']?.allTestAccuracy).toBeCloseTo((JSON.parse(randomEvaluation.stdout) as { accuracy: number }).accuracy, 12);
     const [seed, attention] = [rows['seed'], rows['attention']] as [Row, Row];
     expect(best).toBe(attention.validationSpeakersUar > seed.validationSpeakersUar ? 'attention' : 'seed');
     expect(result.stdout).toMatch(new RegExp(`^${best} \\(best\\) `, 'm'));
@@ -63,9 +76,12 @@ describe('ser-agent compare', () => {
     expect(card).toMatch(/\| attention \| attention-cnn-lstm \| label smoothing 0\.1 \|/);
   });
 
-  it('refuses a single run directory, naming what it needs', async () => {
+  it('refuses a single run directory, and a random-split run to choose from, naming what it needs', async () => {
     const one = await runSerAgent(['compare', ...data, path.join(work.dir, 'seed')], env);
     expect(one.code).toBe(2);
     expect(one.stderr).toMatch(/compare needs at least two run directories .*got 1/);
+    const random = await runSerAgent(['compare', ...data, path.join(work.dir, 'seed'), path.join(work.dir, 'random')], env);
+    expect(random.code).toBe(2);
+    expect(random.stderr).toMatch(/random was trained with --split random; .*give a random-split run with --random-split/);
   });
 });
