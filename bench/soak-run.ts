@@ -64,7 +64,8 @@ export interface SoakResult {
   realtimeFactor: number;
   /** `early` and `late`: the RSS peaks of the first quarter after warm-up and of the last quarter. */
   rss: { earlyPeakMb: number; latePeakMb: number; peakMb: number; endMb: number; growthPercent: number };
-  fds: { warmup: number; peak: number; end: number };
+  /** `lateFloor`: the fewest open descriptors in the last quarter, the leak check. */
+  fds: { warmup: number; peak: number; end: number; lateFloor: number };
   /**
    * Distinct TensorFlow.js tensor counts across every health report: one value when nothing
    * leaks. Always 0 when onnxruntime runs the model: RSS is then the leak check.
@@ -263,7 +264,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         endMb: megabytes(end.rssBytes),
         growthPercent: Math.round(((latePeak - earlyPeak) / earlyPeak) * 1000) / 10,
       },
-      fds: { warmup: base.openFds, peak: Math.max(...afterWarmup.map((entry) => entry.openFds)), end: end.openFds },
+      fds: {
+        warmup: base.openFds,
+        peak: Math.max(...afterWarmup.map((entry) => entry.openFds)),
+        end: end.openFds,
+        lateFloor: Math.min(...afterWarmup.slice(-quarter).map((entry) => entry.openFds)),
+      },
       tensorCounts: [...new Set(healthReports.map((report) => report.process.tensors))],
       health,
       problems: log.problems,
@@ -307,8 +313,13 @@ export function soakViolations(result: Omit<SoakResult, 'violations'>): string[]
   if (result.tensorCounts.length !== 1) {
     violations.push(`live tensors changed over the run: ${result.tensorCounts.join(', ')}`);
   }
-  if (result.fds.end > result.fds.warmup) {
-    violations.push(`open file descriptors grew from ${result.fds.warmup} after warm-up to ${result.fds.end}`);
+  // The floor, not the last sample: a queue compaction or a notify pipe can hold one more
+  // descriptor for a moment at any sample (24 against 23 failed a CI run), while a leak
+  // raises every later count, the lowest included.
+  if (result.fds.lateFloor > result.fds.warmup) {
+    violations.push(
+      `open file descriptors grew from ${result.fds.warmup} after warm-up to at least ${result.fds.lateFloor} throughout the last quarter`,
+    );
   }
   if (result.problems.length > 0) violations.push(`the daemon logged problems: ${result.problems.join(' | ')}`);
   if (result.daemonExitCode !== 0) violations.push(`the daemon exited with code ${String(result.daemonExitCode)} on SIGTERM`);
