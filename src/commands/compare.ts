@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { FeatureExtractor } from '../dsp/features.js';
-import { UsageError } from '../errors.js';
+import { ModelError, UsageError } from '../errors.js';
 import { FeatureCache } from '../features/feature-cache.js';
 import { type EmotionClassifier } from '../model/classifier.js';
 import { recordModelMetrics, verifyModelDir } from '../model/model-dir.js';
@@ -57,23 +57,39 @@ export const compareCommand: Command = {
     'random-split': { type: 'string', multiple: true },
   },
   async run(values, positionals, context) {
-    if (positionals.length < 2) {
-      throw new UsageError(`compare needs at least two run directories (made by "ser-agent train"); got ${positionals.length}`);
+    const recordDir = stringOption(values, 'record');
+    // Runs measured by an earlier compare stay in the card when their directories are gone
+    // (each is ~50 min of training); a run measured again replaces its row.
+    const recorded = recordDir === undefined ? undefined : await verifyModelDir(recordDir);
+    const earlier = recorded === undefined ? undefined : recordedComparison(recorded.metadata.metrics, recordDir as string);
+    const earlierRuns = Object.keys(earlier?.runs ?? {}).filter((run) => !positionals.some((dir) => runName(dir) === run));
+    if (positionals.length + earlierRuns.length < 2) {
+      throw new UsageError(
+        'compare needs at least two speaker-split runs: run directories made by "ser-agent train", ' +
+          `counting those already recorded in --record's model; got ${positionals.length + earlierRuns.length}`,
+      );
     }
     const dataDirs = dataDirectories(values);
     const scan = await scanDatasets(dataDirs);
-    const rows: ComparisonRow[] = [];
-    for (const runDir of positionals) rows.push(await measureRun(runDir, scan.files, context));
-    const randomSplitRows: RandomSplitRow[] = [];
-    for (const runDir of stringList(values, 'random-split')) randomSplitRows.push(await measureRandomSplitRun(runDir, scan.files, context));
+    const runs: Record<string, Omit<ComparisonRow, 'run'>> = {};
+    for (const run of earlierRuns) runs[run] = (earlier as RecordedComparison).runs[run] as Omit<ComparisonRow, 'run'>;
+    for (const runDir of positionals) {
+      const { run, ...row } = await measureRun(runDir, scan.files, context);
+      runs[run] = row;
+    }
+    const randomSplitRuns: Record<string, Omit<RandomSplitRow, 'run'>> = { ...earlier?.seedStyleRandomSplit };
+    for (const runDir of stringList(values, 'random-split')) {
+      const { run, ...row } = await measureRandomSplitRun(runDir, scan.files, context);
+      randomSplitRuns[run] = row;
+    }
 
     // The test speakers stay out of the choice: picking on them would make the reported
     // speaker-independent number optimistic.
-    const best = rows.reduce((a, b) => (b.validationSpeakersUar > a.validationSpeakersUar ? b : a));
+    const [best] = Object.entries(runs).reduce((a, b) => (b[1].validationSpeakersUar > a[1].validationSpeakersUar ? b : a));
     for (const line of formatTable(
       ['run', 'architecture', 'options', 'val speakers UAR', 'test speakers acc', 'UAR', 'macro-F1', 'other test acc', 'weights'],
-      rows.map((row) => [
-        row.run === best.run ? `${row.run} (best)` : row.run,
+      Object.entries(runs).map(([run, row]) => [
+        run === best ? `${run} (best)` : run,
         row.architecture,
         row.options,
         percent(row.validationSpeakersUar),
@@ -86,13 +102,14 @@ export const compareCommand: Command = {
     )) {
       context.out(line);
     }
-    if (randomSplitRows.length > 0) {
+    if (earlierRuns.length > 0) context.out(`(${earlierRuns.join(', ')}: as recorded earlier in ${recordDir})`);
+    if (Object.keys(randomSplitRuns).length > 0) {
       context.out('');
       context.out('seed-style random split (every speaker also in training; never chosen):');
       for (const line of formatTable(
         ['run', 'architecture', 'options', 'RAVDESS test acc', 'UAR', 'all test acc', 'UAR'],
-        randomSplitRows.map((row) => [
-          row.run,
+        Object.entries(randomSplitRuns).map(([run, row]) => [
+          run,
           row.architecture,
           row.options,
           percent(row.ravdessTestAccuracy),
@@ -105,28 +122,57 @@ export const compareCommand: Command = {
       }
     }
 
-    const recordDir = stringOption(values, 'record');
-    if (recordDir !== undefined) {
-      const { metadata } = await verifyModelDir(recordDir);
-      await recordModelMetrics(recordDir, {
-        ...metadata.metrics,
-        comparison: {
-          command: context.commandLine,
-          selectedBy: 'UAR on the held-out validation speakers (the test speakers take no part in the choice)',
-          best: best.run,
-          runs: Object.fromEntries(rows.map(({ run, ...row }) => [run, row])),
-          ...(randomSplitRows.length > 0
-            ? {
-                seedStyleRandomSplit: Object.fromEntries(randomSplitRows.map(({ run, ...row }) => [run, row])),
-              }
-            : {}),
-        },
-      });
+    if (recorded !== undefined && recordDir !== undefined) {
+      const comparison: RecordedComparison = {
+        commands: [...(earlier?.commands ?? []), context.commandLine],
+        selectedBy: 'UAR on the held-out validation speakers (the test speakers take no part in the choice)',
+        best,
+        runs,
+        ...(Object.keys(randomSplitRuns).length > 0 ? { seedStyleRandomSplit: randomSplitRuns } : {}),
+      };
+      await recordModelMetrics(recordDir, { ...recorded.metadata.metrics, comparison });
       context.out(`comparison recorded in ${recordDir}/metadata.json and its model card`);
     }
     return EXIT.ok;
   },
 };
+
+/** The comparison as `--record` stores it in a model's metrics. */
+interface RecordedComparison {
+  /** Every compare command whose measurements the table holds, oldest first. */
+  commands: string[];
+  selectedBy: string;
+  best: string;
+  runs: Record<string, Omit<ComparisonRow, 'run'>>;
+  seedStyleRandomSplit?: Record<string, Omit<RandomSplitRow, 'run'>>;
+}
+
+/** The comparison already in a model's metrics, checked enough to choose among its rows. */
+function recordedComparison(metrics: Record<string, unknown>, modelDir: string): RecordedComparison | undefined {
+  const comparison = metrics['comparison'] as { runs?: unknown; command?: unknown; commands?: unknown } | undefined;
+  if (comparison === undefined) return undefined;
+  const damaged = (what: string): never => {
+    throw new ModelError(
+      `${modelDir}/metadata.json: metrics.comparison ${what}; measure those runs again, or delete metrics.comparison to start a new comparison`,
+    );
+  };
+  if (typeof comparison !== 'object' || comparison === null) return damaged('is not an object');
+  const { runs } = comparison;
+  if (typeof runs !== 'object' || runs === null) return damaged('has no "runs" object');
+  for (const [run, row] of Object.entries(runs)) {
+    if (typeof (row as { validationSpeakersUar?: unknown } | null)?.validationSpeakersUar !== 'number') {
+      damaged(`run "${run}" has no numeric validationSpeakersUar`);
+    }
+  }
+  const { command, commands } = comparison;
+  // Comparisons recorded before the table could grow kept their one command as `command`.
+  const earlierCommands = Array.isArray(commands) ? commands.map(String) : typeof command === 'string' ? [command] : [];
+  return { ...(comparison as RecordedComparison), commands: earlierCommands };
+}
+
+function runName(runDir: string): string {
+  return path.basename(path.resolve(runDir));
+}
 
 /** A run's model on its own recorded split: metrics over any subset of its validation or test files. */
 interface OpenedRun {
@@ -162,9 +208,10 @@ async function openRun(runDir: string, files: readonly LabelledFile[], context: 
 
 /** The training options a run used, as a person reads them. */
 function describeOptions(training: Record<string, unknown>): string {
-  const augmentation = training['augmentation'] as { kinds?: string[] } | undefined;
+  const augmentation = training['augmentation'] as { kinds?: string[]; copies?: number } | undefined;
+  const copies = augmentation?.copies === undefined ? '' : ` (${augmentation.copies} ${augmentation.copies === 1 ? 'copy' : 'copies'})`;
   const options = [
-    augmentation?.kinds ? `augment ${augmentation.kinds.join('+')}` : undefined,
+    augmentation?.kinds ? `augment ${augmentation.kinds.join('+')}${copies}` : undefined,
     training['classWeights'] ? 'class weights' : undefined,
     typeof training['labelSmoothing'] === 'number' ? `label smoothing ${training['labelSmoothing']}` : undefined,
   ].filter((option): option is string => option !== undefined);
@@ -182,7 +229,7 @@ async function measureRandomSplitRun(runDir: string, files: readonly LabelledFil
     const ravdess = onTest((file) => file.corpus === 'ravdess');
     const all = onTest(() => true);
     return {
-      run: path.basename(path.resolve(runDir)),
+      run: runName(runDir),
       architecture: metadata.architecture,
       options: describeOptions(metadata.training),
       ravdessTestAccuracy: ravdess.accuracy,
@@ -211,7 +258,7 @@ async function measureRun(runDir: string, files: readonly LabelledFile[], contex
     const onTest = await measure(split.test);
     const heldOut = onTest((file) => testSpeakers.includes(file.speaker));
     return {
-      run: path.basename(path.resolve(runDir)),
+      run: runName(runDir),
       architecture: metadata.architecture,
       options: describeOptions(metadata.training),
       validationSpeakersUar: onValidation((file) => validationSpeakers.includes(file.speaker)).uar,

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { cp, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATASETS_DIR } from '../helpers/golden.js';
@@ -76,12 +76,46 @@ describe('ser-agent compare', () => {
     expect(card).toMatch(/\| attention \| attention-cnn-lstm \| label smoothing 0\.1 \|/);
   });
 
+  it('adds to a recorded comparison: earlier rows stay, a run measured again replaces its row', async () => {
+    const target = path.join(work.dir, 'target');
+    await cp(path.join(work.dir, 'attention'), target, { recursive: true });
+    const [seed, attention, random] = ['seed', 'attention', 'random'].map((name) => path.join(work.dir, name)) as [string, string, string];
+    const first = await runSerAgent(['compare', ...data, '--record', target, seed, attention], env);
+    expect(first.code, first.stderr).toBe(0);
+    const before = await recordedComparison(target);
+
+    // The seed run is not given again: its row is kept as measured, and it still counts as
+    // the second run to compare with.
+    const second = await runSerAgent(['compare', ...data, '--record', target, '--random-split', random, attention], env);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toContain(`(seed: as recorded earlier in ${target})`);
+    const after = await recordedComparison(target);
+    expect(Object.keys(after.runs).sort()).toEqual(['attention', 'seed']);
+    expect(after.runs['seed']).toEqual(before.runs['seed']);
+    expect(after.runs['attention']?.testSpeakersUar).toBeCloseTo(before.runs['attention']?.testSpeakersUar as number, 12);
+    expect(Object.keys(after.seedStyleRandomSplit ?? {})).toEqual(['random']);
+    expect(after.commands).toHaveLength(2);
+    expect(after.commands[0]).toBe(before.commands[0]);
+    expect(after.commands[1]).toContain('--random-split');
+  });
+
   it('refuses a single run directory, and a random-split run to choose from, naming what it needs', async () => {
     const one = await runSerAgent(['compare', ...data, path.join(work.dir, 'seed')], env);
     expect(one.code).toBe(2);
-    expect(one.stderr).toMatch(/compare needs at least two run directories .*got 1/);
+    expect(one.stderr).toMatch(/compare needs at least two speaker-split runs: .*got 1/);
     const random = await runSerAgent(['compare', ...data, path.join(work.dir, 'seed'), path.join(work.dir, 'random')], env);
     expect(random.code).toBe(2);
     expect(random.stderr).toMatch(/random was trained with --split random; .*give a random-split run with --random-split/);
   });
 });
+
+interface Recorded {
+  commands: string[];
+  runs: Record<string, Row>;
+  seedStyleRandomSplit?: Record<string, unknown>;
+}
+
+async function recordedComparison(modelDir: string): Promise<Recorded> {
+  const metadata = JSON.parse(await readFile(path.join(modelDir, 'metadata.json'), 'utf8')) as { metrics: { comparison: Recorded } };
+  return metadata.metrics.comparison;
+}
