@@ -1,4 +1,4 @@
-import { cp, readFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATASETS_DIR } from '../helpers/golden.js';
@@ -106,6 +106,17 @@ describe('ser-agent compare', () => {
     const random = await runSerAgent(['compare', ...data, path.join(work.dir, 'seed'), path.join(work.dir, 'random')], env);
     expect(random.code).toBe(2);
     expect(random.stderr).toMatch(/random was trained with --split random; .*give a random-split run with --random-split/);
+
+    // A recorded comparison it cannot choose from is named, not silently replaced.
+    const damaged = path.join(work.dir, 'damaged');
+    await cp(path.join(work.dir, 'seed'), damaged, { recursive: true });
+    const metadataFile = path.join(damaged, 'metadata.json');
+    const metadata = JSON.parse(await readFile(metadataFile, 'utf8')) as { metrics: Record<string, unknown> };
+    metadata.metrics['comparison'] = { runs: { earlier: { testSpeakersUar: 0.5 } } };
+    await writeFile(metadataFile, JSON.stringify(metadata));
+    const refused = await runSerAgent(['compare', ...data, '--record', damaged, path.join(work.dir, 'seed'), path.join(work.dir, 'attention')], env);
+    expect(refused.code).toBe(78);
+    expect(refused.stderr).toMatch(/damaged\/metadata\.json: metrics\.comparison run "earlier" has no numeric validationSpeakersUar; measure those runs again, or delete/);
   });
 });
 
