@@ -83,6 +83,12 @@ describe('ser-agent compare', () => {
     const first = await runSerAgent(['compare', ...data, '--record', target, seed, attention], env);
     expect(first.code, first.stderr).toBe(0);
     const before = await recordedComparison(target);
+    // As compare recorded it before the table could grow: one `command`, not a list.
+    const metadataFile = path.join(target, 'metadata.json');
+    const metadata = JSON.parse(await readFile(metadataFile, 'utf8')) as { metrics: { comparison: Record<string, unknown> } };
+    const { commands, ...rest } = metadata.metrics.comparison;
+    metadata.metrics.comparison = { ...rest, command: (commands as string[])[0] };
+    await writeFile(metadataFile, JSON.stringify(metadata));
 
     // The seed run is not given again: its row is kept as measured, and it still counts as
     // the second run to compare with.
