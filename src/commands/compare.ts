@@ -50,34 +50,39 @@ export interface RandomSplitRow {
 export const compareCommand: Command = {
   name: 'compare',
   summary: 'Compare trained runs speaker-independently; pick the best on held-out validation speakers',
-  usage: 'ser-agent compare --data DIR... [--record MODEL_DIR] [--random-split RUN_DIR...] RUN_DIR...',
+  usage: 'ser-agent compare --data DIR... [--record MODEL_DIR] [--earlier MODEL_DIR] [--random-split RUN_DIR...] RUN_DIR...',
   options: {
     data: { type: 'string', multiple: true },
     record: { type: 'string' },
     'random-split': { type: 'string', multiple: true },
+    earlier: { type: 'string' },
   },
   async run(values, positionals, context) {
     const recordDir = stringOption(values, 'record');
     // Runs measured by an earlier compare stay in the card when their directories are gone
-    // (each is ~50 min of training); a run measured again replaces its row.
+    // (each is ~50 min of training); a run measured again replaces its row. --earlier carries
+    // the rows of another model's card, such as the model the recorded one replaces.
     const recorded = recordDir === undefined ? undefined : await verifyModelDir(recordDir);
-    const earlier = recorded === undefined ? undefined : recordedComparison(recorded.metadata.metrics, recordDir as string);
-    const earlierRuns = Object.keys(earlier?.runs ?? {}).filter((run) => !positionals.some((dir) => runName(dir) === run));
+    const earlier = mergeComparisons([
+      await carriedComparison(stringOption(values, 'earlier')),
+      recorded === undefined ? undefined : recordedComparison(recorded.metadata.metrics, recordDir as string),
+    ]);
+    const earlierRuns = Object.keys(earlier.runs).filter((run) => !positionals.some((dir) => runName(dir) === run));
     if (positionals.length + earlierRuns.length < 2) {
       throw new UsageError(
         'compare needs at least two speaker-split runs: run directories made by "ser-agent train", ' +
-          `counting those already recorded in --record's model; got ${positionals.length + earlierRuns.length}`,
+          `counting those already recorded in --record's or --earlier's model; got ${positionals.length + earlierRuns.length}`,
       );
     }
     const dataDirs = dataDirectories(values);
     const scan = await scanDatasets(dataDirs);
     const runs: Record<string, Omit<ComparisonRow, 'run'>> = {};
-    for (const run of earlierRuns) runs[run] = (earlier as RecordedComparison).runs[run] as Omit<ComparisonRow, 'run'>;
+    for (const run of earlierRuns) runs[run] = earlier.runs[run] as Omit<ComparisonRow, 'run'>;
     for (const runDir of positionals) {
       const { run, ...row } = await measureRun(runDir, scan.files, context);
       runs[run] = row;
     }
-    const randomSplitRuns: Record<string, Omit<RandomSplitRow, 'run'>> = { ...earlier?.seedStyleRandomSplit };
+    const randomSplitRuns: Record<string, Omit<RandomSplitRow, 'run'>> = { ...earlier.seedStyleRandomSplit };
     for (const runDir of stringList(values, 'random-split')) {
       const { run, ...row } = await measureRandomSplitRun(runDir, scan.files, context);
       randomSplitRuns[run] = row;
@@ -102,7 +107,9 @@ export const compareCommand: Command = {
     )) {
       context.out(line);
     }
-    if (earlierRuns.length > 0) context.out(`(${earlierRuns.join(', ')}: as recorded earlier in ${recordDir})`);
+    for (const [source, names] of groupBySource(earlierRuns, earlier.sources)) {
+      context.out(`(${names.join(', ')}: as recorded earlier in ${source})`);
+    }
     if (Object.keys(randomSplitRuns).length > 0) {
       context.out('');
       context.out('seed-style random split (every speaker also in training; never chosen):');
@@ -124,7 +131,7 @@ export const compareCommand: Command = {
 
     if (recorded !== undefined && recordDir !== undefined) {
       const comparison: RecordedComparison = {
-        commands: [...(earlier?.commands ?? []), context.commandLine],
+        commands: [...earlier.commands, context.commandLine],
         selectedBy: 'UAR on the held-out validation speakers (the test speakers take no part in the choice)',
         best,
         runs,
@@ -147,8 +154,13 @@ interface RecordedComparison {
   seedStyleRandomSplit?: Record<string, Omit<RandomSplitRow, 'run'>>;
 }
 
+/** A recorded comparison with the model directory each run's row was read from, for the output. */
+interface SourcedComparison extends RecordedComparison {
+  sources: Record<string, string>;
+}
+
 /** The comparison already in a model's metrics, checked enough to choose among its rows. */
-function recordedComparison(metrics: Record<string, unknown>, modelDir: string): RecordedComparison | undefined {
+function recordedComparison(metrics: Record<string, unknown>, modelDir: string): SourcedComparison | undefined {
   const comparison = metrics['comparison'] as { runs?: unknown; command?: unknown; commands?: unknown } | undefined;
   if (comparison === undefined) return undefined;
   const damaged = (what: string): never => {
@@ -167,7 +179,44 @@ function recordedComparison(metrics: Record<string, unknown>, modelDir: string):
   const { command, commands } = comparison;
   // Comparisons recorded before the table could grow kept their one command as `command`.
   const earlierCommands = Array.isArray(commands) ? commands.map(String) : typeof command === 'string' ? [command] : [];
-  return { ...(comparison as RecordedComparison), commands: earlierCommands };
+  const sources = Object.fromEntries(Object.keys(runs).map((run) => [run, modelDir]));
+  return { ...(comparison as RecordedComparison), commands: earlierCommands, sources };
+}
+
+/** The comparison recorded in `--earlier`'s model, which must hold one: carrying nothing is a mistake. */
+async function carriedComparison(modelDir: string | undefined): Promise<SourcedComparison | undefined> {
+  if (modelDir === undefined) return undefined;
+  const comparison = recordedComparison((await verifyModelDir(modelDir)).metadata.metrics, modelDir);
+  if (comparison === undefined) {
+    throw new UsageError(
+      `--earlier ${modelDir}: its metadata.json records no comparison; give the model directory whose card has the rows to keep (for the shipped model, a copy taken before replacing it)`,
+    );
+  }
+  return comparison;
+}
+
+/** Earlier comparisons merged in order: a later one's row for the same run replaces the earlier one's. */
+function mergeComparisons(comparisons: readonly (SourcedComparison | undefined)[]): Omit<SourcedComparison, 'selectedBy' | 'best'> {
+  const merged: Omit<SourcedComparison, 'selectedBy' | 'best'> = { commands: [], runs: {}, sources: {} };
+  for (const comparison of comparisons) {
+    if (comparison === undefined) continue;
+    merged.commands.push(...comparison.commands.filter((command) => !merged.commands.includes(command)));
+    Object.assign(merged.runs, comparison.runs);
+    Object.assign(merged.sources, comparison.sources);
+    if (comparison.seedStyleRandomSplit !== undefined) {
+      merged.seedStyleRandomSplit = { ...merged.seedStyleRandomSplit, ...comparison.seedStyleRandomSplit };
+    }
+  }
+  return merged;
+}
+
+function groupBySource(runs: readonly string[], sources: Record<string, string>): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const run of runs) {
+    const source = sources[run] as string;
+    groups.set(source, [...(groups.get(source) ?? []), run]);
+  }
+  return groups;
 }
 
 function runName(runDir: string): string {

@@ -103,6 +103,30 @@ describe('ser-agent compare', () => {
     expect(after.commands).toHaveLength(2);
     expect(after.commands[0]).toBe(before.commands[0]);
     expect(after.commands[1]).toContain('--random-split');
+
+    // A model that replaces the target starts with no comparison; --earlier carries the
+    // target's rows into it.
+    const replacement = path.join(work.dir, 'replacement');
+    await cp(path.join(work.dir, 'seed'), replacement, { recursive: true });
+    const replacementMetadata = path.join(replacement, 'metadata.json');
+    const fresh = JSON.parse(await readFile(replacementMetadata, 'utf8')) as { metrics: Record<string, unknown> };
+    delete fresh.metrics['comparison'];
+    await writeFile(replacementMetadata, JSON.stringify(fresh));
+    const carried = await runSerAgent(['compare', ...data, '--record', replacement, '--earlier', target, seed], env);
+    expect(carried.code, carried.stderr).toBe(0);
+    expect(carried.stdout).toContain(`(attention: as recorded earlier in ${target})`);
+    const replaced = await recordedComparison(replacement);
+    expect(Object.keys(replaced.runs).sort()).toEqual(['attention', 'seed']);
+    expect(replaced.runs['attention']).toEqual(after.runs['attention']);
+    expect(replaced.seedStyleRandomSplit).toEqual(after.seedStyleRandomSplit);
+    expect(replaced.commands.slice(0, 2)).toEqual(after.commands);
+    expect(replaced.commands[2]).toContain('--earlier');
+    expect(replaced).not.toHaveProperty('sources');
+
+    // A model with no comparison to carry is a mistake, named with the fix.
+    const nothing = await runSerAgent(['compare', ...data, '--record', replacement, '--earlier', random, seed, attention], env);
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toMatch(/--earlier .*random: its metadata\.json records no comparison; give the model directory whose card has the rows to keep/);
   });
 
   it('refuses a single run directory, and a random-split run to choose from, naming what it needs', async () => {
