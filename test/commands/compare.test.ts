@@ -84,11 +84,10 @@ describe('ser-agent compare', () => {
     expect(first.code, first.stderr).toBe(0);
     const before = await recordedComparison(target);
     // As compare recorded it before the table could grow: one `command`, not a list.
-    const metadataFile = path.join(target, 'metadata.json');
-    const metadata = JSON.parse(await readFile(metadataFile, 'utf8')) as { metrics: { comparison: Record<string, unknown> } };
-    const { commands, ...rest } = metadata.metrics.comparison;
-    metadata.metrics.comparison = { ...rest, command: (commands as string[])[0] };
-    await writeFile(metadataFile, JSON.stringify(metadata));
+    await editMetrics(target, (metrics) => {
+      const { commands, ...rest } = metrics['comparison'] as Record<string, unknown>;
+      metrics['comparison'] = { ...rest, command: (commands as string[])[0] };
+    });
 
     // The seed run is not given again: its row is kept as measured, and it still counts as
     // the second run to compare with.
@@ -108,10 +107,7 @@ describe('ser-agent compare', () => {
     // target's rows into it.
     const replacement = path.join(work.dir, 'replacement');
     await cp(path.join(work.dir, 'seed'), replacement, { recursive: true });
-    const replacementMetadata = path.join(replacement, 'metadata.json');
-    const fresh = JSON.parse(await readFile(replacementMetadata, 'utf8')) as { metrics: Record<string, unknown> };
-    delete fresh.metrics['comparison'];
-    await writeFile(replacementMetadata, JSON.stringify(fresh));
+    await editMetrics(replacement, (metrics) => delete metrics['comparison']);
     const carried = await runSerAgent(['compare', ...data, '--record', replacement, '--earlier', target, seed], env);
     expect(carried.code, carried.stderr).toBe(0);
     expect(carried.stdout).toContain(`(attention: as recorded earlier in ${target})`);
@@ -140,10 +136,9 @@ describe('ser-agent compare', () => {
     // A recorded comparison it cannot choose from is named, not silently replaced.
     const damaged = path.join(work.dir, 'damaged');
     await cp(path.join(work.dir, 'seed'), damaged, { recursive: true });
-    const metadataFile = path.join(damaged, 'metadata.json');
-    const metadata = JSON.parse(await readFile(metadataFile, 'utf8')) as { metrics: Record<string, unknown> };
-    metadata.metrics['comparison'] = { runs: { earlier: { testSpeakersUar: 0.5 } } };
-    await writeFile(metadataFile, JSON.stringify(metadata));
+    await editMetrics(damaged, (metrics) => {
+      metrics['comparison'] = { runs: { earlier: { testSpeakersUar: 0.5 } } };
+    });
     const refused = await runSerAgent(['compare', ...data, '--record', damaged, path.join(work.dir, 'seed'), path.join(work.dir, 'attention')], env);
     expect(refused.code).toBe(78);
     expect(refused.stderr).toMatch(/damaged\/metadata\.json: metrics\.comparison run "earlier" has no numeric validationSpeakersUar; measure those runs again, or delete/);
@@ -159,4 +154,12 @@ interface Recorded {
 async function recordedComparison(modelDir: string): Promise<Recorded> {
   const metadata = JSON.parse(await readFile(path.join(modelDir, 'metadata.json'), 'utf8')) as { metrics: { comparison: Recorded } };
   return metadata.metrics.comparison;
+}
+
+/** Changes a model directory's recorded metrics in place, as a hand edit or an older ser-agent would have left them. */
+async function editMetrics(modelDir: string, edit: (metrics: Record<string, unknown>) => void): Promise<void> {
+  const file = path.join(modelDir, 'metadata.json');
+  const metadata = JSON.parse(await readFile(file, 'utf8')) as { metrics: Record<string, unknown> };
+  edit(metadata.metrics);
+  await writeFile(file, JSON.stringify(metadata));
 }
