@@ -26,7 +26,7 @@ export interface EceChange {
 /** What one calibration did; stored as `metrics.calibration` in the model's metadata. */
 export interface CalibrationReport {
   temperature: number;
-  /** The temperature the model had before (1 for a model never calibrated). */
+  /** The temperature the model had before (1 for a model never calibrated); "before" figures are at T = 1 whatever it was. */
   previousTemperature: number;
   method: string;
   eceBins: number;
@@ -52,8 +52,11 @@ export const MIN_SPEAKER_FIT_FILES = 50;
 
 /**
  * Fits temperature scaling on the validation split and measures the expected calibration
- * error on the test split before and after. The probabilities already carry the model's
- * current temperature T0; softmax(log p / T) composes, so the new temperature is T0 · T.
+ * error on the test split before and after. The probabilities carry the model's current
+ * temperature T0; softmax(log p / T) composes, so scaling them by 1/T0 recovers the model's
+ * uncalibrated output. The fit starts from there, so "before" always means uncalibrated
+ * (T = 1): recalibrating a calibrated model would otherwise report before and after as equal
+ * and hide what calibration does.
  *
  * When whole speakers were held out for validation, T is fitted on their files alone: the
  * daemon meets voices it never heard, and a model is more sure of itself on the other
@@ -67,26 +70,30 @@ export function calibrate(
   previousTemperature: number,
   validationSpeakers: readonly string[] = [],
 ): CalibrationResult {
+  const uncalibrated = (rows: readonly Float64Array[]) =>
+    rows.map((row) => applyTemperature(row, 1 / previousTemperature));
+  const validationRows = uncalibrated(validation.probabilities);
+  const testRows = uncalibrated(test.probabilities);
   const fitSpeakers = new Set(validationSpeakers);
   const speakerRows = validation.files.flatMap((file, row) => (fitSpeakers.has(file.speaker) ? [row] : []));
   const bySpeaker = speakerRows.length >= MIN_SPEAKER_FIT_FILES;
   const fitRows = bySpeaker ? speakerRows : validation.files.map((_, row) => row);
   const fit = fitTemperature(
-    fitRows.map((row) => validation.probabilities[row] as Float64Array),
+    fitRows.map((row) => validationRows[row] as Float64Array),
     fitRows.map((row) => validation.labels[row] as number),
   );
-  const temperature = previousTemperature * fit.temperature;
+  const temperature = fit.temperature;
   if (!(temperature >= TEMPERATURE_RANGE.min && temperature <= TEMPERATURE_RANGE.max)) {
     throw new ModelError(
       `the fitted softmax temperature ${temperature.toPrecision(4)} is outside ${TEMPERATURE_RANGE.min}-${TEMPERATURE_RANGE.max}; ` +
         'the validation split is too small or the model is broken: calibrate on more validation files',
     );
   }
-  const scaled = test.probabilities.map((row) => applyTemperature(row, fit.temperature));
+  const scaled = testRows.map((row) => applyTemperature(row, temperature));
   const change = (rows: number[]): EceChange => ({
     files: rows.length,
     eceBefore: calibrationError(
-      rows.map((row) => test.probabilities[row] as Float64Array),
+      rows.map((row) => testRows[row] as Float64Array),
       rows.map((row) => test.labels[row] as number),
     ).ece,
     eceAfter: calibrationError(
@@ -104,7 +111,7 @@ export function calibrate(
       method:
         'temperature scaling fitted by minimising the NLL on the validation split' +
         (bySpeaker ? "'s held-out speakers" : '') +
-        '; ECE with equal-width confidence bins',
+        '; ECE with equal-width confidence bins, before = uncalibrated (T = 1)',
       eceBins: DEFAULT_ECE_BINS,
       validation: {
         files: fitRows.length,
@@ -116,7 +123,7 @@ export function calibrate(
       test: change(allRows),
     },
     reliability: {
-      before: calibrationError(test.probabilities, test.labels).bins,
+      before: calibrationError(testRows, test.labels).bins,
       after: calibrationError(scaled, test.labels).bins,
     },
   };

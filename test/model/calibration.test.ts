@@ -133,6 +133,25 @@ describe('calibrate (training)', () => {
     expect(report.validation.files).toBe(1500 + MIN_SPEAKER_FIT_FILES - 1);
     expect(report.validation.speakers).toBeUndefined();
   });
+
+  it('recalibrating a calibrated model reports its ECE before any calibration, not before this one', () => {
+    const validation = join(heard, newVoice);
+    const first = calibrate(validation, test, ['ravdess:17'], 1, ['ravdess:15']).report;
+    // What the calibrated model outputs: every row scaled by the temperature it now carries.
+    const withTemperature = <T extends { probabilities: Float64Array[] }>(set: T): T => ({
+      ...set,
+      probabilities: set.probabilities.map((row) => applyTemperature(row, first.temperature)),
+    });
+    const again = calibrate(withTemperature(validation), withTemperature(test), ['ravdess:17'], first.temperature, [
+      'ravdess:15',
+    ]).report;
+    expect(again.previousTemperature).toBe(first.temperature);
+    expect(again.temperature).toBeCloseTo(first.temperature, 4);
+    expect(again.validation.nllBefore).toBeCloseTo(first.validation.nllBefore, 6);
+    expect(again.heldOutSpeakers?.eceBefore).toBeCloseTo(first.heldOutSpeakers?.eceBefore ?? Number.NaN, 6);
+    expect(again.heldOutSpeakers?.eceAfter).toBeCloseTo(first.heldOutSpeakers?.eceAfter ?? Number.NaN, 6);
+    expect(again.heldOutSpeakers?.eceAfter).toBeLessThan((again.heldOutSpeakers?.eceBefore ?? 0) / 2);
+  });
 });
 
 describe('calibrationError', () => {
