@@ -7,7 +7,8 @@ import { runCli } from './commands/index.js';
 /**
  * The process entry point: the only module that reads argv and the environment, owns the
  * signals and sets the exit code. A first SIGINT/SIGTERM asks the running command to stop
- * (a training run finishes its batch and stops); a second one exits at once.
+ * (a training run finishes its batch and keeps the best epoch so far; a command computing
+ * features stops after the file in hand); a second one exits at once.
  */
 const installDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const abort = new AbortController();

@@ -12,7 +12,8 @@ export type SerErrorCode =
   | 'MODEL_INVALID'
   | 'DATASET'
   | 'BACKEND'
-  | 'GPIO';
+  | 'GPIO'
+  | 'INTERRUPTED';
 
 export class SerError extends Error {
   readonly code: SerErrorCode;
@@ -71,6 +72,13 @@ export class DatasetError extends SerError {
 export class BackendError extends SerError {
   constructor(message: string, options?: ErrorOptions) {
     super('BACKEND', message, options);
+  }
+}
+
+/** A long command stopped by SIGINT/SIGTERM before it had anything worth keeping. */
+export class InterruptedError extends SerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('INTERRUPTED', message, options);
   }
 }
 

@@ -33,8 +33,8 @@ export const calibrateCommand: Command = {
       const split = splitFromProvenance((await scanDatasets(dataDirs)).files, provenance);
       const extractor = new FeatureExtractor();
       const cache = new FeatureCache(context.config.cache.dir);
-      const validation = await buildFeatureSet(split.validation, extractor, cache);
-      const test = await buildFeatureSet(split.test, extractor, cache);
+      const validation = await buildFeatureSet(split.validation, extractor, cache, { signal: context.signal });
+      const test = await buildFeatureSet(split.test, extractor, cache, { signal: context.signal });
       for (const failure of [...validation.failed, ...test.failed]) context.err(`ser-agent: ${failure.reason}`);
       report = calibrate(
         { ...validation, probabilities: predictSet(classifier, validation).probabilities },

@@ -247,7 +247,7 @@ async function openRun(runDir: string, files: readonly LabelledFile[], context: 
     provenance,
     split: splitFromProvenance(files, provenance),
     measure: async (set) => {
-      const features: FeatureSet = await buildFeatureSet(set, extractor, cache);
+      const features: FeatureSet = await buildFeatureSet(set, extractor, cache, { signal: context.signal });
       for (const failure of features.failed) context.err(`ser-agent: ${failure.reason}`);
       const { classes } = predictSet(classifier, features);
       return (keep) => subsetMetrics(features, classes, keep);

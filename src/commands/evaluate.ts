@@ -43,7 +43,7 @@ export const evaluateCommand: Command = {
         files = splitFromProvenance(scan.files, provenance).test;
         speakers = heldOutSpeakers(provenance.split);
       }
-      const set = await buildFeatureSet(files, new FeatureExtractor(), new FeatureCache(context.config.cache.dir));
+      const set = await buildFeatureSet(files, new FeatureExtractor(), new FeatureCache(context.config.cache.dir), { signal: context.signal });
       for (const failure of set.failed) context.err(`ser-agent: ${failure.reason}`);
       const report = evaluateByCorpus(classifier, set);
       const metrics = report.all;

@@ -58,7 +58,7 @@ export const quantizeCommand: Command = {
     try {
       const provenance = readSplitProvenance(float.metadata.training, source);
       const test = splitFromProvenance((await scanDatasets(dataDirs)).files, provenance).test;
-      const set = await buildFeatureSet(test, new FeatureExtractor(), new FeatureCache(context.config.cache.dir));
+      const set = await buildFeatureSet(test, new FeatureExtractor(), new FeatureCache(context.config.cache.dir), { signal: context.signal });
       const before = evaluateClassifier(float, set);
       const after = evaluateByCorpus(quantized, set);
       const agreement = topOneAgreement(before.predicted, after.predicted);
@@ -120,7 +120,7 @@ async function quantizeOnnx(values: OptionValues, context: CommandContext): Prom
   try {
     const provenance = readSplitProvenance(floatModel.metadata.training, dir);
     const test = splitFromProvenance((await scanDatasets(dataDirs)).files, provenance).test;
-    const set = await buildFeatureSet(test, new FeatureExtractor(), new FeatureCache(context.config.cache.dir));
+    const set = await buildFeatureSet(test, new FeatureExtractor(), new FeatureCache(context.config.cache.dir), { signal: context.signal });
     const before = evaluateClassifier(floatModel, set);
     const after = evaluateClassifier(int8Model, set);
     const agreement = topOneAgreement(before.predicted, after.predicted);

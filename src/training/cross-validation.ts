@@ -1,10 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { InterruptedError } from '../errors.js';
 import { recordModelMetrics, verifyModelDir } from '../model/model-dir.js';
 import { scanDatasets } from './datasets.js';
 import { type ClassificationMetrics } from './metrics.js';
 import { speakerFolds } from './splits.js';
-import { trainAndSave, type TrainingDependencies, type TrainingPlan } from './train-run.js';
+import { trainAndSave, type TrainingDependencies, type TrainingPlan, type TrainingReport } from './train-run.js';
 
 /** Written beside the fold models: every fold's numbers and their mean and spread. */
 export const CROSS_VALIDATION_FILE = 'cross-validation.json';
@@ -64,7 +65,14 @@ export async function crossValidate(
     const fold = index + 1;
     const model = `fold-${fold}`;
     deps.logger.info({ fold, folds, testSpeakers: split.testSpeakers }, 'cross-validation fold');
-    const report = await trainAndSave({ ...plan, split }, path.join(outDir, model), deps);
+    let report: TrainingReport;
+    try {
+      report = await trainAndSave({ ...plan, split }, path.join(outDir, model), deps);
+    } catch (error) {
+      // Stopped before this fold trained: the folds already done still get their report.
+      if (error instanceof InterruptedError && results.length > 0) break;
+      throw error;
+    }
     const row = (m: ClassificationMetrics | undefined) => ({
       files: m?.count ?? 0,
       accuracy: m?.accuracy ?? 0,

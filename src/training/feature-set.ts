@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { loadAudio } from '../audio/load-clip.js';
-import { describeError } from '../errors.js';
+import { describeError, InterruptedError } from '../errors.js';
 import { prepareClip } from '../dsp/clip.js';
 import { type FeatureExtractor } from '../dsp/features.js';
 import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
@@ -28,6 +28,25 @@ export interface FeatureSet extends LabelledSet {
   failed: Array<{ path: string; reason: string }>;
 }
 
+/** Progress reports while a set is built, and the signal that stops it between files. */
+export interface BuildProgress {
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Stops a build between two files once `signal` is aborted. A build over a whole corpus takes
+ * many minutes, and a first Ctrl-C or `systemctl stop` should not wait for it; the files done
+ * so far stay in the cache, so the same command run again starts where this one stopped.
+ */
+function stopIfAborted(signal: AbortSignal | undefined, what: string, done: number, total: number): void {
+  if (signal?.aborted !== true) return;
+  throw new InterruptedError(
+    `stopped while computing ${what} (${done} of ${total} files done). ` +
+      'The features computed so far are cached: run the same command again to go on from there',
+  );
+}
+
 /**
  * Computes (or reads from the cache) the features of every file into one contiguous
  * row-major block, the layout the trainer and batched inference take.
@@ -36,13 +55,14 @@ export async function buildFeatureSet(
   files: readonly LabelledFile[],
   extractor: FeatureExtractor,
   cache: FeatureCache,
-  onProgress?: (done: number, total: number) => void,
+  { onProgress, signal }: BuildProgress = {},
 ): Promise<FeatureSet> {
   const features = new Float32Array(files.length * CLIP_VALUES);
   const labels = new Int32Array(files.length);
   const kept: LabelledFile[] = [];
   const failed: FeatureSet['failed'] = [];
   for (const [index, file] of files.entries()) {
+    stopIfAborted(signal, 'features', index, files.length);
     try {
       const clip = await cache.getOrCompute(file.path, () => featuresForFile(file.path, extractor));
       features.set(clip, kept.length * CLIP_VALUES);
@@ -95,7 +115,7 @@ export async function buildAugmentedVariant(
   background: BackgroundBank | undefined,
   extractor: FeatureExtractor,
   cache: FeatureCache,
-  onProgress?: (done: number, total: number) => void,
+  { onProgress, signal }: BuildProgress = {},
 ): Promise<AugmentedVariant> {
   const variant = JSON.stringify({
     augmentation: describeAugmentation(spec),
@@ -106,6 +126,7 @@ export async function buildAugmentedVariant(
   const features = Float32Array.from(set.features);
   const failed: AugmentedVariant['failed'] = [];
   for (const [row, file] of set.files.entries()) {
+    stopIfAborted(signal, `augmented copy ${copy + 1}`, row, set.files.length);
     try {
       const clip = await cache.getOrCompute(
         file.path,

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DatasetError } from '../errors.js';
+import { DatasetError, InterruptedError } from '../errors.js';
 import { type FeatureExtractor } from '../dsp/features.js';
 import { type FeatureCache } from '../features/feature-cache.js';
 import { type Logger } from '../logging/logger.js';
@@ -96,7 +96,10 @@ export async function trainAndSave(
   );
 
   const ordered = [...split.train, ...split.validation, ...split.test];
-  const all = await buildFeatureSet(ordered, deps.extractor, deps.cache, deps.progress?.onFeatures);
+  const all = await buildFeatureSet(ordered, deps.extractor, deps.cache, {
+    ...(deps.progress?.onFeatures ? { onProgress: deps.progress.onFeatures } : {}),
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  });
   if (all.failed.length > 0) {
     logger.warn({ count: all.failed.length, examples: all.failed.slice(0, 5) }, 'files that failed to decode are left out');
   }
@@ -120,6 +123,7 @@ export async function trainAndSave(
     cache: deps.cache,
     logger,
     ...(deps.progress?.onAugment ? { onAugment: deps.progress.onAugment } : {}),
+    ...(deps.signal ? { signal: deps.signal } : {}),
   });
   const model = buildModel(architecture);
   let training: TrainResult;
@@ -133,6 +137,10 @@ export async function trainAndSave(
       ...(deps.progress?.onEpochEnd ? { onEpochEnd: deps.progress.onEpochEnd } : {}),
       ...(deps.signal ? { signal: deps.signal } : {}),
     });
+    // Stopped before a single epoch ended: an untrained model is not worth a directory.
+    if (training.history.length === 0) {
+      throw new InterruptedError('stopped before the first epoch ended; nothing was saved');
+    }
     await saveModelDir(model, outDir, {
       name: plan.modelName,
       version: plan.modelVersion,

@@ -37,6 +37,7 @@ export async function prepareImprovements(
     cache: FeatureCache;
     logger: Logger;
     onAugment?: (copy: number, done: number, total: number) => void;
+    signal?: AbortSignal;
   },
 ): Promise<PreparedImprovements> {
   const provenance: Record<string, unknown> = {};
@@ -47,9 +48,10 @@ export async function prepareImprovements(
     const variants: LabelledSet[] = [];
     let failed = 0;
     for (let copy = 0; copy < spec.copies; copy += 1) {
-      const variant = await buildAugmentedVariant(train, copy, spec, background, deps.extractor, deps.cache, (done, total) =>
-        deps.onAugment?.(copy + 1, done, total),
-      );
+      const variant = await buildAugmentedVariant(train, copy, spec, background, deps.extractor, deps.cache, {
+        onProgress: (done, total) => deps.onAugment?.(copy + 1, done, total),
+        ...(deps.signal ? { signal: deps.signal } : {}),
+      });
       if (variant.failed.length > 0) {
         deps.logger.warn(
           { copy, count: variant.failed.length, examples: variant.failed.slice(0, 5) },
