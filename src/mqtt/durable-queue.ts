@@ -74,8 +74,10 @@ export class DurableQueue implements EventQueue {
   #deadBytes = 0;
   #syncing: Promise<void> | undefined;
   #syncAgain = false;
-  /** Descriptors replaced by compaction while an fdatasync on them may still be running. */
-  #retiredFds: number[] = [];
+  /** The descriptor an fdatasync is running on, if any: compaction must not close it under the call. */
+  #syncingFd: number | undefined;
+  /** The descriptor compaction replaced while an fdatasync on it was running; closed when it ends. */
+  #retiredFd: number | undefined;
   #writeFailing = false;
   #compactFailedAtDeadBytes = 0;
   #closed = false;
@@ -223,7 +225,6 @@ export class DurableQueue implements EventQueue {
     }
     this.#syncing = this.#syncLoop().finally(() => {
       this.#syncing = undefined;
-      for (const fd of this.#retiredFds.splice(0)) closeQuietly(fd);
     });
   }
 
@@ -231,12 +232,18 @@ export class DurableQueue implements EventQueue {
     do {
       this.#syncAgain = false;
       const fd = this.#fd;
+      this.#syncingFd = fd;
       await new Promise<void>((resolve) => {
         fdatasync(fd, (error) => {
           if (error) this.#log.warn({ err: error, file: this.file }, 'cannot flush the event queue file to storage');
           resolve();
         });
       });
+      this.#syncingFd = undefined;
+      // Here, not when the loop ends: while events keep coming the loop never ends, and each
+      // compaction's old file stayed open (13 after 120 events in the queue tests).
+      if (this.#retiredFd !== undefined) closeQuietly(this.#retiredFd);
+      this.#retiredFd = undefined;
     } while (this.#syncAgain && !this.#closed);
   }
 
@@ -270,8 +277,8 @@ export class DurableQueue implements EventQueue {
     if (this.#deadBytes < liveBytes || this.#deadBytes < this.#compactFailedAtDeadBytes + COMPACT_MIN_DEAD_BYTES) return;
     try {
       const fd = writeCompacted(this.#directory, this.#index);
-      if (this.#syncing === undefined) closeQuietly(this.#fd);
-      else this.#retiredFds.push(this.#fd);
+      if (this.#syncingFd === this.#fd) this.#retiredFd = this.#fd;
+      else closeQuietly(this.#fd);
       this.#fd = fd;
       this.#fileBytes = fileSize(this.#index);
       this.#deadBytes = 0;

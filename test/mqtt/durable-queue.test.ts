@@ -1,11 +1,11 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { DurableQueue, QUEUE_FILE } from '../../src/mqtt/durable-queue.js';
-import type { QueueLimits, QueuedEvent } from '../../src/mqtt/outbound-queue.js';
+import type { QueueEntry, QueueLimits, QueuedEvent } from '../../src/mqtt/outbound-queue.js';
 import { encodeRecord, eventRecordBytes, FILE_HEADER, RECORD_EVENT } from '../../src/mqtt/queue-file.js';
 import { eventQueueContract } from './event-queue-contract.js';
 import { captureLogs } from '../helpers/logs.js';
@@ -180,6 +180,43 @@ describe('DurableQueue', () => {
       expect(log.lines.find((line) => line['level'] === 40)).toMatchObject({ damaged: [{ offset: 0, bytes: 31 }], keptEvents: 0 });
       await queue.close();
     });
+  });
+
+  it('closes each file a compaction replaced once its flush is done, while events keep coming', async () => {
+    const dir = stateDir();
+    const file = path.join(dir, QUEUE_FILE);
+    const queue = open(dir);
+    // Descriptors this process still holds on queue files that compaction renamed over.
+    const replacedStillOpen = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === `${file} (deleted)`;
+        } catch {
+          return false; // closed between the listing and the readlink
+        }
+      }).length;
+    let compactions = 0;
+    let fileBytes = 0;
+    let mostStillOpen = 0;
+    let previous: QueueEntry<QueuedEvent> | undefined;
+    // One event per turn of the event loop: each is written while the flush of the one before
+    // is still running, so the flushing never pauses (the daemon's rate when it catches up).
+    for (let n = 1; n <= 120; n++) {
+      const { entry } = queue.push(event(n, 30_000));
+      if (previous !== undefined) queue.acknowledge(previous);
+      previous = entry;
+      // One event is always live, so the file shrinks only when a compaction rewrote it.
+      const bytes = statSync(file).size;
+      if (bytes < fileBytes) compactions += 1;
+      fileBytes = bytes;
+      mostStillOpen = Math.max(mostStillOpen, replacedStillOpen());
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(compactions).toBeGreaterThanOrEqual(5);
+    expect(mostStillOpen).toBeLessThanOrEqual(1);
+    await queue.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(replacedStillOpen()).toBe(0);
   });
 
   it('names the state directory and the fix when it cannot be used', () => {
