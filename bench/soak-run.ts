@@ -20,9 +20,10 @@ export const FULL_SOAK_WINDOWS = 28_800;
 /** The limits a soak must stay within; README "Long runs". */
 export const SOAK_LIMITS = {
   /**
-   * The highest RSS in the last quarter of the run may exceed the highest in the first quarter
-   * after warm-up by at most this much. Peaks, not single samples, are compared: V8's heap
-   * rises and falls by tens of MB between collections, and a leak lifts every peak.
+   * The median RSS of the last quarter of the run may exceed the median of the first quarter
+   * after warm-up by at most this much. Medians, not single samples or peaks: V8's heap rises
+   * and falls by tens of MB between collections (one CI run rose 40 MB for a few samples late
+   * and fell back by the end), and a leak lifts most samples, so it lifts the median.
    */
   rssGrowthPercent: 10,
 } as const;
@@ -62,8 +63,8 @@ export interface SoakResult {
   seconds: number;
   /** Audio seconds pushed per wall-clock second. */
   realtimeFactor: number;
-  /** `early` and `late`: the RSS peaks of the first quarter after warm-up and of the last quarter. */
-  rss: { earlyPeakMb: number; latePeakMb: number; peakMb: number; endMb: number; growthPercent: number };
+  /** `early` and `late`: the median RSS of the first quarter after warm-up and of the last quarter. */
+  rss: { earlyMedianMb: number; lateMedianMb: number; peakMb: number; endMb: number; growthPercent: number };
   /** `earlyPeak` and `lateFloor`: the most open descriptors in the first quarter after warm-up and the fewest in the last. */
   fds: { warmup: number; peak: number; end: number; earlyPeak: number; lateFloor: number };
   /**
@@ -199,7 +200,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const started = performance.now();
     const samples: SoakSample[] = [];
     const sampleEvery = Math.max(1, Math.floor(options.windows / 100));
-    let baseline: SoakSample | undefined;
     const waitForEvents = (count: number): Promise<void> => waitUntil(() => events.size >= count, `event ${count}`);
     const sample = (): void => {
       const taken: SoakSample = {
@@ -210,7 +210,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         tensors: healthReports.at(-1)?.process.tensors ?? null,
       };
       samples.push(taken);
-      if (baseline === undefined && taken.windows >= options.warmupWindows) baseline = taken;
       options.onSample?.(taken);
     };
 
@@ -246,34 +245,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const daemonExitCode = await exited;
     daemon = undefined;
 
-    const end = samples.at(-1) as SoakSample;
-    // The last sample always counts every window, so a run with more windows than warm-up has a baseline.
-    const base = baseline ?? end;
-    const afterWarmup = samples.filter((entry) => entry.windows >= base.windows);
-    const peakRss = (entries: readonly SoakSample[]) => Math.max(...entries.map((entry) => entry.rssBytes));
-    const quarter = Math.max(1, Math.floor(afterWarmup.length / 4));
-    const earlyPeak = peakRss(afterWarmup.slice(0, quarter));
-    const latePeak = peakRss(afterWarmup.slice(-quarter));
     const result: Omit<SoakResult, 'violations'> = {
       windows: options.windows,
       backend: log.backend,
       eventsReceived,
       seconds: Math.round(seconds * 10) / 10,
       realtimeFactor: Math.round(((options.windows * CLIP_SAMPLES) / SAMPLE_RATE / seconds) * 10) / 10,
-      rss: {
-        earlyPeakMb: megabytes(earlyPeak),
-        latePeakMb: megabytes(latePeak),
-        peakMb: megabytes(peakRss(afterWarmup)),
-        endMb: megabytes(end.rssBytes),
-        growthPercent: Math.round(((latePeak - earlyPeak) / earlyPeak) * 1000) / 10,
-      },
-      fds: {
-        warmup: base.openFds,
-        peak: Math.max(...afterWarmup.map((entry) => entry.openFds)),
-        end: end.openFds,
-        earlyPeak: Math.max(...afterWarmup.slice(0, quarter).map((entry) => entry.openFds)),
-        lateFloor: Math.min(...afterWarmup.slice(-quarter).map((entry) => entry.openFds)),
-      },
+      ...resourceTrends(samples, options.warmupWindows),
       tensorCounts: [...new Set(healthReports.map((report) => report.process.tensors))],
       health,
       problems: log.problems,
@@ -296,6 +274,39 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   }
 }
 
+/**
+ * RSS and open descriptors after warm-up, the first quarter against the last. The samples are
+ * in the order taken; the first to count `warmupWindows` events starts the baseline (the last
+ * sample counts every window, so a run longer than its warm-up always has one).
+ */
+export function resourceTrends(samples: readonly SoakSample[], warmupWindows: number): Pick<SoakResult, 'rss' | 'fds'> {
+  const end = samples.at(-1);
+  if (end === undefined) throw new RangeError('resourceTrends needs at least one sample');
+  const base = samples.find((entry) => entry.windows >= warmupWindows) ?? end;
+  const afterWarmup = samples.filter((entry) => entry.windows >= base.windows);
+  const quarter = Math.max(1, Math.floor(afterWarmup.length / 4));
+  const early = afterWarmup.slice(0, quarter);
+  const late = afterWarmup.slice(-quarter);
+  const earlyMedian = medianRss(early);
+  const lateMedian = medianRss(late);
+  return {
+    rss: {
+      earlyMedianMb: megabytes(earlyMedian),
+      lateMedianMb: megabytes(lateMedian),
+      peakMb: megabytes(Math.max(...afterWarmup.map((entry) => entry.rssBytes))),
+      endMb: megabytes(end.rssBytes),
+      growthPercent: Math.round(((lateMedian - earlyMedian) / earlyMedian) * 1000) / 10,
+    },
+    fds: {
+      warmup: base.openFds,
+      peak: Math.max(...afterWarmup.map((entry) => entry.openFds)),
+      end: end.openFds,
+      earlyPeak: Math.max(...early.map((entry) => entry.openFds)),
+      lateFloor: Math.min(...late.map((entry) => entry.openFds)),
+    },
+  };
+}
+
 /** Every invariant the soak checks, broken ones described with the numbers. */
 export function soakViolations(result: Omit<SoakResult, 'violations'>): string[] {
   const violations: string[] = [];
@@ -311,7 +322,7 @@ export function soakViolations(result: Omit<SoakResult, 'violations'>): string[]
   }
   if (result.rss.growthPercent > SOAK_LIMITS.rssGrowthPercent) {
     violations.push(
-      `RSS grew ${result.rss.growthPercent}% after warm-up (peaks ${result.rss.earlyPeakMb} → ${result.rss.latePeakMb} MB); limit ${SOAK_LIMITS.rssGrowthPercent}%`,
+      `RSS grew ${result.rss.growthPercent}% after warm-up (medians ${result.rss.earlyMedianMb} → ${result.rss.lateMedianMb} MB); limit ${SOAK_LIMITS.rssGrowthPercent}%`,
     );
   }
   if (result.tensorCounts.length !== 1) {
@@ -417,6 +428,12 @@ function residentBytes(pid: number): number {
 
 function openFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** The middle RSS of the samples (the lower middle of an even count). */
+function medianRss(samples: readonly SoakSample[]): number {
+  const sorted = samples.map((entry) => entry.rssBytes).sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] as number;
 }
 
 function megabytes(bytes: number): number {
