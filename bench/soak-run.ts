@@ -13,6 +13,7 @@ import { EmbeddedBroker } from '../src/mqtt/embedded-broker.js';
 import type { HealthReport } from '../src/mqtt/payloads.js';
 import { levelDbfs } from '../src/pipeline/level.js';
 import { DEFAULT_SILENCE_DBFS } from '../src/pipeline/silence.js';
+import { summarize } from './stats.js';
 
 /** 24 hours of 3 s windows: the full soak. */
 export const FULL_SOAK_WINDOWS = 28_800;
@@ -287,6 +288,7 @@ export function resourceTrends(samples: readonly SoakSample[], warmupWindows: nu
   const quarter = Math.max(1, Math.floor(afterWarmup.length / 4));
   const early = afterWarmup.slice(0, quarter);
   const late = afterWarmup.slice(-quarter);
+  const medianRss = (entries: readonly SoakSample[]) => summarize(entries.map((entry) => entry.rssBytes)).median;
   const earlyMedian = medianRss(early);
   const lateMedian = medianRss(late);
   return {
@@ -428,12 +430,6 @@ function residentBytes(pid: number): number {
 
 function openFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
-}
-
-/** The middle RSS of the samples (the lower middle of an even count). */
-function medianRss(samples: readonly SoakSample[]): number {
-  const sorted = samples.map((entry) => entry.rssBytes).sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)] as number;
 }
 
 function megabytes(bytes: number): number {

@@ -3,7 +3,7 @@ export interface Summary {
   p95: number;
 }
 
-/** Median and 95th percentile (nearest rank) of timings in milliseconds. */
+/** Median and 95th percentile (nearest rank) of samples: timings in milliseconds, or sizes in bytes. */
 export function summarize(samples: readonly number[]): Summary {
   if (samples.length === 0) throw new RangeError('summarize needs at least one sample');
   const sorted = [...samples].sort((a, b) => a - b);

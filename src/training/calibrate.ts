@@ -78,11 +78,10 @@ export function calibrate(
   const speakerRows = validation.files.flatMap((file, row) => (fitSpeakers.has(file.speaker) ? [row] : []));
   const bySpeaker = speakerRows.length >= MIN_SPEAKER_FIT_FILES;
   const fitRows = bySpeaker ? speakerRows : validation.files.map((_, row) => row);
-  const fit = fitTemperature(
+  const { temperature, nllBefore, nllAfter } = fitTemperature(
     fitRows.map((row) => validationRows[row] as Float64Array),
     fitRows.map((row) => validation.labels[row] as number),
   );
-  const temperature = fit.temperature;
   if (!(temperature >= TEMPERATURE_RANGE.min && temperature <= TEMPERATURE_RANGE.max)) {
     throw new ModelError(
       `the fitted softmax temperature ${temperature.toPrecision(4)} is outside ${TEMPERATURE_RANGE.min}-${TEMPERATURE_RANGE.max}; ` +
@@ -116,8 +115,8 @@ export function calibrate(
       validation: {
         files: fitRows.length,
         ...(bySpeaker ? { speakers: [...validationSpeakers] } : {}),
-        nllBefore: fit.nllBefore,
-        nllAfter: fit.nllAfter,
+        nllBefore,
+        nllAfter,
       },
       ...(heldOutRows.length > 0 ? { heldOutSpeakers: { speakers: [...heldOutSpeakers], ...change(heldOutRows) } } : {}),
       test: change(allRows),
