@@ -3,7 +3,11 @@ import { FeatureExtractor } from '../dsp/features.js';
 import { FeatureCache } from '../features/feature-cache.js';
 import { ARCHITECTURES, type ArchitectureChoice } from '../model/architecture.js';
 import { selectBackend } from '../model/backend.js';
+import { FRONT_ENDS } from '../dsp/front-end.js';
+import { parseBatchAugmentation } from '../training/augment/batch.js';
 import { parseAugmentationFlags } from '../training/augment/spec.js';
+import { CORPORA, type Corpus } from '../training/datasets.js';
+import { SAMPLINGS } from '../training/sampling.js';
 import { type TrainingImprovements } from '../training/training-options.js';
 import { UsageError } from '../errors.js';
 import {
@@ -12,7 +16,7 @@ import {
   type CrossValidationReport,
   type Spread,
 } from '../training/cross-validation.js';
-import { heldOutSpeakers, parseSpeakerList, SEED_FRACTIONS, type SplitPlan } from '../training/splits.js';
+import { heldOutSpeakers, parseSpeakerList, SEED_FRACTIONS, type SplitRequest } from '../training/splits.js';
 import { trainAndSave, type TrainingDependencies, type TrainingPlan } from '../training/train-run.js';
 import { describeCalibration } from './calibrate.js';
 import { EXIT, type Command, type OptionValues } from './command.js';
@@ -20,15 +24,15 @@ import { choiceOption, dataDirectories, integerOption, refusePositionals, requir
 import { describeMetrics, percent } from './report.js';
 import { formatTable } from './table.js';
 
-const DEFAULT_TEST_SPEAKERS = 'ravdess:17-20';
-const DEFAULT_VALIDATION_SPEAKERS = 'ravdess:15-16';
 
 export const trainCommand: Command = {
   name: 'train',
   summary: 'Train the CNN-LSTM on emotional speech folders and save a model directory',
   usage:
-    'ser-agent train --data DIR... --out DIR [--split speaker|random] [--test-speakers ravdess:17-20]\n' +
-    '                [--validation-speakers ravdess:15-16] [--folds K] [--seed 42] [--epochs 100] [--batch-size 32]\n' +
+    'ser-agent train --data DIR... --out DIR [--split speaker|random] [--test-corpus CORPUS]\n' +
+    '                [--test-speakers ravdess:17-20 --validation-speakers ravdess:15-16] [--folds K]\n' +
+    '                [--seed 42] [--epochs 100] [--batch-size 32] [--front-end seed|band] [--sampling shuffle|balanced]\n' +
+    '                [--spec-augment] [--mixup 0.2]\n' +
     '                [--limit-per-class N] [--name ser-cnn-lstm] [--version 1.0.0]\n' +
     '                [--architecture seed|attention] [--class-weights none|balanced] [--label-smoothing 0.1]\n' +
     '                [--augment noise,pitch,stretch,shift,gain,background] [--augment-copies 2] [--augment-seed N]\n' +
@@ -41,6 +45,11 @@ export const trainCommand: Command = {
     split: { type: 'string' },
     'test-speakers': { type: 'string' },
     'validation-speakers': { type: 'string' },
+    'test-corpus': { type: 'string' },
+    'front-end': { type: 'string' },
+    sampling: { type: 'string' },
+    'spec-augment': { type: 'boolean' },
+    mixup: { type: 'string' },
     folds: { type: 'string' },
     seed: { type: 'string' },
     epochs: { type: 'string' },
@@ -75,23 +84,15 @@ export const trainCommand: Command = {
     if (folds !== undefined && strategy !== 'speaker') {
       throw new UsageError(`--folds ${folds} deals speakers into folds; use it with --split speaker`);
     }
-    if (folds !== undefined && (values['test-speakers'] !== undefined || values['validation-speakers'] !== undefined)) {
-      throw new UsageError('--folds chooses the held-out speakers of every fold itself; drop --test-speakers and --validation-speakers');
+    const named = ['test-speakers', 'validation-speakers', 'test-corpus'].filter((flag) => values[flag] !== undefined);
+    if (folds !== undefined && named.length > 0) {
+      throw new UsageError(`--folds chooses the held-out speakers of every fold itself; drop --${named.join(' and --')}`);
     }
-    const split: SplitPlan =
-      strategy === 'random'
-        ? { strategy, seed, ...SEED_FRACTIONS }
-        : {
-            strategy,
-            seed,
-            testSpeakers: parseSpeakerList(stringOption(values, 'test-speakers') ?? DEFAULT_TEST_SPEAKERS),
-            validationSpeakers: parseSpeakerList(
-              stringOption(values, 'validation-speakers') ?? DEFAULT_VALIDATION_SPEAKERS,
-            ),
-          };
+    const split = splitRequest(values, strategy, seed);
     const limit = stringOption(values, 'limit-per-class');
     // Checked before the backend starts, so a mistyped option fails at once.
     const architecture = choiceOption(values, 'architecture', Object.keys(ARCHITECTURES) as ArchitectureChoice[], 'seed');
+    const frontEnd = choiceOption(values, 'front-end', FRONT_ENDS, 'seed');
     const improvements = trainingImprovements(values, seed);
 
     await selectBackend(context.config.model.backend, context.logger.child({ module: 'backend' }));
@@ -112,6 +113,7 @@ export const trainCommand: Command = {
       modelVersion: stringOption(values, 'version') ?? '1.0.0',
       architecture,
       improvements,
+      frontEnd,
     };
     const deps: TrainingDependencies = {
       extractor: new FeatureExtractor(),
@@ -165,7 +167,7 @@ export const trainCommand: Command = {
     );
     if (report.speakerIndependent) {
       context.out(
-        `speaker-independent (held-out speakers ${heldOutSpeakers(split).join(',')}): ${report.speakerIndependent.count} files, ` +
+        `speaker-independent (held-out speakers ${heldOutSpeakers(report.split).join(',')}): ${report.speakerIndependent.count} files, ` +
           `accuracy ${percent(report.speakerIndependent.accuracy)}, UAR ${percent(report.speakerIndependent.uar)}`,
       );
     }
@@ -194,6 +196,36 @@ function describeCrossValidation(report: CrossValidationReport): string[] {
   ];
 }
 
+/**
+ * The split asked for: the seed's random split; the evaluation protocol (the default: held-out
+ * speakers in every corpus, or with --test-corpus a whole corpus held out); or the speakers
+ * named with --test-speakers and --validation-speakers.
+ */
+function splitRequest(values: OptionValues, strategy: 'random' | 'speaker', seed: number): SplitRequest {
+  const testCorpus = stringOption(values, 'test-corpus');
+  const testSpeakers = stringOption(values, 'test-speakers');
+  const validationSpeakers = stringOption(values, 'validation-speakers');
+  if (strategy === 'random') {
+    if (testCorpus !== undefined || testSpeakers !== undefined || validationSpeakers !== undefined) {
+      throw new UsageError('--split random draws files, not speakers; drop --test-corpus, --test-speakers and --validation-speakers');
+    }
+    return { strategy, seed, ...SEED_FRACTIONS };
+  }
+  if (testSpeakers !== undefined || validationSpeakers !== undefined) {
+    if (testSpeakers === undefined || validationSpeakers === undefined || testCorpus !== undefined) {
+      throw new UsageError(
+        'name both --test-speakers and --validation-speakers (without --test-corpus), or neither to use the evaluation protocol',
+      );
+    }
+    return { strategy, seed, testSpeakers: parseSpeakerList(testSpeakers), validationSpeakers: parseSpeakerList(validationSpeakers) };
+  }
+  if (testCorpus === undefined) return { strategy: 'protocol', seed };
+  if (!Object.hasOwn(CORPORA, testCorpus) || testCorpus === 'folder') {
+    throw new UsageError(`--test-corpus "${testCorpus}" is not a corpus; use one of ravdess, tess, nemo, ased, savee, crema-d, emo-db`);
+  }
+  return { strategy: 'protocol', seed, testCorpus: testCorpus as Corpus };
+}
+
 /** --class-weights, --label-smoothing and the augmentation flags; the augmentation seed defaults to --seed. */
 function trainingImprovements(values: OptionValues, seed: number): TrainingImprovements {
   const augmentation = parseAugmentationFlags({
@@ -216,7 +248,11 @@ function trainingImprovements(values: OptionValues, seed: number): TrainingImpro
     throw new UsageError(`--label-smoothing must be a number from 0 up to (not including) 1, such as 0.1; got "${smoothingText}"`);
   }
   const classWeights = choiceOption(values, 'class-weights', ['none', 'balanced'] as const, 'none');
+  const sampling = choiceOption(values, 'sampling', SAMPLINGS, 'shuffle');
+  const batchAugmentation = parseBatchAugmentation({ specAugment: values['spec-augment'] === true, mixup: stringOption(values, 'mixup') });
   return {
+    ...(sampling === 'balanced' ? { sampling } : {}),
+    ...(batchAugmentation === undefined ? {} : { batchAugmentation }),
     ...(augmentation === undefined ? {} : { augmentation }),
     ...(classWeights === 'balanced' ? { classWeights } : {}),
     ...(labelSmoothing === undefined ? {} : { labelSmoothing }),

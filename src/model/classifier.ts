@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
+import { applyFrontEnd } from '../dsp/front-end.js';
 import { ModelError } from '../errors.js';
 import { EMOTIONS, type Emotion } from '../labels.js';
 import { applyTemperature } from './calibration.js';
@@ -133,6 +134,9 @@ export class EmotionClassifier {
       checkFeatures(features, nameOf(index));
       input.set(features, index * FEATURES_LENGTH);
     });
+    // The model's own normalisation, so every caller (daemon, classify, evaluate) passes the
+    // seed features and gets what the model was trained on.
+    applyFrontEnd(this.#metadata.frontEnd ?? 'seed', input);
     const probabilities = engine.run(input, batch.length);
     return batch.map((_, index) => this.#toPrediction(probabilities.subarray(index * EMOTIONS.length, (index + 1) * EMOTIONS.length)));
   }

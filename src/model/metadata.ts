@@ -1,4 +1,5 @@
 import { FEATURE_PARAMETERS, type FeatureParameters } from '../dsp/constants.js';
+import { FRONT_ENDS, type FrontEnd } from '../dsp/front-end.js';
 import { ModelError } from '../errors.js';
 import { EMOTIONS, type Emotion } from '../labels.js';
 import { TEMPERATURE_RANGE } from './calibration.js';
@@ -79,6 +80,8 @@ export interface ModelMetadata {
   /** Class names in output order. */
   labels: Emotion[];
   featureParameters: FeatureParameters;
+  /** How the features are normalised before the network (src/dsp/front-end.ts); absent = `seed`. */
+  frontEnd?: FrontEnd;
   modelJson: FileDigest;
   weights: WeightsRecord;
   training: TrainingProvenance;
@@ -173,6 +176,10 @@ export function parseModelMetadata(json: unknown, file: string): ModelMetadata {
       ...(quantization === undefined ? {} : { quantization }),
     };
   });
+  const frontEnd = (value: unknown): FrontEnd => {
+    if (!(FRONT_ENDS as readonly unknown[]).includes(value)) throw damaged('frontEnd', `one of ${FRONT_ENDS.join(', ')}`, value);
+    return value as FrontEnd;
+  };
   const temperature = (value: unknown): number => {
     if (typeof value !== 'number' || !(value >= TEMPERATURE_RANGE.min && value <= TEMPERATURE_RANGE.max)) {
       throw damaged('temperature', `a number from ${TEMPERATURE_RANGE.min} to ${TEMPERATURE_RANGE.max}`, value);
@@ -188,6 +195,7 @@ export function parseModelMetadata(json: unknown, file: string): ModelMetadata {
     // Whether these are exactly EMOTIONS is checked by checkLabels, with its own message.
     labels: labels as Emotion[],
     featureParameters: record(root['featureParameters'], 'featureParameters', damaged) as unknown as FeatureParameters,
+    ...(root['frontEnd'] === undefined ? {} : { frontEnd: frontEnd(root['frontEnd']) }),
     modelJson: digest(root['modelJson'], 'modelJson'),
     weights: {
       dtype: dtype as WeightsDtype,

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from '
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { FEATURE_PARAMETERS, N_FEATURES, N_FRAMES } from '../dsp/constants.js';
+import { type FrontEnd } from '../dsp/front-end.js';
 import { ModelError, describeError } from '../errors.js';
 import { EMOTIONS } from '../labels.js';
 import {
@@ -37,6 +38,8 @@ export interface ModelInfo {
   name: string;
   version: string;
   architecture: string;
+  /** The features' normalisation; absent = `seed`. */
+  frontEnd?: FrontEnd;
   training: TrainingProvenance;
   metrics?: Record<string, unknown>;
 }
@@ -118,6 +121,7 @@ export async function saveModelDir(
         architecture: info.architecture,
         labels: [...EMOTIONS],
         featureParameters: { ...FEATURE_PARAMETERS },
+        ...(info.frontEnd === undefined || info.frontEnd === 'seed' ? {} : { frontEnd: info.frontEnd }),
         training: info.training,
         metrics: info.metrics ?? {},
       },

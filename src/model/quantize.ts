@@ -77,7 +77,7 @@ export async function quantizeModelDir(
     position += part.byteLength;
   }
 
-  const { name, version, architecture, labels, featureParameters, training, temperature, weights: sourceWeights } =
+  const { name, version, architecture, labels, featureParameters, frontEnd, training, temperature, weights: sourceWeights } =
     source.metadata;
   const metadata = await writeModelDir(
     outDir,
@@ -95,6 +95,7 @@ export async function quantizeModelDir(
         architecture,
         labels,
         featureParameters,
+        ...(frontEnd === undefined ? {} : { frontEnd }),
         training,
         metrics: options.metrics ?? {},
         ...(temperature === undefined ? {} : { temperature }),

@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { type Emotion } from '../labels.js';
@@ -12,7 +12,7 @@ export interface LabelledFile {
   corpus: Corpus;
 }
 
-export type Corpus = 'ravdess' | 'tess' | 'savee' | 'crema-d' | 'emo-db' | 'folder';
+export type Corpus = 'ravdess' | 'tess' | 'nemo' | 'ased' | 'savee' | 'crema-d' | 'emo-db' | 'folder';
 
 /**
  * Each corpus's published name and licence, repeated in the model card of every model
@@ -21,6 +21,11 @@ export type Corpus = 'ravdess' | 'tess' | 'savee' | 'crema-d' | 'emo-db' | 'fold
 export const CORPORA: Record<Corpus, { name: string; licence: string }> = {
   ravdess: { name: 'RAVDESS (Livingstone & Russo 2018)', licence: 'CC BY-NC-SA 4.0' },
   tess: { name: 'TESS (Dupuis & Pichora-Fuller 2010)', licence: 'CC BY-NC-ND 4.0' },
+  nemo: { name: 'nEMO (Christop 2024), Polish', licence: 'CC BY-NC-SA 4.0' },
+  ased: {
+    name: 'ASED (Retta et al. 2022), Amharic',
+    licence: 'no licence stated; research use, citing Retta et al., ACM TALLIP 2022 (doi 10.1145/3529759)',
+  },
   savee: { name: 'SAVEE (Haq & Jackson 2009)', licence: 'free for research; see the SAVEE site' },
   'crema-d': { name: 'CREMA-D (Cao et al. 2014)', licence: 'Open Database License 1.0' },
   'emo-db': { name: 'EMO-DB (Burkhardt et al. 2005)', licence: 'see the EMO-DB site' },
@@ -31,16 +36,33 @@ export const CORPORA: Record<Corpus, { name: string; licence: string }> = {
 export interface UnlabelledFile {
   path: string;
   reason: string;
+  /** The corpus its name belongs to, when the name was recognised (a RAVDESS song file). */
+  corpus?: Corpus;
+}
+
+/** An entry the scan did not read: a broken link, a link loop, a file already reached by another path. */
+export interface SkippedEntry {
+  path: string;
+  reason: string;
+}
+
+/** What one corpus contributed: audio files found, files used (labelled), and files left out by reason. */
+export interface CorpusTally {
+  corpus: Corpus | 'unrecognised';
+  found: number;
+  used: number;
+  skipped: Record<string, number>;
 }
 
 export interface DatasetScan {
   files: LabelledFile[];
   unlabelled: UnlabelledFile[];
+  skipped: SkippedEntry[];
 }
 
 const AUDIO_EXTENSIONS = new Set(['.wav', '.flac', '.mp3']);
 
-type Labelling = { label: Emotion; speaker: string; corpus: Corpus } | { reason: string };
+type Labelling = { label: Emotion; speaker: string; corpus: Corpus } | { reason: string; corpus?: Corpus };
 
 // RAVDESS: MM-VV-EE-II-SS-RR-AA; the third field is the emotion, the last the actor.
 // Calm (02) merges into neutral (../shared/datasets/README.md, "The label set").
@@ -67,6 +89,29 @@ const TESS_EMOTIONS: Record<string, Emotion> = {
   neutral: 'neutral',
   pleasant_surprise: 'surprise',
   sad: 'sadness',
+};
+
+// nEMO: `EB0_anger_1`: speaker (two letters and a digit), emotion, take. Only surprise is
+// spelt differently from the class name.
+const NEMO_NAME = /^([A-Z]{2}\d)_(anger|fear|happiness|neutral|sadness|surprised)_(\d+)$/;
+const NEMO_EMOTIONS: Record<string, Emotion> = {
+  anger: 'anger',
+  fear: 'fear',
+  happiness: 'happiness',
+  neutral: 'neutral',
+  sadness: 'sadness',
+  surprised: 'surprise',
+};
+
+// ASED: `n1-01-01-01-01`: emotion letter and folder number, sentence, repetition, gender,
+// speaker (01-65). One published file is upper-case (`S4-...`).
+const ASED_NAME = /^([nfhsa])([1-5])-(\d\d)-(\d\d)-(\d\d)-(\d\d)$/i;
+const ASED_EMOTIONS: Record<string, Emotion> = {
+  n1: 'neutral',
+  f2: 'fear',
+  h3: 'happiness',
+  s4: 'sadness',
+  a5: 'anger',
 };
 
 // SAVEE: `DC_a01` (speaker prefix) or `a01` inside a speaker folder DC/JE/JK/KL.
@@ -134,11 +179,11 @@ export function labelFile(filePath: string): Labelling {
   if (ravdess) {
     const [, modality, channel, emotionCode, , , , actor] = ravdess;
     if (modality === '01' || modality === '02') {
-      return { reason: `RAVDESS modality ${modality} is video; use the audio-only (03) files` };
+      return { reason: `RAVDESS modality ${modality} is video; use the audio-only (03) files`, corpus: 'ravdess' };
     }
-    if (channel !== '01') return { reason: `RAVDESS vocal channel ${channel} is song, not speech` };
+    if (channel !== '01') return { reason: `RAVDESS vocal channel ${channel} is song, not speech`, corpus: 'ravdess' };
     const label = RAVDESS_EMOTIONS[emotionCode ?? ''];
-    if (!label) return { reason: `RAVDESS emotion code ${emotionCode} is not one of 01-08` };
+    if (!label) return { reason: `RAVDESS emotion code ${emotionCode} is not one of 01-08`, corpus: 'ravdess' };
     return { label, speaker: `ravdess:${actor}`, corpus: 'ravdess' };
   }
 
@@ -147,6 +192,20 @@ export function labelFile(filePath: string): Labelling {
     const [, speaker, emotion] = tess;
     const label = TESS_EMOTIONS[(emotion ?? '').toLowerCase()];
     if (label) return { label, speaker: `tess:${(speaker ?? '').toUpperCase()}`, corpus: 'tess' };
+  }
+
+  const nemo = NEMO_NAME.exec(stem);
+  if (nemo) {
+    const [, speaker, emotion] = nemo;
+    return { label: NEMO_EMOTIONS[emotion ?? ''] as Emotion, speaker: `nemo:${speaker}`, corpus: 'nemo' };
+  }
+
+  const ased = ASED_NAME.exec(stem);
+  if (ased) {
+    const [, letter, number, , , , speaker] = ased;
+    const label = ASED_EMOTIONS[`${(letter ?? '').toLowerCase()}${number}`];
+    if (!label) return { reason: `ASED emotion code ${letter}${number} is not one of n1 f2 h3 s4 a5`, corpus: 'ased' };
+    return { label, speaker: `ased:${speaker}`, corpus: 'ased' };
   }
 
   const savee = SAVEE_NAME.exec(stem);
@@ -160,16 +219,16 @@ export function labelFile(filePath: string): Labelling {
   if (crema) {
     const [, speaker, , emotion] = crema;
     const label = CREMA_EMOTIONS[emotion ?? ''];
-    if (!label) return { reason: `CREMA-D emotion ${emotion} has no class in this model` };
+    if (!label) return { reason: `CREMA-D emotion ${emotion} has no class in this model`, corpus: 'crema-d' };
     return { label, speaker: `crema-d:${speaker}`, corpus: 'crema-d' };
   }
 
   const emodb = EMODB_NAME.exec(stem);
   if (emodb) {
     const [, speaker, , letter] = emodb;
-    if (letter === 'L') return { reason: 'EMO-DB boredom (L) has no class in this model' };
+    if (letter === 'L') return { reason: 'EMO-DB boredom (L) has no class in this model', corpus: 'emo-db' };
     const label = EMODB_EMOTIONS[letter ?? ''];
-    if (!label) return { reason: `EMO-DB emotion letter ${letter} is not one of W E A F N T L` };
+    if (!label) return { reason: `EMO-DB emotion letter ${letter} is not one of W E A F N T L`, corpus: 'emo-db' };
     return { label, speaker: `emo-db:${speaker}`, corpus: 'emo-db' };
   }
 
@@ -182,54 +241,127 @@ export function labelFile(filePath: string): Labelling {
 
   return {
     reason:
-      'name matches no known corpus (RAVDESS, TESS, SAVEE, CREMA-D, EMO-DB) and its folder ' +
+      'name matches no known corpus (RAVDESS, TESS, nEMO, ASED, SAVEE, CREMA-D, EMO-DB) and its folder ' +
       `"${folder}" is not an emotion name; put it in a folder named after its emotion`,
   };
 }
 
 /**
- * Finds every audio file under `root` (recursively, in a stable sorted order) and labels it.
- * Files that cannot be labelled are returned with the reason, never silently dropped.
+ * Finds every audio file under `root` (recursively, in a stable sorted order, following
+ * symbolic links) and labels it. Files that cannot be labelled are returned with the reason,
+ * never silently dropped.
  */
 export async function scanDataset(root: string): Promise<DatasetScan> {
-  const info = await stat(root).catch((error: unknown) => {
-    throw new DatasetError(
-      `dataset ${root} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); ` +
-        'pass a folder of RAVDESS, TESS, SAVEE, CREMA-D, EMO-DB or <emotion>/<file> recordings',
-    );
-  });
-  if (!info.isDirectory()) {
-    throw new DatasetError(`dataset ${root} is not a directory; pass the folder that holds the recordings`);
-  }
+  return scanDatasets([root]);
+}
+
+/**
+ * Scans several dataset folders; the result keeps their order. A file reached twice (two
+ * links to one recording, or overlapping folders) is used once, so it can never land in both
+ * training and test; the second path is reported as skipped.
+ */
+export async function scanDatasets(roots: readonly string[]): Promise<DatasetScan> {
+  const walk = new DatasetWalk();
+  for (const root of roots) await walk.root(root);
   const files: LabelledFile[] = [];
   const unlabelled: UnlabelledFile[] = [];
-  for (const filePath of await listAudioFiles(root)) {
+  for (const filePath of walk.found) {
     const labelling = labelFile(filePath);
-    if ('reason' in labelling) unlabelled.push({ path: filePath, reason: labelling.reason });
+    if ('reason' in labelling) unlabelled.push({ path: filePath, ...labelling });
     else files.push({ path: filePath, ...labelling });
   }
-  return { files, unlabelled };
+  return { files, unlabelled, skipped: walk.skipped };
 }
 
-/** Scans several dataset folders; the result keeps their order. */
-export async function scanDatasets(roots: readonly string[]): Promise<DatasetScan> {
-  const scans = await Promise.all(roots.map((root) => scanDataset(root)));
-  return {
-    files: scans.flatMap((scan) => scan.files),
-    unlabelled: scans.flatMap((scan) => scan.unlabelled),
+/** Per corpus: files found, used and left out by reason; unrecognised names and skipped links last. */
+export function tallyByCorpus(scan: DatasetScan): CorpusTally[] {
+  const tallies = new Map<CorpusTally['corpus'], CorpusTally>();
+  const tally = (corpus: CorpusTally['corpus']): CorpusTally => {
+    let entry = tallies.get(corpus);
+    if (entry === undefined) {
+      entry = { corpus, found: 0, used: 0, skipped: {} };
+      tallies.set(corpus, entry);
+    }
+    return entry;
   };
+  for (const file of scan.files) {
+    const entry = tally(file.corpus);
+    entry.found += 1;
+    entry.used += 1;
+  }
+  for (const file of scan.unlabelled) {
+    const entry = tally(file.corpus ?? 'unrecognised');
+    entry.found += 1;
+    entry.skipped[file.reason] = (entry.skipped[file.reason] ?? 0) + 1;
+  }
+  for (const entry of scan.skipped) {
+    const unrecognised = tally('unrecognised');
+    const reason = entry.reason.replace(/ at .*$/, '');
+    unrecognised.skipped[reason] = (unrecognised.skipped[reason] ?? 0) + 1;
+  }
+  return [...tallies.values()];
 }
 
-async function listAudioFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const found: string[] = [];
-  for (const entry of entries) {
-    const entryPath = path.join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...(await listAudioFiles(entryPath)));
-    else if (entry.isFile() && AUDIO_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) {
-      found.push(entryPath);
+/**
+ * One walk over dataset folders. Links are followed; every folder is entered once by its
+ * real path, which both stops link loops and keeps a folder linked from two places from
+ * being counted twice.
+ */
+class DatasetWalk {
+  readonly found: string[] = [];
+  readonly skipped: SkippedEntry[] = [];
+  readonly #foldersEntered = new Map<string, string>();
+  readonly #filesFound = new Map<string, string>();
+
+  async root(root: string): Promise<void> {
+    const info = await stat(root).catch((error: unknown) => {
+      throw new DatasetError(
+        `dataset ${root} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); ` +
+          'pass a folder of RAVDESS, TESS, nEMO, ASED, SAVEE, CREMA-D, EMO-DB or <emotion>/<file> recordings',
+      );
+    });
+    if (!info.isDirectory()) {
+      throw new DatasetError(`dataset ${root} is not a directory; pass the folder that holds the recordings`);
+    }
+    await this.#folder(root);
+  }
+
+  async #folder(dir: string): Promise<void> {
+    const real = await realpath(dir);
+    const first = this.#foldersEntered.get(real);
+    if (first !== undefined) {
+      this.skipped.push({ path: dir, reason: `folder already scanned (a link loop or a second link) at ${first}` });
+      return;
+    }
+    this.#foldersEntered.set(real, dir);
+    const entries = await readdir(dir, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const entryPath = path.join(dir, entry.name);
+      let kind: 'folder' | 'file' | 'other' = entry.isDirectory() ? 'folder' : entry.isFile() ? 'file' : 'other';
+      if (entry.isSymbolicLink()) {
+        const target = await stat(entryPath).catch(() => undefined);
+        if (target === undefined) {
+          this.skipped.push({ path: entryPath, reason: 'broken symbolic link' });
+          continue;
+        }
+        kind = target.isDirectory() ? 'folder' : target.isFile() ? 'file' : 'other';
+      }
+      if (kind === 'folder') await this.#folder(entryPath);
+      else if (kind === 'file' && AUDIO_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) {
+        await this.#file(entryPath);
+      }
     }
   }
-  return found;
+
+  async #file(filePath: string): Promise<void> {
+    const real = await realpath(filePath);
+    const first = this.#filesFound.get(real);
+    if (first !== undefined) {
+      this.skipped.push({ path: filePath, reason: `same recording already found at ${first}` });
+      return;
+    }
+    this.#filesFound.set(real, filePath);
+    this.found.push(filePath);
+  }
 }

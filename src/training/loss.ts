@@ -14,18 +14,38 @@ export interface LossOptions {
  * applies it in fit(): each clip's loss times its class's weight, then averaged over the batch
  * size (not over the summed weights).
  */
-export function crossEntropyLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, options: LossOptions = {}): tf.Scalar {
+export function crossEntropyLoss(
+  logits: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  options: LossOptions = {},
+  mixed?: MixedTargets,
+): tf.Scalar {
   return tf.tidy(() => {
     const classes = logits.shape[1];
     const smoothing = options.labelSmoothing ?? 0;
+    const share = mixed?.weight ?? 1;
     let target: tf.Tensor = tf.oneHot(labels, classes);
+    if (mixed !== undefined) target = tf.add(tf.mul(target, share), tf.mul(tf.oneHot(mixed.labels, classes), 1 - share));
     if (smoothing > 0) target = tf.add(tf.mul(target, 1 - smoothing), smoothing / classes);
     let perClip: tf.Tensor = tf.neg(tf.sum(tf.mul(target, tf.logSoftmax(logits)), 1));
     if (options.classWeights !== undefined) {
-      perClip = tf.mul(perClip, tf.gather(tf.tensor1d(options.classWeights as number[]), labels));
+      const weights = tf.tensor1d(options.classWeights as number[]);
+      let clipWeights: tf.Tensor = tf.gather(weights, labels);
+      if (mixed !== undefined) clipWeights = tf.add(tf.mul(clipWeights, share), tf.mul(tf.gather(weights, mixed.labels), 1 - share));
+      perClip = tf.mul(perClip, clipWeights);
     }
     return tf.mean<tf.Scalar>(perClip);
   });
+}
+
+/**
+ * The second label of every clip of a mixup batch and the share of the first: the target is
+ * `weight · one-hot(label) + (1 - weight) · one-hot(mixed label)`, and a class weight is mixed
+ * the same way.
+ */
+export interface MixedTargets {
+  labels: tf.Tensor1D;
+  weight: number;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { DatasetError } from '../errors.js';
 import { EMOTIONS } from '../labels.js';
-import { type LabelledFile } from './datasets.js';
+import { type Corpus, type LabelledFile } from './datasets.js';
 import { createRandom, shuffledIndices, type Random } from './random.js';
 
 export interface Split {
@@ -149,7 +149,20 @@ function shuffled<T>(items: readonly T[], random: Random): T[] {
 /** How a run split its data: recorded in the model's metadata so the split can be rebuilt. */
 export type SplitPlan =
   | { strategy: 'random'; seed: number; validation: number; test: number }
-  | { strategy: 'speaker'; seed: number; testSpeakers: string[]; validationSpeakers: string[] };
+  | {
+      strategy: 'speaker';
+      seed: number;
+      testSpeakers: string[];
+      validationSpeakers: string[];
+      /** How the speakers were chosen, when a protocol chose them: `protocol`, `leave-one-corpus-out:nemo`. */
+      protocol?: string;
+    };
+
+/**
+ * What `train` is asked for: a concrete plan, or the evaluation protocol, whose speakers are
+ * known only once the data has been scanned (see `protocolSplit`).
+ */
+export type SplitRequest = SplitPlan | { strategy: 'protocol'; seed: number; testCorpus?: Corpus };
 
 export type SpeakerSplitPlan = Extract<SplitPlan, { strategy: 'speaker' }>;
 
@@ -257,4 +270,76 @@ export function heldOutSpeakers(plan: SplitPlan): string[] {
 /** The speakers a plan holds out of training for validation (none for a random split). */
 export function validationSpeakers(plan: SplitPlan): string[] {
   return plan.strategy === 'speaker' ? [...plan.validationSpeakers] : [];
+}
+
+/**
+ * Speakers each corpus holds out under the evaluation protocol, for testing and for
+ * validation. RAVDESS keeps the actors the project has always held out (17-20, 15-16), so its
+ * numbers stay comparable with earlier models; nEMO and ASED hold out `count` speakers each,
+ * drawn by `PROTOCOL_SEED` from their sorted ids before any model was trained on them.
+ * TESS, with two speakers, has none to spare and is split by file.
+ */
+const PROTOCOL_HOLDOUTS: Partial<Record<Corpus, { test: string[]; validation: string[] } | { count: number }>> = {
+  ravdess: { test: ['ravdess:17', 'ravdess:18', 'ravdess:19', 'ravdess:20'], validation: ['ravdess:15', 'ravdess:16'] },
+  nemo: { count: 2 },
+  ased: { count: 10 },
+};
+/** Fixed apart from `--seed`, so every run of the protocol tests on the same speakers. */
+const PROTOCOL_SEED = 16;
+
+/**
+ * The evaluation protocol as a concrete plan for the data present: each corpus holds out its
+ * protocol speakers (corpora absent from the data are skipped). With `testCorpus`, that whole
+ * corpus is the test set instead (leave one corpus out: a language or room never heard) and
+ * the other corpora hold out only their validation speakers.
+ */
+export function protocolSplit(files: readonly LabelledFile[], request: { seed: number; testCorpus?: Corpus }): SpeakerSplitPlan {
+  const present = new Map<Corpus, Set<string>>();
+  for (const file of files) present.set(file.corpus, (present.get(file.corpus) ?? new Set()).add(file.speaker));
+  const { testCorpus } = request;
+  if (testCorpus !== undefined && !present.has(testCorpus)) {
+    throw new DatasetError(
+      `--test-corpus ${testCorpus} has no files in the data (corpora found: ${[...present.keys()].join(', ')}); ` +
+        'add its folder with --data or name another corpus',
+    );
+  }
+  const testSpeakers: string[] = [];
+  const validationSpeakers: string[] = [];
+  for (const [corpus, speakerSet] of present) {
+    const speakers = [...speakerSet].sort();
+    if (corpus === testCorpus) {
+      testSpeakers.push(...speakers);
+      continue;
+    }
+    const holdout = PROTOCOL_HOLDOUTS[corpus];
+    if (holdout === undefined) continue;
+    let chosen: { test: string[]; validation: string[] };
+    if ('count' in holdout) {
+      const drawn = shuffled(speakers, createRandom(PROTOCOL_SEED));
+      chosen = { test: drawn.slice(0, holdout.count), validation: drawn.slice(holdout.count, 2 * holdout.count) };
+    } else {
+      chosen = { test: holdout.test.filter((s) => speakerSet.has(s)), validation: holdout.validation.filter((s) => speakerSet.has(s)) };
+    }
+    if (testCorpus === undefined) testSpeakers.push(...chosen.test);
+    validationSpeakers.push(...chosen.validation);
+  }
+  if (testSpeakers.length === 0 || validationSpeakers.length === 0) {
+    throw new DatasetError(
+      `the evaluation protocol found no speakers to hold out for ${testSpeakers.length === 0 ? 'testing' : 'validation'} ` +
+        `in the corpora given (${[...present.keys()].join(', ')}); add RAVDESS, nEMO or ASED, or name ` +
+        '--test-speakers and --validation-speakers yourself',
+    );
+  }
+  return {
+    strategy: 'speaker',
+    seed: request.seed,
+    testSpeakers,
+    validationSpeakers,
+    protocol: testCorpus === undefined ? 'protocol' : `leave-one-corpus-out:${testCorpus}`,
+  };
+}
+
+/** The concrete plan a request names, for the files scanned. */
+export function resolveSplitRequest(files: readonly LabelledFile[], request: SplitRequest): SplitPlan {
+  return request.strategy === 'protocol' ? protocolSplit(files, request) : request;
 }

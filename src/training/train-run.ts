@@ -8,12 +8,13 @@ import { ARCHITECTURES, buildModel, type ArchitectureChoice } from '../model/arc
 import { EmotionClassifier } from '../model/classifier.js';
 import { type DataSource } from '../model/metadata.js';
 import { recordModelMetrics, saveModelDir } from '../model/model-dir.js';
-import { CORPORA, scanDatasets, type Corpus, type LabelledFile } from './datasets.js';
+import { applyFrontEnd, type FrontEnd } from '../dsp/front-end.js';
+import { CORPORA, scanDatasets, tallyByCorpus, type Corpus, type LabelledFile } from './datasets.js';
 import { calibrate, type CalibrationResult } from './calibrate.js';
 import { evaluateByCorpus, predictSet, subsetMetrics, summarizeTestReport, type TestReport } from './evaluate.js';
 import { type ClassificationMetrics } from './metrics.js';
 import { buildFeatureSet, selectRows, type FeatureSet } from './feature-set.js';
-import { heldOutSpeakers, validationSpeakers, type SplitPlan } from './splits.js';
+import { heldOutSpeakers, resolveSplitRequest, validationSpeakers, type SplitPlan, type SplitRequest } from './splits.js';
 import { splitFromProvenance } from './recorded-split.js';
 import { trainModel, type TrainOptions, type TrainResult } from './trainer.js';
 import { prepareImprovements, type TrainingImprovements } from './training-options.js';
@@ -24,7 +25,8 @@ export const TRAINING_HISTORY_FILE = 'training-history.json';
 export interface TrainingPlan {
   /** Dataset folders as the user named them (recorded as given, for the model card). */
   dataDirs: string[];
-  split: SplitPlan;
+  /** A concrete split, or the evaluation protocol, resolved once the data is scanned. */
+  split: SplitRequest;
   /** Train on at most this many files per class (quick runs, CI); absent = all. */
   limitPerClass?: number;
   seed: number;
@@ -38,6 +40,8 @@ export interface TrainingPlan {
   architecture?: ArchitectureChoice;
   /** Augmentation, class weighting, label smoothing; none by default. */
   improvements?: TrainingImprovements;
+  /** How features are normalised before the network; default 'seed'. */
+  frontEnd?: FrontEnd;
 }
 
 export interface TrainingProgress {
@@ -50,6 +54,8 @@ export interface TrainingProgress {
 
 export interface TrainingReport {
   counts: { train: number; validation: number; test: number; unlabelled: number; failed: number };
+  /** The split as resolved for the data (the protocol's speakers named). */
+  split: SplitPlan;
   training: TrainResult;
   test: TestReport;
   /** Test files of the speakers held out whole; absent for a random split. */
@@ -80,18 +86,20 @@ export async function trainAndSave(
   const started = Date.now();
   const { logger } = deps;
   const scan = await scanDatasets(plan.dataDirs);
-  if (scan.unlabelled.length > 0) {
+  for (const tally of tallyByCorpus(scan)) logger.info(tally, 'files found, used and skipped');
+  if (scan.unlabelled.length > 0 || scan.skipped.length > 0) {
     logger.warn(
-      { count: scan.unlabelled.length, examples: scan.unlabelled.slice(0, 5) },
-      'files without a derivable label are left out',
+      { count: scan.unlabelled.length + scan.skipped.length, examples: [...scan.unlabelled, ...scan.skipped].slice(0, 5) },
+      'files without a derivable label, broken links and repeated files are left out',
     );
   }
   if (scan.files.length === 0) {
     throw new DatasetError(`no labelled recordings found in ${plan.dataDirs.join(', ')}`);
   }
-  const split = splitFromProvenance(scan.files, plan);
+  const splitPlan = resolveSplitRequest(scan.files, plan.split);
+  const split = splitFromProvenance(scan.files, { ...plan, split: splitPlan });
   logger.info(
-    { train: split.train.length, validation: split.validation.length, test: split.test.length, split: plan.split },
+    { train: split.train.length, validation: split.validation.length, test: split.test.length, split: splitPlan },
     'data split',
   );
 
@@ -118,6 +126,7 @@ export async function trainAndSave(
   }
 
   const architecture = plan.architecture ?? 'seed';
+  const frontEnd = plan.frontEnd ?? 'seed';
   const improvements = await prepareImprovements(plan.improvements ?? {}, train, {
     extractor: deps.extractor,
     cache: deps.cache,
@@ -128,8 +137,14 @@ export async function trainAndSave(
   const model = buildModel(architecture);
   let training: TrainResult;
   try {
-    training = await trainModel(model, train, validation, {
+    // The network trains on the front-end's output; evaluation below goes through the saved
+    // model's classifier, which applies the front-end itself to the plain features.
+    const [trainInput, validationInput, ...variantInputs] = [train, validation, ...(improvements.options.trainingVariants ?? [])].map(
+      (set) => withFrontEnd(frontEnd, set),
+    ) as [FeatureSet, FeatureSet, ...FeatureSet[]];
+    training = await trainModel(model, trainInput, validationInput, {
       ...improvements.options,
+      ...(variantInputs.length === 0 ? {} : { trainingVariants: variantInputs }),
       seed: plan.seed,
       epochs: plan.epochs,
       batchSize: plan.batchSize,
@@ -145,11 +160,12 @@ export async function trainAndSave(
       name: plan.modelName,
       version: plan.modelVersion,
       architecture: ARCHITECTURES[architecture].name,
+      frontEnd,
       training: {
         command: plan.command,
         seed: plan.seed,
         dataSources: describeSources(plan.dataDirs, all.files),
-        split: plan.split,
+        split: splitPlan,
         ...(plan.limitPerClass === undefined ? {} : { limitPerClass: plan.limitPerClass }),
         ...improvements.provenance,
         counts: { train: train.labels.length, validation: validation.labels.length, test: test.labels.length },
@@ -164,8 +180,8 @@ export async function trainAndSave(
   }
   await writeFile(path.join(outDir, TRAINING_HISTORY_FILE), `${JSON.stringify(training.history, null, 2)}\n`);
 
-  const speakers = heldOutSpeakers(plan.split);
-  const { report, calibration } = await evaluateAndCalibrate(outDir, validation, test, speakers, validationSpeakers(plan.split));
+  const speakers = heldOutSpeakers(splitPlan);
+  const { report, calibration } = await evaluateAndCalibrate(outDir, validation, test, speakers, validationSpeakers(splitPlan));
   await recordModelMetrics(
     outDir,
     {
@@ -188,6 +204,7 @@ export async function trainAndSave(
       unlabelled: scan.unlabelled.length,
       failed: all.failed.length,
     },
+    split: splitPlan,
     training,
     test: report,
     ...(speakers.length > 0
@@ -218,6 +235,14 @@ async function evaluateAndCalibrate(
   } finally {
     classifier.dispose();
   }
+}
+
+/** The set as the network sees it under `frontEnd`: the same object for `seed`, else a normalised copy. */
+function withFrontEnd<T extends { features: Float32Array }>(frontEnd: FrontEnd, set: T): T {
+  if (frontEnd === 'seed') return set;
+  const features = Float32Array.from(set.features);
+  applyFrontEnd(frontEnd, features);
+  return { ...set, features };
 }
 
 /** One data source per corpus actually used, with its licence and file count. */

@@ -4,8 +4,10 @@ import { ConfigError, DatasetError } from '../errors.js';
 import { EMOTIONS } from '../labels.js';
 import { initialiseKerasWeights } from '../model/initializers.js';
 import { createTrainingGraph, type TrainingGraph } from '../model/training-graph.js';
+import { maskClip, mixBatch, type BatchAugmentation, type Mixture } from './augment/batch.js';
 import { checkLossOptions, crossEntropyLoss, type LossOptions } from './loss.js';
 import { createRandom, shuffledIndices, type Random } from './random.js';
+import { drawWeighted } from './sampling.js';
 
 /** Clips as one row-major N × 130 × 168 block, and their class indices into EMOTIONS. */
 export interface LabelledSet {
@@ -54,6 +56,13 @@ export interface TrainOptions {
    * whatever n is, and consecutive epochs see different versions of every clip.
    */
   trainingVariants?: readonly LabelledSet[];
+  /**
+   * Per training clip, its weight in drawing an epoch (with replacement; the epoch keeps its
+   * size). Absent: every clip once per epoch, in a shuffled order. Variants share the weights.
+   */
+  samplingWeights?: Float64Array;
+  /** SpecAugment masks and mixup applied to each training batch as it is assembled. */
+  batchAugmentation?: BatchAugmentation;
   onBatchEnd?: (log: BatchLog) => void;
   onEpochEnd?: (log: EpochLog) => void;
   /** Aborting stops at the next batch boundary; the unfinished epoch is discarded. */
@@ -91,7 +100,10 @@ const VALIDATION_BATCH_SIZE = 64;
 const CLIP_VALUES = N_FRAMES * N_FEATURES;
 
 type Settings = Required<
-  Omit<TrainOptions, 'onBatchEnd' | 'onEpochEnd' | 'signal' | 'classWeights' | 'labelSmoothing' | 'trainingVariants'>
+  Omit<
+    TrainOptions,
+    'onBatchEnd' | 'onEpochEnd' | 'signal' | 'classWeights' | 'labelSmoothing' | 'trainingVariants' | 'samplingWeights' | 'batchAugmentation'
+  >
 >;
 
 /** tfjs's Adam with a settable learning rate, which ReduceLROnPlateau needs. */
@@ -121,6 +133,11 @@ export async function trainModel(
   checkSet('validation', validation);
   const variants = options.trainingVariants ?? [];
   variants.forEach((variant, index) => checkVariant(index, variant, train));
+  if (options.samplingWeights !== undefined && options.samplingWeights.length !== train.labels.length) {
+    throw new DatasetError(
+      `samplingWeights has ${options.samplingWeights.length} weights for ${train.labels.length} training clips; give one per clip`,
+    );
+  }
   const trainingLoss: LossOptions = {
     ...(options.classWeights === undefined ? {} : { classWeights: options.classWeights }),
     ...(options.labelSmoothing === undefined ? {} : { labelSmoothing: options.labelSmoothing }),
@@ -219,7 +236,7 @@ async function fitEpoch(
   options: TrainOptions,
 ): Promise<Metrics | 'aborted'> {
   const clips = sets.reduce((total, set) => total + set.labels.length, 0);
-  const order = shuffledIndices(clips, random);
+  const order = epochOrder(sets, clips, random, options.samplingWeights);
   const batches = Math.ceil(clips / batchSize);
   let lossSum = 0;
   let correct = 0;
@@ -231,7 +248,9 @@ async function fitEpoch(
 
     const indices = order.subarray(batch * batchSize, Math.min(clips, (batch + 1) * batchSize));
     const dropoutSeed = random.integer(2 ** 31);
-    const step = trainStep(graph, optimizer, gatherBatch(sets, indices), loss, dropoutSeed);
+    const batchData = gatherBatch(sets, indices);
+    const mixture = augmentBatch(batchData, options.batchAugmentation, random);
+    const step = trainStep(graph, optimizer, batchData, loss, dropoutSeed, mixture);
     lossSum += step.loss * indices.length;
     correct += step.correct;
     seen += indices.length;
@@ -240,9 +259,25 @@ async function fitEpoch(
   return { loss: lossSum / seen, accuracy: correct / seen };
 }
 
+/** Every clip of `sets` once, shuffled; or, with sampling weights, as many clips drawn by weight. */
+function epochOrder(sets: readonly LabelledSet[], clips: number, random: Random, weights: Float64Array | undefined): Int32Array {
+  if (weights === undefined) return shuffledIndices(clips, random);
+  const repeated = new Float64Array(clips);
+  sets.forEach((_, index) => repeated.set(weights, index * weights.length));
+  return drawWeighted(repeated, clips, random);
+}
+
 interface Batch {
   x: Float32Array;
   labels: Int32Array;
+}
+
+/** Masks each clip, then mixes the batch; returns the mixture the loss needs, if any. */
+function augmentBatch(batch: Batch, spec: BatchAugmentation | undefined, random: Random): Mixture | undefined {
+  if (spec === undefined) return undefined;
+  const clips = batch.labels.length;
+  for (let clip = 0; clip < clips; clip++) maskClip(batch.x.subarray(clip * CLIP_VALUES, (clip + 1) * CLIP_VALUES), spec, random);
+  return spec.mixupAlpha > 0 ? mixBatch(batch.x, clips, spec.mixupAlpha, random) : undefined;
 }
 
 function gatherBatch(sets: readonly LabelledSet[], indices: Int32Array): Batch {
@@ -266,16 +301,21 @@ function trainStep(
   batch: Batch,
   loss: LossOptions,
   dropoutSeed: number,
+  mixture: Mixture | undefined,
 ): { loss: number; correct: number } {
   return tf.tidy(() => {
     const x = tf.tensor3d(batch.x, [batch.labels.length, N_FRAMES, N_FEATURES]);
     const labels = tf.tensor1d(batch.labels, 'int32');
+    const mixed =
+      mixture === undefined
+        ? undefined
+        : { labels: tf.tensor1d(Int32Array.from(mixture.partners, (partner) => batch.labels[partner] as number), 'int32'), weight: mixture.weight };
     let correct = 0;
     const { value, grads } = optimizer.computeGradients(() => {
       const logits = graph.forward(x, { training: true, dropoutSeed });
       // Read here, where the logits exist; the forward pass has already run, so it costs nothing.
       correct = countCorrect(logits, labels).dataSync()[0] as number;
-      return crossEntropyLoss(logits, labels, loss);
+      return crossEntropyLoss(logits, labels, loss, mixed);
     }, [...graph.trainableVariables]);
     optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
     return { loss: value.dataSync()[0] as number, correct };

@@ -2,10 +2,12 @@ import { type FeatureExtractor } from '../dsp/features.js';
 import { type FeatureCache } from '../features/feature-cache.js';
 import { EMOTIONS } from '../labels.js';
 import { type Logger } from '../logging/logger.js';
+import { type BatchAugmentation } from './augment/batch.js';
 import { loadBackgroundBank } from './augment/background.js';
 import { describeAugmentation, type AugmentationSpec } from './augment/spec.js';
 import { buildAugmentedVariant, type FeatureSet } from './feature-set.js';
 import { balancedClassWeights } from './loss.js';
+import { balancedSamplingWeights } from './sampling.js';
 import { type LabelledSet, type TrainOptions } from './trainer.js';
 
 /** The optional training improvements a run can ask for (issue 4), all off by default. */
@@ -16,10 +18,14 @@ export interface TrainingImprovements {
   classWeights?: 'balanced';
   /** Label smoothing ε of the loss. */
   labelSmoothing?: number;
+  /** 'balanced': epochs drawn so every corpus, and every class within it, gets the same share. */
+  sampling?: 'balanced';
+  /** SpecAugment masks and mixup on each training batch. */
+  batchAugmentation?: BatchAugmentation;
 }
 
 export interface PreparedImprovements {
-  options: Pick<TrainOptions, 'classWeights' | 'labelSmoothing' | 'trainingVariants'>;
+  options: Pick<TrainOptions, 'classWeights' | 'labelSmoothing' | 'trainingVariants' | 'samplingWeights' | 'batchAugmentation'>;
   /** What was applied, with its seeds and the weights computed, for the model's training record. */
   provenance: Record<string, unknown>;
 }
@@ -73,6 +79,14 @@ export async function prepareImprovements(
     const weights = balancedClassWeights(train.labels, EMOTIONS.length);
     options.classWeights = weights;
     provenance['classWeights'] = Object.fromEntries(EMOTIONS.map((emotion, k) => [emotion, Number((weights[k] as number).toFixed(4))]));
+  }
+  if (improvements.sampling === 'balanced') {
+    options.samplingWeights = balancedSamplingWeights(train.files);
+    provenance['sampling'] = 'balanced by corpus and class';
+  }
+  if (improvements.batchAugmentation !== undefined) {
+    options.batchAugmentation = improvements.batchAugmentation;
+    provenance['batchAugmentation'] = improvements.batchAugmentation;
   }
   if (improvements.labelSmoothing !== undefined && improvements.labelSmoothing > 0) {
     options.labelSmoothing = improvements.labelSmoothing;

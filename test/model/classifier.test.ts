@@ -6,7 +6,8 @@ import { ModelError } from '../../src/errors.js';
 import { EMOTIONS } from '../../src/labels.js';
 import { EmotionClassifier, FEATURES_LENGTH } from '../../src/model/classifier.js';
 import { verifyModelDir } from '../../src/model/model-dir.js';
-import { randomFeatures, recordingLogger, saveRandomSeedModel, scratchDir, useWasm } from './seed-model-fixture.js';
+import { applyFrontEnd } from '../../src/dsp/front-end.js';
+import { randomFeatures, recordingLogger, saveRandomSeedModel, scratchDir, TEST_INFO, useWasm } from './seed-model-fixture.js';
 
 let scratch: Awaited<ReturnType<typeof scratchDir>>;
 let modelDir: string;
@@ -43,6 +44,25 @@ describe('EmotionClassifier', () => {
       expect(values.reduce((sum, p) => sum + p, 0)).toBeCloseTo(1, 5);
       expect(confidence).toBe(Math.max(...values));
       expect(probabilities[emotion]).toBe(confidence);
+    }
+  });
+
+  it("applies the model's own front-end: a band model given seed features sees them band-normalised", async () => {
+    const bandDir = path.join(scratch.dir, 'band');
+    await saveRandomSeedModel(bandDir, { ...TEST_INFO, frontEnd: 'band' });
+    expect((await verifyModelDir(bandDir)).metadata.frontEnd).toBe('band');
+    const band = await EmotionClassifier.load(bandDir, { backend: { preference: 'wasm', logger: recordingLogger() } });
+    try {
+      // Scaled and shifted inputs: a seed-front-end model answers differently, a band one does not care.
+      const features = (inputs[0] as Float32Array).map((v, i) => v * (1 + (i % 168) / 50) + 0.5);
+      const normalised = Float32Array.from(features);
+      applyFrontEnd('band', normalised);
+      const viaBand = band.classify(features);
+      const byHand = classifier.classify(normalised);
+      for (const emotion of EMOTIONS) expect(viaBand.probabilities[emotion]).toBeCloseTo(byHand.probabilities[emotion], 5);
+      expect(classifier.classify(features).probabilities).not.toEqual(viaBand.probabilities);
+    } finally {
+      band.dispose();
     }
   });
 

@@ -1,9 +1,9 @@
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DatasetError } from '../../src/errors.js';
-import { labelFile, scanDataset, scanDatasets } from '../../src/training/datasets.js';
+import { labelFile, scanDataset, scanDatasets, tallyByCorpus } from '../../src/training/datasets.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
 
 describe('labelFile', () => {
@@ -18,6 +18,13 @@ describe('labelFile', () => {
     ['savee/KL_a01.wav', 'anger', 'savee:KL', 'savee'],
     ['crema/1001_DFA_ANG_XX.wav', 'anger', 'crema-d:1001', 'crema-d'],
     ['emodb/03a01Fa.wav', 'happiness', 'emo-db:03', 'emo-db'],
+    ['nemo/samples/EB0_anger_1.wav', 'anger', 'nemo:EB0', 'nemo'],
+    ['nemo/samples/MP0_surprised_12.wav', 'surprise', 'nemo:MP0', 'nemo'],
+    ['nemo/samples/WR0_happiness_301.wav', 'happiness', 'nemo:WR0', 'nemo'],
+    ['ased/01Neutral/n1-01-01-01-01.wav', 'neutral', 'ased:01', 'ased'],
+    ['ased/02Fearful/f2-03-02-02-65.wav', 'fear', 'ased:65', 'ased'],
+    ['ased/04Sad/S4-04-02-01-29.wav', 'sadness', 'ased:29', 'ased'], // the one upper-case name
+    ['ased/05Angry/a5-10-01-01-07.wav', 'anger', 'ased:07', 'ased'],
     ['mine/happy/take1.mp3', 'happiness', 'folder:mine/happy/take1.mp3', 'folder'],
     ['mine/Anger/x.wav', 'anger', 'folder:mine/Anger/x.wav', 'folder'],
   ])('%s → %s', (file, label, speaker, corpus) => {
@@ -30,6 +37,7 @@ describe('labelFile', () => {
     ['ravdess/Actor_01/01-01-05-01-01-01-01.flac', /video/],
     ['crema/1001_DFA_XXX_XX.wav', /XXX/],
     ['misc/recording.wav', /folder "misc" is not an emotion name/],
+    ['ased/02Fearful/f3-01-01-01-01.wav', /ASED emotion code f3/],
   ])('%s has no label', (file, reason) => {
     const result = labelFile(file);
     expect(result).toHaveProperty('reason');
@@ -68,5 +76,77 @@ describe('scanDataset', () => {
     await expect(scanDataset('/nonexistent/data')).rejects.toThrow(DatasetError);
     await expect(scanDataset('/nonexistent/data')).rejects.toThrow(/\/nonexistent\/data.*ENOENT/);
     await expect(scanDataset(path.join(DATASETS_DIR, 'README.md'))).rejects.toThrow(/not a directory/);
+  });
+});
+
+describe('scanDatasets: links, repeats and the per-corpus tally', () => {
+  async function corpusTree(): Promise<string> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ser-links-'));
+    await mkdir(path.join(dir, 'store', 'nemo', 'samples'), { recursive: true });
+    await mkdir(path.join(dir, 'store', 'ased', '03Happy'), { recursive: true });
+    await writeFile(path.join(dir, 'store', 'nemo', 'samples', 'EB0_anger_1.wav'), '');
+    await writeFile(path.join(dir, 'store', 'nemo', 'samples', 'KD0_fear_2.wav'), '');
+    await writeFile(path.join(dir, 'store', 'nemo', 'samples', 'notes.wav'), '');
+    await writeFile(path.join(dir, 'store', 'ased', '03Happy', 'h3-01-01-01-05.wav'), '');
+    return dir;
+  }
+
+  it('follows links to folders and files, as an assembled training set lays them out', async () => {
+    const dir = await corpusTree();
+    await mkdir(path.join(dir, 'train'));
+    await symlink(path.join(dir, 'store', 'nemo'), path.join(dir, 'train', 'nemo'));
+    await mkdir(path.join(dir, 'train', 'picked'));
+    await symlink(path.join(dir, 'store', 'ased', '03Happy', 'h3-01-01-01-05.wav'), path.join(dir, 'train', 'picked', 'h3-01-01-01-05.wav'));
+    const scan = await scanDataset(path.join(dir, 'train'));
+    expect(scan.files.map((f) => [f.speaker, f.label]).sort()).toEqual([
+      ['ased:05', 'happiness'],
+      ['nemo:EB0', 'anger'],
+      ['nemo:KD0', 'fear'],
+    ]);
+    expect(scan.unlabelled.map((f) => path.basename(f.path))).toEqual(['notes.wav']);
+  });
+
+  it('stops at a link loop, skips broken links, and uses a recording reached twice once', async () => {
+    const dir = await corpusTree();
+    const nemo = path.join(dir, 'store', 'nemo');
+    await symlink(nemo, path.join(nemo, 'samples', 'loop'));
+    await symlink(path.join(dir, 'gone.wav'), path.join(nemo, 'samples', 'broken.wav'));
+    await symlink(path.join(nemo, 'samples', 'EB0_anger_1.wav'), path.join(nemo, 'EB0_anger_1.wav'));
+    const scan = await scanDatasets([nemo, path.join(nemo, 'samples')]);
+    expect(scan.files.map((f) => path.basename(f.path)).sort()).toEqual(['EB0_anger_1.wav', 'KD0_fear_2.wav']);
+    const reasons = scan.skipped.map((entry) => [path.relative(dir, entry.path), entry.reason.replace(/ at .*/, '')]);
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        ['store/nemo/samples/broken.wav', 'broken symbolic link'],
+        ['store/nemo/samples/loop', 'folder already scanned (a link loop or a second link)'],
+        ['store/nemo/samples', 'folder already scanned (a link loop or a second link)'],
+      ]),
+    );
+    // One of the two paths to EB0_anger_1.wav is used, the other reported.
+    expect(scan.skipped.filter((entry) => entry.reason.startsWith('same recording already found'))).toHaveLength(1);
+  });
+
+  it('tallies each corpus: found, used, and skipped with the reason', async () => {
+    const dir = await corpusTree();
+    await mkdir(path.join(dir, 'store', 'ravdess'));
+    await writeFile(path.join(dir, 'store', 'ravdess', '03-02-05-01-01-01-01.wav'), '');
+    await symlink(path.join(dir, 'nowhere'), path.join(dir, 'store', 'dangling.wav'));
+    const tallies = tallyByCorpus(await scanDataset(path.join(dir, 'store')));
+    expect(tallies).toEqual(
+      expect.arrayContaining([
+        { corpus: 'nemo', found: 2, used: 2, skipped: {} },
+        { corpus: 'ased', found: 1, used: 1, skipped: {} },
+        { corpus: 'ravdess', found: 1, used: 0, skipped: { 'RAVDESS vocal channel 02 is song, not speech': 1 } },
+        {
+          corpus: 'unrecognised',
+          found: 1,
+          used: 0,
+          skipped: {
+            'broken symbolic link': 1,
+            'name matches no known corpus (RAVDESS, TESS, nEMO, ASED, SAVEE, CREMA-D, EMO-DB) and its folder "samples" is not an emotion name; put it in a folder named after its emotion': 1,
+          },
+        },
+      ]),
+    );
   });
 });

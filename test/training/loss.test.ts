@@ -50,6 +50,30 @@ describe('crossEntropyLoss', () => {
     expect(computed({ classWeights: [1, 1, 1] })).toBeCloseTo(computed({}), 6);
   });
 
+  it('mixes the targets and the class weights of a mixup pair by the batch weight', () => {
+    const partners = [2, 0, 3, 1];
+    const share = 0.7;
+    const weights = [0.5, 3, 1.25];
+    const mixedLoss = tf.tidy(
+      () =>
+        crossEntropyLoss(tf.tensor2d(logits), tf.tensor1d(labels, 'int32'), { classWeights: weights }, {
+          labels: tf.tensor1d(partners.map((p) => labels[p] as number), 'int32'),
+          weight: share,
+        }).dataSync()[0] as number,
+    );
+    const expected =
+      logits
+        .map((row, i) => {
+          const logP = logSoftmax(row);
+          const own = labels[i] as number;
+          const other = labels[partners[i] as number] as number;
+          const loss = -(share * (logP[own] as number) + (1 - share) * (logP[other] as number));
+          return loss * (share * (weights[own] as number) + (1 - share) * (weights[other] as number));
+        })
+        .reduce((a, b) => a + b, 0) / logits.length;
+    expect(mixedLoss).toBeCloseTo(expected, 6);
+  });
+
   it('frees every tensor it makes', () => {
     const before = tf.memory().numTensors;
     computed({ classWeights: [1, 2, 3], labelSmoothing: 0.1 });

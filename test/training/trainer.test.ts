@@ -204,6 +204,38 @@ describe('trainModel', () => {
     expect(losses(plain)[0]).not.toBe(losses(onlyA)[0]);
   });
 
+  it('draws epochs by sampling weight: a clip of weight 0 never trains, and the epoch keeps its size', async () => {
+    const train = syntheticSet(12, 30);
+    const validation = syntheticSet(6, 31);
+    // Which clips a draw picks is drawWeighted's to test (sampling.test.ts); here, the wiring.
+    const onlyClassZero = Float64Array.from(train.labels, (label) => (label === 0 ? 1 : 0));
+    const batchSizes: number[] = [];
+    const result = await trainModel(model, train, validation, {
+      seed: 6,
+      epochs: 1,
+      batchSize: 4,
+      samplingWeights: onlyClassZero,
+      onBatchEnd: (log) => batchSizes.push(log.batches),
+    });
+    expect(batchSizes).toEqual([3, 3, 3]);
+    expect(result.history).toHaveLength(1);
+    await expect(
+      trainModel(model, train, validation, { seed: 6, samplingWeights: new Float64Array(3) }),
+    ).rejects.toThrow(/samplingWeights has 3 weights for 12 training clips/);
+  });
+
+  it('applies SpecAugment and mixup to training batches only, reproducibly from the seed', async () => {
+    const train = syntheticSet(12, 32);
+    const validation = syntheticSet(6, 33);
+    const spec = { timeMasks: 2, timeMaskFrames: 20, melMasks: 2, melMaskBands: 16, mfccMasks: 1, mfccMaskCoefficients: 5, mixupAlpha: 0.4 };
+    const options = { seed: 8, epochs: 2, batchSize: 6 };
+    const plain = await trainModel(model, train, validation, options);
+    const augmented = await trainModel(model, train, validation, { ...options, batchAugmentation: spec });
+    const again = await trainModel(model, train, validation, { ...options, batchAugmentation: spec });
+    expect(withoutTimes(again.history)).toEqual(withoutTimes(augmented.history));
+    expect(augmented.history[0]?.loss).not.toBe(plain.history[0]?.loss);
+  });
+
   it('weights the training loss by class and smooths the labels of training and validation alike', async () => {
     const train = syntheticSet(12, 24);
     const validation = syntheticSet(6, 25);
