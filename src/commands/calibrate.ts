@@ -2,10 +2,9 @@ import { FeatureExtractor } from '../dsp/features.js';
 import { FeatureCache } from '../features/feature-cache.js';
 import { recordModelMetrics } from '../model/model-dir.js';
 import { calibrate, type CalibrationReport } from '../training/calibrate.js';
-import { scanDatasets } from '../training/datasets.js';
 import { predictSet } from '../training/evaluate.js';
 import { buildFeatureSet } from '../training/feature-set.js';
-import { readSplitProvenance, splitFromProvenance } from '../training/recorded-split.js';
+import { describeAbsentCorpora, recordedSplitOf } from '../training/recorded-split.js';
 import { heldOutSpeakers, validationSpeakers } from '../training/splits.js';
 import { EXIT, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
@@ -29,8 +28,9 @@ export const calibrateCommand: Command = {
     try {
       // The model's own recorded split: fit on its validation files (its held-out validation
       // speakers' where it has them), measure on its test files.
-      const provenance = readSplitProvenance(classifier.metadata.training, modelDir);
-      const split = splitFromProvenance((await scanDatasets(dataDirs)).files, provenance);
+      const { provenance, split, absentCorpora } = await recordedSplitOf(classifier.metadata.training, modelDir, dataDirs);
+      const absent = describeAbsentCorpora(absentCorpora);
+      if (absent !== undefined) context.err(absent);
       const extractor = new FeatureExtractor();
       const cache = new FeatureCache(context.config.cache.dir);
       const validation = await buildFeatureSet(split.validation, extractor, cache, { signal: context.signal });

@@ -8,7 +8,7 @@ import { scanDatasets, type LabelledFile } from '../training/datasets.js';
 import { predictSet, subsetMetrics } from '../training/evaluate.js';
 import { buildFeatureSet, type FeatureSet } from '../training/feature-set.js';
 import { type ClassificationMetrics } from '../training/metrics.js';
-import { readSplitProvenance, splitFromProvenance, type SplitProvenance } from '../training/recorded-split.js';
+import { readSplitProvenance, rebuildRecordedSplit, type SplitProvenance } from '../training/recorded-split.js';
 import { type Split } from '../training/splits.js';
 import { EXIT, type Command, type CommandContext } from './command.js';
 import { openClassifier } from './open-classifier.js';
@@ -21,8 +21,14 @@ export interface ComparisonRow {
   run: string;
   architecture: string;
   options: string;
-  /** The held-out validation speakers: what the choice between runs is made on. */
+  /**
+   * The held-out validation speakers: what the choice between runs is made on. With several
+   * corpora, the mean of each corpus's UAR on its own validation speakers, so a corpus with many
+   * clips (nEMO) does not outvote one with few (RAVDESS).
+   */
   validationSpeakersUar: number;
+  /** Per corpus: UAR on its validation speakers, and accuracy and UAR on its test speakers. */
+  byCorpus?: Record<string, { validationSpeakersUar: number; testSpeakersAccuracy: number; testSpeakersUar: number }>;
   testSpeakersAccuracy: number;
   testSpeakersUar: number;
   testSpeakersMacroF1: number;
@@ -107,6 +113,12 @@ export const compareCommand: Command = {
     )) {
       context.out(line);
     }
+    const perCorpus = perCorpusTable(runs);
+    if (perCorpus.length > 0) {
+      context.out('');
+      context.out('per corpus, UAR on its own held-out speakers (validation / test):');
+      for (const line of perCorpus) context.out(line);
+    }
     for (const [source, names] of groupBySource(earlierRuns, earlier.sources)) {
       context.out(`(${names.join(', ')}: as recorded earlier in ${source})`);
     }
@@ -143,6 +155,24 @@ export const compareCommand: Command = {
     return EXIT.ok;
   },
 };
+
+/** Runs by corpus, for runs measured with several corpora; empty when no run has per-corpus rows. */
+export function perCorpusTable(runs: Record<string, Omit<ComparisonRow, 'run'>>): string[] {
+  const corpora = [...new Set(Object.values(runs).flatMap((row) => Object.keys(row.byCorpus ?? {})))];
+  if (corpora.length < 2) return [];
+  return formatTable(
+    ['run', ...corpora],
+    Object.entries(runs)
+      .filter(([, row]) => row.byCorpus !== undefined)
+      .map(([run, row]) => [
+        run,
+        ...corpora.map((corpus) => {
+          const cell = row.byCorpus?.[corpus];
+          return cell === undefined ? '-' : `${percent(cell.validationSpeakersUar)} / ${percent(cell.testSpeakersUar)}`;
+        }),
+      ]),
+  );
+}
 
 /** The comparison as `--record` stores it in a model's metrics. */
 interface RecordedComparison {
@@ -245,7 +275,7 @@ async function openRun(runDir: string, files: readonly LabelledFile[], context: 
   return {
     classifier,
     provenance,
-    split: splitFromProvenance(files, provenance),
+    split: rebuildRecordedSplit(files, provenance).split,
     measure: async (set) => {
       const features: FeatureSet = await buildFeatureSet(set, extractor, cache, { signal: context.signal });
       for (const failure of features.failed) context.err(`ser-agent: ${failure.reason}`);
@@ -256,11 +286,18 @@ async function openRun(runDir: string, files: readonly LabelledFile[], context: 
 }
 
 /** The training options a run used, as a person reads them. */
-function describeOptions(training: Record<string, unknown>): string {
+function describeOptions(training: Record<string, unknown>, frontEnd: string | undefined): string {
   const augmentation = training['augmentation'] as { kinds?: string[]; copies?: number } | undefined;
   const copies = augmentation?.copies === undefined ? '' : ` (${augmentation.copies} ${augmentation.copies === 1 ? 'copy' : 'copies'})`;
+  const batch = training['batchAugmentation'] as { timeMasks?: number; mixupAlpha?: number } | undefined;
+  const sources = training['dataSources'] as Array<{ corpus?: string }> | undefined;
   const options = [
+    sources === undefined ? undefined : sources.map((source) => source.corpus ?? '?').join('+'),
     augmentation?.kinds ? `augment ${augmentation.kinds.join('+')}${copies}` : undefined,
+    (batch?.timeMasks ?? 0) > 0 ? 'SpecAugment' : undefined,
+    (batch?.mixupAlpha ?? 0) > 0 ? `mixup ${batch?.mixupAlpha}` : undefined,
+    training['sampling'] === undefined ? undefined : 'balanced sampling',
+    frontEnd === undefined || frontEnd === 'seed' ? undefined : `${frontEnd} front-end`,
     training['classWeights'] ? 'class weights' : undefined,
     typeof training['labelSmoothing'] === 'number' ? `label smoothing ${training['labelSmoothing']}` : undefined,
   ].filter((option): option is string => option !== undefined);
@@ -280,7 +317,7 @@ async function measureRandomSplitRun(runDir: string, files: readonly LabelledFil
     return {
       run: runName(runDir),
       architecture: metadata.architecture,
-      options: describeOptions(metadata.training),
+      options: describeOptions(metadata.training, metadata.frontEnd),
       ravdessTestAccuracy: ravdess.accuracy,
       ravdessTestUar: ravdess.uar,
       allTestAccuracy: all.accuracy,
@@ -306,11 +343,26 @@ async function measureRun(runDir: string, files: readonly LabelledFile[], contex
     const onValidation = await measure(split.validation);
     const onTest = await measure(split.test);
     const heldOut = onTest((file) => testSpeakers.includes(file.speaker));
+    const isValidationSpeaker = (file: LabelledFile) => validationSpeakers.includes(file.speaker);
+    const isTestSpeaker = (file: LabelledFile) => testSpeakers.includes(file.speaker);
+    const corpora = [...new Set([...split.validation.filter(isValidationSpeaker), ...split.test.filter(isTestSpeaker)].map((file) => file.corpus))];
+    const byCorpus = Object.fromEntries(
+      corpora.map((corpus) => {
+        const validationUar = onValidation((file) => file.corpus === corpus && isValidationSpeaker(file));
+        const test = onTest((file) => file.corpus === corpus && isTestSpeaker(file));
+        return [corpus, { validationSpeakersUar: validationUar.uar, testSpeakersAccuracy: test.accuracy, testSpeakersUar: test.uar }];
+      }),
+    );
+    // Only corpora that hold out validation speakers take part in the choice.
+    const validationCorpora = corpora.filter((corpus) => split.validation.some((file) => file.corpus === corpus && isValidationSpeaker(file)));
+    const validationSpeakersUar =
+      validationCorpora.reduce((sum, corpus) => sum + (byCorpus[corpus]?.validationSpeakersUar ?? 0), 0) / validationCorpora.length;
     return {
       run: runName(runDir),
       architecture: metadata.architecture,
-      options: describeOptions(metadata.training),
-      validationSpeakersUar: onValidation((file) => validationSpeakers.includes(file.speaker)).uar,
+      options: describeOptions(metadata.training, metadata.frontEnd),
+      validationSpeakersUar,
+      byCorpus,
       testSpeakersAccuracy: heldOut.accuracy,
       testSpeakersUar: heldOut.uar,
       testSpeakersMacroF1: heldOut.macroF1,

@@ -5,7 +5,7 @@ import { calibrationError } from '../model/calibration.js';
 import { scanDatasets, type LabelledFile } from '../training/datasets.js';
 import { evaluateByCorpus, subsetMetrics } from '../training/evaluate.js';
 import { buildFeatureSet } from '../training/feature-set.js';
-import { readSplitProvenance, splitFromProvenance } from '../training/recorded-split.js';
+import { describeAbsentCorpora, readSplitProvenance, rebuildRecordedSplit } from '../training/recorded-split.js';
 import { writeEvaluationReport, type ReportRow } from '../training/report/html-report.js';
 import { describeModelSettings, readTrainingHistory } from '../training/report/model-settings.js';
 import { heldOutSpeakers } from '../training/splits.js';
@@ -40,8 +40,11 @@ export const evaluateCommand: Command = {
       if (which === 'test') {
         // Only the files this model never saw in training: its own recorded split, rebuilt.
         const provenance = readSplitProvenance(metadata.training, modelDir);
-        files = splitFromProvenance(scan.files, provenance).test;
-        speakers = heldOutSpeakers(provenance.split);
+        const rebuilt = rebuildRecordedSplit(scan.files, provenance);
+        const absent = describeAbsentCorpora(rebuilt.absentCorpora);
+        if (absent !== undefined) context.err(absent);
+        files = rebuilt.split.test;
+        speakers = heldOutSpeakers(provenance.split).filter((speaker) => files.some((file) => file.speaker === speaker));
       }
       const set = await buildFeatureSet(files, new FeatureExtractor(), new FeatureCache(context.config.cache.dir), { signal: context.signal });
       for (const failure of set.failed) context.err(`ser-agent: ${failure.reason}`);

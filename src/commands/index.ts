@@ -3,6 +3,7 @@ import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { BACKEND_PREFERENCES, type BackendPreference } from '../model/backend.js';
 import { ConfigError, describeError, ModelError, SerError, UsageError } from '../errors.js';
 import { createLogger, LOG_LEVELS } from '../logging/logger.js';
+import { adaptCommand } from './adapt.js';
 import { calibrateCommand } from './calibrate.js';
 import { classifyCommand } from './classify.js';
 import { compareCommand } from './compare.js';
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   trainCommand,
   evaluateCommand,
   calibrateCommand,
+  adaptCommand,
   compareCommand,
   quantizeCommand,
   exportOnnxCommand,

@@ -7,11 +7,10 @@ import { recordModelMetrics, recordOnnxQuantization, verifyModelDir, ONNX_FILES 
 import { exportOnnxToModelDir } from '../model/onnx/export-model-dir.js';
 import { UsageError } from '../errors.js';
 import { quantizeModelDir } from '../model/quantize.js';
-import { scanDatasets } from '../training/datasets.js';
 import { evaluateByCorpus, evaluateClassifier, summarizeTestReport, topOneAgreement } from '../training/evaluate.js';
 import { heldOutSpeakers } from '../training/splits.js';
 import { buildFeatureSet } from '../training/feature-set.js';
-import { readSplitProvenance, splitFromProvenance } from '../training/recorded-split.js';
+import { describeAbsentCorpora, recordedSplitOf } from '../training/recorded-split.js';
 import { TRAINING_HISTORY_FILE } from '../training/train-run.js';
 import { EXIT, type Command, type CommandContext, type OptionValues } from './command.js';
 import { openClassifier } from './open-classifier.js';
@@ -56,8 +55,10 @@ export const quantizeCommand: Command = {
     const float = await openClassifier(context, source);
     const quantized = await openClassifier(context, outDir);
     try {
-      const provenance = readSplitProvenance(float.metadata.training, source);
-      const test = splitFromProvenance((await scanDatasets(dataDirs)).files, provenance).test;
+      const { provenance, split, absentCorpora } = await recordedSplitOf(float.metadata.training, source, dataDirs);
+      const absent = describeAbsentCorpora(absentCorpora);
+      if (absent !== undefined) context.err(absent);
+      const { test } = split;
       const set = await buildFeatureSet(test, new FeatureExtractor(), new FeatureCache(context.config.cache.dir), { signal: context.signal });
       const before = evaluateClassifier(float, set);
       const after = evaluateByCorpus(quantized, set);
@@ -118,8 +119,10 @@ async function quantizeOnnx(values: OptionValues, context: CommandContext): Prom
   const floatModel = await open('float32');
   const int8Model = await open('int8');
   try {
-    const provenance = readSplitProvenance(floatModel.metadata.training, dir);
-    const test = splitFromProvenance((await scanDatasets(dataDirs)).files, provenance).test;
+    const { split, absentCorpora } = await recordedSplitOf(floatModel.metadata.training, dir, dataDirs);
+    const absent = describeAbsentCorpora(absentCorpora);
+    if (absent !== undefined) context.err(absent);
+    const { test } = split;
     const set = await buildFeatureSet(test, new FeatureExtractor(), new FeatureCache(context.config.cache.dir), { signal: context.signal });
     const before = evaluateClassifier(floatModel, set);
     const after = evaluateClassifier(int8Model, set);

@@ -190,6 +190,7 @@ function describeCrossValidation(report: CrossValidationReport): string[] {
       [
         ['held-out speakers (speaker-independent)', cell(report.spread.speakerIndependentAccuracy), cell(report.spread.speakerIndependentUar)],
         ['all test files', cell(report.spread.allTestAccuracy), cell(report.spread.allTestUar)],
+        ...Object.entries(report.spread.byCorpus).map(([corpus, { accuracy, uar }]) => [`${corpus} test files`, cell(accuracy), cell(uar)]),
       ],
     ),
     `ECE after calibration: ${cell(report.spread.eceAfter)}`,

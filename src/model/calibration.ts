@@ -22,11 +22,19 @@ const PROBABILITY_FLOOR = 1e-30;
 
 /** softmax(log p / T) of one row of probabilities; T = 1 returns the row unchanged. */
 export function applyTemperature(row: ArrayLike<number>, temperature: number): Float64Array {
+  return applyCalibration(row, temperature);
+}
+
+/**
+ * softmax(log p / T + b): temperature scaling, then a per-class bias (a site adaptation's
+ * prior shift, see src/training/site-adaptation.ts). T = 1 and no bias return the row unchanged.
+ */
+export function applyCalibration(row: ArrayLike<number>, temperature: number, classBias?: readonly number[]): Float64Array {
   const out = Float64Array.from(row);
-  if (temperature === 1) return out;
+  if (temperature === 1 && classBias === undefined) return out;
   let max = -Infinity;
   for (let i = 0; i < out.length; i++) {
-    out[i] = Math.log(Math.max(out[i] as number, PROBABILITY_FLOOR)) / temperature;
+    out[i] = Math.log(Math.max(out[i] as number, PROBABILITY_FLOOR)) / temperature + (classBias?.[i] ?? 0);
     max = Math.max(max, out[i] as number);
   }
   let total = 0;

@@ -3,7 +3,7 @@ import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
 import { applyFrontEnd } from '../dsp/front-end.js';
 import { ModelError } from '../errors.js';
 import { EMOTIONS, type Emotion } from '../labels.js';
-import { applyTemperature } from './calibration.js';
+import { applyCalibration } from './calibration.js';
 import {
   selectBackend,
   type BackendLogger,
@@ -144,7 +144,7 @@ export class EmotionClassifier {
   /** The one place the network's probabilities become a Prediction, whatever the backend. */
   #toPrediction(row: Float32Array): Prediction {
     // Calibrated confidences (temperature scaling) are what the daemon's threshold compares against.
-    return toPrediction(applyTemperature(row, this.#metadata.temperature ?? 1));
+    return toPrediction(applyCalibration(row, this.#metadata.temperature ?? 1, this.#metadata.classBias));
   }
 }
 

@@ -92,11 +92,18 @@ export interface ModelMetadata {
    * to every prediction; absent means 1, the probabilities as the network computes them.
    */
   temperature?: number;
+  /**
+   * Per-class logit offsets added after the temperature, fitted to one site's labelled clips
+   * by `ser-agent adapt`; absent on models that were not adapted.
+   */
+  classBias?: number[];
   /** ONNX files of the same weights, run by the onnxruntime backend; absent on tfjs-only models. */
   onnx?: OnnxFileRecord[];
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** Larger logit offsets would silence or force a class whatever it hears: a broken fit, not an adaptation. */
+export const CLASS_BIAS_LIMIT = 10;
 
 /**
  * Checks that untrusted JSON has every field this build relies on, with the right types.
@@ -180,6 +187,12 @@ export function parseModelMetadata(json: unknown, file: string): ModelMetadata {
     if (!(FRONT_ENDS as readonly unknown[]).includes(value)) throw damaged('frontEnd', `one of ${FRONT_ENDS.join(', ')}`, value);
     return value as FrontEnd;
   };
+  const classBias = (value: unknown): number[] => {
+    if (!Array.isArray(value) || value.length !== EMOTIONS.length || !value.every((b) => typeof b === 'number' && Math.abs(b) <= CLASS_BIAS_LIMIT)) {
+      throw damaged('classBias', `${EMOTIONS.length} numbers from -${CLASS_BIAS_LIMIT} to ${CLASS_BIAS_LIMIT}`, value);
+    }
+    return value as number[];
+  };
   const temperature = (value: unknown): number => {
     if (typeof value !== 'number' || !(value >= TEMPERATURE_RANGE.min && value <= TEMPERATURE_RANGE.max)) {
       throw damaged('temperature', `a number from ${TEMPERATURE_RANGE.min} to ${TEMPERATURE_RANGE.max}`, value);
@@ -209,6 +222,7 @@ export function parseModelMetadata(json: unknown, file: string): ModelMetadata {
     training: training as TrainingProvenance,
     metrics: record(root['metrics'], 'metrics', damaged),
     ...(root['temperature'] === undefined ? {} : { temperature: temperature(root['temperature']) }),
+    ...(root['classBias'] === undefined ? {} : { classBias: classBias(root['classBias']) }),
     ...(onnx === undefined ? {} : { onnx }),
   };
 }

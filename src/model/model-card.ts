@@ -15,6 +15,7 @@ export function renderModelCard(metadata: ModelMetadata): string {
     '',
     '| | |',
     '|---|---|',
+    `| Front-end | ${describeFrontEnd(metadata.frontEnd)} |`,
     `| Weights | ${weights.dtype}, ${weights.bytes.toLocaleString('en-US')} bytes |`,
     `| Weights sha256 | \`${weights.sha256}\` |`,
     ...(weights.quantizedFrom
@@ -62,6 +63,12 @@ export function renderModelCard(metadata: ModelMetadata): string {
     '',
   ];
   return lines.join('\n');
+}
+
+function describeFrontEnd(frontEnd: ModelMetadata['frontEnd']): string {
+  return frontEnd === 'band'
+    ? 'band: the seed features, then every coefficient and mel band z-scored over the window'
+    : 'seed: the MFCC and mel blocks each z-scored over the window (../shared/golden)';
 }
 
 /** The ONNX copies the onnxruntime backend runs, and what int8 costs where it was measured. */

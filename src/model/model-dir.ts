@@ -274,7 +274,7 @@ export async function buildLayersModel(verified: VerifiedModelDir): Promise<tf.L
 export async function recordModelMetrics(
   dir: string,
   metrics: Record<string, unknown>,
-  calibration: { temperature?: number } = {},
+  calibration: { temperature?: number; classBias?: number[] } = {},
 ): Promise<ModelMetadata> {
   const verified = await verifyModelDir(dir);
   const metadata: ModelMetadata = { ...verified.metadata, metrics, ...calibration };

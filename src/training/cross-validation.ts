@@ -26,6 +26,11 @@ export interface FoldResult {
   validationSpeakers: string[];
   speakerIndependent: { files: number; accuracy: number; uar: number; macroF1: number };
   allTestFiles: { files: number; accuracy: number; uar: number; macroF1: number };
+  /**
+   * The fold's test files of each corpus: its held-out speakers where the corpus had speakers
+   * to deal into folds, its held-out files where it had not (TESS).
+   */
+  byCorpus: Record<string, { files: number; accuracy: number; uar: number; macroF1: number }>;
   ece: { before: number; after: number; temperature: number };
 }
 
@@ -41,6 +46,8 @@ export interface CrossValidationReport {
     allTestAccuracy: Spread;
     allTestUar: Spread;
     eceAfter: Spread;
+    /** Per corpus over the folds: accuracy and UAR on its test files. */
+    byCorpus: Record<string, { accuracy: Spread; uar: Spread }>;
   };
 }
 
@@ -86,6 +93,7 @@ export async function crossValidate(
       validationSpeakers: split.validationSpeakers,
       speakerIndependent: row(report.speakerIndependent),
       allTestFiles: row(report.test.all),
+      byCorpus: Object.fromEntries(Object.entries(report.test.byCorpus).map(([corpus, metrics]) => [corpus, row(metrics)])),
       ece: {
         before: report.calibration.report.test.eceBefore,
         after: report.calibration.report.test.eceAfter,
@@ -107,6 +115,12 @@ export async function crossValidate(
       allTestAccuracy: spread(results.map((r) => r.allTestFiles.accuracy)),
       allTestUar: spread(results.map((r) => r.allTestFiles.uar)),
       eceAfter: spread(results.map((r) => r.ece.after)),
+      byCorpus: Object.fromEntries(
+        [...new Set(results.flatMap((r) => Object.keys(r.byCorpus)))].map((corpus) => {
+          const rows = results.flatMap((r) => (r.byCorpus[corpus] === undefined ? [] : [r.byCorpus[corpus]]));
+          return [corpus, { accuracy: spread(rows.map((m) => m.accuracy)), uar: spread(rows.map((m) => m.uar)) }];
+        }),
+      ),
     },
   };
   await writeFile(path.join(outDir, CROSS_VALIDATION_FILE), `${JSON.stringify(report, null, 2)}\n`);

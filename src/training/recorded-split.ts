@@ -1,5 +1,5 @@
 import { ModelError } from '../errors.js';
-import { type LabelledFile } from './datasets.js';
+import { scanDatasets, type LabelledFile } from './datasets.js';
 import { applySplitPlan, sampleAcrossSpeakers, samplePerClass, type Split, type SplitPlan } from './splits.js';
 
 /** What a model's metadata records about its training data, enough to rebuild its split. */
@@ -54,4 +54,51 @@ export function splitFromProvenance(files: readonly LabelledFile[], provenance: 
     groups.flatMap((group) => sampleAcrossSpeakers(group, limit, provenance.seed)),
     plan,
   );
+}
+
+/** A model's recorded split rebuilt from the data at hand, and the held-out corpora missing from it. */
+export interface RebuiltSplit {
+  split: Split;
+  /** Corpora whose speakers the model held out but whose files were not given: nothing of them is measured. */
+  absentCorpora: string[];
+}
+
+/**
+ * The split a model was trained with, rebuilt for measuring it (evaluate, calibrate, compare,
+ * quantize) from data that may hold only some of its corpora: a model trained on four corpora
+ * is measured on the two in ../shared. Held-out speakers of absent corpora are dropped; the
+ * corpora present split exactly as in training, since each corpus's part of the split depends
+ * only on its own files and the seed.
+ */
+export function rebuildRecordedSplit(files: readonly LabelledFile[], provenance: SplitProvenance): RebuiltSplit {
+  const plan = provenance.split;
+  if (plan.strategy !== 'speaker') return { split: splitFromProvenance(files, provenance), absentCorpora: [] };
+  const present = new Set(files.map((file) => file.corpus as string));
+  const corpusOf = (speaker: string) => speaker.slice(0, speaker.indexOf(':'));
+  const absentCorpora = [...new Set([...plan.testSpeakers, ...plan.validationSpeakers].map(corpusOf))].filter((corpus) => !present.has(corpus));
+  const keep = (speakers: string[]) => speakers.filter((speaker) => present.has(corpusOf(speaker)));
+  const partial = { ...plan, testSpeakers: keep(plan.testSpeakers), validationSpeakers: keep(plan.validationSpeakers) };
+  return { split: splitFromProvenance(files, { ...provenance, split: partial }), absentCorpora };
+}
+
+/**
+ * The recorded split of the model in `modelDir` (its metadata's `training`), rebuilt from the
+ * dataset folders given: what evaluate, calibrate, compare and quantize measure on.
+ */
+export async function recordedSplitOf(
+  training: unknown,
+  modelDir: string,
+  dataDirs: readonly string[],
+): Promise<RebuiltSplit & { provenance: SplitProvenance }> {
+  const provenance = readSplitProvenance(training, modelDir);
+  const { files } = await scanDatasets(dataDirs);
+  return { provenance, ...rebuildRecordedSplit(files, provenance) };
+}
+
+/** The note a command prints when some of a model's held-out corpora were not given. */
+export function describeAbsentCorpora(absentCorpora: readonly string[]): string | undefined {
+  return absentCorpora.length === 0
+    ? undefined
+    : `ser-agent: the model also held out speakers of ${absentCorpora.join(', ')}, whose folders were not given with --data; ` +
+        'they are not measured';
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DatasetError } from '../../src/errors.js';
 import { EMOTIONS } from '../../src/labels.js';
 import { type Corpus, type LabelledFile } from '../../src/training/datasets.js';
+import { rebuildRecordedSplit } from '../../src/training/recorded-split.js';
 import { applySplitPlan, protocolSplit, resolveSplitRequest } from '../../src/training/splits.js';
 
 /** Four corpora shaped like the real ones: speaker ids as they name them, and the classes they have. */
@@ -82,5 +83,27 @@ describe('protocolSplit', () => {
     expect(() => protocolSplit(files, { seed: 1, testCorpus: 'ased' })).toThrow(/--test-corpus ased has no files.*add its folder with --data/);
     const tessOnly = corpora().filter((f) => f.corpus === 'tess');
     expect(() => protocolSplit(tessOnly, { seed: 1 })).toThrow(/no speakers to hold out for testing.*--test-speakers/);
+  });
+});
+
+describe('rebuildRecordedSplit', () => {
+  it('rebuilds the split of a four-corpus model from two of its corpora, exactly as trained there', () => {
+    const files = corpora();
+    const plan = protocolSplit(files, { seed: 42 });
+    const trained = applySplitPlan(files, plan);
+    const present = files.filter((f) => f.corpus === 'ravdess' || f.corpus === 'tess');
+    const { split, absentCorpora } = rebuildRecordedSplit(present, { seed: 42, split: plan });
+    expect(absentCorpora.sort()).toEqual(['ased', 'nemo']);
+    const paths = (set: readonly LabelledFile[]) => set.map((f) => f.path).sort();
+    const inPresent = (set: readonly LabelledFile[]) => set.filter((f) => f.corpus === 'ravdess' || f.corpus === 'tess');
+    expect(paths(split.test)).toEqual(paths(inPresent(trained.test)));
+    expect(paths(split.validation)).toEqual(paths(inPresent(trained.validation)));
+    expect(paths(split.train)).toEqual(paths(inPresent(trained.train)));
+  });
+
+  it('still refuses a held-out speaker missing from a corpus that is present', () => {
+    const files = corpora().filter((f) => f.speaker !== 'ravdess:17');
+    const plan = protocolSplit(corpora(), { seed: 42 });
+    expect(() => rebuildRecordedSplit(files, { seed: 42, split: plan })).toThrow(/ravdess:17 have no files/);
   });
 });
