@@ -50,6 +50,8 @@ export interface AgentConfig {
   };
   model: { path: string; backend: BackendPreference; threads: number; onnxFormat: OnnxFormatPreference };
   log: { level: LogLevel };
+  /** `port` 0: no metrics endpoint. */
+  metrics: { port: number; host: string };
   cache: { dir: string };
   /** `directory` is resolved: never empty. */
   state: { directory: string };

@@ -72,6 +72,23 @@ export const customFormats = {
     },
     coerce: Number,
   },
+  'metrics-port': {
+    validate(value: unknown): void {
+      if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) {
+        throw new Error('must be a TCP port from 1 to 65535, or 0 for no metrics endpoint');
+      }
+    },
+    // Text that is not a number stays text, so the message shows "9o90" rather than NaN.
+    coerce: (text: string): unknown => (/^\d+$/.test(text) ? Number(text) : text),
+  },
+  'listen-host': {
+    validate(value: unknown): void {
+      const example = 'e.g. 127.0.0.1 (this box only) or 0.0.0.0 (every interface)';
+      // convict leaves an empty value out of its message, so this one says it.
+      if (value === '') throw new Error(`is empty; give an address to listen on, ${example}`);
+      if (typeof value !== 'string' || /\s/.test(value)) throw new Error(`must be an address to listen on, ${example}`);
+    },
+  },
   'dbfs': {
     validate(value: unknown): void {
       if (typeof value !== 'number' || !(value <= 0) || !Number.isFinite(value)) {
@@ -332,6 +349,20 @@ export const configSchema = {
       format: LOG_LEVELS as unknown as string[],
       default: 'info',
       env: 'SER_LOG_LEVEL',
+    },
+  },
+  metrics: {
+    port: {
+      doc: 'TCP port of the Prometheus endpoint (GET /metrics) of "ser-agent run"; 0: no endpoint.',
+      format: 'metrics-port',
+      default: 0,
+      env: 'SER_METRICS_PORT',
+    },
+    host: {
+      doc: 'Address the metrics endpoint listens on: 127.0.0.1 keeps it on this box, 0.0.0.0 opens it to the network.',
+      format: 'listen-host',
+      default: '127.0.0.1',
+      env: 'SER_METRICS_HOST',
     },
   },
   cache: {
