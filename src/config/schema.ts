@@ -1,5 +1,5 @@
 import { EMOTIONS } from '../labels.js';
-import { LOG_LEVELS } from '../logging/logger.js';
+import { LOG_FORMATS, LOG_LEVELS } from '../logging/logger.js';
 
 import { RECORDERS } from '../capture/recorder-command.js';
 import { LED_DRIVER_CHOICES } from '../indicators/select-driver.js';
@@ -345,10 +345,16 @@ export const configSchema = {
   },
   log: {
     level: {
-      doc: 'Log level of the JSON log lines.',
+      doc: 'Log level. One-shot commands (classify, evaluate...) logging to a terminal show info lines only when --log-level asks for them.',
       format: LOG_LEVELS as unknown as string[],
       default: 'info',
       env: 'SER_LOG_LEVEL',
+    },
+    format: {
+      doc: 'Log line format: json (one object per line, for journald and pipes), pretty (for people), or auto (pretty when the logs go to a terminal).',
+      format: LOG_FORMATS as unknown as string[],
+      default: 'auto',
+      env: 'SER_LOG_FORMAT',
     },
   },
   metrics: {

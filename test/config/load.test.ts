@@ -91,6 +91,15 @@ describe('loadConfig', () => {
     expect(words).toMatch(/metrics\.host: must be an address to listen on, .*: value was "my host"/);
   });
 
+  it('writes logs in the format log.format names: auto (default), json or pretty', () => {
+    expect(loadConfig(base).log).toEqual({ level: 'info', format: 'auto' });
+    expect(loadConfig({ ...base, env: { SER_LOG_FORMAT: 'json' } }).log.format).toBe('json');
+    expect(loadConfig({ ...base, env: { SER_LOG_FORMAT: 'json' }, overrides: { log: { format: 'pretty' } } }).log.format).toBe('pretty');
+    expect(errorOf(() => loadConfig({ ...base, overrides: { log: { format: 'xml' as 'json' } } })).message).toMatch(
+      /log\.format: must be one of the possible values: \["auto","json","pretty"\]: value was "xml"/,
+    );
+  });
+
   it('reads --config instead of the system file', async () => {
     await writeJson('etc-config.json', { deviceId: 'system' });
     const file = await writeJson('mine.json', { deviceId: 'mine' });
