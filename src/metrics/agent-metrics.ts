@@ -7,9 +7,9 @@ import { type BrokerState } from '../mqtt/payloads.js';
 import { MetricsServer, type Exposition } from './metrics-server.js';
 
 /**
- * What becomes of a cut window. `non_speech` is for the speech gate still to come (windows
- * loud enough but not speech); it is exported at 0 from the start so that dashboards and
- * alerts written now keep working when it arrives.
+ * The window outcome nothing counts yet: windows loud enough but not speech, for the speech
+ * gate still to come. Exported at 0 from the start so that dashboards and alerts written now
+ * keep working when it arrives.
  */
 const NOT_COUNTED_YET = 'non_speech';
 const CAPTURE_STATES: readonly CaptureState[] = ['starting', 'running', 'degraded', 'stopped'];
@@ -38,7 +38,7 @@ export interface AgentMetricsOptions {
  * time only.
  */
 export class AgentMetrics implements DaemonMetrics {
-  readonly registry = new Registry();
+  readonly #registry = new Registry();
   readonly #server: MetricsServer;
   #read: (() => DaemonReadings) | undefined;
   /** The readings of the scrape being rendered: one snapshot for every metric in it. */
@@ -49,8 +49,8 @@ export class AgentMetrics implements DaemonMetrics {
   readonly #windowToEventSeconds: Histogram;
 
   constructor(options: AgentMetricsOptions) {
-    this.#server = new MetricsServer({ ...options, render: () => this.render() });
-    const registers = [this.registry];
+    this.#server = new MetricsServer({ ...options, render: () => this.#render() });
+    const registers = [this.#registry];
     const scrape = (): DaemonReadings | undefined => this.#scrape;
 
     new Counter({
@@ -179,10 +179,10 @@ export class AgentMetrics implements DaemonMetrics {
   }
 
   /** One scrape: the daemon's readings taken once, then every metric rendered from them. */
-  async render(): Promise<Exposition> {
+  async #render(): Promise<Exposition> {
     this.#scrape = this.#read?.();
     try {
-      return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+      return { contentType: this.#registry.contentType, body: await this.#registry.metrics() };
     } finally {
       this.#scrape = undefined;
     }
