@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isatty } from 'node:tty';
 import { fileURLToPath } from 'node:url';
 import { runCli } from './commands/index.js';
 
@@ -30,5 +31,6 @@ process.exitCode = await runCli({
   version: (JSON.parse(readFileSync(path.join(installDir, 'package.json'), 'utf8')) as { version: string }).version,
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
+  isTerminal: isatty,
   signal: abort.signal,
 });

@@ -52,6 +52,31 @@ export interface ProcessProbe {
   liveTensors(): number;
 }
 
+/**
+ * The counts and states the daemon keeps for its health report, as the metrics read them at
+ * each scrape: one owner for each number, read by both.
+ */
+export interface DaemonReadings {
+  windows: { classified: number; silent: number; dropped: number };
+  events: PublisherCounters;
+  captureState: CaptureState;
+  brokerState: BrokerState;
+  process: { rssBytes: number; cpuMicros: number; tensors: number };
+}
+
+/** What the daemon feeds its metrics endpoint; AgentMetrics (Prometheus) is one. */
+export interface DaemonMetrics {
+  /** Starts serving; each scrape takes `read()`. Never rejects: the daemon runs on without metrics. */
+  start(read: () => DaemonReadings): Promise<void>;
+  stop(): Promise<void>;
+  /** A window was classified in `inferenceMs`. */
+  windowClassified(inferenceMs: number): void;
+  /** An event was handed to MQTT, `latencyMs` after its window ended. */
+  eventEmitted(emotion: Emotion, latencyMs: number): void;
+  /** Capture failed; the recorder is started again after a wait. */
+  captureFailed(): void;
+}
+
 export interface DaemonParts {
   config: Readonly<AgentConfig>;
   logger: Logger;
@@ -68,6 +93,8 @@ export interface DaemonParts {
   scheduler: Scheduler;
   nextEventId: EventIdGenerator;
   processProbe: ProcessProbe;
+  /** The Prometheus endpoint, when metrics.port is set; its module is loaded only then. */
+  metrics?: DaemonMetrics;
 }
 
 /**
@@ -129,9 +156,12 @@ export class Daemon {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    const { indicators, publisher, source, scheduler, config, notifier, clock, processProbe } = this.#parts;
+    const { indicators, publisher, source, scheduler, config, notifier, clock, processProbe, metrics } = this.#parts;
     this.#startedAt = clock.now();
     this.#cpuAtLastReport = { micros: processProbe.cpuMicros(), at: this.#startedAt };
+    // First, so that a scrape can watch the rest come up (the broker connecting, capture starting).
+    await metrics?.start(() => this.#readings());
+    if (this.#stopping) return;
     await indicators.start();
     // stop() may be called while start() waits; then nothing more is started.
     if (this.#stopping) return;
@@ -161,7 +191,7 @@ export class Daemon {
   }
 
   async #stopParts(): Promise<void> {
-    const { notifier, source, publisher, indicators } = this.#parts;
+    const { notifier, source, publisher, indicators, metrics } = this.#parts;
     notifier.stopping();
     for (const cancel of this.#cancelTimers) cancel();
     this.#cancelTimers = [];
@@ -170,6 +200,7 @@ export class Daemon {
       ['inference', () => this.#queue.stop()],
       ['mqtt', () => publisher.stop()],
       ['indicators', () => indicators.stop()],
+      ['metrics', () => metrics?.stop() ?? Promise.resolve()],
     ];
     for (const [part, step] of steps) {
       try {
@@ -199,6 +230,7 @@ export class Daemon {
     this.#captureState = state;
     this.#captureDetail = reason ?? null;
     if (state === 'degraded') {
+      this.#parts.metrics?.captureFailed();
       // Audio from before and after a gap must never be stitched into one window, nor
       // outvote what is heard after it in the smoothing.
       this.#windower.reset();
@@ -216,6 +248,7 @@ export class Daemon {
 
   #onPrediction(result: TimedPrediction, window: CapturedWindow): void {
     this.#latency.record(result.inferenceMs);
+    this.#parts.metrics?.windowClassified(result.inferenceMs);
     if (this.#modelFault) {
       this.#modelFault = false;
       this.#updateStatus();
@@ -228,13 +261,14 @@ export class Daemon {
       );
     }
     if (prediction === undefined) return;
-    const { config, model, publisher, indicators, nextEventId } = this.#parts;
+    const { config, model, publisher, indicators, nextEventId, metrics, clock } = this.#parts;
     publisher.publishEvent(
       createEmotionEvent(
         { deviceId: config.deviceId, windowStart: window.start, windowEnd: window.end, prediction, model },
         nextEventId,
       ),
     );
+    metrics?.eventEmitted(prediction.emotion, clock.now() - window.end.getTime());
     indicators.showEmotion(prediction.emotion);
   }
 
@@ -270,32 +304,44 @@ export class Daemon {
     }
   }
 
+  #readings(): DaemonReadings {
+    const { publisher, processProbe } = this.#parts;
+    const queue = this.#queue.counters;
+    return {
+      windows: { classified: queue.processed, silent: this.#silence.skipped, dropped: queue.dropped },
+      events: publisher.counters,
+      captureState: this.#captureState,
+      brokerState: publisher.state,
+      process: { rssBytes: processProbe.rssBytes(), cpuMicros: processProbe.cpuMicros(), tensors: processProbe.liveTensors() },
+    };
+  }
+
   /** The retained health payload: what an operator needs to trust a box they cannot see. */
   healthReport(): HealthReport {
-    const { clock, processProbe, publisher, config, model, brokerUrl } = this.#parts;
+    const { clock, config, model, brokerUrl } = this.#parts;
     const now = clock.now();
-    const micros = processProbe.cpuMicros();
+    const { windows, events, captureState, brokerState, process: figures } = this.#readings();
     const elapsedMs = now - this.#cpuAtLastReport.at;
-    const cpuPercent = elapsedMs > 0 ? ((micros - this.#cpuAtLastReport.micros) / 1000 / elapsedMs) * 100 : 0;
-    this.#cpuAtLastReport = { micros, at: now };
-    const queue = this.#queue.counters;
+    const cpuPercent = elapsedMs > 0 ? ((figures.cpuMicros - this.#cpuAtLastReport.micros) / 1000 / elapsedMs) * 100 : 0;
+    this.#cpuAtLastReport = { micros: figures.cpuMicros, at: now };
     const latency = this.#latency.summary();
     return {
       schema: HEALTH_SCHEMA_VERSION,
       deviceId: config.deviceId,
       ts: new Date(now).toISOString(),
       uptimeSeconds: Math.round((now - this.#startedAt) / 1000),
-      windows: { processed: queue.processed, skippedSilence: this.#silence.skipped, dropped: queue.dropped },
-      events: publisher.counters,
+      windows: { processed: windows.classified, skippedSilence: windows.silent, dropped: windows.dropped },
+      events,
       inferenceMs: { p50: latency.p50 ?? null, p95: latency.p95 ?? null },
       process: {
-        rssBytes: processProbe.rssBytes(),
+        rssBytes: figures.rssBytes,
         cpuPercent: Math.round(cpuPercent * 100) / 100,
-        tensors: processProbe.liveTensors(),
+        tensors: figures.tensors,
       },
-      capture: { state: this.#captureState, detail: this.#captureDetail },
-      broker: { state: publisher.state, url: brokerUrl },
+      capture: { state: captureState, detail: this.#captureDetail },
+      broker: { state: brokerState, url: brokerUrl },
       model,
     };
   }
+
 }

@@ -12,6 +12,7 @@ const SYSTEM_TOOLS: Readonly<Record<string, string>> = {
   openssl: 'openssl',
   chromium: 'chromium',
   strace: 'strace',
+  script: 'bsdutils',
 };
 
 /**

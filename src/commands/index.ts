@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { BACKEND_PREFERENCES, type BackendPreference } from '../model/backend.js';
 import { ConfigError, describeError, ModelError, SerError, UsageError } from '../errors.js';
-import { createLogger, LOG_LEVELS } from '../logging/logger.js';
+import { chooseLogSetup, LOG_FORMATS, LOG_LEVELS, openLogger } from '../logging/logger.js';
 import { adaptCommand } from './adapt.js';
 import { calibrateCommand } from './calibrate.js';
 import { classifyCommand } from './classify.js';
@@ -37,6 +37,7 @@ const GLOBAL_OPTIONS = {
   backend: { type: 'string' },
   config: { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -50,8 +51,10 @@ export interface CliEnvironment {
   version: string;
   out: (line: string) => void;
   err: (line: string) => void;
-  /** File descriptor the JSON log lines go to (stderr in production). */
+  /** File descriptor one-shot commands log to (stderr in production); `run` logs to stdout. */
   logFd?: number;
+  /** Whether a file descriptor is a terminal (tty.isatty in production): `log.format: auto` asks it. */
+  isTerminal: (fd: number) => boolean;
   signal: AbortSignal;
 }
 
@@ -86,7 +89,10 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
         path: values.model,
         backend: values.backend as BackendPreference | undefined,
       },
-      log: { level: values['log-level'] as (typeof LOG_LEVELS)[number] | undefined },
+      log: {
+        level: values['log-level'] as (typeof LOG_LEVELS)[number] | undefined,
+        format: values['log-format'] as (typeof LOG_FORMATS)[number] | undefined,
+      },
     };
     const config = loadConfig({
       ...(typeof values.config === 'string' ? { file: values.config } : {}),
@@ -96,7 +102,21 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
       homeDir: environment.homeDir,
       hostname: environment.hostname,
     });
-    const logger = createLogger(config.log.level, command.logsToStdout === true ? 1 : environment.logFd);
+    // Only the daemon logs to stdout (see Command.logsToStdout): one-shot commands keep it for their output.
+    const daemon = command.logsToStdout === true;
+    const logFd = daemon ? 1 : (environment.logFd ?? 2);
+    const terminal = environment.isTerminal(logFd);
+    const logger = await openLogger(
+      chooseLogSetup({
+        level: config.log.level,
+        format: config.log.format,
+        terminal,
+        levelFromFlag: values['log-level'] !== undefined,
+        daemon,
+      }),
+      logFd,
+      terminal && wantsColor(environment.env),
+    );
     return await command.run(values, positionals, {
       config,
       logger,
@@ -120,6 +140,11 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
     if (!(error instanceof SerError)) environment.err(String((error as Error).stack ?? ''));
     return EXIT.failure;
   }
+}
+
+/** The NO_COLOR convention (https://no-color.org) and terminals that cannot show colour. */
+function wantsColor(env: Readonly<Record<string, string | undefined>>): boolean {
+  return !env['NO_COLOR'] && env['TERM'] !== 'dumb';
 }
 
 function isParseArgsError(error: unknown): boolean {
@@ -149,6 +174,7 @@ function globalUsage(): string {
     '  --model DIR         model directory (default: the shipped models/ser-cnn-lstm)',
     `  --backend NAME      ${BACKEND_PREFERENCES.join(' | ')} (default auto)`,
     '  --config FILE       JSON configuration file',
-    `  --log-level LEVEL   ${LOG_LEVELS.join(' | ')} (default info; logs are JSON on stderr)`,
+    `  --log-level LEVEL   ${LOG_LEVELS.join(' | ')} (default info; at a terminal, one-shot commands show warn and above)`,
+    `  --log-format FORMAT ${LOG_FORMATS.join(' | ')} (default auto: pretty at a terminal, else JSON lines; on stderr, on stdout for run)`,
   ].join('\n');
 }

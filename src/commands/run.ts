@@ -56,6 +56,11 @@ export const runCommand: Command = {
       }
 
       const gpioLogger = logger.child({ module: 'gpio' });
+      // prom-client is loaded only when metrics are asked for: memory on a Pi is the budget.
+      const metrics =
+        config.metrics.port === 0
+          ? undefined
+          : new (await import('../metrics/agent-metrics.js')).AgentMetrics({ ...config.metrics, logger });
       const driver = await selectLedDriver({ driver: config.gpio.driver, chipBase: config.gpio.chipBase, logger: gpioLogger });
       const daemon = new Daemon({
         config,
@@ -90,6 +95,7 @@ export const runCommand: Command = {
           },
           liveTensors: () => tf.memory().numTensors,
         },
+        ...(metrics === undefined ? {} : { metrics }),
       });
       started.push({ name: 'daemon', stop: () => daemon.stop() });
       await daemon.start();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import convict from 'convict';
 import { ConfigError, describeError } from '../errors.js';
 import { type Emotion } from '../labels.js';
-import { type LogLevel } from '../logging/logger.js';
+import { type LogFormat, type LogLevel } from '../logging/logger.js';
 import { type RecorderName } from '../capture/recorder-command.js';
 import { type LedDriverChoice } from '../indicators/select-driver.js';
 import { type SmoothingMode } from '../pipeline/smoothing.js';
@@ -49,7 +49,9 @@ export interface AgentConfig {
     chipBase: number | null;
   };
   model: { path: string; backend: BackendPreference; threads: number; onnxFormat: OnnxFormatPreference };
-  log: { level: LogLevel };
+  log: { level: LogLevel; format: LogFormat };
+  /** `port` 0: no metrics endpoint. */
+  metrics: { port: number; host: string };
   cache: { dir: string };
   /** `directory` is resolved: never empty. */
   state: { directory: string };

@@ -1,5 +1,5 @@
 import { EMOTIONS } from '../labels.js';
-import { LOG_LEVELS } from '../logging/logger.js';
+import { LOG_FORMATS, LOG_LEVELS } from '../logging/logger.js';
 
 import { RECORDERS } from '../capture/recorder-command.js';
 import { LED_DRIVER_CHOICES } from '../indicators/select-driver.js';
@@ -71,6 +71,23 @@ export const customFormats = {
       if (value !== 4 && value !== 5) throw new Error('must be 4 (MQTT 3.1.1) or 5 (MQTT 5)');
     },
     coerce: Number,
+  },
+  'metrics-port': {
+    validate(value: unknown): void {
+      if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) {
+        throw new Error('must be a TCP port from 1 to 65535, or 0 for no metrics endpoint');
+      }
+    },
+    // Text that is not a number stays text, so the message shows "9o90" rather than NaN.
+    coerce: (text: string): unknown => (/^\d+$/.test(text) ? Number(text) : text),
+  },
+  'listen-host': {
+    validate(value: unknown): void {
+      const example = 'e.g. 127.0.0.1 (this box only) or 0.0.0.0 (every interface)';
+      // convict leaves an empty value out of its message, so this one says it.
+      if (value === '') throw new Error(`is empty; give an address to listen on, ${example}`);
+      if (typeof value !== 'string' || /\s/.test(value)) throw new Error(`must be an address to listen on, ${example}`);
+    },
   },
   'dbfs': {
     validate(value: unknown): void {
@@ -328,10 +345,30 @@ export const configSchema = {
   },
   log: {
     level: {
-      doc: 'Log level of the JSON log lines.',
+      doc: 'Log level. One-shot commands (classify, evaluate...) logging to a terminal show info lines only when --log-level asks for them.',
       format: LOG_LEVELS as unknown as string[],
       default: 'info',
       env: 'SER_LOG_LEVEL',
+    },
+    format: {
+      doc: 'Log line format: json (one object per line, for journald and pipes), pretty (for people), or auto (pretty when the logs go to a terminal).',
+      format: LOG_FORMATS as unknown as string[],
+      default: 'auto',
+      env: 'SER_LOG_FORMAT',
+    },
+  },
+  metrics: {
+    port: {
+      doc: 'TCP port of the Prometheus endpoint (GET /metrics) of "ser-agent run"; 0: no endpoint.',
+      format: 'metrics-port',
+      default: 0,
+      env: 'SER_METRICS_PORT',
+    },
+    host: {
+      doc: 'Address the metrics endpoint listens on: 127.0.0.1 keeps it on this box, 0.0.0.0 opens it to the network.',
+      format: 'listen-host',
+      default: '127.0.0.1',
+      env: 'SER_METRICS_HOST',
     },
   },
   cache: {

@@ -79,6 +79,27 @@ describe('loadConfig', () => {
     expect(error.message).toMatch(/mqtt\.queueBytes: must be a whole number of at least 1: value was 1\.5/);
   });
 
+  it('turns the metrics endpoint on with a port, on 127.0.0.1 unless metrics.host says, and names a bad port or host', () => {
+    expect(loadConfig(base).metrics).toEqual({ port: 0, host: '127.0.0.1' });
+    expect(loadConfig({ ...base, env: { SER_METRICS_PORT: '9464', SER_METRICS_HOST: '0.0.0.0' } }).metrics).toEqual({ port: 9464, host: '0.0.0.0' });
+    const error = errorOf(() => loadConfig({ ...base, env: { SER_METRICS_PORT: '70000', SER_METRICS_HOST: '' } }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toContain('metrics.port: must be a TCP port from 1 to 65535, or 0 for no metrics endpoint: value was 70000');
+    expect(error.message).toContain('metrics.host: is empty; give an address to listen on, e.g. 127.0.0.1');
+    const words = errorOf(() => loadConfig({ ...base, env: { SER_METRICS_PORT: 'http', SER_METRICS_HOST: 'my host' } })).message;
+    expect(words).toMatch(/metrics\.port: must be a TCP port .*: value was "http"/);
+    expect(words).toMatch(/metrics\.host: must be an address to listen on, .*: value was "my host"/);
+  });
+
+  it('writes logs in the format log.format names: auto (default), json or pretty', () => {
+    expect(loadConfig(base).log).toEqual({ level: 'info', format: 'auto' });
+    expect(loadConfig({ ...base, env: { SER_LOG_FORMAT: 'json' } }).log.format).toBe('json');
+    expect(loadConfig({ ...base, env: { SER_LOG_FORMAT: 'json' }, overrides: { log: { format: 'pretty' } } }).log.format).toBe('pretty');
+    expect(errorOf(() => loadConfig({ ...base, overrides: { log: { format: 'xml' as 'json' } } })).message).toMatch(
+      /log\.format: must be one of the possible values: \["auto","json","pretty"\]: value was "xml"/,
+    );
+  });
+
   it('reads --config instead of the system file', async () => {
     await writeJson('etc-config.json', { deviceId: 'system' });
     const file = await writeJson('mine.json', { deviceId: 'mine' });

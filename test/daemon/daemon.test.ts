@@ -1,11 +1,15 @@
+import { connect as connectTcp, createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type ConfigOverrides } from '../../src/config/load.js';
-import { Daemon } from '../../src/daemon.js';
+import { Daemon, type DaemonMetrics, type DaemonReadings } from '../../src/daemon.js';
 import { CLIP_SAMPLES, SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { EMOTIONS, type Emotion } from '../../src/labels.js';
 import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
 import { HEALTH_SCHEMA_VERSION, type ModelIdentity } from '../../src/mqtt/payloads.js';
+import { AgentMetrics } from '../../src/metrics/agent-metrics.js';
 import { captureLogs } from '../helpers/logs.js';
+import { freePort } from '../helpers/ports.js';
+import { byLabel, sample, scrape, value } from '../helpers/prometheus.js';
 import { FakeClock } from '../pipeline/fake-clock.js';
 import {
   FakeProcessProbe,
@@ -44,7 +48,9 @@ interface Harness {
   logLines: Record<string, unknown>[];
 }
 
-function createHarness(options: { overrides?: ConfigOverrides; watchdogIntervalMs?: number | undefined } = {}): Harness {
+function createHarness(
+  options: { overrides?: ConfigOverrides; watchdogIntervalMs?: number | undefined; metrics?: (calls: string[]) => DaemonMetrics } = {},
+): Harness {
   const config = loadConfig({
     env: {},
     installDir: '/nonexistent/ser-agent',
@@ -79,6 +85,7 @@ function createHarness(options: { overrides?: ConfigOverrides; watchdogIntervalM
     scheduler: parts.scheduler,
     nextEventId: createEventIdGenerator(fixedRandom),
     processProbe: parts.probe,
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics(calls) }),
   });
   return { daemon, calls, logLines: lines, ...parts };
 }
@@ -459,5 +466,162 @@ describe('Daemon health report', () => {
     h.clock.ms = T0 + 40_000;
     h.probe.cpu += 1_000_000;
     expect(h.daemon.healthReport().process.cpuPercent).toBe(10);
+  });
+});
+
+/** The real Prometheus metrics and endpoint, recording when the daemon starts and stops them. */
+class RecordingMetrics extends AgentMetrics {
+  constructor(
+    private readonly calls: string[],
+    port: number,
+  ) {
+    super({ host: '127.0.0.1', port, logger: captureLogs().logger });
+  }
+
+  override start(read: () => DaemonReadings): Promise<void> {
+    this.calls.push('metrics.start');
+    return super.start(read);
+  }
+
+  override stop(): Promise<void> {
+    this.calls.push('metrics.stop');
+    return super.stop();
+  }
+}
+
+/** A started daemon with a metrics endpoint on a free port, and that endpoint's URL. */
+async function withMetrics(overrides: ConfigOverrides = {}): Promise<{ h: Harness; url: string }> {
+  const port = await freePort();
+  let metrics: RecordingMetrics | undefined;
+  const h = await startedHarness({ overrides, metrics: (calls) => (metrics = new RecordingMetrics(calls, port)) });
+  return { h, url: metrics?.url ?? '' };
+}
+
+/** Sends raw bytes and resolves with what the server answered before closing. */
+function rawRequest(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp(Number(port), hostname, () => socket.end(bytes));
+    let answer = '';
+    socket.on('data', (data: Buffer) => (answer += data.toString()));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+describe('Daemon metrics endpoint', () => {
+  it('serves the health report\'s counts at GET /metrics and moves them as windows are classified and events published', async () => {
+    const { h, url } = await withMetrics({ window: { queueLimit: 1 } });
+    const before = await scrape(url);
+    expect(before.status).toBe(200);
+    expect(before.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(byLabel(before.families, 'ser_windows_total', 'outcome')).toEqual({ classified: 0, silent: 0, dropped: 0, non_speech: 0 });
+    expect(byLabel(before.families, 'ser_events_total', 'emotion')).toEqual(Object.fromEntries(EMOTIONS.map((e) => [e, 0])));
+    expect(byLabel(before.families, 'ser_capture_state', 'state')).toEqual({ starting: 0, running: 1, degraded: 0, stopped: 0 });
+    expect(byLabel(before.families, 'ser_broker_state', 'state')).toEqual({ connecting: 0, connected: 1, disconnected: 0 });
+    expect(sample(before.families, 'ser_inference_duration_seconds').count).toBe('0');
+
+    // One window classified 30 ms long and published 0.4 s after it ended; one silent window;
+    // three windows in one chunk behind a queue of one: the two oldest are dropped.
+    h.classifier.script(timedPrediction('anger', 0.8, 30), timedPrediction('sadness', 0.8, 30));
+    h.clock.ms = T0 + 3000;
+    h.source.push(loud(3));
+    h.clock.ms = T0 + 3400;
+    await settle();
+    h.source.push(quiet(3));
+    await settle();
+    h.source.push(loud(9));
+    await settle();
+    h.source.state('degraded', 'arecord exited 1');
+    h.publisher.counters = { published: 2, queued: 3, queuedBytes: 1800, dropped: 4 };
+    h.publisher.state = 'disconnected';
+    h.probe.rss = 123_456_789;
+    h.probe.cpu = 2_500_000;
+
+    const after = (await scrape(url)).families;
+    expect(byLabel(after, 'ser_windows_total', 'outcome')).toEqual({ classified: 2, silent: 1, dropped: 2, non_speech: 0 });
+    // The same numbers the health report carries: one owner, read by both.
+    expect(h.daemon.healthReport().windows).toEqual({ processed: 2, skippedSilence: 1, dropped: 2 });
+    expect(byLabel(after, 'ser_events_total', 'emotion')).toMatchObject({ anger: 1, sadness: 1, neutral: 0 });
+    expect(h.publisher.events.map((e) => e.emotion)).toEqual(['anger', 'sadness']);
+    expect(value(after, 'ser_mqtt_events_published_total')).toBe(2);
+    expect(value(after, 'ser_event_queue_depth')).toBe(3);
+    expect(value(after, 'ser_event_queue_bytes')).toBe(1800);
+    expect(value(after, 'ser_event_queue_dropped_total')).toBe(4);
+    expect(value(after, 'ser_capture_restarts_total')).toBe(1);
+    expect(byLabel(after, 'ser_capture_state', 'state')).toMatchObject({ running: 0, degraded: 1 });
+    expect(byLabel(after, 'ser_broker_state', 'state')).toMatchObject({ connected: 0, disconnected: 1 });
+    expect(value(after, 'process_resident_memory_bytes')).toBe(123_456_789);
+    expect(value(after, 'process_cpu_seconds_total')).toBe(2.5);
+    expect(value(after, 'ser_tfjs_tensors')).toBe(42);
+    const inference = sample(after, 'ser_inference_duration_seconds');
+    expect([inference.count, inference.sum, inference.buckets?.['0.025'], inference.buckets?.['0.05']]).toEqual(['2', '0.06', '0', '2']);
+    const windowToEvent = sample(after, 'ser_window_to_event_seconds');
+    expect(windowToEvent.count).toBe('2');
+    // The first event came 0.4 s after its window: above 0.25 s, within 0.5 s.
+    expect([windowToEvent.buckets?.['0.25'], windowToEvent.buckets?.['0.5']]).toEqual(['1', '2']);
+    await h.daemon.stop();
+  });
+
+  it('answers 404 off /metrics, 405 to other methods, HEAD without a body, and survives a malformed request', async () => {
+    const { h, url } = await withMetrics();
+    const root = url.replace('/metrics', '/');
+    expect((await fetch(root)).status).toBe(404);
+    expect((await fetch(`${url}/extra`)).status).toBe(404);
+    const post = await fetch(url, { method: 'POST', body: 'x' });
+    expect([post.status, post.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+    const head = await fetch(url, { method: 'HEAD' });
+    expect([head.status, await head.text()]).toEqual([200, '']);
+    expect((await fetch(`${url}?name[]=ser_windows_total`)).status).toBe(200);
+    expect(await rawRequest(url, 'NONSENSE\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/);
+
+    h.source.push(loud(3));
+    await settle();
+    expect(value((await scrape(url)).families, 'ser_windows_total', { outcome: 'classified' })).toBe(1);
+    await h.daemon.stop();
+  });
+
+  it('starts first and stops last, freeing its port', async () => {
+    const { h, url } = await withMetrics();
+    expect(h.calls.slice(0, 3)).toEqual(['metrics.start', 'indicators.start', 'publisher.start']);
+    h.calls.length = 0;
+    await h.daemon.stop();
+    expect(h.calls).toEqual(['notifier.stopping', 'source.stop', 'publisher.stop', 'indicators.stop', 'metrics.stop']);
+    await expect(fetch(url)).rejects.toThrow();
+  });
+
+  it('logs a port already in use with the port and the fix, and the daemon runs on without metrics', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const address = taken.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    const { logger, lines } = captureLogs();
+    const metrics = new AgentMetrics({ host: '127.0.0.1', port, logger });
+    const h = await startedHarness({ metrics: () => metrics });
+    try {
+      const failure = lines.find((line) => line['module'] === 'metrics' && line['level'] === 50);
+      expect(failure?.['msg']).toContain(`cannot listen on 127.0.0.1:${port}`);
+      expect(failure?.['fix']).toContain(`port ${port}`);
+      expect(failure?.['fix']).toContain('metrics.port');
+      expect(metrics.url).toBeUndefined();
+
+      h.source.push(loud(3));
+      await settle();
+      expect(h.publisher.events).toHaveLength(1);
+      await expect(h.daemon.stop()).resolves.toBeUndefined();
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
+  it('keeps each daemon\'s numbers on its own registry', async () => {
+    const first = await withMetrics();
+    const second = await withMetrics();
+    first.h.source.push(loud(3));
+    await settle();
+    const classified = async (url: string): Promise<number> =>
+      value((await scrape(url)).families, 'ser_windows_total', { outcome: 'classified' });
+    expect([await classified(first.url), await classified(second.url)]).toEqual([1, 0]);
+    await Promise.all([first.h.daemon.stop(), second.h.daemon.stop()]);
   });
 });
