@@ -149,34 +149,41 @@ export const trainCommand: Command = {
         },
       },
     };
-    if (folds !== undefined) {
-      const cv = await crossValidate(plan, folds, outDir, deps, (fold, total, result) => {
-        context.err(
-          `fold ${fold}/${total} (test speakers ${result.testSpeakers.join(',')}): speaker-independent accuracy ` +
-            `${percent(result.speakerIndependent.accuracy)}, UAR ${percent(result.speakerIndependent.uar)}`,
-        );
-      });
-      for (const line of describeCrossValidation(cv)) context.out(line);
-      context.err(`fold models and ${CROSS_VALIDATION_FILE} saved in ${outDir}`);
-      return EXIT.ok;
-    }
-    const report = await trainAndSave(plan, outDir, deps);
-    context.err(
-      `trained ${report.training.history.length} epochs (${report.training.stopReason}), best epoch ` +
-        `${report.training.bestEpoch}, ${report.minutes.toFixed(1)} min; saved to ${outDir}`,
-    );
-    if (report.speakerIndependent) {
-      context.out(
-        `speaker-independent (held-out speakers ${heldOutSpeakers(report.split).join(',')}): ${report.speakerIndependent.count} files, ` +
-          `accuracy ${percent(report.speakerIndependent.accuracy)}, UAR ${percent(report.speakerIndependent.uar)}`,
+    // A run stopped mid-epoch or mid-build leaves its bar running, and the bar's redraw timer
+    // would keep the process alive after the command has returned.
+    try {
+      if (folds !== undefined) {
+        const cv = await crossValidate(plan, folds, outDir, deps, (fold, total, result) => {
+          context.err(
+            `fold ${fold}/${total} (test speakers ${result.testSpeakers.join(',')}): speaker-independent accuracy ` +
+              `${percent(result.speakerIndependent.accuracy)}, UAR ${percent(result.speakerIndependent.uar)}`,
+          );
+        });
+        for (const line of describeCrossValidation(cv)) context.out(line);
+        context.err(`fold models and ${CROSS_VALIDATION_FILE} saved in ${outDir}`);
+        return EXIT.ok;
+      }
+      const report = await trainAndSave(plan, outDir, deps);
+      context.err(
+        `trained ${report.training.history.length} epochs (${report.training.stopReason}), best epoch ` +
+          `${report.training.bestEpoch}, ${report.minutes.toFixed(1)} min; saved to ${outDir}`,
       );
+      if (report.speakerIndependent) {
+        context.out(
+          `speaker-independent (held-out speakers ${heldOutSpeakers(report.split).join(',')}): ${report.speakerIndependent.count} files, ` +
+            `accuracy ${percent(report.speakerIndependent.accuracy)}, UAR ${percent(report.speakerIndependent.uar)}`,
+        );
+      }
+      for (const line of describeMetrics('test', report.test.all)) context.out(line);
+      for (const [corpus, metrics] of Object.entries(report.test.byCorpus)) {
+        for (const line of describeMetrics(`test (${corpus})`, metrics)) context.out(line);
+      }
+      for (const line of describeCalibration(report.calibration.report)) context.out(line);
+      return EXIT.ok;
+    } finally {
+      featureBar.stop();
+      batchBar.stop();
     }
-    for (const line of describeMetrics('test', report.test.all)) context.out(line);
-    for (const [corpus, metrics] of Object.entries(report.test.byCorpus)) {
-      for (const line of describeMetrics(`test (${corpus})`, metrics)) context.out(line);
-    }
-    for (const line of describeCalibration(report.calibration.report)) context.out(line);
-    return EXIT.ok;
   },
 };
 
