@@ -23,8 +23,6 @@ import { openClassifier } from './open-classifier.js';
 import { stringList } from './options.js';
 
 export const runCommand: Command = {
-  name: 'run',
-  summary: 'Run the agent: microphone → 3 s windows → emotion → MQTT events and LEDs (the daemon)',
   usage: 'ser-agent run [--config FILE] [--input FILE...]',
   options: { input: { type: 'string', multiple: true } },
   logsToStdout: true,

@@ -24,8 +24,6 @@ const DEFAULT_TEST_SPEAKERS = 'ravdess:17-20';
 const DEFAULT_VALIDATION_SPEAKERS = 'ravdess:15-16';
 
 export const trainCommand: Command = {
-  name: 'train',
-  summary: 'Train the CNN-LSTM on emotional speech folders and save a model directory',
   usage:
     'ser-agent train --data DIR... --out DIR [--split speaker|random] [--test-speakers ravdess:17-20]\n' +
     '                [--validation-speakers ravdess:15-16] [--folds K] [--seed 42] [--epochs 100] [--batch-size 32]\n' +
