@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import { RecorderSource } from '../capture/recorder-source.js';
 import { ReplaySource } from '../capture/replay-source.js';
 import { type AudioSource } from '../capture/audio-source.js';
@@ -86,7 +85,7 @@ export const runCommand: Command = {
             const usage = process.cpuUsage();
             return usage.user + usage.system;
           },
-          liveTensors: () => tf.memory().numTensors,
+          liveTensors: () => classifier.liveTensors(),
         },
       });
       started.push({ name: 'daemon', stop: () => daemon.stop() });
