@@ -7,7 +7,6 @@ import { Indicators } from '../indicators/indicators.js';
 import { selectLedDriver } from '../indicators/select-driver.js';
 import { type Logger } from '../logging/logger.js';
 import { redactBrokerUrl } from '../mqtt/broker-url.js';
-import { EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { DurableQueue } from '../mqtt/durable-queue.js';
 import { createEventIdGenerator } from '../mqtt/event-id.js';
 import { modelIdentity } from '../mqtt/payloads.js';
@@ -46,6 +45,8 @@ export const runCommand: Command = {
 
       let brokerUrl = config.mqtt.url;
       if (brokerUrl === '') {
+        // Loaded only here: a box that talks to a real broker never carries Aedes.
+        const { EmbeddedBroker } = await import('../mqtt/embedded-broker.js');
         const broker = new EmbeddedBroker({ logger });
         brokerUrl = await broker.start();
         // The broker logs that it started and how to watch it.
