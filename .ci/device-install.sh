@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CI: the README's "Install on a device" works from a fresh clone. Clones this checkout into a
-# temporary directory, runs the README's `sudo npm ...` lines exactly as written there (without
-# sudo: CI already runs as the user who owns the clone), and classifies a recording with the
-# result, which must match, to the digit, what this checkout's full development install says.
+# temporary directory, runs the README's `npm` and `./bin/ser-agent.js` lines exactly as
+# written there (without sudo: CI already runs as the user who owns the clone), and classifies
+# a recording with the result, which must match, to the digit, what this checkout's full
+# development install says.
 # Any step that fails, a dev package left behind, or a different answer fails the script.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -16,13 +17,14 @@ trap 'rm -rf "$work"' EXIT
 git clone --quiet "$repo" "$work/ser-agent"
 cd "$work/ser-agent"
 
-# The npm lines of the README's install block, comments stripped: the commands users copy.
+# The README install block's npm and ./bin/ser-agent.js lines, sudo and comments stripped: the
+# commands users copy (the others install system packages and users, which CI does itself).
 mapfile -t steps < <(
   awk '/^## Install on a device/{section=1} section && /^```sh/{block=1; next} block && /^```/{exit} block' README.md |
-    sed -n 's/^sudo \(npm [^#]*\).*$/\1/p' | sed 's/[[:space:]]*$//'
+    sed -n 's/^\(sudo \)\{0,1\}\(npm [^#]*\|\.\/bin\/ser-agent\.js [^#]*\).*$/\2/p' | sed 's/[[:space:]]*$//'
 )
-if [ "${#steps[@]}" -eq 0 ]; then
-  echo "device-install: found no 'sudo npm' line in README.md's \"Install on a device\" block" >&2
+if [ "${#steps[@]}" -lt 2 ]; then
+  echo "device-install: found no npm and ./bin/ser-agent.js lines in README.md's \"Install on a device\" block" >&2
   exit 1
 fi
 for step in "${steps[@]}"; do
@@ -40,7 +42,7 @@ done
 test -f dist/src/cli.js || { echo "device-install: the README's steps left no dist/src/cli.js" >&2; exit 1; }
 
 echo "--- device install: classify $(basename "$speech")"
-result="$(npx --no-install ser-agent classify --json --log-level warn "$speech")"
+result="$(./bin/ser-agent.js classify --json --log-level warn "$speech")"
 echo "$result"
 if [ "$result" != "$expected" ]; then
   echo "device-install: the device install answered differently from the development install:" >&2
