@@ -119,8 +119,13 @@ async function runSelection(
 async function tryBackend(backend: BackendName, options: SelectBackendOptions): Promise<BackendAttempt> {
   if (backend !== 'onnxruntime') {
     // TensorFlow.js loads here, once a backend of its own is tried, never for onnxruntime.
-    const { activateTfjsBackend } = await import('./tfjs-engine.js');
-    return activateTfjsBackend(backend, options.importTfjsNode);
+    let engine: typeof import('./tfjs-engine.js');
+    try {
+      engine = await import('./tfjs-engine.js');
+    } catch (error) {
+      return { ok: false, reason: `@tensorflow/tfjs does not load: ${describeError(error)}` };
+    }
+    return engine.activateTfjsBackend(backend, options.importTfjsNode);
   }
   const model = options.onnxModel ?? { available: false, reason: 'no ONNX model was given to run' };
   if (!model.available) return { ok: false, reason: model.reason };
