@@ -17,6 +17,8 @@ const SPEECH = path.join(DATASETS_DIR, 'ravdess', 'Actor_17', '03-01-05-01-01-01
 const RECORDER = path.join(REPO_ROOT, 'test', 'helpers', 'module-recorder.js');
 const DEVICE_ID = 'modules-box';
 const TOOLBOX_ONLY = [/\/node_modules\/@tensorflow\//, /\/node_modules\/vega/, /\/node_modules\/cli-progress\//, /\/src\/training\//];
+/** Loaded only when needed: the embedded broker (mqtt.url is set here) and the MP3 decoder (the input is FLAC). */
+const NOT_NEEDED_HERE = [/\/node_modules\/aedes\//, /\/node_modules\/mpg123-decoder\//];
 
 let work: string;
 let broker: TestBroker;
@@ -72,6 +74,7 @@ describe('modules each command loads', () => {
     expect(daemon.modules.some((url) => url.endsWith('/dist/src/commands/run.js'))).toBe(true);
     expect(daemon.modules.some((url) => url.includes('/node_modules/onnxruntime-node/'))).toBe(true);
     expect(daemon.modules.filter((url) => TOOLBOX_ONLY.some((pattern) => pattern.test(url)))).toEqual([]);
+    expect(daemon.modules.filter((url) => NOT_NEEDED_HERE.some((pattern) => pattern.test(url)))).toEqual([]);
     expect(received.filter((message) => message.topic.endsWith('/event')).length).toBeGreaterThan(0);
     // The health report's tensor count comes from the engine: onnxruntime makes no TensorFlow.js tensors.
     const health = received.filter((message) => message.topic.endsWith('/health')).map((message) => message.payload['process']);
