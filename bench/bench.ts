@@ -7,6 +7,7 @@ import { FeatureExtractor } from '../src/dsp/features.js';
 import { type BackendName } from '../src/model/backend.js';
 import { EmotionClassifier } from '../src/model/classifier.js';
 import { measureDaemon } from './daemon-bench.js';
+import { measureDaemonMemory } from './daemon-memory.js';
 import { summarize, time, type Summary } from './stats.js';
 
 /**
@@ -78,6 +79,13 @@ const actor = path.resolve(root, '..', 'shared', 'datasets', 'ravdess', 'Actor_1
 const speech = readdirSync(actor).sort().slice(0, 15).map((file) => path.join(actor, file));
 const daemon = await measureDaemon(root, speech, { warmupSeconds: 12, seconds: 30 });
 
+// Memory as a 512 MB board pays for it: the daemon replaying 8 clips of the same actor (about
+// 30 s) with `run --input`, on the default backend and on wasm, where onnxruntime cannot run.
+const daemonMemory = {
+  onnxruntime: await measureDaemonMemory(root, speech.slice(0, 8), 'onnxruntime'),
+  wasm: await measureDaemonMemory(root, speech.slice(0, 8), 'wasm'),
+};
+
 const result = {
   features_ms: featuresSummary,
   decode_resample_ms: decodeResample,
@@ -85,6 +93,7 @@ const result = {
   window_ms: { backend: windowBackend, ...windowSummary },
   peak_rss_mb: peakRssMb,
   daemon,
+  daemon_memory_mb: daemonMemory,
 };
 
 if (asJson) {
@@ -111,4 +120,9 @@ if (asJson) {
       `system ${daemon.cpu_system_percent}%), ${daemon.wakeups_per_second} wake-ups/s, arecord ${daemon.recorder_cpu_percent}%, ` +
       `RSS ${daemon.rss_mb} MB, ${daemon.events} events\n`,
   );
+  for (const [backend, memory] of Object.entries(daemonMemory)) {
+    process.stdout.write(
+      `daemon memory on ${backend}, replaying speech (run --input): peak VmHWM ${memory.peak_vmhwm_mb} MB, steady RSS ${memory.steady_rss_mb} MB\n`,
+    );
+  }
 }

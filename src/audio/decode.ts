@@ -2,8 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { AudioError } from '../errors.js';
 import type { DecodedAudio } from './decoded-audio.js';
 import { detectFormat } from './detect-format.js';
-import { decodeFlac } from './flac.js';
-import { decodeMpeg } from './mpeg.js';
 import { decodeWav } from './wav.js';
 
 export type { DecodedAudio } from './decoded-audio.js';
@@ -17,10 +15,12 @@ export async function decodeAudio(bytes: Uint8Array, source: string): Promise<De
   switch (format.container) {
     case 'wav':
       return decodeWav(bytes, source);
+    // The FLAC and MP3 decoders (WebAssembly builds) load with the first file that needs them:
+    // a daemon capturing from a microphone never does.
     case 'flac':
-      return decodeFlac(bytes.subarray(format.streamOffset), source);
+      return (await import('./flac.js')).decodeFlac(bytes.subarray(format.streamOffset), source);
     case 'mpeg':
-      return decodeMpeg(bytes.subarray(format.streamOffset), source, format.firstFrame);
+      return (await import('./mpeg.js')).decodeMpeg(bytes.subarray(format.streamOffset), source, format.firstFrame);
   }
 }
 

@@ -15,8 +15,6 @@ import { dataDirectories, integerOption, refusePositionals, requiredString, stri
 import { percent } from './report.js';
 
 export const adaptCommand: Command = {
-  name: 'adapt',
-  summary: "Adapt a model's confidence and class priors to one site from a few labelled clips recorded there",
   usage: 'ser-agent adapt [--model DIR] --data DIR... --out DIR [--holdout 0.3] [--seed 42]',
   options: {
     data: { type: 'string', multiple: true },

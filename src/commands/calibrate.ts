@@ -12,8 +12,6 @@ import { dataDirectories, refusePositionals } from './options.js';
 import { percent } from './report.js';
 
 export const calibrateCommand: Command = {
-  name: 'calibrate',
-  summary: "Fit the model's confidence (temperature scaling) on its validation split; report ECE before and after",
   usage: 'ser-agent calibrate [--model DIR] --data DIR...',
   options: {
     data: { type: 'string', multiple: true },

@@ -4,8 +4,6 @@ import { openClassifier } from './open-classifier.js';
 import { formatTable } from './table.js';
 
 export const classifyCommand: Command = {
-  name: 'classify',
-  summary: 'Detect the emotion in audio files (WAV, FLAC, MP3)',
   usage: 'ser-agent classify [--model DIR] [--backend auto|onnxruntime|tfjs-node|wasm|cpu] [--json] FILE...',
   options: { json: { type: 'boolean' } },
   async run(values, files, context) {

@@ -23,9 +23,11 @@ export interface CommandContext {
 
 export type OptionValues = Record<string, string | boolean | string[] | undefined>;
 
+/**
+ * A command's behaviour, loaded only when it runs (see COMMANDS in index.ts, which owns each
+ * command's name and summary so that listing the commands loads none of them).
+ */
 export interface Command {
-  name: string;
-  summary: string;
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
   /** The daemon logs to stdout for journald; one-shot commands keep stdout for their output. */

@@ -54,8 +54,6 @@ export interface RandomSplitRow {
 }
 
 export const compareCommand: Command = {
-  name: 'compare',
-  summary: 'Compare trained runs speaker-independently; pick the best on held-out validation speakers',
   usage: 'ser-agent compare --data DIR... [--record MODEL_DIR] [--earlier MODEL_DIR] [--random-split RUN_DIR...] RUN_DIR...',
   options: {
     data: { type: 'string', multiple: true },

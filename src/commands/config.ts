@@ -3,8 +3,6 @@ import { EXIT, type Command } from './command.js';
 import { refusePositionals } from './options.js';
 
 export const configCommand: Command = {
-  name: 'config',
-  summary: 'Print the effective configuration (defaults, files, environment, flags), secrets redacted',
   usage: 'ser-agent config [--config FILE]',
   options: {},
   run(_values, positionals, context) {

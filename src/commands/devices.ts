@@ -4,8 +4,6 @@ import { refusePositionals } from './options.js';
 import { formatTable } from './table.js';
 
 export const devicesCommand: Command = {
-  name: 'devices',
-  summary: 'List the capture devices (microphones) to choose audio.device from',
   usage: 'ser-agent devices [--json]',
   options: { json: { type: 'boolean' } },
   async run(values, positionals, context) {

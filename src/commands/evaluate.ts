@@ -15,8 +15,6 @@ import { choiceOption, dataDirectories, refusePositionals, stringOption } from '
 import { describeMetrics, percent } from './report.js';
 
 export const evaluateCommand: Command = {
-  name: 'evaluate',
-  summary: 'Measure a model on labelled recordings: accuracy, UAR, macro-F1, ECE, per class, confusion; HTML report',
   usage: 'ser-agent evaluate [--model DIR] --data DIR... [--split all|test] [--json] [--report DIR]',
   options: {
     data: { type: 'string', multiple: true },

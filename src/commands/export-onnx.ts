@@ -3,8 +3,6 @@ import { EXIT, type Command } from './command.js';
 import { refusePositionals } from './options.js';
 
 export const exportOnnxCommand: Command = {
-  name: 'export-onnx',
-  summary: 'Add a float32 ONNX copy (model.onnx) of a model for the onnxruntime backend',
   usage: 'ser-agent export-onnx [--model DIR]',
   options: {},
   async run(_values, positionals, context) {

@@ -3,8 +3,6 @@ import { EXIT, type Command } from './command.js';
 import { forEachFileFeatures } from './each-file.js';
 
 export const featuresCommand: Command = {
-  name: 'features',
-  summary: 'Print the model input features (130 frames × 40 MFCC + 128 mel) of audio files',
   usage: 'ser-agent features [--json] FILE...',
   options: { json: { type: 'boolean' } },
   async run(values, files, context) {

@@ -3,33 +3,81 @@ import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { BACKEND_PREFERENCES, type BackendPreference } from '../model/backend.js';
 import { ConfigError, describeError, ModelError, SerError, UsageError } from '../errors.js';
 import { chooseLogSetup, LOG_FORMATS, LOG_LEVELS, openLogger } from '../logging/logger.js';
-import { adaptCommand } from './adapt.js';
-import { calibrateCommand } from './calibrate.js';
-import { classifyCommand } from './classify.js';
-import { compareCommand } from './compare.js';
-import { configCommand } from './config.js';
-import { devicesCommand } from './devices.js';
 import { EXIT, type Command } from './command.js';
-import { evaluateCommand } from './evaluate.js';
-import { exportOnnxCommand } from './export-onnx.js';
-import { featuresCommand } from './features.js';
-import { quantizeCommand } from './quantize.js';
-import { runCommand } from './run.js';
-import { trainCommand } from './train.js';
 
-export const COMMANDS: readonly Command[] = [
-  runCommand,
-  classifyCommand,
-  featuresCommand,
-  trainCommand,
-  evaluateCommand,
-  calibrateCommand,
-  adaptCommand,
-  compareCommand,
-  quantizeCommand,
-  exportOnnxCommand,
-  devicesCommand,
-  configCommand,
+/** A command as the CLI lists it; its module, and everything it imports, loads only when it runs. */
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<Command>;
+}
+
+/**
+ * Every command, in the order `help` lists them. Each module is imported on demand: the
+ * daemon must not pay, in memory on a 512 MB board, for training, reporting and TensorFlow.js
+ * code that other commands import.
+ */
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: 'run',
+    summary: 'Run the agent: microphone → 3 s windows → emotion → MQTT events and LEDs (the daemon)',
+    load: async () => (await import('./run.js')).runCommand,
+  },
+  {
+    name: 'classify',
+    summary: 'Detect the emotion in audio files (WAV, FLAC, MP3)',
+    load: async () => (await import('./classify.js')).classifyCommand,
+  },
+  {
+    name: 'features',
+    summary: 'Print the model input features (130 frames × 40 MFCC + 128 mel) of audio files',
+    load: async () => (await import('./features.js')).featuresCommand,
+  },
+  {
+    name: 'train',
+    summary: 'Train the CNN-LSTM on emotional speech folders and save a model directory',
+    load: async () => (await import('./train.js')).trainCommand,
+  },
+  {
+    name: 'evaluate',
+    summary: 'Measure a model on labelled recordings: accuracy, UAR, macro-F1, ECE, per class, confusion; HTML report',
+    load: async () => (await import('./evaluate.js')).evaluateCommand,
+  },
+  {
+    name: 'calibrate',
+    summary: "Fit the model's confidence (temperature scaling) on its validation split; report ECE before and after",
+    load: async () => (await import('./calibrate.js')).calibrateCommand,
+  },
+  {
+    name: 'adapt',
+    summary: "Adapt a copy of a model's confidence and class priors to one site from a few labelled clips recorded there",
+    load: async () => (await import('./adapt.js')).adaptCommand,
+  },
+  {
+    name: 'compare',
+    summary: 'Compare trained runs speaker-independently; pick the best on held-out validation speakers',
+    load: async () => (await import('./compare.js')).compareCommand,
+  },
+  {
+    name: 'quantize',
+    summary: 'Write a smaller copy of a model: tfjs with uint8/float16 weights, or an int8 ONNX file',
+    load: async () => (await import('./quantize.js')).quantizeCommand,
+  },
+  {
+    name: 'export-onnx',
+    summary: 'Add a float32 ONNX copy (model.onnx) of a model for the onnxruntime backend',
+    load: async () => (await import('./export-onnx.js')).exportOnnxCommand,
+  },
+  {
+    name: 'devices',
+    summary: 'List the capture devices (microphones) to choose audio.device from',
+    load: async () => (await import('./devices.js')).devicesCommand,
+  },
+  {
+    name: 'config',
+    summary: 'Print the effective configuration (defaults, files, environment, flags), secrets redacted',
+    load: async () => (await import('./config.js')).configCommand,
+  },
 ];
 
 const GLOBAL_OPTIONS = {
@@ -68,12 +116,14 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
     environment.out(usage());
     return EXIT.ok;
   }
-  const command = COMMANDS.find((candidate) => candidate.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((candidate) => candidate.name === name);
+  if (!entry) {
     environment.err(`ser-agent: unknown command "${name}"; run "ser-agent help" for the list`);
     return EXIT.usage;
   }
+  let command: Command | undefined;
   try {
+    command = await entry.load();
     const { values, positionals } = parseArgs({
       args: rest,
       options: { ...GLOBAL_OPTIONS, ...command.options },
@@ -81,7 +131,7 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
       strict: true,
     });
     if (values.help === true) {
-      environment.out(`${command.usage}\n\n${command.summary}\n\n${globalUsage()}`);
+      environment.out(`${command.usage}\n\n${entry.summary}\n\n${globalUsage()}`);
       return EXIT.ok;
     }
     const overrides: ConfigOverrides = {
@@ -130,7 +180,7 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
     });
   } catch (error) {
     environment.err(`ser-agent ${name}: ${describeError(error)}`);
-    if (error instanceof UsageError || isParseArgsError(error)) {
+    if (command !== undefined && (error instanceof UsageError || isParseArgsError(error))) {
       environment.err(`usage: ${command.usage}`);
       return EXIT.usage;
     }
@@ -153,14 +203,14 @@ function isParseArgsError(error: unknown): boolean {
 }
 
 function usage(): string {
-  const width = Math.max(...COMMANDS.map((command) => command.name.length));
+  const width = Math.max(...COMMANDS.map((entry) => entry.name.length));
   return [
     'ser-agent: speech emotion recognition for the edge',
     '',
     'usage: ser-agent <command> [options]',
     '',
     'commands:',
-    ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
+    ...COMMANDS.map((entry) => `  ${entry.name.padEnd(width)}  ${entry.summary}`),
     '',
     globalUsage(),
     '',

@@ -20,8 +20,6 @@ import type { FeatureSet } from '../training/feature-set.js';
 const percent = (value: number) => `${(value * 100).toFixed(2)}%`;
 
 export const quantizeCommand: Command = {
-  name: 'quantize',
-  summary: 'Write a smaller copy of a model: tfjs with uint8/float16 weights, or an int8 ONNX file',
   usage:
     'ser-agent quantize --model DIR --out DIR [--dtype uint8|float16] [--data DIR...]\n' +
     '       ser-agent quantize --model DIR --format onnx [--dtype int8] [--data DIR...]',

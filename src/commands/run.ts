@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import { RecorderSource } from '../capture/recorder-source.js';
 import { ReplaySource } from '../capture/replay-source.js';
 import { type AudioSource } from '../capture/audio-source.js';
@@ -8,7 +7,6 @@ import { Indicators } from '../indicators/indicators.js';
 import { selectLedDriver } from '../indicators/select-driver.js';
 import { type Logger } from '../logging/logger.js';
 import { redactBrokerUrl } from '../mqtt/broker-url.js';
-import { EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { DurableQueue } from '../mqtt/durable-queue.js';
 import { createEventIdGenerator } from '../mqtt/event-id.js';
 import { modelIdentity } from '../mqtt/payloads.js';
@@ -23,8 +21,6 @@ import { openClassifier } from './open-classifier.js';
 import { stringList } from './options.js';
 
 export const runCommand: Command = {
-  name: 'run',
-  summary: 'Run the agent: microphone → 3 s windows → emotion → MQTT events and LEDs (the daemon)',
   usage: 'ser-agent run [--config FILE] [--input FILE...]',
   options: { input: { type: 'string', multiple: true } },
   logsToStdout: true,
@@ -49,6 +45,8 @@ export const runCommand: Command = {
 
       let brokerUrl = config.mqtt.url;
       if (brokerUrl === '') {
+        // Loaded only here: a box that talks to a real broker never carries Aedes.
+        const { EmbeddedBroker } = await import('../mqtt/embedded-broker.js');
         const broker = new EmbeddedBroker({ logger });
         brokerUrl = await broker.start();
         // The broker logs that it started and how to watch it.
@@ -93,7 +91,7 @@ export const runCommand: Command = {
             const usage = process.cpuUsage();
             return usage.user + usage.system;
           },
-          liveTensors: () => tf.memory().numTensors,
+          liveTensors: () => classifier.liveTensors(),
         },
         ...(metrics === undefined ? {} : { metrics }),
       });

@@ -26,8 +26,6 @@ import { formatTable } from './table.js';
 
 
 export const trainCommand: Command = {
-  name: 'train',
-  summary: 'Train the CNN-LSTM on emotional speech folders and save a model directory',
   usage:
     'ser-agent train --data DIR... --out DIR [--split speaker|random] [--test-corpus CORPUS]\n' +
     '                [--test-speakers ravdess:17-20 --validation-speakers ravdess:15-16] [--folds K]\n' +

@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import { BackendError, describeError } from '../errors.js';
 import { loadOnnxRuntime } from './onnx/session.js';
 
@@ -41,13 +40,6 @@ export interface SelectBackendOptions {
   onnxModel?: { available: true } | { available: false; reason: string };
 }
 
-/** The name each backend registers under inside TensorFlow.js. */
-const TFJS_NAMES: Record<Exclude<BackendName, 'onnxruntime'>, string> = {
-  'tfjs-node': 'tensorflow',
-  wasm: 'wasm',
-  cpu: 'cpu',
-};
-
 const FIXES: Record<BackendName, string> = {
   onnxruntime:
     "reinstall dependencies so node_modules/onnxruntime-node/bin holds the binary for this platform (linux x64/arm64, macOS, Windows) and the model directory has model.onnx (`ser-agent export-onnx`), or choose backend 'auto' or 'wasm'",
@@ -57,7 +49,8 @@ const FIXES: Record<BackendName, string> = {
   cpu: 'reinstall dependencies (@tensorflow/tfjs provides the cpu backend)',
 };
 
-type Attempt = { ok: true; simd?: boolean } | { ok: false; reason: string };
+/** One backend tried: usable (wasm says whether it has SIMD), or why not. */
+export type BackendAttempt = { ok: true; simd?: boolean } | { ok: false; reason: string };
 
 let current: { key: string; selection: Promise<BackendSelection> } | undefined;
 
@@ -76,7 +69,10 @@ export async function selectBackend(
   const key = `${preference}:${options.onnxModel?.available ?? 'none'}`;
   if (current?.key === key) {
     const previous = await current.selection.catch(() => undefined);
-    if (previous !== undefined && (previous.name === 'onnxruntime' || tf.getBackend() === TFJS_NAMES[previous.name])) return previous;
+    if (previous?.name === 'onnxruntime') return previous;
+    // Only a TensorFlow.js choice loaded the tfjs engine, and TensorFlow.js may have been
+    // switched to another backend since (tests and tools do).
+    if (previous !== undefined && (await import('./tfjs-engine.js')).isActiveTfjsBackend(previous.name)) return previous;
   }
   const selection = runSelection(preference, logger, options);
   current = { key, selection };
@@ -120,68 +116,23 @@ async function runSelection(
   );
 }
 
-async function tryBackend(backend: BackendName, options: SelectBackendOptions): Promise<Attempt> {
-  switch (backend) {
-    case 'onnxruntime': {
-      const model = options.onnxModel ?? { available: false, reason: 'no ONNX model was given to run' };
-      if (!model.available) return { ok: false, reason: model.reason };
-      try {
-        await (options.loadOnnxRuntime ?? loadOnnxRuntime)();
-      } catch (error) {
-        return { ok: false, reason: describeError(error) };
-      }
-      return { ok: true };
+async function tryBackend(backend: BackendName, options: SelectBackendOptions): Promise<BackendAttempt> {
+  if (backend !== 'onnxruntime') {
+    // TensorFlow.js loads here, once a backend of its own is tried, never for onnxruntime.
+    let engine: typeof import('./tfjs-engine.js');
+    try {
+      engine = await import('./tfjs-engine.js');
+    } catch (error) {
+      return { ok: false, reason: `@tensorflow/tfjs does not load: ${describeError(error)}` };
     }
-    case 'tfjs-node': {
-      const importTfjsNode = options.importTfjsNode ?? importInstalledTfjsNode;
-      try {
-        await importTfjsNode();
-      } catch (error) {
-        return { ok: false, reason: describeTfjsNodeFailure(error) };
-      }
-      return activate(backend);
-    }
-    case 'wasm': {
-      try {
-        // Imported here, not at the top, because registering wasm (priority above cpu) makes
-        // every synchronous tf call elsewhere fail until the backend is awaited.
-        await import('@tensorflow/tfjs-backend-wasm');
-      } catch (error) {
-        return { ok: false, reason: `@tensorflow/tfjs-backend-wasm does not load: ${describeError(error)}` };
-      }
-      const attempt = await activate(backend);
-      if (!attempt.ok) return attempt;
-      return { ok: true, simd: (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true };
-    }
-    case 'cpu':
-      return activate(backend);
+    return engine.activateTfjsBackend(backend, options.importTfjsNode);
   }
-}
-
-async function activate(backend: Exclude<BackendName, 'onnxruntime'>): Promise<Attempt> {
-  const tfjsName = TFJS_NAMES[backend];
-  if (tf.findBackendFactory(tfjsName) === null) {
-    return { ok: false, reason: `TensorFlow.js has no '${tfjsName}' backend registered` };
+  const model = options.onnxModel ?? { available: false, reason: 'no ONNX model was given to run' };
+  if (!model.available) return { ok: false, reason: model.reason };
+  try {
+    await (options.loadOnnxRuntime ?? loadOnnxRuntime)();
+  } catch (error) {
+    return { ok: false, reason: describeError(error) };
   }
-  // setBackend reports failure as `false` and prints the cause through console.warn itself.
-  const ok = await tf.setBackend(tfjsName);
-  return ok ? { ok: true } : { ok: false, reason: `tf.setBackend('${tfjsName}') failed (TensorFlow.js logged the cause)` };
-}
-
-/**
- * tfjs-node is an optional dependency that is usually absent, so its name sits in a variable:
- * a literal specifier would make the type check fail wherever it is not installed.
- */
-const TFJS_NODE_PACKAGE: string = '@tensorflow/tfjs-node';
-
-function importInstalledTfjsNode(): Promise<unknown> {
-  return import(TFJS_NODE_PACKAGE);
-}
-
-function describeTfjsNodeFailure(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code === 'ERR_MODULE_NOT_FOUND' && describeError(error).includes(TFJS_NODE_PACKAGE)) {
-    return `${TFJS_NODE_PACKAGE} is not installed (it is an optional dependency whose native binary could not be installed)`;
-  }
-  return `${TFJS_NODE_PACKAGE} does not load: ${describeError(error)}`;
+  return { ok: true };
 }

@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
 import { applyFrontEnd } from '../dsp/front-end.js';
 import { ModelError } from '../errors.js';
@@ -12,7 +11,8 @@ import {
   type OnnxFormatPreference,
 } from './backend.js';
 import type { ModelMetadata, OnnxWeightsDtype } from './metadata.js';
-import { buildLayersModel, ONNX_FILES, verifyModelDir, type VerifiedModelDir } from './model-dir.js';
+import { type InferenceEngine } from './inference-engine.js';
+import { ONNX_FILES, verifyModelDir, type VerifiedModelDir } from './model-dir.js';
 import { OnnxEngine } from './onnx/onnx-engine.js';
 
 /** Values in one clip's feature matrix: N_FRAMES rows of N_FEATURES, row-major. */
@@ -45,32 +45,6 @@ export interface ClassifierRuntime {
   backend: BackendName;
   /** Set when onnxruntime runs: which of the directory's ONNX files. */
   onnxDtype?: OnnxWeightsDtype;
-}
-
-/** Features in, probabilities out: one per backend family. */
-interface InferenceEngine {
-  /** `input` holds `batch` feature matrices back to back; returns `batch` rows of probabilities. */
-  run(input: Float32Array, batch: number): Float32Array;
-  dispose(): void;
-}
-
-class TfjsEngine implements InferenceEngine {
-  readonly #model: tf.LayersModel;
-
-  constructor(model: tf.LayersModel) {
-    this.#model = model;
-  }
-
-  run(input: Float32Array, batch: number): Float32Array {
-    return tf.tidy(() => {
-      const output = this.#model.predict(tf.tensor3d(input, [batch, N_FRAMES, N_FEATURES])) as tf.Tensor;
-      return output.dataSync() as Float32Array;
-    });
-  }
-
-  dispose(): void {
-    this.#model.dispose();
-  }
 }
 
 /** Runs a verified model directory on feature matrices; every tensor it makes is freed. */
@@ -118,6 +92,11 @@ export class EmotionClassifier {
     return this.#predict(batch, (index) => `batch[${index}]`);
   }
 
+  /** Live TensorFlow.js tensors, for the health report; none when onnxruntime runs the model. */
+  liveTensors(): number {
+    return this.#engine?.tensorCount?.() ?? 0;
+  }
+
   /** Frees the model; the classifier cannot be used afterwards. */
   dispose(): void {
     this.#engine?.dispose();
@@ -159,8 +138,8 @@ async function openEngine(
 ): Promise<{ engine: InferenceEngine; runtime: ClassifierRuntime }> {
   const backend = options.backend;
   if (backend === undefined) {
-    await tf.ready();
-    return { engine: new TfjsEngine(await buildLayersModel(verified)), runtime: { backend: tfjsBackendName() } };
+    const { TfjsEngine, activeTfjsBackend } = await import('./tfjs-engine.js');
+    return { engine: await TfjsEngine.open(verified), runtime: { backend: activeTfjsBackend() } };
   }
   const onnx = chooseOnnxFile(verified, backend.onnxFormat ?? 'auto');
   let selection = await selectBackend(backend.preference, backend.logger, {
@@ -179,7 +158,9 @@ async function openEngine(
       selection = await selectBackend('auto', backend.logger, { onnxModel: { available: false, reason } });
     }
   }
-  return { engine: new TfjsEngine(await buildLayersModel(verified)), runtime: { backend: selection.name } };
+  // Imported only now, so that a model onnxruntime runs never loads TensorFlow.js.
+  const { TfjsEngine } = await import('./tfjs-engine.js');
+  return { engine: await TfjsEngine.open(verified), runtime: { backend: selection.name } };
 }
 
 function chooseOnnxFile(
@@ -193,11 +174,6 @@ function chooseOnnxFile(
   }
   const wanted = order.map((dtype) => ONNX_FILES[dtype]).join(' or ');
   return { reason: `the model directory ${verified.dir} has no ${wanted}; write it with \`ser-agent export-onnx --model ${verified.dir}\`` };
-}
-
-function tfjsBackendName(): BackendName {
-  const active = tf.getBackend();
-  return active === 'tensorflow' ? 'tfjs-node' : active === 'wasm' ? 'wasm' : 'cpu';
 }
 
 function checkFeatures(features: Float32Array, name: string): void {

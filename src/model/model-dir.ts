@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+// Types only: TensorFlow.js itself loads where a model is built or saved (below), so a daemon
+// that verifies a model directory and runs its ONNX file never loads it.
+import type * as tf from '@tensorflow/tfjs';
 import { FEATURE_PARAMETERS, N_FEATURES, N_FRAMES } from '../dsp/constants.js';
 import { type FrontEnd } from '../dsp/front-end.js';
 import { ModelError, describeError } from '../errors.js';
@@ -88,12 +90,13 @@ export async function saveModelDir(
   info: ModelInfo,
   options: WriteModelDirOptions = {},
 ): Promise<ModelMetadata> {
+  const tfjs = await import('@tensorflow/tfjs');
   let artifacts: tf.io.ModelArtifacts | undefined;
   // A save handler that only captures: the file:// handler exists only in tfjs-node.
   await model.save(
-    tf.io.withSaveHandler((captured) => {
+    tfjs.io.withSaveHandler((captured) => {
       artifacts = captured;
-      return Promise.resolve({ modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(captured) });
+      return Promise.resolve({ modelArtifactsInfo: tfjs.io.getModelArtifactsInfoForJSON(captured) });
     }),
   );
   if (artifacts === undefined || !isJsonObject(artifacts.modelTopology) || artifacts.weightSpecs === undefined) {
@@ -235,12 +238,13 @@ export async function loadModelDir(dir: string): Promise<LoadedModel> {
 export async function buildLayersModel(verified: VerifiedModelDir): Promise<tf.LayersModel> {
   const modelJsonFile = path.join(verified.dir, verified.metadata.modelJson.path);
   const weightBuffer = verified.weightData.slice().buffer;
+  const tfjs = await import('@tensorflow/tfjs');
   let model: tf.LayersModel;
   try {
-    const artifacts = await tf.io.getModelArtifactsForJSON(verified.modelJson, () =>
+    const artifacts = await tfjs.io.getModelArtifactsForJSON(verified.modelJson, () =>
       Promise.resolve([verified.weightSpecs, weightBuffer]),
     );
-    model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+    model = await tfjs.loadLayersModel(tfjs.io.fromMemory(artifacts));
   } catch (error) {
     throw new ModelError(
       `${modelJsonFile}: TensorFlow.js cannot build the model (${describeError(error)}); ${RESTORE}, or re-export the model`,

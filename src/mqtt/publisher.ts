@@ -226,6 +226,11 @@ export class MqttPublisher {
       connectTimeout: this.#options.connectTimeoutMs ?? 10_000,
       keepalive: this.#options.keepaliveSeconds ?? 30,
       will: { topic: this.#topics.status, payload: Buffer.from(STATUS_OFFLINE), qos: 1, retain: true },
+      // Otherwise mqtt-packet fills a cache of all 65,536 two-byte numbers (one Buffer each,
+      // about 6 MB of heap) on the first packet, to save an allocation per packet id; a box
+      // publishing one event per window has no use for it. The switch is module-wide, so the
+      // embedded broker (Aedes writes through the same mqtt-packet) goes without it too.
+      writeCache: false,
     });
     this.#client = client;
     this.#setState('connecting');

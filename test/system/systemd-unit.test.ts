@@ -18,7 +18,8 @@ describe('systemd/ser-agent.service', () => {
     const settings = (await readFile(UNIT, 'utf8'))
       .split('\n')
       .filter((line) => /^[A-Za-z]+=/.test(line))
-      .map((line) => line.split('=', 2) as [string, string]);
+      // Split at the first '=' only: values hold '=' too (ExecStart's node options).
+      .map((line): [string, string] => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]);
     const value = (key: string) => settings.filter(([k]) => k === key).map(([, v]) => v);
     expect(value('Type')).toEqual(['notify']);
     expect(value('NotifyAccess')).toEqual(['all']);
@@ -26,5 +27,7 @@ describe('systemd/ser-agent.service', () => {
     expect(value('Restart')).toEqual(['on-failure']);
     expect(value('RestartPreventExitStatus')).toEqual([String(EXIT.config)]);
     expect(value('ExecStart')[0]).toMatch(/ser-agent\.js run$/);
+    // The small young generation is part of the daemon's memory budget (README "Memory").
+    expect(value('ExecStart')[0]).toMatch(/^\/usr\/bin\/node --max-semi-space-size=\d+ /);
   });
 });
