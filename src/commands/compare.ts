@@ -21,14 +21,14 @@ export interface ComparisonRow {
   run: string;
   architecture: string;
   options: string;
+  /** The corpora it trained on, e.g. `ravdess+tess+nemo+ased`. */
+  corpora?: string;
   /**
    * The held-out validation speakers: what the choice between runs is made on. With several
    * corpora, the mean of each corpus's UAR on its own validation speakers, so a corpus with many
    * clips (nEMO) does not outvote one with few (RAVDESS).
    */
   validationSpeakersUar: number;
-  /** Per corpus: UAR on its validation speakers, and accuracy and UAR on its test speakers. */
-  byCorpus?: Record<string, { validationSpeakersUar: number; testSpeakersAccuracy: number; testSpeakersUar: number }>;
   testSpeakersAccuracy: number;
   testSpeakersUar: number;
   testSpeakersMacroF1: number;
@@ -37,6 +37,25 @@ export interface ComparisonRow {
   weightsBytes: number;
   weightsDtype: string;
   /** How the run was trained, so the card's table can be reproduced row by row. */
+  trainedWith: string;
+}
+
+/** One corpus's part of a run's measurement: UAR on its validation speakers, accuracy and UAR on its test speakers. */
+export interface CorpusRow {
+  validationSpeakersUar: number;
+  testSpeakersAccuracy: number;
+  testSpeakersUar: number;
+}
+
+/** A run trained with one corpus left out (`train --test-corpus`), measured on that corpus; never chosen. */
+export interface LeftOutCorpusRow {
+  run: string;
+  leftOut: string;
+  options: string;
+  files: number;
+  accuracy: number;
+  uar: number;
+  macroF1: number;
   trainedWith: string;
 }
 
@@ -54,11 +73,14 @@ export interface RandomSplitRow {
 }
 
 export const compareCommand: Command = {
-  usage: 'ser-agent compare --data DIR... [--record MODEL_DIR] [--earlier MODEL_DIR] [--random-split RUN_DIR...] RUN_DIR...',
+  usage:
+    'ser-agent compare --data DIR... [--record MODEL_DIR] [--earlier MODEL_DIR] [--random-split RUN_DIR...]\n' +
+    '                  [--left-out RUN_DIR...] RUN_DIR...',
   options: {
     data: { type: 'string', multiple: true },
     record: { type: 'string' },
     'random-split': { type: 'string', multiple: true },
+    'left-out': { type: 'string', multiple: true },
     earlier: { type: 'string' },
   },
   async run(values, positionals, context) {
@@ -81,26 +103,38 @@ export const compareCommand: Command = {
     const dataDirs = dataDirectories(values);
     const scan = await scanDatasets(dataDirs);
     const runs: Record<string, Omit<ComparisonRow, 'run'>> = {};
-    for (const run of earlierRuns) runs[run] = earlier.runs[run] as Omit<ComparisonRow, 'run'>;
+    const runsByCorpus: Record<string, Record<string, CorpusRow>> = {};
+    for (const run of earlierRuns) {
+      runs[run] = earlier.runs[run] as Omit<ComparisonRow, 'run'>;
+      const byCorpus = earlier.runsByCorpus?.[run];
+      if (byCorpus !== undefined) runsByCorpus[run] = byCorpus;
+    }
     for (const runDir of positionals) {
-      const { run, ...row } = await measureRun(runDir, scan.files, context);
+      const { row: { run, ...row }, byCorpus } = await measureRun(runDir, scan.files, context);
       runs[run] = row;
+      runsByCorpus[run] = byCorpus;
     }
     const randomSplitRuns: Record<string, Omit<RandomSplitRow, 'run'>> = { ...earlier.seedStyleRandomSplit };
     for (const runDir of stringList(values, 'random-split')) {
       const { run, ...row } = await measureRandomSplitRun(runDir, scan.files, context);
       randomSplitRuns[run] = row;
     }
+    const leftOutRuns: Record<string, Omit<LeftOutCorpusRow, 'run'>> = { ...earlier.leaveOneCorpusOut };
+    for (const runDir of stringList(values, 'left-out')) {
+      const { run, ...row } = await measureLeftOutRun(runDir, scan.files, context);
+      leftOutRuns[run] = row;
+    }
 
     // The test speakers stay out of the choice: picking on them would make the reported
     // speaker-independent number optimistic.
     const [best] = Object.entries(runs).reduce((a, b) => (b[1].validationSpeakersUar > a[1].validationSpeakersUar ? b : a));
     for (const line of formatTable(
-      ['run', 'architecture', 'options', 'val speakers UAR', 'test speakers acc', 'UAR', 'macro-F1', 'other test acc', 'weights'],
+      ['run', 'architecture', 'options', 'corpora', 'val speakers UAR', 'test speakers acc', 'UAR', 'macro-F1', 'other test acc', 'weights'],
       Object.entries(runs).map(([run, row]) => [
         run === best ? `${run} (best)` : run,
         row.architecture,
         row.options,
+        row.corpora ?? '',
         percent(row.validationSpeakersUar),
         percent(row.testSpeakersAccuracy),
         percent(row.testSpeakersUar),
@@ -111,7 +145,7 @@ export const compareCommand: Command = {
     )) {
       context.out(line);
     }
-    const perCorpus = perCorpusTable(runs);
+    const perCorpus = perCorpusTable(runsByCorpus);
     if (perCorpus.length > 0) {
       context.out('');
       context.out('per corpus, UAR on its own held-out speakers (validation / test):');
@@ -139,13 +173,34 @@ export const compareCommand: Command = {
       }
     }
 
+    if (Object.keys(leftOutRuns).length > 0) {
+      context.out('');
+      context.out('leave one corpus out (the whole corpus never heard in training or validation; never chosen):');
+      for (const line of formatTable(
+        ['run', 'left out', 'options', 'files', 'accuracy', 'UAR', 'macro-F1'],
+        Object.entries(leftOutRuns).map(([run, row]) => [
+          run,
+          row.leftOut,
+          row.options,
+          String(row.files),
+          percent(row.accuracy),
+          percent(row.uar),
+          percent(row.macroF1),
+        ]),
+      )) {
+        context.out(line);
+      }
+    }
+
     if (recorded !== undefined && recordDir !== undefined) {
       const comparison: RecordedComparison = {
         commands: [...earlier.commands, context.commandLine],
         selectedBy: 'UAR on the held-out validation speakers (the test speakers take no part in the choice)',
         best,
         runs,
+        runsByCorpus,
         ...(Object.keys(randomSplitRuns).length > 0 ? { seedStyleRandomSplit: randomSplitRuns } : {}),
+        ...(Object.keys(leftOutRuns).length > 0 ? { leaveOneCorpusOut: leftOutRuns } : {}),
       };
       await recordModelMetrics(recordDir, { ...recorded.metadata.metrics, comparison });
       context.out(`comparison recorded in ${recordDir}/metadata.json and its model card`);
@@ -154,18 +209,16 @@ export const compareCommand: Command = {
   },
 };
 
-/** Runs by corpus, for runs measured with several corpora; empty when no run has per-corpus rows. */
-export function perCorpusTable(runs: Record<string, Omit<ComparisonRow, 'run'>>): string[] {
-  const corpora = [...new Set(Object.values(runs).flatMap((row) => Object.keys(row.byCorpus ?? {})))];
+/** Runs by corpus, when some run was measured on several corpora; empty otherwise. */
+function perCorpusTable(runsByCorpus: Record<string, Record<string, CorpusRow>>): string[] {
+  const corpora = [...new Set(Object.values(runsByCorpus).flatMap((byCorpus) => Object.keys(byCorpus)))];
   if (corpora.length < 2) return [];
   return formatTable(
     ['run', ...corpora],
-    Object.entries(runs)
-      .filter(([, row]) => row.byCorpus !== undefined)
-      .map(([run, row]) => [
+    Object.entries(runsByCorpus).map(([run, byCorpus]) => [
         run,
         ...corpora.map((corpus) => {
-          const cell = row.byCorpus?.[corpus];
+          const cell = byCorpus[corpus];
           return cell === undefined ? '-' : `${percent(cell.validationSpeakersUar)} / ${percent(cell.testSpeakersUar)}`;
         }),
       ]),
@@ -179,7 +232,10 @@ interface RecordedComparison {
   selectedBy: string;
   best: string;
   runs: Record<string, Omit<ComparisonRow, 'run'>>;
+  /** Per run, each corpus's validation and test speakers' numbers (runs measured before per-corpus rows have none). */
+  runsByCorpus?: Record<string, Record<string, CorpusRow>>;
   seedStyleRandomSplit?: Record<string, Omit<RandomSplitRow, 'run'>>;
+  leaveOneCorpusOut?: Record<string, Omit<LeftOutCorpusRow, 'run'>>;
 }
 
 /** A recorded comparison with the model directory each run's row was read from, for the output. */
@@ -230,9 +286,13 @@ function mergeComparisons(comparisons: readonly (SourcedComparison | undefined)[
     if (comparison === undefined) continue;
     merged.commands.push(...comparison.commands.filter((command) => !merged.commands.includes(command)));
     Object.assign(merged.runs, comparison.runs);
+    if (comparison.runsByCorpus !== undefined) merged.runsByCorpus = { ...merged.runsByCorpus, ...comparison.runsByCorpus };
     Object.assign(merged.sources, comparison.sources);
     if (comparison.seedStyleRandomSplit !== undefined) {
       merged.seedStyleRandomSplit = { ...merged.seedStyleRandomSplit, ...comparison.seedStyleRandomSplit };
+    }
+    if (comparison.leaveOneCorpusOut !== undefined) {
+      merged.leaveOneCorpusOut = { ...merged.leaveOneCorpusOut, ...comparison.leaveOneCorpusOut };
     }
   }
   return merged;
@@ -283,14 +343,18 @@ async function openRun(runDir: string, files: readonly LabelledFile[], context: 
   };
 }
 
+/** The corpora a run trained on, as its metadata records them. */
+function describeCorpora(training: Record<string, unknown>): string {
+  const sources = (training['dataSources'] as Array<{ corpus?: string }> | undefined) ?? [];
+  return sources.map((source) => source.corpus ?? '?').join('+');
+}
+
 /** The training options a run used, as a person reads them. */
 function describeOptions(training: Record<string, unknown>, frontEnd: string | undefined): string {
   const augmentation = training['augmentation'] as { kinds?: string[]; copies?: number } | undefined;
   const copies = augmentation?.copies === undefined ? '' : ` (${augmentation.copies} ${augmentation.copies === 1 ? 'copy' : 'copies'})`;
   const batch = training['batchAugmentation'] as { timeMasks?: number; mixupAlpha?: number } | undefined;
-  const sources = training['dataSources'] as Array<{ corpus?: string }> | undefined;
   const options = [
-    sources === undefined ? undefined : sources.map((source) => source.corpus ?? '?').join('+'),
     augmentation?.kinds ? `augment ${augmentation.kinds.join('+')}${copies}` : undefined,
     (batch?.timeMasks ?? 0) > 0 ? 'SpecAugment' : undefined,
     (batch?.mixupAlpha ?? 0) > 0 ? `mixup ${batch?.mixupAlpha}` : undefined,
@@ -327,7 +391,39 @@ async function measureRandomSplitRun(runDir: string, files: readonly LabelledFil
   }
 }
 
-async function measureRun(runDir: string, files: readonly LabelledFile[], context: CommandContext): Promise<ComparisonRow> {
+async function measureLeftOutRun(runDir: string, files: readonly LabelledFile[], context: CommandContext): Promise<LeftOutCorpusRow> {
+  const { classifier, provenance, split, measure } = await openRun(runDir, files, context);
+  try {
+    const protocol = provenance.split.strategy === 'speaker' ? provenance.split.protocol : undefined;
+    const leftOut = protocol?.startsWith('leave-one-corpus-out:') === true ? protocol.slice('leave-one-corpus-out:'.length) : undefined;
+    if (leftOut === undefined) {
+      throw new UsageError(`--left-out ${runDir} was not trained with a corpus left out (train --test-corpus CORPUS); give it as a run directory instead`);
+    }
+    if (!split.test.some((file) => file.corpus === leftOut)) {
+      throw new UsageError(`--left-out ${runDir} left out ${leftOut}, whose folder was not given with --data; add it`);
+    }
+    const { metadata } = classifier;
+    const metrics = (await measure(split.test))((file) => file.corpus === leftOut);
+    return {
+      run: runName(runDir),
+      leftOut,
+      options: describeOptions(metadata.training, metadata.frontEnd),
+      files: metrics.count,
+      accuracy: metrics.accuracy,
+      uar: metrics.uar,
+      macroF1: metrics.macroF1,
+      trainedWith: metadata.training.command,
+    };
+  } finally {
+    classifier.dispose();
+  }
+}
+
+async function measureRun(
+  runDir: string,
+  files: readonly LabelledFile[],
+  context: CommandContext,
+): Promise<{ row: ComparisonRow; byCorpus: Record<string, CorpusRow> }> {
   const { classifier, provenance, split, measure } = await openRun(runDir, files, context);
   try {
     const { metadata } = classifier;
@@ -344,7 +440,7 @@ async function measureRun(runDir: string, files: readonly LabelledFile[], contex
     const isValidationSpeaker = (file: LabelledFile) => validationSpeakers.includes(file.speaker);
     const isTestSpeaker = (file: LabelledFile) => testSpeakers.includes(file.speaker);
     const corpora = [...new Set([...split.validation.filter(isValidationSpeaker), ...split.test.filter(isTestSpeaker)].map((file) => file.corpus))];
-    const byCorpus = Object.fromEntries(
+    const byCorpus: Record<string, CorpusRow> = Object.fromEntries(
       corpora.map((corpus) => {
         const validationUar = onValidation((file) => file.corpus === corpus && isValidationSpeaker(file));
         const test = onTest((file) => file.corpus === corpus && isTestSpeaker(file));
@@ -355,12 +451,12 @@ async function measureRun(runDir: string, files: readonly LabelledFile[], contex
     const validationCorpora = corpora.filter((corpus) => split.validation.some((file) => file.corpus === corpus && isValidationSpeaker(file)));
     const validationSpeakersUar =
       validationCorpora.reduce((sum, corpus) => sum + (byCorpus[corpus]?.validationSpeakersUar ?? 0), 0) / validationCorpora.length;
-    return {
+    const row: ComparisonRow = {
       run: runName(runDir),
       architecture: metadata.architecture,
       options: describeOptions(metadata.training, metadata.frontEnd),
+      corpora: describeCorpora(metadata.training),
       validationSpeakersUar,
-      byCorpus,
       testSpeakersAccuracy: heldOut.accuracy,
       testSpeakersUar: heldOut.uar,
       testSpeakersMacroF1: heldOut.macroF1,
@@ -369,6 +465,7 @@ async function measureRun(runDir: string, files: readonly LabelledFile[], contex
       weightsDtype: metadata.weights.dtype,
       trainedWith: metadata.training.command,
     };
+    return { row, byCorpus };
   } finally {
     classifier.dispose();
   }

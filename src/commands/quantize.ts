@@ -7,7 +7,7 @@ import { recordModelMetrics, recordOnnxQuantization, verifyModelDir, ONNX_FILES 
 import { exportOnnxToModelDir } from '../model/onnx/export-model-dir.js';
 import { UsageError } from '../errors.js';
 import { quantizeModelDir } from '../model/quantize.js';
-import { evaluateByCorpus, evaluateClassifier, summarizeTestReport, topOneAgreement } from '../training/evaluate.js';
+import { evaluateByCorpus, evaluateClassifier, subsetMetrics, summarizeTestReport, topOneAgreement } from '../training/evaluate.js';
 import { heldOutSpeakers } from '../training/splits.js';
 import { buildFeatureSet } from '../training/feature-set.js';
 import { describeAbsentCorpora, recordedSplitOf } from '../training/recorded-split.js';
@@ -138,6 +138,13 @@ async function quantizeOnnx(values: OptionValues, context: CommandContext): Prom
       topOneAgreementWithFloat: agreement,
       floatAccuracy: before.metrics.accuracy,
       int8Accuracy: after.metrics.accuracy,
+      // Per corpus too, so the model can be checked on whichever of its corpora are at hand (CI has two).
+      int8AccuracyByCorpus: Object.fromEntries(
+        [...new Set(set.files.map((file) => file.corpus))].map((corpus) => [
+          corpus,
+          subsetMetrics(set, after.predicted, (file) => file.corpus === corpus).accuracy,
+        ]),
+      ),
       floatBytes: floatRecord.bytes,
       int8Bytes: record.bytes,
       floatBatch1MedianMs: floatMs,

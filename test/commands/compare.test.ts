@@ -17,6 +17,7 @@ beforeAll(async () => {
     ['seed', ['--split', 'speaker']],
     ['attention', ['--split', 'speaker', '--architecture', 'attention', '--label-smoothing', '0.1']],
     ['random', ['--split', 'random']],
+    ['without-tess', ['--split', 'speaker', '--test-corpus', 'tess']],
   ] as const;
   for (const [name, extra] of runs) {
     const result = await runSerAgent(
@@ -74,6 +75,26 @@ describe('ser-agent compare', () => {
     const card = await readFile(path.join(work.dir, 'seed', 'README.md'), 'utf8');
     expect(card).toContain('### comparison');
     expect(card).toMatch(/\| attention \| attention-cnn-lstm \| label smoothing 0\.1 \|/);
+  });
+
+  it('reports a run with a corpus left out on that whole corpus, beside the others and never chosen', async () => {
+    const runs = ['seed', 'attention'].map((name) => path.join(work.dir, name));
+    const leftOut = path.join(work.dir, 'without-tess');
+    const result = await runSerAgent(['compare', ...data, '--left-out', leftOut, ...runs], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^leave one corpus out \(the whole corpus never heard in training or validation; never chosen\):$/m);
+    const row = new RegExp('^without-tess +tess +none +(\\d+) +(\\d+\\.\\d)% +(\\d+\\.\\d)% ', 'm').exec(result.stdout);
+    expect(row, result.stdout).not.toBeNull();
+    // Every TESS file the run was given is its test set: none trained or validated it.
+    const evaluation = await runSerAgent(['evaluate', '--json', '--model', leftOut, '--split', 'test', ...data], env);
+    const byCorpus = (JSON.parse(evaluation.stdout) as { byCorpus: Record<string, { count: number; uar: number }> }).byCorpus;
+    expect(Number(row?.[1])).toBe(byCorpus['tess']?.count);
+    expect(Number(row?.[3])).toBeCloseTo(100 * (byCorpus['tess']?.uar ?? NaN), 1);
+    expect(result.stdout).not.toMatch(/^without-tess \(best\)/m);
+
+    const asPlainRun = await runSerAgent(['compare', ...data, '--left-out', runs[0] as string, ...runs], env);
+    expect(asPlainRun.code).toBe(2);
+    expect(asPlainRun.stderr).toMatch(/was not trained with a corpus left out \(train --test-corpus CORPUS\)/);
   });
 
   it('adds to a recorded comparison: earlier rows stay, a run measured again replaces its row', async () => {
