@@ -145,52 +145,50 @@ export const compareCommand: Command = {
     )) {
       context.out(line);
     }
-    const perCorpus = perCorpusTable(runsByCorpus);
-    if (perCorpus.length > 0) {
+    const section = (title: string, lines: readonly string[]) => {
+      if (lines.length === 0) return;
       context.out('');
-      context.out('per corpus, UAR on its own held-out speakers (validation / test):');
-      for (const line of perCorpus) context.out(line);
-    }
+      context.out(title);
+      for (const line of lines) context.out(line);
+    };
+    section('per corpus, UAR on its own held-out speakers (validation / test):', perCorpusTable(runsByCorpus));
     for (const [source, names] of groupBySource(earlierRuns, earlier.sources)) {
       context.out(`(${names.join(', ')}: as recorded earlier in ${source})`);
     }
-    if (Object.keys(randomSplitRuns).length > 0) {
-      context.out('');
-      context.out('seed-style random split (every speaker also in training; never chosen):');
-      for (const line of formatTable(
-        ['run', 'architecture', 'options', 'RAVDESS test acc', 'UAR', 'all test acc', 'UAR'],
-        Object.entries(randomSplitRuns).map(([run, row]) => [
-          run,
-          row.architecture,
-          row.options,
-          percent(row.ravdessTestAccuracy),
-          percent(row.ravdessTestUar),
-          percent(row.allTestAccuracy),
-          percent(row.allTestUar),
-        ]),
-      )) {
-        context.out(line);
-      }
-    }
-
-    if (Object.keys(leftOutRuns).length > 0) {
-      context.out('');
-      context.out('leave one corpus out (the whole corpus never heard in training or validation; never chosen):');
-      for (const line of formatTable(
-        ['run', 'left out', 'options', 'files', 'accuracy', 'UAR', 'macro-F1'],
-        Object.entries(leftOutRuns).map(([run, row]) => [
-          run,
-          row.leftOut,
-          row.options,
-          String(row.files),
-          percent(row.accuracy),
-          percent(row.uar),
-          percent(row.macroF1),
-        ]),
-      )) {
-        context.out(line);
-      }
-    }
+    section(
+      'seed-style random split (every speaker also in training; never chosen):',
+      Object.keys(randomSplitRuns).length === 0
+        ? []
+        : formatTable(
+            ['run', 'architecture', 'options', 'RAVDESS test acc', 'UAR', 'all test acc', 'UAR'],
+            Object.entries(randomSplitRuns).map(([run, row]) => [
+              run,
+              row.architecture,
+              row.options,
+              percent(row.ravdessTestAccuracy),
+              percent(row.ravdessTestUar),
+              percent(row.allTestAccuracy),
+              percent(row.allTestUar),
+            ]),
+          ),
+    );
+    section(
+      'leave one corpus out (the whole corpus never heard in training or validation; never chosen):',
+      Object.keys(leftOutRuns).length === 0
+        ? []
+        : formatTable(
+            ['run', 'left out', 'options', 'files', 'accuracy', 'UAR', 'macro-F1'],
+            Object.entries(leftOutRuns).map(([run, row]) => [
+              run,
+              row.leftOut,
+              row.options,
+              String(row.files),
+              percent(row.accuracy),
+              percent(row.uar),
+              percent(row.macroF1),
+            ]),
+          ),
+    );
 
     if (recorded !== undefined && recordDir !== undefined) {
       const comparison: RecordedComparison = {
