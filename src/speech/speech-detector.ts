@@ -1,0 +1,127 @@
+import { readFile } from 'node:fs/promises';
+import { resampleSync } from '../audio/resample.js';
+import { describeError, ModelError } from '../errors.js';
+import { loadNativeSession, type NativeSession, type NativeTensor, type OrtRuntime } from '../model/onnx/session.js';
+
+/**
+ * Silero VAD (https://github.com/snakers4/silero-vad, MIT) run by onnxruntime-node: how much
+ * of a stretch of audio is speech. The calling convention is upstream's OnnxWrapper
+ * (src/silero_vad/utils_vad.py), the same for the v5 and v6 models: at 16 kHz, each call
+ * takes 512 new samples (32 ms) behind the last 64 samples of the previous call, plus the
+ * recurrent state [2, 1, 128] it returned and the rate as an int64 scalar; it returns the
+ * chunk's speech probability and the next state.
+ */
+export const VAD_SAMPLE_RATE = 16_000;
+const CHUNK_SAMPLES = 512;
+const CONTEXT_SAMPLES = 64;
+const STATE_DIMS = [2, 1, 128] as const;
+const STATE_LENGTH = STATE_DIMS[0] * STATE_DIMS[1] * STATE_DIMS[2];
+const INPUTS = ['input', 'state', 'sr'] as const;
+const OUTPUTS = ['output', 'stateN'] as const;
+/** Upstream's default threshold (get_speech_timestamps): a chunk at or above it is speech. */
+export const SPEECH_PROBABILITY_THRESHOLD = 0.5;
+/** One onnxruntime thread: the detector runs between emotion inferences, on the same core. */
+const THREADS = 1;
+
+/** What the speech gate needs of a detector; SpeechDetector is one. */
+export interface SpeechRatioMeter {
+  /** The share (0-1) of 32 ms chunks of `samples` that are speech. */
+  speechRatio(samples: Float32Array, sampleRate: number): number;
+}
+
+export class SpeechDetector implements SpeechRatioMeter {
+  readonly #runtime: OrtRuntime;
+  #session: NativeSession | undefined;
+  /** Reused for every chunk: the context then the new samples, as the model takes them. */
+  readonly #chunk = new Float32Array(CONTEXT_SAMPLES + CHUNK_SAMPLES);
+  readonly #state = new Float32Array(STATE_LENGTH);
+  readonly #rate: NativeTensor;
+
+  private constructor(runtime: OrtRuntime, session: NativeSession) {
+    this.#runtime = runtime;
+    this.#session = session;
+    this.#rate = new runtime.Tensor('int64', BigInt64Array.of(BigInt(VAD_SAMPLE_RATE)), []);
+  }
+
+  /**
+   * Loads a Silero VAD ONNX file (the shipped one is models/silero-vad/silero_vad.onnx).
+   * Throws a ModelError naming the file, what is wrong and the fix.
+   */
+  static async load(file: string): Promise<SpeechDetector> {
+    const fix = 'set window.speechModel to a Silero VAD v5 or v6 ONNX file, or window.minSpeechRatio to 0 to turn the speech gate off';
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(file);
+    } catch (error) {
+      throw new ModelError(`speech model ${file} cannot be read (${describeError(error)}); ${fix}`, { cause: error });
+    }
+    let loaded: { runtime: OrtRuntime; session: NativeSession };
+    try {
+      loaded = await loadNativeSession(bytes, { threads: THREADS });
+    } catch (error) {
+      throw new ModelError(`speech model ${file} does not load in ONNX Runtime (${describeError(error)}); ${fix}`, { cause: error });
+    }
+    const { runtime, session } = loaded;
+    const inputs = session.inputMetadata.map((input) => input.name);
+    const outputs = session.outputMetadata.map((output) => output.name);
+    if (JSON.stringify(inputs) !== JSON.stringify(INPUTS) || JSON.stringify(outputs) !== JSON.stringify(OUTPUTS)) {
+      session.dispose();
+      throw new ModelError(
+        `speech model ${file} takes [${inputs.join(', ')}] and gives [${outputs.join(', ')}]; ` +
+          `a Silero VAD model takes [${INPUTS.join(', ')}] and gives [${OUTPUTS.join(', ')}]; ${fix}`,
+      );
+    }
+    return new SpeechDetector(runtime, session);
+  }
+
+  /**
+   * The speech probability of each 32 ms chunk of `samples` (resampled to 16 kHz), the last
+   * chunk zero-padded as upstream's audio_forward pads it. Each call starts from a fresh state,
+   * so overlapping windows are judged independently.
+   */
+  speechProbabilities(samples: Float32Array, sampleRate: number): Float32Array {
+    const session = this.#session;
+    if (session === undefined) throw new Error('the speech detector was disposed');
+    const audio = sampleRate === VAD_SAMPLE_RATE ? samples : resampleSync(samples, sampleRate, VAD_SAMPLE_RATE);
+    const probabilities = new Float32Array(Math.ceil(audio.length / CHUNK_SAMPLES));
+    const chunk = this.#chunk;
+    const state = this.#state;
+    chunk.fill(0);
+    state.fill(0);
+    const { Tensor } = this.#runtime;
+    const fetches = { output: null, stateN: null };
+    for (let index = 0; index < probabilities.length; index++) {
+      // The previous chunk's last 64 samples become this one's context.
+      chunk.copyWithin(0, CHUNK_SAMPLES);
+      const start = index * CHUNK_SAMPLES;
+      const fresh = audio.subarray(start, start + CHUNK_SAMPLES);
+      chunk.set(fresh, CONTEXT_SAMPLES);
+      chunk.fill(0, CONTEXT_SAMPLES + fresh.length);
+      const outputs = session.run(
+        {
+          input: new Tensor('float32', chunk, [1, chunk.length]),
+          state: new Tensor('float32', state, STATE_DIMS),
+          sr: this.#rate,
+        },
+        fetches,
+        {},
+      );
+      probabilities[index] = (outputs['output']?.data as Float32Array)[0] as number;
+      state.set(outputs['stateN']?.data as Float32Array);
+    }
+    return probabilities;
+  }
+
+  speechRatio(samples: Float32Array, sampleRate: number): number {
+    const probabilities = this.speechProbabilities(samples, sampleRate);
+    if (probabilities.length === 0) return 0;
+    let speech = 0;
+    for (const probability of probabilities) if (probability >= SPEECH_PROBABILITY_THRESHOLD) speech++;
+    return speech / probabilities.length;
+  }
+
+  dispose(): void {
+    this.#session?.dispose();
+    this.#session = undefined;
+  }
+}
