@@ -5,7 +5,7 @@ import { CLIP_SAMPLES } from '../../src/dsp/constants.js';
 import { FeatureExtractor } from '../../src/dsp/features.js';
 import { featuresForFile } from '../../src/features/file-features.js';
 import { EmotionClassifier, type Prediction } from '../../src/model/classifier.js';
-import { WindowClassifier } from '../../src/pipeline/window-classifier.js';
+import { WindowClassifier, type WindowResult } from '../../src/pipeline/window-classifier.js';
 import { modelWindowOptions, Windower, type CapturedWindow } from '../../src/pipeline/windower.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
@@ -34,6 +34,11 @@ function windowFromStream(samples: Float32Array): CapturedWindow {
   return window;
 }
 
+function predictionOf(result: WindowResult): Prediction {
+  if (result.outcome !== 'classified') throw new Error(`expected a classified window, got ${result.outcome}`);
+  return result.prediction;
+}
+
 describe('WindowClassifier', () => {
   let classifier: EmotionClassifier;
 
@@ -49,8 +54,8 @@ describe('WindowClassifier', () => {
     const expected: Prediction = classifier.classify(await featuresForFile(file, extractor));
     const window = windowFromStream(await loadAudio(file));
 
-    const { prediction } = new WindowClassifier(new FeatureExtractor(), classifier).classify(window.samples);
-    expect(prediction).toEqual(expected);
+    const result = new WindowClassifier(new FeatureExtractor(), classifier).classify(window.samples);
+    expect(result).toMatchObject({ outcome: 'classified', prediction: expected, speechRatio: null });
   });
 
   it('reports the time from samples to prediction on the injected clock', () => {
@@ -60,8 +65,8 @@ describe('WindowClassifier', () => {
       if (reading === undefined) throw new Error('the clock was read more than twice');
       return reading;
     };
-    const result = new WindowClassifier(new FeatureExtractor(), classifier, now).classify(new Float32Array(CLIP_SAMPLES));
-    expect(result.inferenceMs).toBe(12.5);
+    const result = new WindowClassifier(new FeatureExtractor(), classifier, { now }).classify(new Float32Array(CLIP_SAMPLES));
+    expect(result).toMatchObject({ outcome: 'classified', inferenceMs: 12.5 });
     expect(readings).toEqual([]);
   });
 
@@ -74,9 +79,9 @@ describe('WindowClassifier', () => {
     // The clip is normalised in the classifier's own buffer, never in the window's samples.
     expect(first.samples).toEqual(firstSamples);
     const alone = [first, second].map(
-      (window) => new WindowClassifier(new FeatureExtractor(), classifier).classify(window.samples).prediction,
+      (window) => predictionOf(new WindowClassifier(new FeatureExtractor(), classifier).classify(window.samples)),
     );
-    expect(interleaved.map((result) => result.prediction)).toEqual([alone[0], alone[1], alone[0]]);
+    expect(interleaved.map(predictionOf)).toEqual([alone[0], alone[1], alone[0]]);
     expect(alone[0]).not.toEqual(alone[1]);
   });
 });
