@@ -1,18 +1,21 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
-import { CLIP_SAMPLES } from '../../src/dsp/constants.js';
+import { CLIP_SAMPLES, SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { FeatureExtractor } from '../../src/dsp/features.js';
 import { featuresForFile } from '../../src/features/file-features.js';
 import { EmotionClassifier, type Prediction } from '../../src/model/classifier.js';
-import { WindowClassifier, type WindowResult } from '../../src/pipeline/window-classifier.js';
+import { WindowClassifier, type FeatureClassifier, type WindowResult } from '../../src/pipeline/window-classifier.js';
+import { SpeechDetector } from '../../src/speech/speech-detector.js';
 import { modelWindowOptions, Windower, type CapturedWindow } from '../../src/pipeline/windower.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
+import { loudPinkNoise, pluckedChords } from '../helpers/non-speech.js';
 import { useWasm } from '../model/seed-model-fixture.js';
 import { FakeClock } from './fake-clock.js';
 
 const SHIPPED = path.join(REPO_ROOT, 'models', 'ser-cnn-lstm');
+const SHIPPED_VAD = path.join(REPO_ROOT, 'models', 'silero-vad', 'silero_vad.onnx');
 // A short TESS word (padded with silence to 3 s, as featuresForFile pads it) and a RAVDESS
 // sentence longer than 3 s (its first 3 s fill the window).
 const RECORDINGS = [
@@ -83,5 +86,63 @@ describe('WindowClassifier', () => {
     );
     expect(interleaved.map(predictionOf)).toEqual([alone[0], alone[1], alone[0]]);
     expect(alone[0]).not.toEqual(alone[1]);
+  });
+
+  describe('with the speech gate', () => {
+    let detector: SpeechDetector;
+    const counting = (): FeatureClassifier & { calls: number } => ({
+      calls: 0,
+      classify(features: Float32Array): Prediction {
+        this.calls++;
+        return classifier.classify(features);
+      },
+    });
+
+    beforeAll(async () => {
+      detector = await SpeechDetector.load(SHIPPED_VAD);
+    });
+
+    afterAll(() => detector.dispose());
+
+    it('turns away loud noise and music without running the model', () => {
+      const model = counting();
+      const gated = new WindowClassifier(new FeatureExtractor(), model, { speechGate: { meter: detector, minSpeechRatio: 0.3 } });
+      for (const samples of [loudPinkNoise(3, SAMPLE_RATE, -12), pluckedChords(3, SAMPLE_RATE, -12)]) {
+        const result = gated.classify(samples);
+        expect(result.outcome).toBe('non_speech');
+        expect(result.speechRatio).toBeLessThan(0.3);
+      }
+      expect(model.calls).toBe(0);
+    });
+
+    it('classifies a speech window exactly as without the gate, and reports its speech ratio', async () => {
+      const window = windowFromStream(await loadAudio(RECORDINGS[1] as string));
+      const gated = new WindowClassifier(new FeatureExtractor(), classifier, { speechGate: { meter: detector, minSpeechRatio: 0.3 } });
+      const result = gated.classify(window.samples);
+      expect(result).toMatchObject({
+        outcome: 'classified',
+        prediction: predictionOf(new WindowClassifier(new FeatureExtractor(), classifier).classify(window.samples)),
+      });
+      expect(result.speechRatio).toBe(detector.speechRatio(window.samples, SAMPLE_RATE));
+      expect(result.speechRatio).toBeGreaterThanOrEqual(0.3);
+    });
+
+    it('reports a detector failure as a SpeechDetectionError naming the cause, without running the model', () => {
+      const model = counting();
+      const broken = { speechRatio: (): number => { throw new Error('state tensor has the wrong shape'); } };
+      const gated = new WindowClassifier(new FeatureExtractor(), model, { speechGate: { meter: broken, minSpeechRatio: 0.3 } });
+      expect(() => gated.classify(new Float32Array(CLIP_SAMPLES))).toThrow(
+        expect.objectContaining({ code: 'SPEECH_DETECTION', message: expect.stringContaining('state tensor has the wrong shape') as unknown }) as Error,
+      );
+      expect(model.calls).toBe(0);
+    });
+
+    it('refuses a minimum ratio outside (0, 1], naming it and the fix', () => {
+      for (const minSpeechRatio of [0, -0.5, 1.5, Number.NaN]) {
+        expect(() => new WindowClassifier(new FeatureExtractor(), classifier, { speechGate: { meter: detector, minSpeechRatio } })).toThrow(
+          /minSpeechRatio .* is not usable; expected a share above 0 and at most 1, e\.g\. 0\.3 \(leave the gate out/,
+        );
+      }
+    });
   });
 });
