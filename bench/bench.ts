@@ -6,6 +6,9 @@ import { prepareClip } from '../src/dsp/clip.js';
 import { FeatureExtractor } from '../src/dsp/features.js';
 import { type BackendName } from '../src/model/backend.js';
 import { EmotionClassifier } from '../src/model/classifier.js';
+import { resampleSync } from '../src/audio/resample.js';
+import { CLIP_SAMPLES, SAMPLE_RATE } from '../src/dsp/constants.js';
+import { SpeechDetector, VAD_SAMPLE_RATE } from '../src/speech/speech-detector.js';
 import { measureDaemon } from './daemon-bench.js';
 import { summarize, time, type Summary } from './stats.js';
 
@@ -70,6 +73,15 @@ const windowSummary = summarize(
 const windowBackend = [daemonClassifier.runtime.backend, daemonClassifier.runtime.onnxDtype].filter(Boolean).join(' ');
 daemonClassifier.dispose();
 
+// The speech gate on the same window as the daemon runs it, before the model: the 3 s at
+// 22,050 Hz resampled to 16 kHz, then 94 Silero VAD chunks. The resampling is shown apart.
+const detector = await SpeechDetector.load(path.join(root, 'models', 'silero-vad', 'silero_vad.onnx'));
+const window = new Float32Array(CLIP_SAMPLES);
+window.set((await loadAudio(sampleFile)).subarray(0, CLIP_SAMPLES));
+const gateSummary = summarize(await time(() => detector.speechRatio(window, SAMPLE_RATE), 100, 10));
+const gateResampleSummary = summarize(await time(() => resampleSync(window, SAMPLE_RATE, VAD_SAMPLE_RATE), 100, 10));
+detector.dispose();
+
 const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
 
 // The daemon itself, capturing speech through arecord in real time: 15 RAVDESS clips of an
@@ -77,14 +89,18 @@ const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
 const actor = path.resolve(root, '..', 'shared', 'datasets', 'ravdess', 'Actor_17');
 const speech = readdirSync(actor).sort().slice(0, 15).map((file) => path.join(actor, file));
 const daemon = await measureDaemon(root, speech, { warmupSeconds: 12, seconds: 30 });
+// The same without the speech gate: the difference is what the gate costs a box at hop 1 s.
+const ungatedDaemon = await measureDaemon(root, speech, { warmupSeconds: 12, seconds: 30, minSpeechRatio: 0 });
 
 const result = {
   features_ms: featuresSummary,
   decode_resample_ms: decodeResample,
   inference_ms: inference,
   window_ms: { backend: windowBackend, ...windowSummary },
+  speech_gate_ms: { ...gateSummary, resample_ms: gateResampleSummary },
   peak_rss_mb: peakRssMb,
   daemon,
+  daemon_without_speech_gate: ungatedDaemon,
 };
 
 if (asJson) {
@@ -98,6 +114,8 @@ if (asJson) {
       [`inference ${backend} batch 8`, r.batch8],
     ]),
     [`features + inference, one window (${windowBackend})`, windowSummary],
+    ['speech gate (Silero VAD), one window', gateSummary],
+    ['  of which resampling to 16 kHz', gateResampleSummary],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
   process.stdout.write(`${'measure'.padEnd(width)}  median ms     p95 ms\n`);
@@ -110,5 +128,10 @@ if (asJson) {
     `daemon at hop 1 s, live capture: CPU ${daemon.cpu_percent}% of one core (user ${daemon.cpu_user_percent}%, ` +
       `system ${daemon.cpu_system_percent}%), ${daemon.wakeups_per_second} wake-ups/s, arecord ${daemon.recorder_cpu_percent}%, ` +
       `RSS ${daemon.rss_mb} MB, ${daemon.events} events\n`,
+  );
+  process.stdout.write(
+    `the same without the speech gate (window.minSpeechRatio 0): CPU ${ungatedDaemon.cpu_percent}% of one core, ` +
+      `RSS ${ungatedDaemon.rss_mb} MB, ${ungatedDaemon.events} events; the gate adds ` +
+      `${Math.round((daemon.cpu_percent - ungatedDaemon.cpu_percent) * 100) / 100} points\n`,
   );
 }
