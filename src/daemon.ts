@@ -21,7 +21,7 @@ import { SilenceGate } from './pipeline/silence.js';
 import { SampleBufferPool } from './pipeline/sample-buffer-pool.js';
 import { PredictionSmoother } from './pipeline/smoothing.js';
 import { type TimedPrediction, type WindowResult } from './pipeline/window-classifier.js';
-import { modelWindowOptions, Windower, type CapturedWindow } from './pipeline/windower.js';
+import { modelWindowOptions, Windower, type CapturedWindow, type StreamPosition } from './pipeline/windower.js';
 import { type Notifier } from './system/sd-notify.js';
 import { type Scheduler } from './system/scheduler.js';
 
@@ -83,7 +83,7 @@ export interface DaemonParts {
   logger: Logger;
   source: AudioSource;
   /** Gates on speech (when configured) and classifies; WindowClassifier is one. */
-  windowClassifier: { classify(samples: Float32Array): WindowResult };
+  windowClassifier: { classify(samples: Float32Array, position: StreamPosition): WindowResult };
   model: ModelIdentity;
   publisher: EventPublisher;
   /** The broker URL without credentials, for the health report. */
@@ -147,7 +147,7 @@ export class Daemon {
     });
     this.#queue = new InferenceQueue({
       capacity: window.queueLimit,
-      work: (captured) => parts.windowClassifier.classify(captured.samples),
+      work: (captured) => parts.windowClassifier.classify(captured.samples, captured.position),
       onResult: (result, captured) => this.#onResult(result, captured),
       onError: (error, captured) => this.#onInferenceError(error, captured),
       onRetired: (captured) => this.#windowBuffers.release(captured.samples),

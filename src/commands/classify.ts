@@ -41,7 +41,7 @@ export const classifyCommand: Command = {
           }
         });
       } finally {
-        speechGate?.meter.dispose();
+        speechGate?.detector.dispose();
       }
     } finally {
       classifier.dispose();

@@ -48,7 +48,7 @@ export const runCommand: Command = {
       const classifier = await openClassifier(context);
       started.push({ name: 'model', stop: () => Promise.resolve(classifier.dispose()) });
       const speechGate = await openSpeechGate(context);
-      if (speechGate !== undefined) started.push({ name: 'speech gate', stop: () => Promise.resolve(speechGate.meter.dispose()) });
+      if (speechGate !== undefined) started.push({ name: 'speech gate', stop: () => Promise.resolve(speechGate.detector.dispose()) });
 
       let brokerUrl = config.mqtt.url;
       if (brokerUrl === '') {

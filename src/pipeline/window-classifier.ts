@@ -1,9 +1,10 @@
 import { prepareClip } from '../dsp/clip.js';
-import { CLIP_SAMPLES, SAMPLE_RATE } from '../dsp/constants.js';
+import { CLIP_SAMPLES } from '../dsp/constants.js';
 import type { FeatureExtractor } from '../dsp/features.js';
 import { SpeechDetectionError } from '../errors.js';
 import { FEATURES_LENGTH, type Prediction } from '../model/classifier.js';
-import type { SpeechRatioMeter } from '../speech/speech-detector.js';
+import type { WindowSpeechMeter } from '../speech/speech-track.js';
+import type { StreamPosition } from './windower.js';
 
 /** What the daemon needs of a classifier; EmotionClassifier is one. */
 export interface FeatureClassifier {
@@ -12,7 +13,7 @@ export interface FeatureClassifier {
 
 /** The speech gate: windows with less speech than `minSpeechRatio` get no emotion. */
 export interface SpeechGate {
-  meter: SpeechRatioMeter;
+  meter: WindowSpeechMeter;
   /** 0 to 1 (window.minSpeechRatio); above 0, since 0 means no gate at all. */
   minSpeechRatio: number;
 }
@@ -68,16 +69,21 @@ export class WindowClassifier {
     this.#now = options.now ?? (() => performance.now());
   }
 
-  /** `samples` at the model's rate, 22,050 Hz: a daemon window, or the start of a file. */
-  classify(samples: Float32Array): WindowResult {
+  /**
+   * `samples` at the model's rate, 22,050 Hz: a daemon window, with its `position` in the
+   * stream so the speech gate hears overlapping audio once, or the start of a file.
+   */
+  classify(samples: Float32Array, position?: StreamPosition): WindowResult {
     let speechRatio: number | null = null;
     if (this.#speechGate !== undefined) {
+      let ratio: number;
       try {
-        speechRatio = this.#speechGate.meter.speechRatio(samples, SAMPLE_RATE);
+        ratio = this.#speechGate.meter.speechRatio(samples, position);
       } catch (error) {
         throw new SpeechDetectionError(error);
       }
-      if (speechRatio < this.#speechGate.minSpeechRatio) return { outcome: 'non_speech', speechRatio };
+      if (ratio < this.#speechGate.minSpeechRatio) return { outcome: 'non_speech', speechRatio: ratio };
+      speechRatio = ratio;
     }
     const started = this.#now();
     const features = this.#extractor.extract(prepareClip(samples, this.#clip), this.#features);

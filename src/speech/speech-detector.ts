@@ -13,7 +13,7 @@ import { loadNativeSession, type NativeSession, type NativeTensor, type OrtRunti
  * chunk's speech probability and the next state.
  */
 export const VAD_SAMPLE_RATE = 16_000;
-const CHUNK_SAMPLES = 512;
+export const CHUNK_SAMPLES = 512;
 const CONTEXT_SAMPLES = 64;
 const STATE_DIMS = [2, 1, 128] as const;
 const STATE_LENGTH = STATE_DIMS[0] * STATE_DIMS[1] * STATE_DIMS[2];
@@ -36,19 +36,22 @@ const DETECTOR_RESAMPLING: Readonly<LowpassDesign> = Object.freeze({
 /** One onnxruntime thread: the detector runs between emotion inferences, on the same core. */
 const THREADS = 1;
 
-/** What the speech gate needs of a detector; SpeechDetector is one. */
-export interface SpeechRatioMeter {
-  /** The share (0-1) of 32 ms chunks of `samples` that are speech. */
-  speechRatio(samples: Float32Array, sampleRate: number): number;
+/** `samples` at the detector's rate, resampled with its lowpass when they are not. */
+export function toDetectorRate(samples: Float32Array, sampleRate: number): Float32Array {
+  return sampleRate === VAD_SAMPLE_RATE ? samples : resampleSync(samples, sampleRate, VAD_SAMPLE_RATE, DETECTOR_RESAMPLING);
 }
 
-export class SpeechDetector implements SpeechRatioMeter {
+/** One run of 16 kHz audio through the detector, chunk after chunk; SpeechDetector.stream makes one. */
+export interface SpeechStream {
+  /** The speech probability of the next 512 samples (fewer are zero-padded). */
+  next(chunk: Float32Array): number;
+}
+
+export class SpeechDetector {
   readonly #runtime: OrtRuntime;
   #session: NativeSession | undefined;
-  /** Reused for every chunk: the context then the new samples, as the model takes them. */
-  readonly #chunk = new Float32Array(CONTEXT_SAMPLES + CHUNK_SAMPLES);
-  readonly #state = new Float32Array(STATE_LENGTH);
   readonly #rate: NativeTensor;
+  readonly #fetches = { output: null, stateN: null };
 
   private constructor(runtime: OrtRuntime, session: NativeSession) {
     this.#runtime = runtime;
@@ -87,44 +90,51 @@ export class SpeechDetector implements SpeechRatioMeter {
     return new SpeechDetector(runtime, session);
   }
 
+  /** A stream from a fresh state and zero context, as upstream's reset_states leaves them. */
+  stream(): SpeechStream {
+    // The context (the previous chunk's last 64 samples) then the new samples, as the model takes them.
+    const input = new Float32Array(CONTEXT_SAMPLES + CHUNK_SAMPLES);
+    const state = new Float32Array(STATE_LENGTH);
+    return {
+      next: (chunk) => {
+        input.copyWithin(0, CHUNK_SAMPLES);
+        input.set(chunk.subarray(0, CHUNK_SAMPLES), CONTEXT_SAMPLES);
+        input.fill(0, CONTEXT_SAMPLES + Math.min(chunk.length, CHUNK_SAMPLES));
+        return this.#run(input, state);
+      },
+    };
+  }
+
+  /** Runs the model on one context + chunk; `state` is read and replaced by the next one. */
+  #run(input: Float32Array, state: Float32Array): number {
+    const session = this.#session;
+    if (session === undefined) throw new Error('the speech detector was disposed');
+    const { Tensor } = this.#runtime;
+    const outputs = session.run(
+      { input: new Tensor('float32', input, [1, input.length]), state: new Tensor('float32', state, STATE_DIMS), sr: this.#rate },
+      this.#fetches,
+      {},
+    );
+    state.set(outputs['stateN']?.data as Float32Array);
+    return (outputs['output']?.data as Float32Array)[0] as number;
+  }
+
   /**
    * The speech probability of each 32 ms chunk of `samples` (resampled to 16 kHz), the last
    * chunk zero-padded as upstream's audio_forward pads it. Each call starts from a fresh state,
-   * so overlapping windows are judged independently.
+   * so calls never influence each other.
    */
   speechProbabilities(samples: Float32Array, sampleRate: number): Float32Array {
-    const session = this.#session;
-    if (session === undefined) throw new Error('the speech detector was disposed');
-    const audio = sampleRate === VAD_SAMPLE_RATE ? samples : resampleSync(samples, sampleRate, VAD_SAMPLE_RATE, DETECTOR_RESAMPLING);
+    const audio = toDetectorRate(samples, sampleRate);
     const probabilities = new Float32Array(Math.ceil(audio.length / CHUNK_SAMPLES));
-    const chunk = this.#chunk;
-    const state = this.#state;
-    chunk.fill(0);
-    state.fill(0);
-    const { Tensor } = this.#runtime;
-    const fetches = { output: null, stateN: null };
+    const stream = this.stream();
     for (let index = 0; index < probabilities.length; index++) {
-      // The previous chunk's last 64 samples become this one's context.
-      chunk.copyWithin(0, CHUNK_SAMPLES);
-      const start = index * CHUNK_SAMPLES;
-      const fresh = audio.subarray(start, start + CHUNK_SAMPLES);
-      chunk.set(fresh, CONTEXT_SAMPLES);
-      chunk.fill(0, CONTEXT_SAMPLES + fresh.length);
-      const outputs = session.run(
-        {
-          input: new Tensor('float32', chunk, [1, chunk.length]),
-          state: new Tensor('float32', state, STATE_DIMS),
-          sr: this.#rate,
-        },
-        fetches,
-        {},
-      );
-      probabilities[index] = (outputs['output']?.data as Float32Array)[0] as number;
-      state.set(outputs['stateN']?.data as Float32Array);
+      probabilities[index] = stream.next(audio.subarray(index * CHUNK_SAMPLES));
     }
     return probabilities;
   }
 
+  /** The share (0-1) of 32 ms chunks of `samples` that are speech. */
   speechRatio(samples: Float32Array, sampleRate: number): number {
     const probabilities = this.speechProbabilities(samples, sampleRate);
     if (probabilities.length === 0) return 0;

@@ -7,6 +7,7 @@ import { featuresForFile } from '../../src/features/file-features.js';
 import { EmotionClassifier, type Prediction } from '../../src/model/classifier.js';
 import { WindowClassifier, type FeatureClassifier, type WindowResult } from '../../src/pipeline/window-classifier.js';
 import { SpeechDetector } from '../../src/speech/speech-detector.js';
+import { SpeechTrack } from '../../src/speech/speech-track.js';
 import { modelWindowOptions, Windower, type CapturedWindow } from '../../src/pipeline/windower.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
@@ -106,7 +107,7 @@ describe('WindowClassifier', () => {
 
     it('turns away loud noise and music without running the model', () => {
       const model = counting();
-      const gated = new WindowClassifier(new FeatureExtractor(), model, { speechGate: { meter: detector, minSpeechRatio: 0.3 } });
+      const gated = new WindowClassifier(new FeatureExtractor(), model, { speechGate: { meter: new SpeechTrack(detector, SAMPLE_RATE), minSpeechRatio: 0.3 } });
       for (const samples of [loudPinkNoise(3, SAMPLE_RATE, -12), pluckedChords(3, SAMPLE_RATE, -12)]) {
         const result = gated.classify(samples);
         expect(result.outcome).toBe('non_speech');
@@ -117,7 +118,7 @@ describe('WindowClassifier', () => {
 
     it('classifies a speech window exactly as without the gate, and reports its speech ratio', async () => {
       const window = windowFromStream(await loadAudio(RECORDINGS[1] as string));
-      const gated = new WindowClassifier(new FeatureExtractor(), classifier, { speechGate: { meter: detector, minSpeechRatio: 0.3 } });
+      const gated = new WindowClassifier(new FeatureExtractor(), classifier, { speechGate: { meter: new SpeechTrack(detector, SAMPLE_RATE), minSpeechRatio: 0.3 } });
       const result = gated.classify(window.samples);
       expect(result).toMatchObject({
         outcome: 'classified',
@@ -139,7 +140,7 @@ describe('WindowClassifier', () => {
 
     it('refuses a minimum ratio outside (0, 1], naming it and the fix', () => {
       for (const minSpeechRatio of [0, -0.5, 1.5, Number.NaN]) {
-        expect(() => new WindowClassifier(new FeatureExtractor(), classifier, { speechGate: { meter: detector, minSpeechRatio } })).toThrow(
+        expect(() => new WindowClassifier(new FeatureExtractor(), classifier, { speechGate: { meter: new SpeechTrack(detector, SAMPLE_RATE), minSpeechRatio } })).toThrow(
           /minSpeechRatio .* is not usable; expected a share above 0 and at most 1, e\.g\. 0\.3 \(leave the gate out/,
         );
       }
