@@ -6,6 +6,10 @@ import { prepareClip } from '../src/dsp/clip.js';
 import { FeatureExtractor } from '../src/dsp/features.js';
 import { type BackendName } from '../src/model/backend.js';
 import { EmotionClassifier } from '../src/model/classifier.js';
+import { CLIP_SAMPLES, SAMPLE_RATE } from '../src/dsp/constants.js';
+import { SpeechDetector, toDetectorRate } from '../src/speech/speech-detector.js';
+import { SpeechTrack } from '../src/speech/speech-track.js';
+import { modelWindowOptions, Windower } from '../src/pipeline/windower.js';
 import { measureDaemon } from './daemon-bench.js';
 import { measureDaemonMemory } from './daemon-memory.js';
 import { summarize, time, type Summary } from './stats.js';
@@ -71,6 +75,27 @@ const windowSummary = summarize(
 const windowBackend = [daemonClassifier.runtime.backend, daemonClassifier.runtime.onnxDtype].filter(Boolean).join(' ');
 daemonClassifier.dispose();
 
+// The speech gate on the same window as the daemon runs it, before the model: the 3 s at
+// 22,050 Hz resampled to 16 kHz, then 94 Silero VAD chunks. The resampling is shown apart.
+const detector = await SpeechDetector.load(path.join(root, 'models', 'silero-vad', 'silero_vad.onnx'));
+const window = new Float32Array(CLIP_SAMPLES);
+window.set((await loadAudio(sampleFile)).subarray(0, CLIP_SAMPLES));
+const gateSummary = summarize(await time(() => detector.speechRatio(window, SAMPLE_RATE), 100, 10));
+const gateResampleSummary = summarize(await time(() => toDetectorRate(window, SAMPLE_RATE), 100, 10));
+// At hop 1 s the daemon's windows overlap and the gate hears each stretch once (SpeechTrack):
+// 100 consecutive windows of the looped recording, each timed as the worker meets it.
+const looped = await loadAudio(sampleFile, { durationSeconds: Infinity });
+const streamSamples = new Float32Array(102 * SAMPLE_RATE).map((_, i) => looped[i % looped.length] as number);
+const hopWindows = new Windower(modelWindowOptions(1), { now: () => 0 }).push(streamSamples);
+const track = new SpeechTrack(detector, SAMPLE_RATE);
+const streamedMs = hopWindows.map((hopWindow) => {
+  const start = process.hrtime.bigint();
+  track.speechRatio(hopWindow.samples, hopWindow.position);
+  return Number(process.hrtime.bigint() - start) / 1e6;
+});
+const gateStreamedSummary = summarize(streamedMs.slice(10));
+detector.dispose();
+
 const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
 
 // The daemon itself, capturing speech through arecord in real time: 15 RAVDESS clips of an
@@ -78,6 +103,8 @@ const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
 const actor = path.resolve(root, '..', 'shared', 'datasets', 'ravdess', 'Actor_17');
 const speech = readdirSync(actor).sort().slice(0, 15).map((file) => path.join(actor, file));
 const daemon = await measureDaemon(root, speech, { warmupSeconds: 12, seconds: 30 });
+// The same without the speech gate: the difference is what the gate costs a box at hop 1 s.
+const ungatedDaemon = await measureDaemon(root, speech, { warmupSeconds: 12, seconds: 30, minSpeechRatio: 0 });
 
 // Memory as a 512 MB board pays for it: the daemon replaying 8 clips of the same actor (about
 // 30 s) with `run --input`, on the default backend and on wasm, where onnxruntime cannot run.
@@ -91,9 +118,11 @@ const result = {
   decode_resample_ms: decodeResample,
   inference_ms: inference,
   window_ms: { backend: windowBackend, ...windowSummary },
+  speech_gate_ms: { ...gateSummary, resample_ms: gateResampleSummary, hop_1s: gateStreamedSummary },
   peak_rss_mb: peakRssMb,
   daemon,
   daemon_memory_mb: daemonMemory,
+  daemon_without_speech_gate: ungatedDaemon,
 };
 
 if (asJson) {
@@ -107,6 +136,9 @@ if (asJson) {
       [`inference ${backend} batch 8`, r.batch8],
     ]),
     [`features + inference, one window (${windowBackend})`, windowSummary],
+    ['speech gate (Silero VAD), one window', gateSummary],
+    ['  of which resampling to 16 kHz', gateResampleSummary],
+    ['speech gate, one window at hop 1 s (overlap heard once)', gateStreamedSummary],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
   process.stdout.write(`${'measure'.padEnd(width)}  median ms     p95 ms\n`);
@@ -125,4 +157,9 @@ if (asJson) {
       `daemon memory on ${backend}, replaying speech (run --input): peak VmHWM ${memory.peak_vmhwm_mb} MB, steady RSS ${memory.steady_rss_mb} MB\n`,
     );
   }
+  process.stdout.write(
+    `the same without the speech gate (window.minSpeechRatio 0): CPU ${ungatedDaemon.cpu_percent}% of one core, ` +
+      `RSS ${ungatedDaemon.rss_mb} MB, ${ungatedDaemon.events} events; the gate adds ` +
+      `${Math.round((daemon.cpu_percent - ungatedDaemon.cpu_percent) * 100) / 100} points\n`,
+  );
 }

@@ -86,7 +86,7 @@ function childPid(parentPid: number, name: string): number | undefined {
 export async function measureDaemon(
   root: string,
   files: readonly string[],
-  options: { warmupSeconds: number; seconds: number },
+  options: { warmupSeconds: number; seconds: number; minSpeechRatio?: number },
 ): Promise<DaemonMeasurement> {
   const speech = await speechPcm(files);
   const work = await mkdtemp(path.join(os.tmpdir(), 'ser-bench-'));
@@ -122,7 +122,7 @@ export async function measureDaemon(
     JSON.stringify({
       deviceId: 'bench',
       mqtt: { url, discovery: { enabled: false } },
-      window: { hopSeconds: 1 },
+      window: { hopSeconds: 1, ...(options.minSpeechRatio === undefined ? {} : { minSpeechRatio: options.minSpeechRatio }) },
       gpio: { driver: 'simulated' },
       log: { level: 'warn' },
       audio: { recorder: 'arecord', device: PCM_NAME },

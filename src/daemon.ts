@@ -1,6 +1,6 @@
 import { type AgentConfig } from './config/load.js';
 import { type AudioSource, type CaptureState } from './capture/audio-source.js';
-import { describeError } from './errors.js';
+import { describeError, SpeechDetectionError } from './errors.js';
 import { statusFor, type IndicatorStatus } from './indicators/indicators.js';
 import { type Emotion } from './labels.js';
 import { type Logger } from './logging/logger.js';
@@ -20,8 +20,8 @@ import { LatencyStats } from './pipeline/latency-stats.js';
 import { SilenceGate } from './pipeline/silence.js';
 import { SampleBufferPool } from './pipeline/sample-buffer-pool.js';
 import { PredictionSmoother } from './pipeline/smoothing.js';
-import { type TimedPrediction } from './pipeline/window-classifier.js';
-import { modelWindowOptions, Windower, type CapturedWindow } from './pipeline/windower.js';
+import { type TimedPrediction, type WindowResult } from './pipeline/window-classifier.js';
+import { modelWindowOptions, Windower, type CapturedWindow, type StreamPosition } from './pipeline/windower.js';
 import { type Notifier } from './system/sd-notify.js';
 import { type Scheduler } from './system/scheduler.js';
 
@@ -57,7 +57,8 @@ export interface ProcessProbe {
  * each scrape: one owner for each number, read by both.
  */
 export interface DaemonReadings {
-  windows: { classified: number; silent: number; dropped: number };
+  /** Keyed by outcome, as the metrics label them. */
+  windows: { classified: number; silent: number; non_speech: number; failed: number; dropped: number };
   events: PublisherCounters;
   captureState: CaptureState;
   brokerState: BrokerState;
@@ -81,7 +82,8 @@ export interface DaemonParts {
   config: Readonly<AgentConfig>;
   logger: Logger;
   source: AudioSource;
-  windowClassifier: { classify(samples: Float32Array): TimedPrediction };
+  /** Gates on speech (when configured) and classifies; WindowClassifier is one. */
+  windowClassifier: { classify(samples: Float32Array, position: StreamPosition): WindowResult };
   model: ModelIdentity;
   publisher: EventPublisher;
   /** The broker URL without credentials, for the health report. */
@@ -98,8 +100,8 @@ export interface DaemonParts {
 }
 
 /**
- * Wires capture → windows → silence gate → inference queue → smoothing → MQTT events and
- * LEDs, plus health reports and the systemd watchdog. The constructor only wires; start()
+ * Wires capture → windows → silence gate → inference queue (speech gate, then the model) →
+ * smoothing → MQTT events and LEDs, plus health reports and the systemd watchdog. The constructor only wires; start()
  * brings the parts up, stop() takes them down in reverse order, each step on its own so one
  * failure never leaves the others running.
  */
@@ -110,12 +112,14 @@ export class Daemon {
   /** Window buffers, back from the silence gate or the inference queue, for the next cuts. */
   readonly #windowBuffers: SampleBufferPool;
   readonly #silence: SilenceGate;
-  readonly #queue: InferenceQueue<CapturedWindow, TimedPrediction>;
+  readonly #queue: InferenceQueue<CapturedWindow, WindowResult>;
   readonly #smoother: PredictionSmoother;
   readonly #latency = new LatencyStats();
   #captureState: CaptureState = 'stopped';
   #captureDetail: string | null = null;
   #modelFault = false;
+  /** Windows the speech gate turned away; the queue counts them among those it processed. */
+  #nonSpeech = 0;
   #ready = false;
   #windowsSinceWatchdog = 0;
   #startedAt = 0;
@@ -143,8 +147,8 @@ export class Daemon {
     });
     this.#queue = new InferenceQueue({
       capacity: window.queueLimit,
-      work: (captured) => parts.windowClassifier.classify(captured.samples),
-      onResult: (result, captured) => this.#onPrediction(result, captured),
+      work: (captured) => parts.windowClassifier.classify(captured.samples, captured.position),
+      onResult: (result, captured) => this.#onResult(result, captured),
       onError: (error, captured) => this.#onInferenceError(error, captured),
       onRetired: (captured) => this.#windowBuffers.release(captured.samples),
     });
@@ -246,9 +250,21 @@ export class Daemon {
     this.#updateStatus();
   }
 
+  #onResult(result: WindowResult, window: CapturedWindow): void {
+    if (result.outcome === 'classified') {
+      this.#onPrediction(result, window);
+      return;
+    }
+    this.#nonSpeech++;
+    if (this.#log.isLevelEnabled('debug')) {
+      this.#log.debug({ end: window.end, speechRatio: result.speechRatio }, 'not speech');
+    }
+  }
+
   #onPrediction(result: TimedPrediction, window: CapturedWindow): void {
     this.#latency.record(result.inferenceMs);
     this.#parts.metrics?.windowClassified(result.inferenceMs);
+    // Only a classified window proves both the speech detector and the model work again.
     if (this.#modelFault) {
       this.#modelFault = false;
       this.#updateStatus();
@@ -264,7 +280,14 @@ export class Daemon {
     const { config, model, publisher, indicators, nextEventId, metrics, clock } = this.#parts;
     publisher.publishEvent(
       createEmotionEvent(
-        { deviceId: config.deviceId, windowStart: window.start, windowEnd: window.end, prediction, model },
+        {
+          deviceId: config.deviceId,
+          windowStart: window.start,
+          windowEnd: window.end,
+          prediction,
+          speechRatio: result.speechRatio,
+          model,
+        },
         nextEventId,
       ),
     );
@@ -274,7 +297,9 @@ export class Daemon {
 
   #onInferenceError(error: unknown, window: CapturedWindow): void {
     // One bad window never stops the daemon; the status LED shows the fault until one succeeds.
-    this.#log.error({ err: error, windowEnd: window.end.toISOString() }, `inference failed: ${describeError(error)}`);
+    // A failed speech detector says so in its own message (SpeechDetectionError).
+    const what = error instanceof SpeechDetectionError ? 'window not classified' : 'inference failed';
+    this.#log.error({ err: error, windowEnd: window.end.toISOString() }, `${what}: ${describeError(error)}`);
     this.#modelFault = true;
     this.#updateStatus();
   }
@@ -308,7 +333,13 @@ export class Daemon {
     const { publisher, processProbe } = this.#parts;
     const queue = this.#queue.counters;
     return {
-      windows: { classified: queue.processed, silent: this.#silence.skipped, dropped: queue.dropped },
+      windows: {
+        classified: queue.processed - this.#nonSpeech,
+        silent: this.#silence.skipped,
+        non_speech: this.#nonSpeech,
+        failed: queue.failed,
+        dropped: queue.dropped,
+      },
       events: publisher.counters,
       captureState: this.#captureState,
       brokerState: publisher.state,
@@ -330,7 +361,13 @@ export class Daemon {
       deviceId: config.deviceId,
       ts: new Date(now).toISOString(),
       uptimeSeconds: Math.round((now - this.#startedAt) / 1000),
-      windows: { processed: windows.classified, skippedSilence: windows.silent, dropped: windows.dropped },
+      windows: {
+        processed: windows.classified,
+        skippedSilence: windows.silent,
+        skippedNonSpeech: windows.non_speech,
+        failed: windows.failed,
+        dropped: windows.dropped,
+      },
       events,
       inferenceMs: { p50: latency.p50 ?? null, p95: latency.p95 ?? null },
       process: {

@@ -12,6 +12,7 @@ export type SerErrorCode =
   | 'MODEL_INVALID'
   | 'DATASET'
   | 'BACKEND'
+  | 'SPEECH_DETECTION'
   | 'GPIO'
   | 'INTERRUPTED';
 
@@ -72,6 +73,13 @@ export class DatasetError extends SerError {
 export class BackendError extends SerError {
   constructor(message: string, options?: ErrorOptions) {
     super('BACKEND', message, options);
+  }
+}
+
+/** The speech detector failed on one window, which is then not classified; the next one is tried. */
+export class SpeechDetectionError extends SerError {
+  constructor(cause: unknown) {
+    super('SPEECH_DETECTION', `speech detection failed, so the window was not classified: ${describeError(cause)}`, { cause });
   }
 }
 

@@ -11,11 +11,21 @@
  * rejection, 126 dB (21 bits) beats 120 dB (max |Δ| 0.0026 vs 0.0049 on the 44.1 kHz speech).
  */
 
-/** End of the flat passband, as a fraction of the lower of the two Nyquist frequencies. */
-const PASSBAND_END = 0.9136;
-/** Start of the stopband, as a fraction of the same Nyquist. */
-const STOPBAND_BEGIN = 1.0;
-const STOPBAND_REJECTION_DB = 126.4;
+/** What a lowpass must do; its length (and so the resampler's cost) follows from it. */
+export interface LowpassDesign {
+  /** End of the flat passband, as a fraction of the lower of the two Nyquist frequencies. */
+  passbandEnd: number;
+  /** Start of the stopband, as a fraction of the same Nyquist. */
+  stopbandBegin: number;
+  stopbandRejectionDb: number;
+}
+
+/** libsoxr's HQ recipe as librosa.load uses it: the feature contract depends on it. */
+export const SOXR_HQ: Readonly<LowpassDesign> = Object.freeze({
+  passbandEnd: 0.9136,
+  stopbandBegin: 1.0,
+  stopbandRejectionDb: 126.4,
+});
 
 export interface LowpassKernel {
   /** The kernel is zero farther than this many input samples from the output instant. */
@@ -45,18 +55,19 @@ function kaiserBeta(rejectionDb: number): number {
  * The anti-aliasing / anti-imaging lowpass for converting `fromRate` to `toRate`, in units
  * of input samples so it can be evaluated at any fractional position.
  */
-export function designLowpassKernel(fromRate: number, toRate: number): LowpassKernel {
+export function designLowpassKernel(fromRate: number, toRate: number, design: Readonly<LowpassDesign> = SOXR_HQ): LowpassKernel {
+  const { passbandEnd, stopbandBegin, stopbandRejectionDb } = design;
   const lowerNyquist = Math.min(fromRate, toRate) / 2;
-  const cutoffHz = ((PASSBAND_END + STOPBAND_BEGIN) / 2) * lowerNyquist;
-  const transitionHz = (STOPBAND_BEGIN - PASSBAND_END) * lowerNyquist;
+  const cutoffHz = ((passbandEnd + stopbandBegin) / 2) * lowerNyquist;
+  const transitionHz = (stopbandBegin - passbandEnd) * lowerNyquist;
   // Kaiser's length estimate: N = (A - 7.95) / (14.36 * Δf / fs) taps at rate fs, i.e. a
   // window (A - 7.95) / (14.36 * Δf) seconds long whatever the rate.
-  const windowSeconds = (STOPBAND_REJECTION_DB - 7.95) / (14.36 * transitionHz);
+  const windowSeconds = (stopbandRejectionDb - 7.95) / (14.36 * transitionHz);
   const halfWidth = (windowSeconds / 2) * fromRate;
   // The sinc's zero-crossing rate relative to the input rate; also its DC gain, so that the
   // sum of the weights over input samples is 1.
   const relativeCutoff = (2 * cutoffHz) / fromRate;
-  const beta = kaiserBeta(STOPBAND_REJECTION_DB);
+  const beta = kaiserBeta(stopbandRejectionDb);
   const windowNorm = besselI0(beta);
 
   return {

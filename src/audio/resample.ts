@@ -1,6 +1,6 @@
 import { AudioError } from '../errors.js';
 import { MAX_SAMPLE_RATE } from './decoded-audio.js';
-import { designLowpassKernel, type LowpassKernel } from './lowpass-kernel.js';
+import { designLowpassKernel, SOXR_HQ, type LowpassDesign, type LowpassKernel } from './lowpass-kernel.js';
 
 /**
  * Band-limited sample-rate conversion with librosa.resample(res_type='soxr_hq') semantics:
@@ -15,7 +15,7 @@ import { designLowpassKernel, type LowpassKernel } from './lowpass-kernel.js';
 
 /** Polyphase tables larger than this (8 MB of float64) are computed per output instead. */
 const MAX_TABLE_COEFFICIENTS = 1 << 20;
-/** Rate pairs whose tables are kept: a process meets only a few (dataset rates, mic rate). */
+/** Rate pairs (and designs) whose tables are kept: a process meets only a few (dataset rates, mic rate, the speech detector's). */
 const MAX_CACHED_FILTERS = 4;
 
 /**
@@ -50,9 +50,9 @@ function fillPhaseWeights(filter: PolyphaseFilter, phase: number, row: Float64Ar
   }
 }
 
-function buildFilter(fromRate: number, toRate: number): PolyphaseFilter {
+function buildFilter(fromRate: number, toRate: number, design: Readonly<LowpassDesign>): PolyphaseFilter {
   const divisor = greatestCommonDivisor(fromRate, toRate);
-  const kernel = designLowpassKernel(fromRate, toRate);
+  const kernel = designLowpassKernel(fromRate, toRate, design);
   const reach = Math.floor(kernel.halfWidth) + 1;
   const filter: PolyphaseFilter = {
     upFactor: toRate / divisor,
@@ -72,11 +72,11 @@ function buildFilter(fromRate: number, toRate: number): PolyphaseFilter {
   return filter;
 }
 
-function filterFor(fromRate: number, toRate: number): PolyphaseFilter {
-  const key = `${fromRate}:${toRate}`;
+function filterFor(fromRate: number, toRate: number, design: Readonly<LowpassDesign>): PolyphaseFilter {
+  const key = `${fromRate}:${toRate}:${design.passbandEnd}:${design.stopbandBegin}:${design.stopbandRejectionDb}`;
   let filter = filterCache.get(key);
   if (filter === undefined) {
-    filter = buildFilter(fromRate, toRate);
+    filter = buildFilter(fromRate, toRate, design);
     if (filterCache.size >= MAX_CACHED_FILTERS) {
       const oldest = filterCache.keys().next().value;
       if (oldest !== undefined) filterCache.delete(oldest);
@@ -120,13 +120,22 @@ export function resample(samples: Float32Array, fromRate: number, toRate: number
   return new Promise((resolve) => resolve(resampleSync(samples, fromRate, toRate)));
 }
 
-/** resample, synchronously, for callers that already hold the samples in a tight loop. */
-export function resampleSync(samples: Float32Array, fromRate: number, toRate: number): Float32Array {
+/**
+ * resample, synchronously, for callers that already hold the samples in a tight loop. `design`
+ * is the lowpass: soxr HQ unless the caller needs less (the speech detector does), since the
+ * cost grows with its steepness and rejection.
+ */
+export function resampleSync(
+  samples: Float32Array,
+  fromRate: number,
+  toRate: number,
+  design: Readonly<LowpassDesign> = SOXR_HQ,
+): Float32Array {
   checkRate(fromRate, fromRate, toRate);
   checkRate(toRate, fromRate, toRate);
   if (fromRate === toRate) return samples.slice();
 
-  const filter = filterFor(fromRate, toRate);
+  const filter = filterFor(fromRate, toRate, design);
   const { upFactor, downFactor, reach, taps, table } = filter;
   const inputLength = samples.length;
   const output = new Float32Array(resampledLength(inputLength, fromRate, toRate));

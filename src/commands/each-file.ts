@@ -1,32 +1,54 @@
+import { loadAudio } from '../audio/load-clip.js';
 import { describeError, UsageError } from '../errors.js';
 import { FeatureExtractor } from '../dsp/features.js';
 import { featuresForFile } from '../features/file-features.js';
 import { type CommandContext } from './command.js';
 
 /**
- * Computes the features of each named audio file in turn and hands them to `use`. A file
- * that cannot be read is reported on its own line and skipped, so one bad file never stops
+ * Reads each named audio file in turn with `read` and hands the result to `use`. A file that
+ * cannot be read or used is reported on its own line and skipped, so one bad file never stops
  * the others. Resolves to the number of files that failed.
  */
-export async function forEachFileFeatures(
+async function forEachFile<T>(
+  command: string,
+  files: readonly string[],
+  context: CommandContext,
+  read: (file: string) => Promise<T>,
+  use: (file: string, value: T) => void,
+): Promise<number> {
+  if (files.length === 0) throw new UsageError(`${command} needs at least one audio file`);
+  let failures = 0;
+  for (const file of files) {
+    try {
+      use(file, await read(file));
+    } catch (error) {
+      failures++;
+      context.err(`ser-agent: ${describeError(error)}`);
+    }
+  }
+  return failures;
+}
+
+/** The model features of each file (see featuresForFile); the rest as forEachFile. */
+export function forEachFileFeatures(
   command: string,
   files: readonly string[],
   context: CommandContext,
   use: (file: string, features: Float32Array) => void,
 ): Promise<number> {
-  if (files.length === 0) throw new UsageError(`${command} needs at least one audio file`);
   const extractor = new FeatureExtractor();
-  let failures = 0;
-  for (const file of files) {
-    let features: Float32Array;
-    try {
-      features = await featuresForFile(file, extractor);
-    } catch (error) {
-      failures++;
-      context.err(`ser-agent: ${describeError(error)}`);
-      continue;
-    }
-    use(file, features);
-  }
-  return failures;
+  return forEachFile(command, files, context, (file) => featuresForFile(file, extractor), use);
+}
+
+/**
+ * The first 3 s of each file at the model's rate, as the model hears it (librosa.load
+ * semantics, before padding and normalisation); the rest as forEachFile.
+ */
+export function forEachFileClip(
+  command: string,
+  files: readonly string[],
+  context: CommandContext,
+  use: (file: string, samples: Float32Array) => void,
+): Promise<number> {
+  return forEachFile(command, files, context, (file) => loadAudio(file), use);
 }

@@ -18,6 +18,7 @@ import { createNotifier } from '../system/sd-notify.js';
 import { nodeScheduler } from '../system/scheduler.js';
 import { EXIT, type Command, type CommandContext } from './command.js';
 import { openClassifier } from './open-classifier.js';
+import { openSpeechGate } from './open-speech-gate.js';
 import { stringList } from './options.js';
 
 export const runCommand: Command = {
@@ -42,6 +43,8 @@ export const runCommand: Command = {
       started.push({ name: 'event queue', stop: () => queue.close() });
       const classifier = await openClassifier(context);
       started.push({ name: 'model', stop: () => Promise.resolve(classifier.dispose()) });
+      const speechGate = await openSpeechGate(context);
+      if (speechGate !== undefined) started.push({ name: 'speech gate', stop: () => Promise.resolve(speechGate.detector.dispose()) });
 
       let brokerUrl = config.mqtt.url;
       if (brokerUrl === '') {
@@ -64,7 +67,7 @@ export const runCommand: Command = {
         config,
         logger,
         source: createSource(inputs, context, logger),
-        windowClassifier: new WindowClassifier(new FeatureExtractor(), classifier),
+        windowClassifier: new WindowClassifier(new FeatureExtractor(), classifier, speechGate === undefined ? {} : { speechGate }),
         model: modelIdentity(classifier.metadata),
         publisher: new MqttPublisher({
           url: brokerUrl,

@@ -36,6 +36,10 @@ export interface AgentConfig {
   window: {
     hopSeconds: number;
     silenceDbfs: number;
+    /** 0: no speech gate. */
+    minSpeechRatio: number;
+    /** Filled in by the loader: never empty. */
+    speechModel: string;
     queueLimit: number;
     smoothing: SmoothingMode;
     smoothingWindows: number;
@@ -150,6 +154,10 @@ export function loadConfig(sources: ConfigSources): Readonly<AgentConfig> {
     ...raw,
     deviceId,
     mqtt: { ...raw.mqtt, password },
+    window: {
+      ...raw.window,
+      speechModel: raw.window.speechModel || path.join(sources.installDir, 'models', 'silero-vad', 'silero_vad.onnx'),
+    },
     model: { ...raw.model, path: raw.model.path || path.join(sources.installDir, 'models', 'ser-cnn-lstm') },
     cache: { dir: raw.cache.dir || path.join(cacheHome, 'ser-agent') },
     state: { directory: raw.state.directory || defaultStateDirectory(sources) },

@@ -66,6 +66,15 @@ export const customFormats = {
     },
     coerce: Number,
   },
+  'speech-ratio': {
+    validate(value: unknown): void {
+      if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
+        throw new Error('must be the share of a window that must be speech, from 0 to 1, e.g. 0.3; 0 turns the speech gate off');
+      }
+    },
+    // Text that is not a number stays text, so the message shows "lots" rather than NaN.
+    coerce: (text: string): unknown => (/^\s*[-+]?(\d+\.?\d*|\.\d+)\s*$/.test(text) ? Number(text) : text),
+  },
   'mqtt-protocol-version': {
     validate(value: unknown): void {
       if (value !== 4 && value !== 5) throw new Error('must be 4 (MQTT 3.1.1) or 5 (MQTT 5)');
@@ -259,6 +268,18 @@ export const configSchema = {
       format: 'dbfs',
       default: -50,
       env: 'SER_WINDOW_SILENCE_DBFS',
+    },
+    minSpeechRatio: {
+      doc: 'Windows above the silence threshold are classified only if at least this share (0-1) of them is speech (Silero VAD); 0: no speech gate.',
+      format: 'speech-ratio',
+      default: 0.3,
+      env: 'SER_WINDOW_MIN_SPEECH_RATIO',
+    },
+    speechModel: {
+      doc: 'Silero VAD ONNX file the speech gate runs. Empty: the one shipped in models/silero-vad/.',
+      format: String,
+      default: '',
+      env: 'SER_WINDOW_SPEECH_MODEL',
     },
     queueLimit: {
       doc: 'Windows waiting for inference; when inference falls behind the oldest are dropped.',

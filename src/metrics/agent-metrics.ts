@@ -6,12 +6,6 @@ import { type Logger } from '../logging/logger.js';
 import { type BrokerState } from '../mqtt/payloads.js';
 import { MetricsServer, type Exposition } from './metrics-server.js';
 
-/**
- * The window outcome nothing counts yet: windows loud enough but not speech, for the speech
- * gate still to come. Exported at 0 from the start so that dashboards and alerts written now
- * keep working when it arrives.
- */
-const NOT_COUNTED_YET = 'non_speech';
 const CAPTURE_STATES: readonly CaptureState[] = ['starting', 'running', 'degraded', 'stopped'];
 const BROKER_STATES: readonly BrokerState[] = ['connecting', 'connected', 'disconnected'];
 
@@ -55,7 +49,7 @@ export class AgentMetrics implements DaemonMetrics {
 
     new Counter({
       name: 'ser_windows_total',
-      help: 'Cut windows by outcome: classified, skipped as silent, dropped because inference fell behind, or non_speech (not counted yet).',
+      help: 'Cut windows by outcome: classified, skipped as silent, non_speech (loud enough but too little speech), failed (speech detector or model), or dropped because inference fell behind.',
       labelNames: ['outcome'],
       registers,
       collect() {
@@ -63,7 +57,6 @@ export class AgentMetrics implements DaemonMetrics {
         if (readings === undefined) return;
         this.reset();
         for (const [outcome, count] of Object.entries(readings.windows)) this.labels(outcome).inc(count);
-        this.labels(NOT_COUNTED_YET).inc(0);
       },
     });
     this.#events = new Counter({

@@ -35,6 +35,8 @@ export interface EmotionEvent {
   emotion: Emotion;
   confidence: number;
   probabilities: Record<Emotion, number>;
+  /** Share (0-1) of the window's 32 ms chunks that the speech detector heard as speech; null when the speech gate is off. */
+  speechRatio: number | null;
   model: ModelIdentity;
 }
 
@@ -44,6 +46,7 @@ export interface ClassifiedWindow {
   windowStart: Date;
   windowEnd: Date;
   prediction: Prediction;
+  speechRatio: number | null;
   model: ModelIdentity;
 }
 
@@ -59,6 +62,10 @@ export interface HealthReport {
   windows: {
     processed: number;
     skippedSilence: number;
+    /** Loud enough, but too little speech in them (window.minSpeechRatio). */
+    skippedNonSpeech: number;
+    /** The speech detector or the model failed on them (each logged). */
+    failed: number;
     /** Dropped because inference fell behind. */
     dropped: number;
   };
@@ -104,6 +111,7 @@ export function createEmotionEvent(window: ClassifiedWindow, nextId: EventIdGene
     // Rounded like the probabilities so that confidence === probabilities[emotion] in the payload.
     confidence: roundProbability(prediction.confidence),
     probabilities,
+    speechRatio: window.speechRatio === null ? null : roundProbability(window.speechRatio),
     model: { ...window.model },
   };
 }

@@ -12,6 +12,19 @@ export interface CapturedWindow {
   end: Date;
   /** RMS level in dBFS (see levelDbfs); −Infinity for digital silence. */
   levelDbfs: number;
+  position: StreamPosition;
+}
+
+/**
+ * Where a window sits in the sample stream: windows of one `run` (the stream between two
+ * resets) are cut from contiguous samples, so two of them with the same run overlap exactly
+ * as their sample counts say. The speech gate relies on it to hear overlapping audio once.
+ */
+export interface StreamPosition {
+  /** Counts resets: samples of different runs were never contiguous. */
+  run: number;
+  /** Samples pushed in this run up to and including the window's last one. */
+  endSample: number;
 }
 
 export interface WindowerOptions {
@@ -59,6 +72,9 @@ export class Windower {
   #writeIndex = 0;
   /** Samples still to arrive before the next window is complete. */
   #untilWindow: number;
+  #run = 0;
+  /** Samples pushed since the last reset. */
+  #pushed = 0;
 
   constructor(options: WindowerOptions, clock: WallClock, buffers?: SampleBufferPool) {
     checkWholePositive('sampleRate', options.sampleRate);
@@ -90,6 +106,7 @@ export class Windower {
       const take = Math.min(chunk.length - offset, this.#untilWindow);
       this.#write(chunk.subarray(offset, offset + take));
       offset += take;
+      this.#pushed += take;
       this.#untilWindow -= take;
       if (this.#untilWindow === 0) {
         const samplesAfter = chunk.length - offset;
@@ -108,6 +125,8 @@ export class Windower {
     // The ring need not be cleared: a whole window of new samples overwrites all of it, and
     // leaves #writeIndex at the oldest of them, before the next window is cut.
     this.#untilWindow = this.#options.windowSamples;
+    this.#run++;
+    this.#pushed = 0;
   }
 
   #write(samples: Float32Array): void {
@@ -139,6 +158,7 @@ export class Windower {
       start: new Date(start),
       end: new Date(end),
       levelDbfs: levelDbfs(samples),
+      position: { run: this.#run, endSample: this.#pushed },
     };
   }
 }

@@ -2,7 +2,10 @@ import { copyFile, cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promi
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { EMOTIONS } from '../../src/labels.js';
+import { encodeWav } from '../audio/helpers/wav-writer.js';
+import { loudPinkNoise, pluckedChords } from '../helpers/non-speech.js';
 import { goldenWavPath } from '../helpers/golden.js';
 import { REPO_ROOT, messageLines, runSerAgent } from '../helpers/cli.js';
 import { saveRandomSeedModel, scratchDir, useWasm } from '../model/seed-model-fixture.js';
@@ -87,8 +90,43 @@ describe('ser-agent (the executable)', () => {
     const result = await runSerAgent(['classify', '--model', modelDir, goldenWavPath('speech_a_16k')], cacheEnv);
     expect(result.code).toBe(0);
     const [header, row] = result.stdout.trim().split('\n');
-    expect(header).toMatch(/^file\s+emotion\s+confidence$/);
-    expect(row).toMatch(new RegExp(`speech_a_16k\\.wav\\s+(${EMOTIONS.join('|')})\\s+[01]\\.\\d\\d$`));
+    expect(header).toMatch(/^file\s+emotion\s+confidence\s+speech$/);
+    expect(row).toMatch(new RegExp(`speech_a_16k\\.wav\\s+(${EMOTIONS.join('|')})\\s+[01]\\.\\d\\d\\s+[01]\\.\\d\\d$`));
+  });
+
+  it('says a file of loud noise and music has no speech instead of giving it an emotion, in the table and in JSON', async () => {
+    const music = path.join(work.dir, 'radio.wav');
+    const noise = loudPinkNoise(3, SAMPLE_RATE, -12);
+    const chords = pluckedChords(3, SAMPLE_RATE, -14);
+    await writeFile(music, encodeWav([noise.map((value, i) => value + (chords[i] as number))], SAMPLE_RATE, { kind: 'pcm', bits: 16 }));
+    const speech = goldenWavPath('speech_b_44k');
+
+    const table = await runSerAgent(['classify', '--model', modelDir, music, speech], cacheEnv);
+    expect(table.code).toBe(0);
+    const [, musicRow, speechRow] = table.stdout.trim().split('\n');
+    expect(musicRow).toMatch(/radio\.wav\s+no speech\s+-\s+0\.\d\d$/);
+    expect(speechRow).toMatch(new RegExp(`speech_b_44k\\.wav\\s+(${EMOTIONS.join('|')})\\s+[01]\\.\\d\\d\\s+[01]\\.\\d\\d$`));
+
+    const json = await runSerAgent(['classify', '--json', '--model', modelDir, music, speech], cacheEnv);
+    expect(json.code).toBe(0);
+    const [musicLine, speechLine] = json.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(musicLine).toEqual({ file: music, emotion: null, speechRatio: expect.any(Number) as unknown });
+    expect(musicLine?.['speechRatio']).toBeLessThan(0.3);
+    expect(EMOTIONS).toContain(speechLine?.['emotion']);
+    expect(speechLine?.['speechRatio']).toBeGreaterThanOrEqual(0.3);
+
+    // With the gate off the music gets an emotion again, and no ratio.
+    const ungated = await runSerAgent(['classify', '--json', '--model', modelDir, music], { ...cacheEnv, SER_WINDOW_MIN_SPEECH_RATIO: '0' });
+    const line = JSON.parse(ungated.stdout.trim()) as Record<string, unknown>;
+    expect(EMOTIONS).toContain(line['emotion']);
+    expect(line['speechRatio']).toBeNull();
+  });
+
+  it('refuses to start without its speech model, naming the file and the fix', async () => {
+    const missing = path.join(work.dir, 'no-vad.onnx');
+    const result = await runSerAgent(['classify', '--model', modelDir, goldenWavPath('speech_a_16k')], { ...cacheEnv, SER_WINDOW_SPEECH_MODEL: missing });
+    expect(result.code).toBe(78);
+    expect(messageLines(result.stderr).join('\n')).toMatch(new RegExp(`speech model ${missing} cannot be read .*window\\.minSpeechRatio to 0`));
   });
 
   it('refuses a model directory that fails verification, naming it', async () => {

@@ -44,6 +44,8 @@ describe('loadConfig', () => {
     expect(config.mqtt.url).toBe('');
     expect(config.mqtt.topicPrefix).toBe('ser');
     expect(config.window.hopSeconds).toBe(3);
+    expect(config.window.minSpeechRatio).toBe(0.3);
+    expect(config.window.speechModel).toBe(path.join(dir, 'install', 'models', 'silero-vad', 'silero_vad.onnx'));
     expect(config.gpio.pins).toEqual({});
     expect(Object.isFrozen(config.mqtt.discovery)).toBe(true);
   });
@@ -119,6 +121,19 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     for (const part of [/model\.backend.*gpu/, /window\.hopSeconds.*-1/, /"joy" is not an emotion/, /anger: pin 40/, /deviceId.*kiosk\/01/, /mqtt\.topicPrefix.*ser\/#/]) {
       expect(error.message).toMatch(part);
+    }
+  });
+
+  it('takes window.minSpeechRatio from 0 (no speech gate) to 1, and names the key, the value and the range otherwise', async () => {
+    expect(loadConfig({ ...base, env: { SER_WINDOW_MIN_SPEECH_RATIO: '0' } }).window.minSpeechRatio).toBe(0);
+    expect(() => loadConfig({ ...base, env: { SER_WINDOW_MIN_SPEECH_RATIO: 'half' } })).toThrow(/window\.minSpeechRatio: .*value was "half"/);
+    expect(loadConfig({ ...base, file: await writeJson('all.json', { window: { minSpeechRatio: 1 } }) }).window.minSpeechRatio).toBe(1);
+    for (const [name, value] of [['over.json', 1.5], ['negative.json', -0.1], ['text.json', 'lots']] as const) {
+      const file = await writeJson(name, { window: { minSpeechRatio: value } });
+      const error = errorOf(() => loadConfig({ ...base, file }));
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.message).toMatch(/window\.minSpeechRatio: must be the share of a window that must be speech, from 0 to 1, e\.g\. 0\.3; 0 turns the speech gate off/);
+      expect(error.message).toContain(`value was ${JSON.stringify(value)}`);
     }
   });
 

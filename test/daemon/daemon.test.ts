@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, type ConfigOverrides } from '../../src/config/load.js';
 import { Daemon, type DaemonMetrics, type DaemonReadings } from '../../src/daemon.js';
 import { CLIP_SAMPLES, SAMPLE_RATE } from '../../src/dsp/constants.js';
+import { SpeechDetectionError } from '../../src/errors.js';
 import { EMOTIONS, type Emotion } from '../../src/labels.js';
 import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
 import { HEALTH_SCHEMA_VERSION, type ModelIdentity } from '../../src/mqtt/payloads.js';
@@ -141,6 +142,7 @@ describe('Daemon windows', () => {
         emotion: 'anger',
         confidence: 0.8,
         probabilities,
+        speechRatio: null,
         model: MODEL,
       },
     ]);
@@ -180,14 +182,14 @@ describe('Daemon windows', () => {
     expect(h.classifier.seen).toHaveLength(0);
     expect(h.publisher.events).toEqual([]);
     expect(h.indicators.emotions).toEqual([]);
-    expect(h.daemon.healthReport().windows).toEqual({ processed: 0, skippedSilence: 1, dropped: 0 });
+    expect(h.daemon.healthReport().windows).toEqual({ processed: 0, skippedSilence: 1, skippedNonSpeech: 0, failed: 0, dropped: 0 });
 
     // The same level passes a lower threshold.
     const lenient = await startedHarness({ overrides: { window: { silenceDbfs: -70 } } });
     lenient.source.push(quiet(3));
     await settle();
     expect(lenient.classifier.seen).toHaveLength(1);
-    expect(lenient.daemon.healthReport().windows).toEqual({ processed: 1, skippedSilence: 0, dropped: 0 });
+    expect(lenient.daemon.healthReport().windows).toEqual({ processed: 1, skippedSilence: 0, skippedNonSpeech: 0, failed: 0, dropped: 0 });
   });
 
   it('publishes nothing and lights nothing for predictions below window.minConfidence', async () => {
@@ -207,6 +209,50 @@ describe('Daemon windows', () => {
     expect(h.publisher.events.map((e) => [e.emotion, e.confidence])).toEqual([['sadness', 0.7]]);
     expect(h.indicators.emotions).toEqual<Emotion[]>(['sadness']);
     expect(h.daemon.healthReport().windows.processed).toBe(2);
+  });
+});
+
+describe('Daemon speech gate', () => {
+  it('publishes nothing for a window the speech gate turns away, counts it as non-speech, and carries the ratio of the next speech window', async () => {
+    const { h, url } = await withMetrics();
+    h.classifier.script({ outcome: 'non_speech', speechRatio: 0.05 }, { ...timedPrediction('anger', 0.8), speechRatio: 0.62 });
+    h.source.push(loud(3));
+    await settle();
+    expect(h.publisher.events).toEqual([]);
+    expect(h.indicators.emotions).toEqual([]);
+    // Music is not a fault.
+    expect(h.indicators.status).toBe('listening');
+
+    h.source.push(loud(3));
+    await settle();
+    expect(h.publisher.events.map((e) => [e.emotion, e.speechRatio])).toEqual([['anger', 0.62]]);
+    expect(h.daemon.healthReport().windows).toEqual({ processed: 1, skippedSilence: 0, skippedNonSpeech: 1, failed: 0, dropped: 0 });
+    expect(byLabel((await scrape(url)).families, 'ser_windows_total', 'outcome')).toEqual({
+      classified: 1,
+      silent: 0,
+      non_speech: 1,
+      failed: 0,
+      dropped: 0,
+    });
+    await h.daemon.stop();
+  });
+
+  it('logs and counts a speech detector failure on one window, and classifies the next', async () => {
+    const h = await startedHarness();
+    h.classifier.script(new SpeechDetectionError(new Error('onnxruntime: invalid state tensor')), timedPrediction('happiness', 0.9));
+    h.source.push(loud(3));
+    await settle();
+    expect(h.publisher.events).toEqual([]);
+    expect(h.indicators.status).toBe('error');
+    expect(h.logLines.filter((l) => l['level'] === 50).map((l) => l['msg'])).toEqual([
+      'window not classified: speech detection failed, so the window was not classified: onnxruntime: invalid state tensor',
+    ]);
+
+    h.source.push(loud(3));
+    await settle();
+    expect(h.publisher.events.map((e) => e.emotion)).toEqual(['happiness']);
+    expect(h.indicators.status).toBe('listening');
+    expect(h.daemon.healthReport().windows).toMatchObject({ processed: 1, skippedNonSpeech: 0, failed: 1 });
   });
 });
 
@@ -373,7 +419,7 @@ describe('Daemon.stop', () => {
 
     expect(h.classifier.seen).toHaveLength(0);
     expect(h.publisher.events).toEqual([]);
-    expect(h.daemon.healthReport().windows).toEqual({ processed: 0, skippedSilence: 0, dropped: 1 });
+    expect(h.daemon.healthReport().windows).toEqual({ processed: 0, skippedSilence: 0, skippedNonSpeech: 0, failed: 0, dropped: 1 });
   });
 });
 
@@ -419,7 +465,7 @@ describe('Daemon health report', () => {
     const h = await startedHarness();
     const report = h.daemon.healthReport();
     expect(report.inferenceMs).toEqual({ p50: null, p95: null });
-    expect(report.windows).toEqual({ processed: 0, skippedSilence: 0, dropped: 0 });
+    expect(report.windows).toEqual({ processed: 0, skippedSilence: 0, skippedNonSpeech: 0, failed: 0, dropped: 0 });
     expect(report.process.cpuPercent).toBe(0);
   });
 
@@ -452,7 +498,7 @@ describe('Daemon health report', () => {
         deviceId: 'test-box',
         ts: iso(T0 + 30_000),
         uptimeSeconds: 30,
-        windows: { processed: 3, skippedSilence: 1, dropped: 2 },
+        windows: { processed: 3, skippedSilence: 1, skippedNonSpeech: 0, failed: 0, dropped: 2 },
         events: { published: 7, queued: 2, queuedBytes: 1234, dropped: 1 },
         inferenceMs: { p50: 20, p95: 30 },
         process: { rssBytes: 123_456_789, cpuPercent: 25, tensors: 42 },
@@ -515,7 +561,7 @@ describe('Daemon metrics endpoint', () => {
     const before = await scrape(url);
     expect(before.status).toBe(200);
     expect(before.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
-    expect(byLabel(before.families, 'ser_windows_total', 'outcome')).toEqual({ classified: 0, silent: 0, dropped: 0, non_speech: 0 });
+    expect(byLabel(before.families, 'ser_windows_total', 'outcome')).toEqual({ classified: 0, silent: 0, non_speech: 0, failed: 0, dropped: 0 });
     expect(byLabel(before.families, 'ser_events_total', 'emotion')).toEqual(Object.fromEntries(EMOTIONS.map((e) => [e, 0])));
     expect(byLabel(before.families, 'ser_capture_state', 'state')).toEqual({ starting: 0, running: 1, degraded: 0, stopped: 0 });
     expect(byLabel(before.families, 'ser_broker_state', 'state')).toEqual({ connecting: 0, connected: 1, disconnected: 0 });
@@ -539,9 +585,9 @@ describe('Daemon metrics endpoint', () => {
     h.probe.cpu = 2_500_000;
 
     const after = (await scrape(url)).families;
-    expect(byLabel(after, 'ser_windows_total', 'outcome')).toEqual({ classified: 2, silent: 1, dropped: 2, non_speech: 0 });
+    expect(byLabel(after, 'ser_windows_total', 'outcome')).toEqual({ classified: 2, silent: 1, non_speech: 0, failed: 0, dropped: 2 });
     // The same numbers the health report carries: one owner, read by both.
-    expect(h.daemon.healthReport().windows).toEqual({ processed: 2, skippedSilence: 1, dropped: 2 });
+    expect(h.daemon.healthReport().windows).toEqual({ processed: 2, skippedSilence: 1, skippedNonSpeech: 0, failed: 0, dropped: 2 });
     expect(byLabel(after, 'ser_events_total', 'emotion')).toMatchObject({ anger: 1, sadness: 1, neutral: 0 });
     expect(h.publisher.events.map((e) => e.emotion)).toEqual(['anger', 'sadness']);
     expect(value(after, 'ser_mqtt_events_published_total')).toBe(2);

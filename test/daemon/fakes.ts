@@ -4,7 +4,7 @@ import type { IndicatorStatus } from '../../src/indicators/indicators.js';
 import { EMOTIONS, type Emotion } from '../../src/labels.js';
 import type { BrokerState, EmotionEvent, HealthReport } from '../../src/mqtt/payloads.js';
 import type { PublisherCounters } from '../../src/mqtt/publisher.js';
-import type { TimedPrediction } from '../../src/pipeline/window-classifier.js';
+import type { TimedPrediction, WindowResult } from '../../src/pipeline/window-classifier.js';
 import type { Notifier } from '../../src/system/sd-notify.js';
 import type { Scheduler } from '../../src/system/scheduler.js';
 
@@ -57,16 +57,16 @@ export class ScriptedClassifier {
   readonly seen: Float32Array[] = [];
   /** The arrays the daemon handed over, to tell which buffers it reused. */
   readonly buffers = new Set<Float32Array>();
-  readonly #script: Array<TimedPrediction | Error> = [];
+  readonly #script: Array<WindowResult | Error> = [];
   /** Used once the script runs out. */
   fallback: TimedPrediction = timedPrediction('neutral', 0.9);
 
-  script(...steps: Array<TimedPrediction | Error>): this {
+  script(...steps: Array<WindowResult | Error>): this {
     this.#script.push(...steps);
     return this;
   }
 
-  classify(samples: Float32Array): TimedPrediction {
+  classify(samples: Float32Array): WindowResult {
     this.seen.push(samples.slice());
     this.buffers.add(samples);
     const step = this.#script.shift() ?? this.fallback;
@@ -79,7 +79,7 @@ export class ScriptedClassifier {
 export function timedPrediction(emotion: Emotion, confidence: number, inferenceMs = 12): TimedPrediction {
   const rest = (1 - confidence) / (EMOTIONS.length - 1);
   const probabilities = Object.fromEntries(EMOTIONS.map((e) => [e, e === emotion ? confidence : rest])) as Record<Emotion, number>;
-  return { prediction: { emotion, confidence, probabilities }, inferenceMs };
+  return { outcome: 'classified', prediction: { emotion, confidence, probabilities }, inferenceMs, speechRatio: null };
 }
 
 export class RecordingPublisher implements EventPublisher {

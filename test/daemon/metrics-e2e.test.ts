@@ -102,7 +102,7 @@ describe('ser-agent run with SER_METRICS_PORT', () => {
     expect(first.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(classified(first)).toBeGreaterThanOrEqual(1);
     expect(Object.keys(byLabel(first.families, 'ser_windows_total', 'outcome')).sort()).toEqual(
-      ['classified', 'dropped', 'non_speech', 'silent'],
+      ['classified', 'dropped', 'failed', 'non_speech', 'silent'],
     );
     expect(Object.keys(byLabel(first.families, 'ser_events_total', 'emotion')).sort()).toEqual([...EMOTIONS].sort());
     expect(byLabel(first.families, 'ser_broker_state', 'state')).toEqual({ connecting: 0, connected: 1, disconnected: 0 });

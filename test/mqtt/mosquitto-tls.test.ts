@@ -157,6 +157,7 @@ function makeEvent(): EmotionEvent {
       windowStart: new Date(end - 3000),
       windowEnd: new Date(end),
       prediction: { emotion: 'anger', confidence: 0.94, probabilities: probabilities as EmotionEvent['probabilities'] },
+      speechRatio: 0.8,
       model: { name: 'ser-cnn-lstm', version: '1.0.0', sha256: 'ab'.repeat(32) },
     },
     nextId,

@@ -33,6 +33,7 @@ function window(endMs: number): ClassifiedWindow {
     windowStart: new Date(endMs - 3000),
     windowEnd: new Date(endMs),
     prediction: prediction(),
+    speechRatio: 0.6170212765957447,
     model: { name: 'ser-cnn-lstm', version: '1.0.0', sha256: SHA },
   };
 }
@@ -62,10 +63,11 @@ describe('event payload', () => {
         sadness: 0.01,
         surprise: 0.01,
       },
+      speechRatio: 0.617,
       model: { name: 'ser-cnn-lstm', version: '1.0.0', sha256: SHA },
     });
     expect(Object.keys(built)).toEqual([
-      'schema', 'id', 'deviceId', 'ts', 'windowStart', 'windowEnd', 'emotion', 'confidence', 'probabilities', 'model',
+      'schema', 'id', 'deviceId', 'ts', 'windowStart', 'windowEnd', 'emotion', 'confidence', 'probabilities', 'speechRatio', 'model',
     ]);
   });
 
@@ -117,7 +119,7 @@ describe('health JSON schema', () => {
     deviceId: 'kiosk-01',
     ts: '2026-11-24T05:00:00.000Z',
     uptimeSeconds: 3600.5,
-    windows: { processed: 1200, skippedSilence: 300, dropped: 2 },
+    windows: { processed: 1200, skippedSilence: 300, skippedNonSpeech: 40, failed: 1, dropped: 2 },
     events: { published: 890, queued: 0, queuedBytes: 0, dropped: 0 },
     inferenceMs: { p50: null, p95: null },
     process: { rssBytes: 104_857_600, cpuPercent: 2.4, tensors: 42 },
@@ -131,7 +133,8 @@ describe('health JSON schema', () => {
   });
 
   it.each([
-    ['a negative count', { windows: { processed: -1, skippedSilence: 0, dropped: 0 } }],
+    ['a negative count', { windows: { processed: -1, skippedSilence: 0, skippedNonSpeech: 0, failed: 0, dropped: 0 } }],
+    ['windows without the non-speech count', { windows: { processed: 1, skippedSilence: 0, failed: 0, dropped: 0 } }],
     ['an unknown broker state', { broker: { state: 'up', url: 'mqtt://h' } }],
     ['a missing capture detail', { capture: { state: 'running' } }],
     ['events without the queued bytes', { events: { published: 1, queued: 0, dropped: 0 } }],

@@ -1,18 +1,22 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
-import { CLIP_SAMPLES } from '../../src/dsp/constants.js';
+import { CLIP_SAMPLES, SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { FeatureExtractor } from '../../src/dsp/features.js';
 import { featuresForFile } from '../../src/features/file-features.js';
 import { EmotionClassifier, type Prediction } from '../../src/model/classifier.js';
-import { WindowClassifier } from '../../src/pipeline/window-classifier.js';
+import { WindowClassifier, type FeatureClassifier, type WindowResult } from '../../src/pipeline/window-classifier.js';
+import { SpeechDetector } from '../../src/speech/speech-detector.js';
+import { SpeechTrack } from '../../src/speech/speech-track.js';
 import { modelWindowOptions, Windower, type CapturedWindow } from '../../src/pipeline/windower.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
+import { loudPinkNoise, pluckedChords } from '../helpers/non-speech.js';
 import { useWasm } from '../model/seed-model-fixture.js';
 import { FakeClock } from './fake-clock.js';
 
 const SHIPPED = path.join(REPO_ROOT, 'models', 'ser-cnn-lstm');
+const SHIPPED_VAD = path.join(REPO_ROOT, 'models', 'silero-vad', 'silero_vad.onnx');
 // A short TESS word (padded with silence to 3 s, as featuresForFile pads it) and a RAVDESS
 // sentence longer than 3 s (its first 3 s fill the window).
 const RECORDINGS = [
@@ -34,6 +38,11 @@ function windowFromStream(samples: Float32Array): CapturedWindow {
   return window;
 }
 
+function predictionOf(result: WindowResult): Prediction {
+  if (result.outcome !== 'classified') throw new Error(`expected a classified window, got ${result.outcome}`);
+  return result.prediction;
+}
+
 describe('WindowClassifier', () => {
   let classifier: EmotionClassifier;
 
@@ -49,8 +58,8 @@ describe('WindowClassifier', () => {
     const expected: Prediction = classifier.classify(await featuresForFile(file, extractor));
     const window = windowFromStream(await loadAudio(file));
 
-    const { prediction } = new WindowClassifier(new FeatureExtractor(), classifier).classify(window.samples);
-    expect(prediction).toEqual(expected);
+    const result = new WindowClassifier(new FeatureExtractor(), classifier).classify(window.samples);
+    expect(result).toMatchObject({ outcome: 'classified', prediction: expected, speechRatio: null });
   });
 
   it('reports the time from samples to prediction on the injected clock', () => {
@@ -60,8 +69,8 @@ describe('WindowClassifier', () => {
       if (reading === undefined) throw new Error('the clock was read more than twice');
       return reading;
     };
-    const result = new WindowClassifier(new FeatureExtractor(), classifier, now).classify(new Float32Array(CLIP_SAMPLES));
-    expect(result.inferenceMs).toBe(12.5);
+    const result = new WindowClassifier(new FeatureExtractor(), classifier, { now }).classify(new Float32Array(CLIP_SAMPLES));
+    expect(result).toMatchObject({ outcome: 'classified', inferenceMs: 12.5 });
     expect(readings).toEqual([]);
   });
 
@@ -74,9 +83,67 @@ describe('WindowClassifier', () => {
     // The clip is normalised in the classifier's own buffer, never in the window's samples.
     expect(first.samples).toEqual(firstSamples);
     const alone = [first, second].map(
-      (window) => new WindowClassifier(new FeatureExtractor(), classifier).classify(window.samples).prediction,
+      (window) => predictionOf(new WindowClassifier(new FeatureExtractor(), classifier).classify(window.samples)),
     );
-    expect(interleaved.map((result) => result.prediction)).toEqual([alone[0], alone[1], alone[0]]);
+    expect(interleaved.map(predictionOf)).toEqual([alone[0], alone[1], alone[0]]);
     expect(alone[0]).not.toEqual(alone[1]);
+  });
+
+  describe('with the speech gate', () => {
+    let detector: SpeechDetector;
+    const counting = (): FeatureClassifier & { calls: number } => ({
+      calls: 0,
+      classify(features: Float32Array): Prediction {
+        this.calls++;
+        return classifier.classify(features);
+      },
+    });
+
+    beforeAll(async () => {
+      detector = await SpeechDetector.load(SHIPPED_VAD);
+    });
+
+    afterAll(() => detector.dispose());
+
+    it('turns away loud noise and music without running the model', () => {
+      const model = counting();
+      const gated = new WindowClassifier(new FeatureExtractor(), model, { speechGate: { meter: new SpeechTrack(detector, SAMPLE_RATE), minSpeechRatio: 0.3 } });
+      for (const samples of [loudPinkNoise(3, SAMPLE_RATE, -12), pluckedChords(3, SAMPLE_RATE, -12)]) {
+        const result = gated.classify(samples);
+        expect(result.outcome).toBe('non_speech');
+        expect(result.speechRatio).toBeLessThan(0.3);
+      }
+      expect(model.calls).toBe(0);
+    });
+
+    it('classifies a speech window exactly as without the gate, and reports its speech ratio', async () => {
+      const window = windowFromStream(await loadAudio(RECORDINGS[1] as string));
+      const gated = new WindowClassifier(new FeatureExtractor(), classifier, { speechGate: { meter: new SpeechTrack(detector, SAMPLE_RATE), minSpeechRatio: 0.3 } });
+      const result = gated.classify(window.samples);
+      expect(result).toMatchObject({
+        outcome: 'classified',
+        prediction: predictionOf(new WindowClassifier(new FeatureExtractor(), classifier).classify(window.samples)),
+      });
+      expect(result.speechRatio).toBe(detector.speechRatio(window.samples, SAMPLE_RATE));
+      expect(result.speechRatio).toBeGreaterThanOrEqual(0.3);
+    });
+
+    it('reports a detector failure as a SpeechDetectionError naming the cause, without running the model', () => {
+      const model = counting();
+      const broken = { speechRatio: (): number => { throw new Error('state tensor has the wrong shape'); } };
+      const gated = new WindowClassifier(new FeatureExtractor(), model, { speechGate: { meter: broken, minSpeechRatio: 0.3 } });
+      expect(() => gated.classify(new Float32Array(CLIP_SAMPLES))).toThrow(
+        expect.objectContaining({ code: 'SPEECH_DETECTION', message: expect.stringContaining('state tensor has the wrong shape') as unknown }) as Error,
+      );
+      expect(model.calls).toBe(0);
+    });
+
+    it('refuses a minimum ratio outside (0, 1], naming it and the fix', () => {
+      for (const minSpeechRatio of [0, -0.5, 1.5, Number.NaN]) {
+        expect(() => new WindowClassifier(new FeatureExtractor(), classifier, { speechGate: { meter: new SpeechTrack(detector, SAMPLE_RATE), minSpeechRatio } })).toThrow(
+          /minSpeechRatio .* is not usable; expected a share above 0 and at most 1, e\.g\. 0\.3 \(leave the gate out/,
+        );
+      }
+    });
   });
 });

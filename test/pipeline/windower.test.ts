@@ -97,6 +97,21 @@ describe('Windower', () => {
     expect(windower.push(ramp(1))).toHaveLength(1);
   });
 
+  it('places each window in the stream: its end as samples pushed since the last reset, and which run since a reset it belongs to', () => {
+    const clock = new FakeClock(T0);
+    const windower = modelWindower(1, clock);
+    const before = feedRealTime(windower, clock, tenSeconds, ODD_CHUNKS);
+    expect(before.map((window) => window.position)).toEqual(
+      Array.from({ length: 8 }, (_, i) => ({ run: 0, endSample: CLIP_SAMPLES + i * SAMPLE_RATE })),
+    );
+    windower.reset();
+    const after = feedRealTime(windower, clock, ramp(4 * SAMPLE_RATE), ODD_CHUNKS);
+    expect(after.map((window) => window.position)).toEqual([
+      { run: 1, endSample: CLIP_SAMPLES },
+      { run: 1, endSample: CLIP_SAMPLES + SAMPLE_RATE },
+    ]);
+  });
+
   it('measures each window level in dBFS', () => {
     const clock = new FakeClock(T0);
     const windower = modelWindower(3, clock);

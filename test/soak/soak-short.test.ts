@@ -39,7 +39,7 @@ describe('soak, short', () => {
     const context = JSON.stringify({ ...result, samples: result.samples.length, rssMb });
     if (backend !== undefined) expect(result.backend, context).toBe(backend);
     expect(result.eventsReceived, context).toBe(WINDOWS);
-    expect(result.health.windows, context).toEqual({ processed: WINDOWS, skippedSilence: 0, dropped: 0 });
+    expect(result.health.windows, context).toEqual({ processed: WINDOWS, skippedSilence: 0, skippedNonSpeech: 0, failed: 0, dropped: 0 });
     expect(result.health.events, context).toMatchObject({ published: WINDOWS, queued: 0, dropped: 0 });
     expect(result.rss.growthPercent, context).toBeLessThanOrEqual(SOAK_LIMITS.rssGrowthPercent);
     expect(result.tensorCounts, context).toHaveLength(1);

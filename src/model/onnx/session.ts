@@ -15,16 +15,17 @@ import { describeError } from '../../errors.js';
 /** ONNX Runtime's own package name, in a variable so a missing install fails at run time, not type check. */
 const ORT_PACKAGE: string = 'onnxruntime-node';
 
-interface NativeTensor {
+export interface NativeTensor {
   readonly data: unknown;
   readonly dims: readonly number[];
 }
 
 interface TensorConstructor {
   new (type: 'float32', data: Float32Array, dims: readonly number[]): NativeTensor;
+  new (type: 'int64', data: BigInt64Array, dims: readonly number[]): NativeTensor;
 }
 
-interface NativeSession {
+export interface NativeSession {
   loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
   readonly inputMetadata: ReadonlyArray<{ name: string; shape: number[] }>;
   readonly outputMetadata: ReadonlyArray<{ name: string; shape: number[] }>;
@@ -32,7 +33,7 @@ interface NativeSession {
   dispose(): void;
 }
 
-interface OrtRuntime {
+export interface OrtRuntime {
   Tensor: TensorConstructor;
   createSession: () => NativeSession;
   version: string;
@@ -82,6 +83,28 @@ export interface OnnxSessionOptions {
   threads: number;
 }
 
+/**
+ * A native session of any input and output layout, with the agent's session options; for
+ * models with several named inputs (the speech detector's audio, state and rate). Throws
+ * (with ONNX Runtime's message) if the bytes are not a model it can run.
+ */
+export async function loadNativeSession(
+  model: Uint8Array,
+  options: OnnxSessionOptions,
+): Promise<{ runtime: OrtRuntime; session: NativeSession }> {
+  const runtime = await loadOnnxRuntime();
+  const session = runtime.createSession();
+  session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, {
+    intraOpNumThreads: options.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    // The spinning workers would burn the core the daemon leaves to capture between windows.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  });
+  return { runtime, session };
+}
+
 /** One loaded .onnx model with a float input and a float output, run synchronously. */
 export class OnnxSession {
   readonly #runtime: OrtRuntime;
@@ -98,16 +121,7 @@ export class OnnxSession {
 
   /** Throws (with ONNX Runtime's message) if the bytes are not a model it can run. */
   static async create(model: Uint8Array, options: OnnxSessionOptions): Promise<OnnxSession> {
-    const runtime = await loadOnnxRuntime();
-    const session = runtime.createSession();
-    session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, {
-      intraOpNumThreads: options.threads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      // The spinning workers would burn the core the daemon leaves to capture between windows.
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-    });
+    const { runtime, session } = await loadNativeSession(model, options);
     if (session.inputMetadata.length !== 1 || session.outputMetadata.length !== 1) {
       session.dispose();
       throw new Error(
