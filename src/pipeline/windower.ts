@@ -59,6 +59,8 @@ export class Windower {
   #writeIndex = 0;
   /** Samples still to arrive before the next window is complete. */
   #untilWindow: number;
+  /** Whether a window was cut since the last reset: #untilWindow then counts a hop, not a whole window. */
+  #cutSinceReset = false;
 
   constructor(options: WindowerOptions, clock: WallClock, buffers?: SampleBufferPool) {
     checkWholePositive('sampleRate', options.sampleRate);
@@ -95,6 +97,7 @@ export class Windower {
         const samplesAfter = chunk.length - offset;
         windows.push(this.#cut(arrivedAt - (samplesAfter * 1000) / this.#options.sampleRate));
         this.#untilWindow = this.#options.hopSamples;
+        this.#cutSinceReset = true;
       }
     }
     return windows;
@@ -108,6 +111,20 @@ export class Windower {
     // The ring need not be cleared: a whole window of new samples overwrites all of it, and
     // leaves #writeIndex at the oldest of them, before the next window is cut.
     this.#untilWindow = this.#options.windowSamples;
+    this.#cutSinceReset = false;
+  }
+
+  /**
+   * Changes the hop while samples flow (window.hopSeconds set over MQTT). The hop under way is
+   * stretched or shortened to the new one, so the next window comes `hopSamples` after the last
+   * (at once, if that is already past) rather than after a whole old hop.
+   */
+  setHop(hopSamples: number): void {
+    checkWholePositive('hopSamples', hopSamples);
+    if (this.#cutSinceReset) {
+      this.#untilWindow = Math.max(1, this.#untilWindow + hopSamples - this.#options.hopSamples);
+    }
+    this.#options.hopSamples = hopSamples;
   }
 
   #write(samples: Float32Array): void {
