@@ -226,11 +226,8 @@ export class Daemon {
   #onSamples(chunk: Float32Array): void {
     for (const window of this.#windower.push(chunk)) {
       this.#windowsSinceWatchdog++;
-      if (this.#paused) {
-        this.#windowBuffers.release(window.samples);
-        continue;
-      }
-      const admitted = this.#silence.admit(window);
+      // Paused windows are neither classified nor counted as silence.
+      const admitted = !this.#paused && this.#silence.admit(window);
       // Per-window trace: skip building the record unless someone reads debug logs.
       if (this.#log.isLevelEnabled('debug')) {
         this.#log.debug({ end: window.end, levelDbfs: window.levelDbfs, admitted }, 'window');
