@@ -184,7 +184,7 @@ function settingsFromConfig(config: Readonly<AgentConfig>): RuntimeSettingValues
 }
 
 function describeProblem(problem: SettingProblem): string {
-  if (problem.key === null) return `${problem.expected}`;
+  if (problem.key === null) return problem.expected;
   return `${problem.key}: ${JSON.stringify(problem.value)} is not accepted: ${problem.expected}`;
 }
 
