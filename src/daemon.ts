@@ -19,9 +19,10 @@ import { InferenceQueue } from './pipeline/inference-queue.js';
 import { LatencyStats } from './pipeline/latency-stats.js';
 import { SilenceGate } from './pipeline/silence.js';
 import { SampleBufferPool } from './pipeline/sample-buffer-pool.js';
-import { PredictionSmoother } from './pipeline/smoothing.js';
+import { PredictionSmoother, type SmoothingOptions } from './pipeline/smoothing.js';
 import { type TimedPrediction, type WindowResult } from './pipeline/window-classifier.js';
 import { modelWindowOptions, Windower, type CapturedWindow, type StreamPosition } from './pipeline/windower.js';
+import { type RuntimeSettings, type RuntimeSettingValues, type SetResult } from './settings/runtime-settings.js';
 import { type Notifier } from './system/sd-notify.js';
 import { type Scheduler } from './system/scheduler.js';
 
@@ -33,6 +34,12 @@ export interface EventPublisher {
   stop(): Promise<void>;
   publishEvent(event: EmotionEvent): void;
   publishHealth(report: HealthReport): void;
+  /** Publishes the effective runtime settings retained, now or on connecting, and again on every connection. */
+  publishSettings(settings: RuntimeSettingValues): void;
+  /** Answers a settings change on `<prefix>/<deviceId>/set/result`. */
+  publishSetResult(result: SetResult): void;
+  /** Takes the messages sent to `<prefix>/<deviceId>/set`; called before start(). */
+  onSettingsCommand(handler: (payload: string) => void): void;
 }
 
 /** The LEDs as the daemon uses them; Indicators is one. */
@@ -80,6 +87,8 @@ export interface DaemonMetrics {
 
 export interface DaemonParts {
   config: Readonly<AgentConfig>;
+  /** The window.* settings and the pause switch, changeable over MQTT; they win over `config`. */
+  settings: RuntimeSettings;
   logger: Logger;
   source: AudioSource;
   /** Gates on speech (when configured) and classifies; WindowClassifier is one. */
@@ -120,6 +129,8 @@ export class Daemon {
   #modelFault = false;
   /** Windows the speech gate turned away; the queue counts them among those it processed. */
   #nonSpeech = 0;
+  /** The pause switch (runtime setting `paused`): windows are cut, for the watchdog, but not classified. */
+  #paused: boolean;
   #ready = false;
   #windowsSinceWatchdog = 0;
   #startedAt = 0;
@@ -135,16 +146,14 @@ export class Daemon {
     this.#parts = parts;
     this.#log = parts.logger.child({ module: 'daemon' });
     const { window } = parts.config;
-    const windowOptions = modelWindowOptions(window.hopSeconds);
+    const settings = parts.settings.current;
+    const windowOptions = modelWindowOptions(settings['window.hopSeconds']);
     // Enough for every window the queue can hold, the one in inference and the one being cut.
     this.#windowBuffers = new SampleBufferPool(windowOptions.windowSamples, window.queueLimit + 2);
     this.#windower = new Windower(windowOptions, parts.clock, this.#windowBuffers);
-    this.#silence = new SilenceGate(window.silenceDbfs);
-    this.#smoother = new PredictionSmoother({
-      mode: window.smoothing,
-      windows: window.smoothingWindows,
-      minConfidence: window.minConfidence,
-    });
+    this.#silence = new SilenceGate(settings['window.silenceDbfs']);
+    this.#smoother = new PredictionSmoother(smoothingOptions(settings));
+    this.#paused = settings.paused;
     this.#queue = new InferenceQueue({
       capacity: window.queueLimit,
       work: (captured) => parts.windowClassifier.classify(captured.samples, captured.position),
@@ -170,6 +179,8 @@ export class Daemon {
     // stop() may be called while start() waits; then nothing more is started.
     if (this.#stopping) return;
     this.#updateStatus();
+    publisher.onSettingsCommand((payload) => this.#onSettingsCommand(payload));
+    publisher.publishSettings(this.#parts.settings.current);
     await publisher.start();
     if (this.#stopping) return;
     this.#cancelTimers.push(scheduler.every(config.mqtt.healthSeconds * 1000, () => this.#publishHealth()));
@@ -219,7 +230,8 @@ export class Daemon {
   #onSamples(chunk: Float32Array): void {
     for (const window of this.#windower.push(chunk)) {
       this.#windowsSinceWatchdog++;
-      const admitted = this.#silence.admit(window);
+      // Paused windows are neither classified nor counted as silence.
+      const admitted = !this.#paused && this.#silence.admit(window);
       // Per-window trace: skip building the record unless someone reads debug logs.
       if (this.#log.isLevelEnabled('debug')) {
         this.#log.debug({ end: window.end, levelDbfs: window.levelDbfs, admitted }, 'window');
@@ -269,6 +281,8 @@ export class Daemon {
       this.#modelFault = false;
       this.#updateStatus();
     }
+    // A window classified before a pause began publishes nothing either.
+    if (this.#paused) return;
     const prediction = this.#smoother.push(result.prediction);
     if (this.#log.isLevelEnabled('debug')) {
       this.#log.debug(
@@ -293,6 +307,24 @@ export class Daemon {
     );
     metrics?.eventEmitted(prediction.emotion, clock.now() - window.end.getTime());
     indicators.showEmotion(prediction.emotion);
+  }
+
+  #onSettingsCommand(payload: string): void {
+    const { settings, publisher } = this.#parts;
+    const result = settings.change(payload, (next) => this.#applySettings(next));
+    publisher.publishSetResult(result);
+    if (result.ok) publisher.publishSettings(result.settings);
+  }
+
+  /** Applies runtime settings to the running pipeline; only the hop can be refused, and it is checked first. */
+  #applySettings(settings: RuntimeSettingValues): void {
+    const { hopSamples } = modelWindowOptions(settings['window.hopSeconds']);
+    this.#windower.setHop(hopSamples);
+    this.#silence.setThreshold(settings['window.silenceDbfs']);
+    this.#smoother.configure(smoothingOptions(settings));
+    // After a pause, predictions from before it must not outvote what is heard after it.
+    if (settings.paused && !this.#paused) this.#smoother.reset();
+    this.#paused = settings.paused;
   }
 
   #onInferenceError(error: unknown, window: CapturedWindow): void {
@@ -381,4 +413,12 @@ export class Daemon {
     };
   }
 
+}
+
+function smoothingOptions(settings: RuntimeSettingValues): SmoothingOptions {
+  return {
+    mode: settings['window.smoothing'],
+    windows: settings['window.smoothingWindows'],
+    minConfidence: settings['window.minConfidence'],
+  };
 }

@@ -14,6 +14,7 @@ import { MqttPublisher } from '../mqtt/publisher.js';
 import { readTlsOptions } from '../mqtt/tls-options.js';
 import { systemWallClock } from '../pipeline/wall-clock.js';
 import { WindowClassifier } from '../pipeline/window-classifier.js';
+import { RuntimeSettings } from '../settings/runtime-settings.js';
 import { createNotifier } from '../system/sd-notify.js';
 import { nodeScheduler } from '../system/scheduler.js';
 import { EXIT, type Command, type CommandContext } from './command.js';
@@ -41,6 +42,8 @@ export const runCommand: Command = {
         logger,
       });
       started.push({ name: 'event queue', stop: () => queue.close() });
+      // Settings changed over MQTT in earlier runs, beside the queue; a damaged file is only logged.
+      const settings = RuntimeSettings.open({ config, directory: config.state.directory, logger });
       const classifier = await openClassifier(context);
       started.push({ name: 'model', stop: () => Promise.resolve(classifier.dispose()) });
       const speechGate = await openSpeechGate(context);
@@ -65,6 +68,7 @@ export const runCommand: Command = {
       const driver = await selectLedDriver({ driver: config.gpio.driver, chipBase: config.gpio.chipBase, logger: gpioLogger });
       const daemon = new Daemon({
         config,
+        settings,
         logger,
         source: createSource(inputs, context, logger),
         windowClassifier: new WindowClassifier(new FeatureExtractor(), classifier, speechGate === undefined ? {} : { speechGate }),

@@ -59,6 +59,8 @@ export interface AgentConfig {
   cache: { dir: string };
   /** `directory` is resolved: never empty. */
   state: { directory: string };
+  /** No window classified while true; usually switched over MQTT (src/settings/runtime-settings.ts). */
+  paused: boolean;
   shutdownSeconds: number;
 }
 

@@ -295,7 +295,7 @@ export const configSchema = {
     },
     smoothingWindows: {
       doc: 'How many recent windows smoothing looks at.',
-      format: 'nat',
+      format: 'positive-integer',
       default: 3,
       env: 'SER_WINDOW_SMOOTHING_WINDOWS',
     },
@@ -402,11 +402,17 @@ export const configSchema = {
   },
   state: {
     directory: {
-      doc: 'Where the outbound event queue is kept (nothing else). Empty: $STATE_DIRECTORY (systemd StateDirectory=), else $XDG_STATE_HOME/ser-agent or ~/.local/state/ser-agent.',
+      doc: 'Where the outbound event queue and the settings changed over MQTT are kept (nothing else). Empty: $STATE_DIRECTORY (systemd StateDirectory=), else $XDG_STATE_HOME/ser-agent or ~/.local/state/ser-agent.',
       format: String,
       default: '',
       env: 'SER_STATE_DIRECTORY',
     },
+  },
+  paused: {
+    doc: 'Start paused: capture runs but no window is classified and no event is published. Usually switched over MQTT (<prefix>/<deviceId>/set).',
+    format: Boolean,
+    default: false,
+    env: 'SER_PAUSED',
   },
   shutdownSeconds: {
     doc: 'Deadline for a graceful stop after SIGTERM/SIGINT; a second signal exits at once.',

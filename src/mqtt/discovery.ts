@@ -1,4 +1,5 @@
-import { discoveryTopics, type DeviceTopics } from './topics.js';
+import { RUNTIME_SETTING_KEYS, RUNTIME_SETTINGS, settingChoices, type RuntimeSettingKey } from '../settings/runtime-settings.js';
+import { discoveryTopics, settingConfigTopic, settingObjectId, type DeviceTopics } from './topics.js';
 
 /** How the device shows up in Home Assistant's device registry. */
 export interface DiscoveryDevice {
@@ -22,7 +23,9 @@ const MANUFACTURER = 'ser-agent';
 /**
  * Home Assistant MQTT discovery configs (https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery):
  * an emotion sensor whose attributes are the probabilities, and a confidence sensor in %. Both
- * read the event topic and are unavailable while the status topic says `offline`.
+ * read the event topic and are unavailable while the status topic says `offline`. Each runtime
+ * setting adds a configuration entity (number, select or switch) on the device page, reading the
+ * settings topic and writing the set topic.
  */
 export function discoveryMessages(
   discoveryPrefix: string,
@@ -30,8 +33,8 @@ export function discoveryMessages(
   device: DiscoveryDevice,
 ): DiscoveryMessage[] {
   const configTopics = discoveryTopics(discoveryPrefix, device.deviceId);
-  const shared = {
-    state_topic: topics.event,
+  // What every entity of the device shares; the sensors read the event topic, the settings' entities the settings topic.
+  const common = {
     availability_topic: topics.status,
     payload_available: 'online',
     payload_not_available: 'offline',
@@ -44,6 +47,7 @@ export function discoveryMessages(
     },
     origin: { name: MANUFACTURER, sw_version: device.swVersion },
   };
+  const shared = { ...common, state_topic: topics.event };
   const emotion = {
     ...shared,
     name: 'Emotion',
@@ -63,8 +67,67 @@ export function discoveryMessages(
     state_class: 'measurement',
     value_template: '{{ (value_json.confidence * 100) | round(1) }}',
   };
+  const settings = RUNTIME_SETTING_KEYS.map((key) => {
+    const { component, config } = settingEntity(key);
+    return {
+      topic: settingConfigTopic(discoveryPrefix, device.deviceId, component, key),
+      payload: JSON.stringify({
+        ...common,
+        ...config,
+        name: RUNTIME_SETTINGS[key].name,
+        unique_id: `${device.deviceId}_${settingObjectId(key)}`,
+        entity_category: 'config',
+        command_topic: topics.set,
+        state_topic: topics.settings,
+      }),
+    };
+  });
   return [
     { topic: configTopics.emotionConfig, payload: JSON.stringify(emotion) },
     { topic: configTopics.confidenceConfig, payload: JSON.stringify(confidence) },
+    ...settings,
   ];
+}
+
+/**
+ * The entity of one runtime setting. Its command template turns Home Assistant's value into the
+ * JSON object the set topic takes; its value template reads the key from the settings JSON.
+ */
+function settingEntity(key: RuntimeSettingKey): { component: string; config: Record<string, unknown> } {
+  const read = `{{ value_json['${key}'] }}`;
+  const control = RUNTIME_SETTINGS[key].control;
+  switch (control.kind) {
+    case 'number':
+      return {
+        component: 'number',
+        config: {
+          command_template: `{"${key}": {{ value }}}`,
+          value_template: read,
+          min: control.min,
+          max: control.max,
+          step: control.step,
+          mode: 'box',
+          ...('unit' in control ? { unit_of_measurement: control.unit } : {}),
+        },
+      };
+    case 'select':
+      return {
+        component: 'select',
+        config: { command_template: `{"${key}": "{{ value }}"}`, value_template: read, options: settingChoices(key) },
+      };
+    case 'switch':
+      return {
+        component: 'switch',
+        config: {
+          // The payloads are the JSON objects themselves, so a Home Assistant without
+          // command_template for switches sends the same; state_on/state_off stay apart from them.
+          payload_on: JSON.stringify({ [key]: true }),
+          payload_off: JSON.stringify({ [key]: false }),
+          command_template: '{{ value }}',
+          state_on: 'ON',
+          state_off: 'OFF',
+          value_template: `{{ 'ON' if value_json['${key}'] else 'OFF' }}`,
+        },
+      };
+  }
 }

@@ -8,6 +8,7 @@ import { discoveryMessages, type DiscoveryDevice } from './discovery.js';
 import { memoryEventQueue, type EventQueue, type QueueEntry, type QueuedEvent } from './outbound-queue.js';
 import type { TlsConnectOptions } from './tls-options.js';
 import type { BrokerState, EmotionEvent, HealthReport } from './payloads.js';
+import type { RuntimeSettingValues, SetResult } from '../settings/runtime-settings.js';
 import { nodeScheduler, type Scheduler } from '../system/scheduler.js';
 import {
   DEFAULT_DISCOVERY_PREFIX,
@@ -84,6 +85,7 @@ const BACKLOG_IN_FLIGHT = 10;
 
 const EVENT_PUBLISH: IClientPublishOptions = { qos: 1, retain: false };
 const RETAINED: IClientPublishOptions = { qos: 1, retain: true };
+const RESULT_PUBLISH: IClientPublishOptions = { qos: 1, retain: false };
 
 /**
  * Publishes events, status, health and Home Assistant discovery over one MQTT.js client.
@@ -126,6 +128,9 @@ export class MqttPublisher {
   #droppedBeforeOutage: number;
   /** Backlog events sent on the current connection and not yet acknowledged. */
   #backlogInFlight = 0;
+  /** The last settings published: sent again on every connection, as a broker may have lost them. */
+  #settingsPayload: string | undefined;
+  #onSettingsCommand: ((payload: string) => void) | undefined;
 
   constructor(options: MqttPublisherOptions) {
     this.#options = options;
@@ -213,6 +218,29 @@ export class MqttPublisher {
     }
   }
 
+  /**
+   * Makes the publisher subscribe to `<prefix>/<deviceId>/set` on every connection and hand each
+   * message there to `handler`. Retained messages are not handed over (see #onMessage).
+   */
+  onSettingsCommand(handler: (payload: string) => void): void {
+    this.#onSettingsCommand = handler;
+  }
+
+  /** Publishes the effective runtime settings retained, now if connected and on every later connection. */
+  publishSettings(settings: RuntimeSettingValues): void {
+    this.#settingsPayload = JSON.stringify(settings);
+    if (this.#state === 'connected' && this.#client !== undefined) {
+      this.#send(this.#client, this.#topics.settings, this.#settingsPayload, RETAINED);
+    }
+  }
+
+  /** Answers a settings change; not retained, since it answers one message. Skipped while disconnected. */
+  publishSetResult(result: SetResult): void {
+    if (this.#state === 'connected' && this.#client !== undefined) {
+      this.#send(this.#client, this.#topics.setResult, JSON.stringify(result), RESULT_PUBLISH);
+    }
+  }
+
   #connect(): void {
     const client = (this.#options.connect ?? connect)(this.#url, {
       ...this.#options.tls,
@@ -235,7 +263,7 @@ export class MqttPublisher {
     this.#client = client;
     this.#setState('connecting');
     client.on('connect', () => this.#onConnect(client));
-    client.on('message', (topic, payload) => this.#onMessage(client, topic, payload));
+    client.on('message', (topic, payload, packet) => this.#onMessage(client, topic, payload, packet.retain));
     client.on('error', (error) => {
       // MQTT.js emits the cause (ECONNREFUSED, bad credentials...) before 'close'; kept for its log line.
       this.#lastError = error;
@@ -263,6 +291,17 @@ export class MqttPublisher {
       this.#log.warn({ dropped: droppedInOutage, droppedTotal: this.#queue.dropped }, 'events dropped from the full queue during the outage');
     }
     this.#send(client, this.#topics.status, STATUS_ONLINE, RETAINED);
+    if (this.#settingsPayload !== undefined) this.#send(client, this.#topics.settings, this.#settingsPayload, RETAINED);
+    if (this.#onSettingsCommand !== undefined) {
+      const topic = this.#topics.set;
+      client.subscribe(topic, { qos: 1 }, (error, granted) => {
+        // MQTT 5 and mosquitto answer a subscription the ACL forbids with code 128 or 135, not an error.
+        const refused = granted?.some((grant) => grant.qos > 2);
+        if (error || refused) {
+          this.#log.warn({ err: error, topic }, 'cannot subscribe to the settings topic; settings cannot be changed over MQTT (check the broker\'s ACL)');
+        }
+      });
+    }
     if (this.#discovery !== undefined) {
       // Clean sessions forget subscriptions, so every connection subscribes again.
       const topic = this.#discovery.statusTopic;
@@ -274,12 +313,34 @@ export class MqttPublisher {
     this.#drainBacklog(client);
   }
 
-  #onMessage(client: MqttClient, topic: string, payload: Buffer): void {
+  #onMessage(client: MqttClient, topic: string, payload: Buffer, retained: boolean): void {
+    if (topic === this.#topics.set) {
+      this.#onSetMessage(client, payload, retained);
+      return;
+    }
     // Home Assistant forgets discovered entities when it restarts without retained configs; its
     // birth message `online` is the documented cue to send them again.
     if (topic === this.#discovery?.statusTopic && payload.toString() === STATUS_ONLINE) {
       this.#log.info({ topic }, 'Home Assistant came online: re-publishing discovery configs');
       this.#publishDiscovery(client);
+    }
+  }
+
+  #onSetMessage(client: MqttClient, payload: Buffer, retained: boolean): void {
+    if (retained) {
+      // A retained command would be applied again at every reconnect, undoing later changes.
+      const error = 'a retained message on the set topic is ignored (it would be applied again at every reconnect); publish without retain, and clear it with an empty retained message';
+      this.#log.warn({ topic: this.#topics.set }, error);
+      this.#send(client, this.#topics.setResult, JSON.stringify({ ok: false, error }), RESULT_PUBLISH);
+      return;
+    }
+    // Clearing a retained message on the set topic sends an empty one: nothing was asked.
+    if (payload.length === 0) return;
+    try {
+      this.#onSettingsCommand?.(payload.toString());
+    } catch (error) {
+      // One bad message never stops the agent.
+      this.#log.error({ err: error, topic: this.#topics.set }, 'settings command failed');
     }
   }
 

@@ -19,6 +19,12 @@ export interface DeviceTopics {
   status: string;
   /** Retained health JSON. */
   health: string;
+  /** Retained effective runtime settings, keyed by their dotted names. */
+  settings: string;
+  /** Subscribed: JSON objects of runtime settings to change. */
+  set: string;
+  /** The answer to each message on `set`: what was applied, or why nothing was. */
+  setResult: string;
 }
 
 /** Home Assistant MQTT discovery topics for one device. */
@@ -120,12 +126,20 @@ function commonProblems(value: string): string[] {
 /** Topics for one device; both parts must have passed validation. */
 export function deviceTopics(prefix: string, deviceId: string): DeviceTopics {
   const base = `${prefix}/${deviceId}`;
-  return { event: `${base}/event`, status: `${base}/status`, health: `${base}/health` };
+  return {
+    event: `${base}/event`,
+    status: `${base}/status`,
+    health: `${base}/health`,
+    settings: `${base}/settings`,
+    set: `${base}/set`,
+    setResult: `${base}/set/result`,
+  };
 }
 
 /**
  * Discovery topics: `<prefix>/sensor/<node_id>/<object_id>/config`. Home Assistant only accepts
- * [a-zA-Z0-9_-] in node ids, so other characters of the device id become "_".
+ * [a-zA-Z0-9_-] in node ids, so other characters of the device id become "_". Runtime settings'
+ * entities have theirs from settingConfigTopic.
  */
 export function discoveryTopics(discoveryPrefix: string, deviceId: string): DiscoveryTopics {
   const node = discoveryNodeId(deviceId);
@@ -138,4 +152,14 @@ export function discoveryTopics(discoveryPrefix: string, deviceId: string): Disc
 
 export function discoveryNodeId(deviceId: string): string {
   return deviceId.replace(/[^a-zA-Z0-9_-]/g, '_');
+}
+
+/** `<prefix>/<component>/<node_id>/<object_id>/config` for the entity of a runtime setting, e.g. number/kiosk-01/window_min_confidence. */
+export function settingConfigTopic(discoveryPrefix: string, deviceId: string, component: string, key: string): string {
+  return `${discoveryPrefix}/${component}/${discoveryNodeId(deviceId)}/${settingObjectId(key)}/config`;
+}
+
+/** `window.minConfidence` → `window_min_confidence`: the characters Home Assistant accepts in object ids. */
+export function settingObjectId(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^a-zA-Z0-9_-]/g, '_').toLowerCase();
 }

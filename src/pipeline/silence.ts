@@ -8,17 +8,17 @@ export const DEFAULT_SILENCE_DBFS = -50;
  * inference and no event: classifying room noise would only publish confident nonsense.
  */
 export class SilenceGate {
-  readonly #thresholdDbfs: number;
+  #thresholdDbfs: number;
   #skipped = 0;
 
   /** Windows strictly below `thresholdDbfs` are silent; −Infinity lets everything through. */
   constructor(thresholdDbfs: number = DEFAULT_SILENCE_DBFS) {
-    if (Number.isNaN(thresholdDbfs) || thresholdDbfs > 0) {
-      throw new RangeError(
-        `SilenceGate: threshold ${thresholdDbfs} dBFS is not usable; expected a level of at most 0 dBFS, e.g. -50`,
-      );
-    }
-    this.#thresholdDbfs = thresholdDbfs;
+    this.#thresholdDbfs = checkThreshold(thresholdDbfs);
+  }
+
+  /** Changes the threshold for the windows that come next (window.silenceDbfs set over MQTT). */
+  setThreshold(thresholdDbfs: number): void {
+    this.#thresholdDbfs = checkThreshold(thresholdDbfs);
   }
 
   /** Windows skipped as silence so far. */
@@ -36,4 +36,13 @@ export class SilenceGate {
     }
     return true;
   }
+}
+
+function checkThreshold(thresholdDbfs: number): number {
+  if (Number.isNaN(thresholdDbfs) || thresholdDbfs > 0) {
+    throw new RangeError(
+      `SilenceGate: threshold ${thresholdDbfs} dBFS is not usable; expected a level of at most 0 dBFS, e.g. -50`,
+    );
+  }
+  return thresholdDbfs;
 }

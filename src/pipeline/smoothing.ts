@@ -23,17 +23,22 @@ export interface SmoothingOptions {
  * the last `windows` predictions.
  */
 export class PredictionSmoother {
-  readonly #options: SmoothingOptions;
+  #options: SmoothingOptions;
   readonly #recent: Prediction[] = [];
 
   constructor(options: SmoothingOptions) {
-    if (!Number.isSafeInteger(options.windows) || options.windows < 1) {
-      throw new RangeError(`PredictionSmoother: windows is ${options.windows}; expected a whole number of at least 1`);
-    }
-    if (!(options.minConfidence >= 0 && options.minConfidence <= 1)) {
-      throw new RangeError(`PredictionSmoother: minConfidence is ${options.minConfidence}; expected a number from 0 to 1`);
-    }
-    this.#options = { ...options };
+    this.#options = checkOptions(options);
+  }
+
+  /**
+   * Takes new options for the windows that come next (settings changed over MQTT). A new mode
+   * or window count starts from an empty history, so that no combination of old and new rules
+   * decides a window; a new minConfidence alone keeps it.
+   */
+  configure(options: SmoothingOptions): void {
+    const next = checkOptions(options);
+    if (next.mode !== this.#options.mode || next.windows !== this.#options.windows) this.reset();
+    this.#options = next;
   }
 
   /**
@@ -63,6 +68,16 @@ export class PredictionSmoother {
         return mean(this.#recent);
     }
   }
+}
+
+function checkOptions(options: SmoothingOptions): SmoothingOptions {
+  if (!Number.isSafeInteger(options.windows) || options.windows < 1) {
+    throw new RangeError(`PredictionSmoother: windows is ${options.windows}; expected a whole number of at least 1`);
+  }
+  if (!(options.minConfidence >= 0 && options.minConfidence <= 1)) {
+    throw new RangeError(`PredictionSmoother: minConfidence is ${options.minConfidence}; expected a number from 0 to 1`);
+  }
+  return { ...options };
 }
 
 /**

@@ -75,6 +75,8 @@ export class Windower {
   #run = 0;
   /** Samples pushed since the last reset. */
   #pushed = 0;
+  /** Whether a window was cut since the last reset: #untilWindow then counts a hop, not a whole window. */
+  #cutSinceReset = false;
 
   constructor(options: WindowerOptions, clock: WallClock, buffers?: SampleBufferPool) {
     checkWholePositive('sampleRate', options.sampleRate);
@@ -112,6 +114,7 @@ export class Windower {
         const samplesAfter = chunk.length - offset;
         windows.push(this.#cut(arrivedAt - (samplesAfter * 1000) / this.#options.sampleRate));
         this.#untilWindow = this.#options.hopSamples;
+        this.#cutSinceReset = true;
       }
     }
     return windows;
@@ -127,6 +130,20 @@ export class Windower {
     this.#untilWindow = this.#options.windowSamples;
     this.#run++;
     this.#pushed = 0;
+    this.#cutSinceReset = false;
+  }
+
+  /**
+   * Changes the hop while samples flow (window.hopSeconds set over MQTT). The hop under way is
+   * stretched or shortened to the new one, so the next window comes `hopSamples` after the last
+   * (at once, if that is already past) rather than after a whole old hop.
+   */
+  setHop(hopSamples: number): void {
+    checkWholePositive('hopSamples', hopSamples);
+    if (this.#cutSinceReset) {
+      this.#untilWindow = Math.max(1, this.#untilWindow + hopSamples - this.#options.hopSamples);
+    }
+    this.#options.hopSamples = hopSamples;
   }
 
   #write(samples: Float32Array): void {

@@ -1,4 +1,7 @@
+import { mkdtempSync } from 'node:fs';
 import { connect as connectTcp, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type ConfigOverrides } from '../../src/config/load.js';
 import { Daemon, type DaemonMetrics, type DaemonReadings } from '../../src/daemon.js';
@@ -8,6 +11,7 @@ import { EMOTIONS, type Emotion } from '../../src/labels.js';
 import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
 import { HEALTH_SCHEMA_VERSION, type ModelIdentity } from '../../src/mqtt/payloads.js';
 import { AgentMetrics } from '../../src/metrics/agent-metrics.js';
+import { RuntimeSettings } from '../../src/settings/runtime-settings.js';
 import { captureLogs } from '../helpers/logs.js';
 import { freePort } from '../helpers/ports.js';
 import { byLabel, sample, scrape, value } from '../helpers/prometheus.js';
@@ -74,6 +78,12 @@ function createHarness(
   };
   const daemon = new Daemon({
     config,
+    // A state directory of its own, so persisted changes start empty; test/isolate-state.ts removes XDG_STATE_HOME.
+    settings: RuntimeSettings.open({
+      config,
+      directory: mkdtempSync(path.join(process.env['XDG_STATE_HOME'] ?? tmpdir(), 'settings-')),
+      logger,
+    }),
     logger,
     source: parts.source,
     windowClassifier: parts.classifier,
@@ -253,6 +263,98 @@ describe('Daemon speech gate', () => {
     expect(h.publisher.events.map((e) => e.emotion)).toEqual(['happiness']);
     expect(h.indicators.status).toBe('listening');
     expect(h.daemon.healthReport().windows).toMatchObject({ processed: 1, skippedNonSpeech: 0, failed: 1 });
+    await h.daemon.stop();
+  });
+});
+
+describe('Daemon runtime settings', () => {
+  /** Sends a message as if it arrived on `<prefix>/<deviceId>/set`. */
+  function set(h: Harness, payload: object | string): void {
+    const command = h.publisher.settingsCommand;
+    if (command === undefined) throw new Error('the daemon did not take the set topic');
+    command(typeof payload === 'string' ? payload : JSON.stringify(payload));
+  }
+
+  it('publishes the effective settings at start, and again after each accepted change', async () => {
+    const h = await startedHarness({ overrides: { window: { minConfidence: 0.3 } } });
+    expect(h.publisher.settings).toEqual([
+      {
+        'window.minConfidence': 0.3,
+        'window.smoothing': 'none',
+        'window.smoothingWindows': 3,
+        'window.silenceDbfs': -50,
+        'window.hopSeconds': 3,
+        paused: false,
+      },
+    ]);
+    // Taken before the publisher started, so no message can arrive unhandled.
+    expect(h.calls.indexOf('publisher.start')).toBeGreaterThan(-1);
+
+    set(h, { 'window.smoothing': 'mean' });
+    expect(h.publisher.setResults).toEqual([
+      { ok: true, applied: { 'window.smoothing': 'mean' }, settings: expect.objectContaining({ 'window.smoothing': 'mean' }) as unknown },
+    ]);
+    expect(h.publisher.settings.at(-1)).toMatchObject({ 'window.smoothing': 'mean', 'window.minConfidence': 0.3 });
+
+    set(h, { 'window.minConfidence': 'high' });
+    expect(h.publisher.setResults.at(-1)).toMatchObject({ ok: false, error: expect.stringContaining('window.minConfidence: "high"') as unknown });
+    expect(h.publisher.settings).toHaveLength(2);
+  });
+
+  it('window.minConfidence applies from the next window', async () => {
+    const h = await startedHarness();
+    h.classifier.script(timedPrediction('anger', 0.8), timedPrediction('anger', 0.8), timedPrediction('anger', 0.995));
+    h.source.push(loud(3));
+    await settle();
+    expect(h.publisher.events).toHaveLength(1);
+
+    set(h, { 'window.minConfidence': 0.99 });
+    h.source.push(loud(3));
+    await settle();
+    expect(h.publisher.events).toHaveLength(1);
+    h.source.push(loud(3));
+    await settle();
+    expect(h.publisher.events.map((event) => event.confidence)).toEqual([0.8, 0.995]);
+  });
+
+  it('window.silenceDbfs and window.hopSeconds change which windows are cut and classified', async () => {
+    const h = await startedHarness();
+    h.source.push(quiet(3));
+    await settle();
+    expect(h.classifier.seen).toHaveLength(0);
+
+    set(h, { 'window.silenceDbfs': -70, 'window.hopSeconds': 1 });
+    // With a 1 s hop, three more seconds make three windows, and the quiet ones now pass.
+    h.source.push(quiet(3));
+    await settle();
+    expect(h.classifier.seen).toHaveLength(3);
+    expect(h.daemon.healthReport().windows).toEqual({ processed: 3, skippedSilence: 1, dropped: 0 });
+  });
+
+  it('paused: windows are cut (the watchdog is fed) but none is classified and no event is made, until resumed', async () => {
+    const h = await startedHarness();
+    set(h, { paused: true });
+    h.source.push(loud(6));
+    await settle();
+    expect(h.classifier.seen).toHaveLength(0);
+    expect(h.publisher.events).toEqual([]);
+    h.scheduler.advance(WATCHDOG_MS);
+    expect(h.notifier.watchdogCount).toBe(1);
+
+    set(h, { paused: false });
+    h.source.push(loud(3));
+    await settle();
+    expect(h.classifier.seen).toHaveLength(1);
+    expect(h.publisher.events).toHaveLength(1);
+  });
+
+  it('a bad message changes nothing and the daemon goes on', async () => {
+    const h = await startedHarness();
+    for (const payload of ['not json', '[]', '{"window.queueLimit": 9}', '{"paused": true, "window.smoothingWindows": 0}']) set(h, payload);
+    expect(h.publisher.setResults.map((result) => result.ok)).toEqual([false, false, false, false]);
+    h.source.push(loud(3));
+    await settle();
+    expect(h.publisher.events).toHaveLength(1);
   });
 });
 

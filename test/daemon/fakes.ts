@@ -4,6 +4,7 @@ import type { IndicatorStatus } from '../../src/indicators/indicators.js';
 import { EMOTIONS, type Emotion } from '../../src/labels.js';
 import type { BrokerState, EmotionEvent, HealthReport } from '../../src/mqtt/payloads.js';
 import type { PublisherCounters } from '../../src/mqtt/publisher.js';
+import type { RuntimeSettingValues, SetResult } from '../../src/settings/runtime-settings.js';
 import type { TimedPrediction, WindowResult } from '../../src/pipeline/window-classifier.js';
 import type { Notifier } from '../../src/system/sd-notify.js';
 import type { Scheduler } from '../../src/system/scheduler.js';
@@ -87,6 +88,10 @@ export class RecordingPublisher implements EventPublisher {
   counters: PublisherCounters = { published: 0, queued: 0, queuedBytes: 0, dropped: 0 };
   readonly events: EmotionEvent[] = [];
   readonly health: HealthReport[] = [];
+  readonly settings: RuntimeSettingValues[] = [];
+  readonly setResults: SetResult[] = [];
+  /** What the daemon gave for messages on the set topic: call it to send one. */
+  settingsCommand: ((payload: string) => void) | undefined;
   stopError: Error | undefined;
 
   constructor(private readonly calls: string[]) {}
@@ -107,6 +112,18 @@ export class RecordingPublisher implements EventPublisher {
 
   publishHealth(report: HealthReport): void {
     this.health.push(report);
+  }
+
+  publishSettings(settings: RuntimeSettingValues): void {
+    this.settings.push(settings);
+  }
+
+  publishSetResult(result: SetResult): void {
+    this.setResults.push(result);
+  }
+
+  onSettingsCommand(handler: (payload: string) => void): void {
+    this.settingsCommand = handler;
   }
 }
 

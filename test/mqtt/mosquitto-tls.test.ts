@@ -10,6 +10,7 @@ import { createEmotionEvent, type EmotionEvent } from '../../src/mqtt/payloads.j
 import { MqttPublisher, type MqttPublisherOptions } from '../../src/mqtt/publisher.js';
 import { readTlsOptions, type TlsSettings } from '../../src/mqtt/tls-options.js';
 import type { Scheduler } from '../../src/system/scheduler.js';
+import { startAgentProcess, waitFor } from '../helpers/agent-process.js';
 import { messageLines, runSerAgent } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
@@ -25,15 +26,18 @@ const DEVICE_PASSWORD = 'device-pw-7f3a9c';
 const WATCHER = 'watcher';
 const WATCHER_PASSWORD = 'watcher-pw-41be0d';
 
-// The device user may write only its own tree and its own discovery configs, and read Home
-// Assistant's status; %u is the user name, which is the device id.
+// The device user may write only its own tree and its own discovery configs, read the settings
+// sent to it (its own set topic, nobody else's) and Home Assistant's status; %u is the user
+// name, which is the device id. The watcher stands for Home Assistant and operators.
 const ACL = `pattern write ser/%u/#
-pattern write homeassistant/sensor/%u/#
+pattern read ser/%u/set
+pattern write homeassistant/+/%u/#
 pattern read homeassistant/status
 
 user ${WATCHER}
 topic read #
 topic write homeassistant/status
+topic write ser/+/set
 `;
 
 let work: string;
@@ -319,6 +323,32 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
     expect(watching.messages).toEqual([{ topic: `ser/${DEVICE}/event`, payload: 'own' }]);
   });
 
+  it.each([4, 5] as const)(
+    'MQTT %i: the device receives the settings sent to its own set topic, never another device\'s',
+    async (protocolVersion) => {
+      const watching = await watcher([`ser/${DEVICE}/#`]);
+      const { publisher, logs } = agent({ protocolVersion, discovery: { enabled: false } });
+      const commands: string[] = [];
+      publisher.onSettingsCommand((payload) => commands.push(payload));
+      await publisher.start();
+      await waitUntil(() => publisher.state === 'connected');
+      // The device itself, trying to read every device's set topic: the ACL lets through only its own.
+      const device = await client({ username: DEVICE, password: DEVICE_PASSWORD, clientId: `${DEVICE}-snoop`, protocolVersion });
+      const snooped: string[] = [];
+      device.on('message', (topic) => snooped.push(topic));
+      await device.subscribeAsync(['ser/+/set', 'ser/other-device/set'], { qos: 1 });
+
+      await watching.client.publishAsync('ser/other-device/set', '{"window.minConfidence": 0.99}', { qos: 1 });
+      await watching.client.publishAsync(`ser/${DEVICE}/set`, '{"window.smoothing": "mean"}', { qos: 1 });
+      await waitUntil(() => commands.length >= 1 && snooped.length >= 1);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(commands).toEqual(['{"window.smoothing": "mean"}']);
+      expect(snooped).toEqual([`ser/${DEVICE}/set`]);
+      // The subscription to its own set topic was granted: no warning about it.
+      expect(logs.lines.filter((line) => (line['level'] as number) >= 40)).toEqual([]);
+    },
+  );
+
   it('MQTT 5: logs which of its publishes the broker refused, and why', async () => {
     // A topic prefix the ACL does not grant: the broker refuses status, discovery and events.
     const { publisher, logs } = agent({ protocolVersion: 5, topicPrefix: 'elsewhere', discovery: { enabled: false } });
@@ -374,6 +404,34 @@ describe('ser-agent with a secured broker', { timeout: 180_000 }, () => {
       rejectUnauthorized: true,
       servername: '',
     });
+  });
+
+  it('obeys settings sent to its own set topic and ignores those sent to another device\'s', async () => {
+    const watching = await watcher([`ser/${DEVICE}/#`]);
+    const on = (leaf: string) => watching.messages.filter((message) => message.topic === `ser/${DEVICE}/${leaf}`);
+    const config = await configFile('settings', {});
+    const speech = path.join(DATASETS_DIR, 'ravdess', 'Actor_01', '03-01-05-02-01-01-01.flac');
+    const running = startAgentProcess(['run', '--config', config, '--input', ...Array.from({ length: 30 }, () => speech)], {
+      SER_CACHE_DIR: path.join(work, 'cache'),
+      SER_STATE_DIRECTORY: path.join(work, 'settings-state'),
+    });
+    cleanups.push(async () => {
+      await running.stop();
+    });
+    const initial = await waitFor('the settings', () => on('settings')[0], 120_000);
+    expect(JSON.parse(initial.payload)).toMatchObject({ 'window.minConfidence': 0, 'window.smoothing': 'none' });
+
+    await watching.client.publishAsync('ser/other-device/set', '{"window.minConfidence": 0.99}', { qos: 1 });
+    await watching.client.publishAsync(`ser/${DEVICE}/set`, '{"window.smoothing": "mean"}', { qos: 1 });
+    const [result] = await waitFor('the answer', () => (on('set/result').length > 0 ? on('set/result') : undefined));
+    expect(JSON.parse(result?.payload ?? '')).toMatchObject({ ok: true, applied: { 'window.smoothing': 'mean' } });
+    const settings = await waitFor('the new settings', () => on('settings')[1]);
+    // Only its own topic's change: minConfidence is as configured.
+    expect(JSON.parse(settings.payload)).toMatchObject({ 'window.minConfidence': 0, 'window.smoothing': 'mean' });
+    expect(on('set/result')).toHaveLength(1);
+    expect(running.logged('runtime settings changed')).toHaveLength(1);
+    expect(running.lines.filter((line) => (line['level'] as number) >= 40)).toEqual([]);
+    expect((await running.stop()).code).toBe(0);
   });
 
   it('exits 78 before loading the model when a TLS file is missing, naming the key and the path', async () => {

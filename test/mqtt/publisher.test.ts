@@ -11,6 +11,7 @@ import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
 import { createEmotionEvent, type BrokerState, type EmotionEvent, type HealthReport } from '../../src/mqtt/payloads.js';
 import { DurableQueue } from '../../src/mqtt/durable-queue.js';
 import { MqttPublisher, type MqttPublisherOptions } from '../../src/mqtt/publisher.js';
+import { RUNTIME_SETTING_KEYS, type RuntimeSettingValues } from '../../src/settings/runtime-settings.js';
 import type { Scheduler } from '../../src/system/scheduler.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { captureLogs } from '../helpers/logs.js';
@@ -19,6 +20,16 @@ const DEVICE = 'kiosk-01';
 const EVENT_TOPIC = `ser/${DEVICE}/event`;
 const STATUS_TOPIC = `ser/${DEVICE}/status`;
 const HEALTH_TOPIC = `ser/${DEVICE}/health`;
+const SETTINGS_TOPIC = `ser/${DEVICE}/settings`;
+const SET_TOPIC = `ser/${DEVICE}/set`;
+const SETTINGS: RuntimeSettingValues = {
+  'window.minConfidence': 0.5,
+  'window.smoothing': 'mean',
+  'window.smoothingWindows': 3,
+  'window.silenceDbfs': -50,
+  'window.hopSeconds': 3,
+  paused: false,
+};
 const SHA = 'cd'.repeat(32);
 
 const validateEvent = new Ajv2020({ strict: true }).compile(
@@ -63,6 +74,10 @@ class Subscriber {
 
   async publish(topic: string, payload: string): Promise<void> {
     await this.#client.publishAsync(topic, payload, { qos: 1 });
+  }
+
+  async publishRetained(topic: string, payload: string): Promise<void> {
+    await this.#client.publishAsync(topic, payload, { qos: 1, retain: true });
   }
 
   async close(): Promise<void> {
@@ -303,7 +318,8 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     await connected(pub);
 
     const ha = await subscriber(['homeassistant/#']);
-    await waitUntil(() => ha.messages.length === 2);
+    // The two sensors and one entity per runtime setting.
+    await waitUntil(() => ha.messages.length === 2 + RUNTIME_SETTING_KEYS.length);
     const configs = new Map(ha.messages.map((m) => [m.topic, JSON.parse(m.payload) as Record<string, unknown>]));
     expect(ha.messages.every((m) => m.retain)).toBe(true);
     const device = {
@@ -333,11 +349,43 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
       state_topic: EVENT_TOPIC,
       unit_of_measurement: '%',
     });
+    expect(configs.get(`homeassistant/number/${DEVICE}/window_min_confidence/config`)).toEqual({
+      ...availability,
+      device,
+      origin: { name: 'ser-agent', sw_version: '0.1.0' },
+      name: 'Minimum confidence',
+      unique_id: `${DEVICE}_window_min_confidence`,
+      entity_category: 'config',
+      command_topic: SET_TOPIC,
+      command_template: '{"window.minConfidence": {{ value }}}',
+      state_topic: SETTINGS_TOPIC,
+      value_template: "{{ value_json['window.minConfidence'] }}",
+      min: 0,
+      max: 1,
+      step: 0.01,
+      mode: 'box',
+    });
+    expect(configs.get(`homeassistant/select/${DEVICE}/window_smoothing/config`)).toMatchObject({
+      command_topic: SET_TOPIC,
+      command_template: '{"window.smoothing": "{{ value }}"}',
+      options: ['none', 'majority', 'mean'],
+      entity_category: 'config',
+    });
+    expect(configs.get(`homeassistant/switch/${DEVICE}/paused/config`)).toMatchObject({
+      command_topic: SET_TOPIC,
+      payload_on: '{"paused":true}',
+      payload_off: '{"paused":false}',
+      state_topic: SETTINGS_TOPIC,
+      value_template: "{{ 'ON' if value_json['paused'] else 'OFF' }}",
+      state_on: 'ON',
+      state_off: 'OFF',
+      entity_category: 'config',
+    });
 
     // Home Assistant's birth message: `offline` is ignored, `online` brings the configs again.
     await ha.publish('homeassistant/status', 'offline');
     await ha.publish('homeassistant/status', 'online');
-    await waitUntil(() => ha.messages.filter((m) => m.topic.endsWith('/config')).length === 4);
+    await waitUntil(() => ha.messages.filter((m) => m.topic.endsWith('/config')).length === 2 * configs.size);
     expect(ha.messages.map((m) => m.topic).filter((topic) => topic.endsWith('/config')).sort()).toEqual(
       [...configs.keys(), ...configs.keys()].sort(),
     );
@@ -350,6 +398,62 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     const ha = await subscriber(['homeassistant/#', STATUS_TOPIC]);
     await waitUntil(() => ha.on(STATUS_TOPIC).length === 1);
     expect(ha.messages.filter((m) => m.topic.startsWith('homeassistant/'))).toEqual([]);
+  });
+
+  it('hands messages on its set topic to the settings handler, and answers a retained one without handing it over', async () => {
+    const logs = captureLogs();
+    const { publisher: pub } = publisher({ discovery: { enabled: false }, logger: logs.logger });
+    const commands: string[] = [];
+    pub.onSettingsCommand((payload) => {
+      commands.push(payload);
+      if (payload === 'boom') throw new Error('handler failed');
+    });
+    // Left retained by someone before the agent connects: it would be applied at every reconnect.
+    const operator = await subscriber([`${SET_TOPIC}/result`]);
+    await operator.publishRetained(SET_TOPIC, '{"paused": true}');
+    await pub.start();
+    await connected(pub);
+    await waitUntil(() => operator.on(`${SET_TOPIC}/result`).length === 1);
+    expect(JSON.parse(operator.on(`${SET_TOPIC}/result`)[0]?.payload ?? '')).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('a retained message on the set topic is ignored') as unknown,
+    });
+    expect(commands).toEqual([]);
+
+    // Clearing the retained message (an empty one) asks nothing; a failing handler does not stop the publisher.
+    await operator.publishRetained(SET_TOPIC, '');
+    await operator.publish(SET_TOPIC, 'boom');
+    await operator.publish(SET_TOPIC, '{"window.smoothing": "mean"}');
+    await waitUntil(() => commands.length === 2);
+    expect(commands).toEqual(['boom', '{"window.smoothing": "mean"}']);
+    expect(logs.lines.find((line) => line['msg'] === 'settings command failed')).toMatchObject({ level: 50, err: { message: 'handler failed' } });
+
+    pub.publishSetResult({ ok: true, applied: { 'window.smoothing': 'mean' }, settings: SETTINGS });
+    await waitUntil(() => operator.on(`${SET_TOPIC}/result`).length === 2);
+    expect(operator.on(`${SET_TOPIC}/result`)[1]).toMatchObject({ retain: false, qos: 1 });
+  });
+
+  it('publishes the settings retained, and again on every connection, as a restarted broker has lost them', async () => {
+    const scheduler = new ManualScheduler();
+    const { publisher: pub } = publisher({ discovery: { enabled: false }, scheduler, reconnect: { minMs: 100, maxMs: 1000 } });
+    pub.publishSettings(SETTINGS);
+    await pub.start();
+    await connected(pub);
+    const late = await subscriber([SETTINGS_TOPIC]);
+    await waitUntil(() => late.on(SETTINGS_TOPIC).length === 1);
+    expect(late.on(SETTINGS_TOPIC)[0]).toMatchObject({ retain: true, payload: JSON.stringify(SETTINGS) });
+
+    const { port } = broker;
+    await broker.close();
+    await waitUntil(() => pub.state === 'disconnected');
+    const changed = { ...SETTINGS, paused: true };
+    pub.publishSettings(changed);
+    broker = await startTestBroker({ port });
+    scheduler.fireNext();
+    await connected(pub);
+    const afterRestart = await subscriber([SETTINGS_TOPIC]);
+    await waitUntil(() => afterRestart.on(SETTINGS_TOPIC).length === 1);
+    expect(afterRestart.on(SETTINGS_TOPIC)[0]).toMatchObject({ retain: true, payload: JSON.stringify(changed) });
   });
 
   it('queues events while the broker is down, drops the oldest, and delivers the rest in order', async () => {

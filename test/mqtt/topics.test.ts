@@ -16,6 +16,9 @@ describe('topic builders', () => {
       event: 'ser/kiosk-01/event',
       status: 'ser/kiosk-01/status',
       health: 'ser/kiosk-01/health',
+      settings: 'ser/kiosk-01/settings',
+      set: 'ser/kiosk-01/set',
+      setResult: 'ser/kiosk-01/set/result',
     });
     expect(deviceTopics('site/ser', 'kiosk-01').event).toBe('site/ser/kiosk-01/event');
   });

@@ -31,6 +31,16 @@ describe('SilenceGate', () => {
     expect(gate.skipped).toBe(0);
   });
 
+  it('setThreshold applies to the windows that come next, keeping the count', () => {
+    const gate = new SilenceGate(-50);
+    expect(gate.admit({ levelDbfs: -60 })).toBe(false);
+    gate.setThreshold(-70);
+    expect(gate.admit({ levelDbfs: -60 })).toBe(true);
+    expect(gate.skipped).toBe(1);
+    expect(() => gate.setThreshold(1)).toThrow(/threshold 1 dBFS/);
+    expect(gate.admit({ levelDbfs: -60 })).toBe(true);
+  });
+
   it('defaults to -50 dBFS and rejects thresholds above full scale or not a number', () => {
     const gate = new SilenceGate();
     expect([gate.admit({ levelDbfs: -50.5 }), gate.admit({ levelDbfs: -49.5 })]).toEqual([false, true]);

@@ -83,6 +83,22 @@ describe('PredictionSmoother', () => {
     expect(smooth.push(calm)).toBe(calm);
   });
 
+  it('configure(): a new minConfidence keeps the history, a new mode or window count starts it afresh', () => {
+    const smooth = smoother({ mode: 'majority', windows: 3 });
+    const angry = prediction('anger', 0.9);
+    smooth.push(angry);
+    smooth.push(angry);
+    smooth.configure({ mode: 'majority', windows: 3, minConfidence: 0.95 });
+    // Still the anger majority, now held back by the new minimum.
+    expect(smooth.push(prediction('neutral', 0.97))).toBeUndefined();
+    smooth.configure({ mode: 'majority', windows: 3, minConfidence: 0 });
+    expect(smooth.push(prediction('neutral', 0.6))).toEqual(prediction('neutral', 0.6));
+    smooth.configure({ mode: 'majority', windows: 5, minConfidence: 0 });
+    const calm = prediction('sadness', 0.5);
+    expect(smooth.push(calm)).toBe(calm);
+    expect(() => smooth.configure({ mode: 'mean', windows: 0, minConfidence: 0 })).toThrow(/windows is 0/);
+  });
+
   it('rejects a window count below one and a minimum confidence outside 0..1', () => {
     expect(() => smoother({ windows: 0 })).toThrow(/windows is 0/);
     expect(() => smoother({ minConfidence: 1.5 })).toThrow(/minConfidence is 1.5/);

@@ -112,6 +112,33 @@ describe('Windower', () => {
     ]);
   });
 
+  it('setHop: the hop under way is stretched or shortened to the new one, and later hops follow it', () => {
+    const clock = new FakeClock(T0);
+    const windower = modelWindower(3, clock);
+    const [first] = windower.push(ramp(CLIP_SAMPLES));
+    expect(first).toBeDefined();
+    // 1 s into a 3 s hop, the hop becomes 1.5 s: the next window comes 0.5 s later.
+    expect(windower.push(ramp(SAMPLE_RATE))).toEqual([]);
+    windower.setHop(1.5 * SAMPLE_RATE);
+    expect(windower.push(ramp(0.5 * SAMPLE_RATE - 1))).toEqual([]);
+    expect(windower.push(ramp(1))).toHaveLength(1);
+    expect(windower.push(ramp(1.5 * SAMPLE_RATE - 1))).toEqual([]);
+    expect(windower.push(ramp(1))).toHaveLength(1);
+    // Shortened to less than has already passed: the next window is cut with the next sample.
+    expect(windower.push(ramp(SAMPLE_RATE))).toEqual([]);
+    windower.setHop(0.5 * SAMPLE_RATE);
+    expect(windower.push(ramp(1))).toHaveLength(1);
+    expect(() => windower.setHop(0)).toThrow(/hopSamples is 0/);
+  });
+
+  it('setHop before the first window leaves the first window whole', () => {
+    const windower = modelWindower(3, new FakeClock(T0));
+    windower.setHop(SAMPLE_RATE);
+    expect(windower.push(ramp(CLIP_SAMPLES - 1))).toEqual([]);
+    expect(windower.push(ramp(1))).toHaveLength(1);
+    expect(windower.push(ramp(SAMPLE_RATE))).toHaveLength(1);
+  });
+
   it('measures each window level in dBFS', () => {
     const clock = new FakeClock(T0);
     const windower = modelWindower(3, clock);

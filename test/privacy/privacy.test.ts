@@ -21,6 +21,13 @@ const OWN_TREE = `ser/${DEVICE_ID}/`;
 const OWN_DISCOVERY = [
   `homeassistant/sensor/${DEVICE_ID}/emotion/config`,
   `homeassistant/sensor/${DEVICE_ID}/confidence/config`,
+  // The runtime settings' entities (issue 15, part 2).
+  `homeassistant/number/${DEVICE_ID}/window_min_confidence/config`,
+  `homeassistant/select/${DEVICE_ID}/window_smoothing/config`,
+  `homeassistant/number/${DEVICE_ID}/window_smoothing_windows/config`,
+  `homeassistant/number/${DEVICE_ID}/window_silence_dbfs/config`,
+  `homeassistant/number/${DEVICE_ID}/window_hop_seconds/config`,
+  `homeassistant/switch/${DEVICE_ID}/paused/config`,
 ];
 /** What this test publishes itself, as Home Assistant would. */
 const HOME_ASSISTANT_STATUS = 'homeassistant/status';
@@ -137,7 +144,7 @@ describe('privacy: what leaves the agent', () => {
     // The one message on Home Assistant's own topic is the test's.
     expect(count(HOME_ASSISTANT_STATUS)).toBe(1);
     expect([...topics].filter((topic) => topic.startsWith(OWN_TREE)).sort()).toEqual(
-      ['event', 'health', 'status'].map((leaf) => `${OWN_TREE}${leaf}`),
+      ['event', 'health', 'settings', 'status'].map((leaf) => `${OWN_TREE}${leaf}`),
     );
   });
 
