@@ -328,7 +328,7 @@ describe('Daemon runtime settings', () => {
     h.source.push(quiet(3));
     await settle();
     expect(h.classifier.seen).toHaveLength(3);
-    expect(h.daemon.healthReport().windows).toEqual({ processed: 3, skippedSilence: 1, dropped: 0 });
+    expect(h.daemon.healthReport().windows).toEqual({ processed: 3, skippedSilence: 1, skippedNonSpeech: 0, failed: 0, dropped: 0 });
   });
 
   it('paused: windows are cut (the watchdog is fed) but none is classified and no event is made, until resumed', async () => {
