@@ -4,7 +4,7 @@ import { recordModelMetrics } from '../model/model-dir.js';
 import { calibrate, type CalibrationReport } from '../training/calibrate.js';
 import { predictSet } from '../training/evaluate.js';
 import { buildFeatureSet } from '../training/feature-set.js';
-import { describeAbsentCorpora, recordedSplitOf } from '../training/recorded-split.js';
+import { warnAbsentCorpora, recordedSplitOf } from '../training/recorded-split.js';
 import { heldOutSpeakers, validationSpeakers } from '../training/splits.js';
 import { EXIT, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
@@ -27,8 +27,7 @@ export const calibrateCommand: Command = {
       // The model's own recorded split: fit on its validation files (its held-out validation
       // speakers' where it has them), measure on its test files.
       const { provenance, split, absentCorpora } = await recordedSplitOf(classifier.metadata.training, modelDir, dataDirs);
-      const absent = describeAbsentCorpora(absentCorpora);
-      if (absent !== undefined) context.err(absent);
+      warnAbsentCorpora(absentCorpora, context.err);
       const extractor = new FeatureExtractor();
       const cache = new FeatureCache(context.config.cache.dir);
       const validation = await buildFeatureSet(split.validation, extractor, cache, { signal: context.signal });

@@ -5,7 +5,7 @@ import { calibrationError } from '../model/calibration.js';
 import { scanDatasets, type LabelledFile } from '../training/datasets.js';
 import { evaluateByCorpus, subsetMetrics } from '../training/evaluate.js';
 import { buildFeatureSet } from '../training/feature-set.js';
-import { describeAbsentCorpora, readSplitProvenance, rebuildRecordedSplit } from '../training/recorded-split.js';
+import { warnAbsentCorpora, readSplitProvenance, rebuildRecordedSplit } from '../training/recorded-split.js';
 import { writeEvaluationReport, type ReportRow } from '../training/report/html-report.js';
 import { describeModelSettings, readTrainingHistory } from '../training/report/model-settings.js';
 import { heldOutSpeakers } from '../training/splits.js';
@@ -39,8 +39,7 @@ export const evaluateCommand: Command = {
         // Only the files this model never saw in training: its own recorded split, rebuilt.
         const provenance = readSplitProvenance(metadata.training, modelDir);
         const rebuilt = rebuildRecordedSplit(scan.files, provenance);
-        const absent = describeAbsentCorpora(rebuilt.absentCorpora);
-        if (absent !== undefined) context.err(absent);
+        warnAbsentCorpora(rebuilt.absentCorpora, context.err);
         files = rebuilt.split.test;
         speakers = heldOutSpeakers(provenance.split).filter((speaker) => files.some((file) => file.speaker === speaker));
       }

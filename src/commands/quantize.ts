@@ -10,7 +10,7 @@ import { quantizeModelDir } from '../model/quantize.js';
 import { evaluateByCorpus, evaluateClassifier, subsetMetrics, summarizeTestReport, topOneAgreement } from '../training/evaluate.js';
 import { heldOutSpeakers } from '../training/splits.js';
 import { buildFeatureSet } from '../training/feature-set.js';
-import { describeAbsentCorpora, recordedSplitOf } from '../training/recorded-split.js';
+import { warnAbsentCorpora, recordedSplitOf } from '../training/recorded-split.js';
 import { TRAINING_HISTORY_FILE } from '../training/train-run.js';
 import { EXIT, type Command, type CommandContext, type OptionValues } from './command.js';
 import { openClassifier } from './open-classifier.js';
@@ -54,8 +54,7 @@ export const quantizeCommand: Command = {
     const quantized = await openClassifier(context, outDir);
     try {
       const { provenance, split, absentCorpora } = await recordedSplitOf(float.metadata.training, source, dataDirs);
-      const absent = describeAbsentCorpora(absentCorpora);
-      if (absent !== undefined) context.err(absent);
+      warnAbsentCorpora(absentCorpora, context.err);
       const { test } = split;
       const set = await buildFeatureSet(test, new FeatureExtractor(), new FeatureCache(context.config.cache.dir), { signal: context.signal });
       const before = evaluateClassifier(float, set);
@@ -118,8 +117,7 @@ async function quantizeOnnx(values: OptionValues, context: CommandContext): Prom
   const int8Model = await open('int8');
   try {
     const { split, absentCorpora } = await recordedSplitOf(floatModel.metadata.training, dir, dataDirs);
-    const absent = describeAbsentCorpora(absentCorpora);
-    if (absent !== undefined) context.err(absent);
+    warnAbsentCorpora(absentCorpora, context.err);
     const { test } = split;
     const set = await buildFeatureSet(test, new FeatureExtractor(), new FeatureCache(context.config.cache.dir), { signal: context.signal });
     const before = evaluateClassifier(floatModel, set);

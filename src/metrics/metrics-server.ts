@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type Logger } from '../logging/logger.js';
+import { listen } from '../system/listen.js';
 
 /** One rendering of the metrics, as the Prometheus text format. */
 export interface Exposition {
@@ -127,12 +128,3 @@ function listenFix(code: string | undefined, host: string, port: number): string
   return `set metrics.host to an address of this box (127.0.0.1, or 0.0.0.0 for every interface), or metrics.port to 0 to turn metrics off`;
 }
 
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}

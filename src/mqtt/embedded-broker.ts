@@ -3,6 +3,7 @@ import { Aedes } from 'aedes';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { MAX_DEVICE_ID_LENGTH } from './topics.js';
+import { listen } from '../system/listen.js';
 
 export const EMBEDDED_BROKER_HOST = '127.0.0.1';
 export const EMBEDDED_BROKER_PORT = 1883;
@@ -116,16 +117,6 @@ export class EmbeddedBroker {
     await closed;
     this.#log.info('embedded MQTT broker stopped');
   }
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 function closeAedes(aedes: Aedes): Promise<void> {

@@ -44,6 +44,8 @@ export interface UnlabelledFile {
 export interface SkippedEntry {
   path: string;
   reason: string;
+  /** For a folder or recording reached twice: the path it was first reached by. */
+  sameAs?: string;
 }
 
 /** What one corpus contributed: audio files found, files used (labelled), and files left out by reason. */
@@ -294,9 +296,8 @@ export function tallyByCorpus(scan: DatasetScan): CorpusTally[] {
     entry.found += 1;
     entry.skipped[file.reason] = (entry.skipped[file.reason] ?? 0) + 1;
   }
-  for (const entry of scan.skipped) {
+  for (const { reason } of scan.skipped) {
     const unrecognised = tally('unrecognised');
-    const reason = entry.reason.replace(/ at .*$/, '');
     unrecognised.skipped[reason] = (unrecognised.skipped[reason] ?? 0) + 1;
   }
   return [...tallies.values()];
@@ -330,7 +331,7 @@ class DatasetWalk {
     const real = await realpath(dir);
     const first = this.#foldersEntered.get(real);
     if (first !== undefined) {
-      this.skipped.push({ path: dir, reason: `folder already scanned (a link loop or a second link) at ${first}` });
+      this.skipped.push({ path: dir, reason: 'folder already scanned (a link loop or a second link)', sameAs: first });
       return;
     }
     this.#foldersEntered.set(real, dir);
@@ -358,7 +359,7 @@ class DatasetWalk {
     const real = await realpath(filePath);
     const first = this.#filesFound.get(real);
     if (first !== undefined) {
-      this.skipped.push({ path: filePath, reason: `same recording already found at ${first}` });
+      this.skipped.push({ path: filePath, reason: 'same recording already found', sameAs: first });
       return;
     }
     this.#filesFound.set(real, filePath);

@@ -95,10 +95,11 @@ export async function recordedSplitOf(
   return { provenance, ...rebuildRecordedSplit(files, provenance) };
 }
 
-/** The note a command prints when some of a model's held-out corpora were not given. */
-export function describeAbsentCorpora(absentCorpora: readonly string[]): string | undefined {
-  return absentCorpora.length === 0
-    ? undefined
-    : `ser-agent: the model also held out speakers of ${absentCorpora.join(', ')}, whose folders were not given with --data; ` +
-        'they are not measured';
+/** Tells the user, through `err`, which of a model's held-out corpora were not given and so are not measured. */
+export function warnAbsentCorpora(absentCorpora: readonly string[], err: (line: string) => void): void {
+  if (absentCorpora.length === 0) return;
+  err(
+    `ser-agent: the model also held out speakers of ${absentCorpora.join(', ')}, whose folders were not given with --data; ` +
+      'they are not measured',
+  );
 }

@@ -29,7 +29,7 @@ const BIAS_PENALTY = 0.01;
 const STEPS = 3000;
 const LEARNING_RATE = 0.05;
 
-/** Mean NLL plus the bias penalty of softmax(a · log p + b), and its gradient in (a, b). */
+/** Mean NLL of softmax(a · log p + b), and the gradient in (a, b) of that NLL plus the bias penalty. */
 function objective(logs: readonly Float64Array[], labels: ArrayLike<number>, a: number, bias: Float64Array) {
   const classes = bias.length;
   let loss = 0;
@@ -53,12 +53,8 @@ function objective(logs: readonly Float64Array[], labels: ArrayLike<number>, a: 
     }
   });
   const n = logs.length;
-  let penalty = 0;
-  for (let k = 0; k < classes; k++) {
-    penalty += BIAS_PENALTY * (bias[k] as number) ** 2;
-    gradB[k] = (gradB[k] as number) / n + 2 * BIAS_PENALTY * (bias[k] as number);
-  }
-  return { loss: loss / n + penalty, gradA: gradA / n, gradB };
+  for (let k = 0; k < classes; k++) gradB[k] = (gradB[k] as number) / n + 2 * BIAS_PENALTY * (bias[k] as number);
+  return { nll: loss / n, gradA: gradA / n, gradB };
 }
 
 /**
@@ -72,7 +68,7 @@ export function fitSiteAdaptation(rows: readonly ArrayLike<number>[], labels: Ar
   const params = new Float64Array(classes + 1);
   params[0] = 1;
   const moments = { first: new Float64Array(classes + 1), second: new Float64Array(classes + 1) };
-  const nllBefore = objective(logs, labels, 1, new Float64Array(classes)).loss;
+  const nllBefore = objective(logs, labels, 1, new Float64Array(classes)).nll;
   for (let step = 1; step <= STEPS; step++) {
     const { gradA, gradB } = objective(logs, labels, params[0], params.subarray(1));
     const grad = [gradA, ...gradB];
@@ -86,9 +82,8 @@ export function fitSiteAdaptation(rows: readonly ArrayLike<number>[], labels: Ar
     params[0] = Math.min(1 / TEMPERATURE_RANGE.min, Math.max(1 / TEMPERATURE_RANGE.max, params[0]));
     for (let k = 1; k <= classes; k++) params[k] = Math.max(-CLASS_BIAS_LIMIT, Math.min(CLASS_BIAS_LIMIT, params[k] as number));
   }
-  const bias = Array.from(params.subarray(1));
-  const nllAfter = objective(logs, labels, params[0], params.subarray(1)).loss - BIAS_PENALTY * bias.reduce((s, b) => s + b * b, 0);
-  return { temperature: 1 / (params[0]), classBias: bias, nllBefore, nllAfter };
+  const nllAfter = objective(logs, labels, params[0], params.subarray(1)).nll;
+  return { temperature: 1 / params[0], classBias: Array.from(params.subarray(1)), nllBefore, nllAfter };
 }
 
 /**

@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMOTIONS } from '../../src/labels.js';
+import { startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
 import { freePort } from '../helpers/ports.js';
 import { byLabel, sample, scrape, value, type Scrape } from '../helpers/prometheus.js';
@@ -25,21 +24,11 @@ const REPLAYS = 12;
 let work: string;
 let broker: TestBroker;
 let subscriber: MqttClient;
-let agent: ChildProcess;
+let agent: AgentProcess;
 let metricsUrl: string;
 const events: string[] = [];
-const logLines: Array<Record<string, unknown>> = [];
-let exit: Promise<number | null>;
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+/** A loaded CI machine can take a while to load the model and classify the first windows. */
+const PATIENCE_MS = 120_000;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ser-metrics-e2e-'));
@@ -61,23 +50,14 @@ beforeAll(async () => {
   const port = await freePort();
   metricsUrl = `http://127.0.0.1:${port}/metrics`;
   const inputs = Array.from({ length: REPLAYS }, () => SPEECH);
-  agent = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'ser-agent.js'), 'run', '--config', config, '--input', ...inputs], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, SER_METRICS_PORT: String(port), SER_CACHE_DIR: path.join(work, 'cache') },
-    stdio: ['ignore', 'pipe', 'inherit'],
+  agent = startAgentProcess(['run', '--config', config, '--input', ...inputs], {
+    SER_METRICS_PORT: String(port),
+    SER_CACHE_DIR: path.join(work, 'cache'),
   });
-  let pending = '';
-  agent.stdout?.on('data', (data: Buffer) => {
-    pending += data.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) logLines.push(JSON.parse(line) as Record<string, unknown>);
-  });
-  exit = new Promise((resolve) => agent.once('exit', (code) => resolve(code)));
 });
 
 afterAll(async () => {
-  if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
+  await agent.stop();
   await subscriber.endAsync();
   await broker.close();
   await rm(work, { recursive: true, force: true });
@@ -89,7 +69,7 @@ const eventsTotal = (result: Scrape): number =>
 
 describe('ser-agent run with SER_METRICS_PORT', () => {
   it('logs where it serves the metrics', async () => {
-    const line = await waitFor('the metrics endpoint', () => logLines.find((l) => l['msg'] === 'serving Prometheus metrics'));
+    const line = await waitFor('the metrics endpoint', () => agent.logged('serving Prometheus metrics')[0], PATIENCE_MS);
     expect(line).toMatchObject({ module: 'metrics', url: metricsUrl });
   });
 
@@ -97,7 +77,7 @@ describe('ser-agent run with SER_METRICS_PORT', () => {
     const first = await waitFor('a published event in the metrics', async () => {
       const result = await scrape(metricsUrl);
       return value(result.families, 'ser_mqtt_events_published_total') >= 1 ? result : undefined;
-    });
+    }, PATIENCE_MS);
     expect(first.status).toBe(200);
     expect(first.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(classified(first)).toBeGreaterThanOrEqual(1);
@@ -113,7 +93,7 @@ describe('ser-agent run with SER_METRICS_PORT', () => {
     const later = await waitFor('more windows', async () => {
       const result = await scrape(metricsUrl);
       return classified(result) > classified(first) && eventsTotal(result) > eventsTotal(first) ? result : undefined;
-    });
+    }, PATIENCE_MS);
     for (const result of [first, later]) {
       expect(Number(sample(result.families, 'ser_inference_duration_seconds').count)).toBe(classified(result));
       expect(Number(sample(result.families, 'ser_window_to_event_seconds').count)).toBe(eventsTotal(result));
@@ -131,8 +111,7 @@ describe('ser-agent run with SER_METRICS_PORT', () => {
   });
 
   it('stops serving when the agent stops on SIGTERM', async () => {
-    agent.kill('SIGTERM');
-    expect(await exit).toBe(0);
+    expect(await agent.stop()).toEqual({ code: 0, signal: null });
     await expect(fetch(metricsUrl)).rejects.toThrow();
   });
 });
