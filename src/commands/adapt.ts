@@ -1,15 +1,13 @@
 import { cp, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { FeatureExtractor } from '../dsp/features.js';
 import { UsageError } from '../errors.js';
-import { FeatureCache } from '../features/feature-cache.js';
 import { applyCalibration } from '../model/calibration.js';
 import { recordModelMetrics } from '../model/model-dir.js';
 import { scanDatasets } from '../training/datasets.js';
 import { predictSet } from '../training/evaluate.js';
-import { buildFeatureSet, type FeatureSet } from '../training/feature-set.js';
 import { fitSiteAdaptation, scoreSite, splitSiteClips, uncalibrate, type SiteScore } from '../training/site-adaptation.js';
 import { EXIT, type Command } from './command.js';
+import { modelFeatures } from './model-features.js';
 import { openClassifier } from './open-classifier.js';
 import { dataDirectories, integerOption, refusePositionals, requiredString, stringOption } from './options.js';
 import { percent } from './report.js';
@@ -42,15 +40,13 @@ export const adaptCommand: Command = {
     const scan = await scanDatasets(dataDirs);
     for (const file of scan.unlabelled) context.err(`ser-agent: ${file.path}: ${file.reason}`);
     const { fit, heldOut } = splitSiteClips(scan.files, holdout, seed);
-    const extractor = new FeatureExtractor();
-    const cache = new FeatureCache(context.config.cache.dir);
     const classifier = await openClassifier(context);
+    const featuresOf = modelFeatures(context, classifier.metadata);
     const { temperature: previousTemperature = 1, classBias: previousBias, metrics } = classifier.metadata;
     let result: { fitted: ReturnType<typeof fitSiteAdaptation>; before: SiteScore; after: SiteScore; fitFiles: number };
     try {
       const scored = async (files: typeof fit) => {
-        const set: FeatureSet = await buildFeatureSet(files, extractor, cache, { signal: context.signal });
-        for (const failure of set.failed) context.err(`ser-agent: ${failure.reason}`);
+        const set = await featuresOf(files);
         const rows = predictSet(classifier, set).probabilities;
         return { set, rows, raw: rows.map((row) => uncalibrate(row, previousTemperature, previousBias)) };
       };

@@ -1,12 +1,10 @@
-import { FeatureExtractor } from '../dsp/features.js';
-import { FeatureCache } from '../features/feature-cache.js';
 import { recordModelMetrics } from '../model/model-dir.js';
 import { calibrate, type CalibrationReport } from '../training/calibrate.js';
 import { predictSet } from '../training/evaluate.js';
-import { buildFeatureSet } from '../training/feature-set.js';
 import { warnAbsentCorpora, recordedSplitOf } from '../training/recorded-split.js';
 import { heldOutSpeakers, validationSpeakers } from '../training/splits.js';
 import { EXIT, type Command } from './command.js';
+import { modelFeatures } from './model-features.js';
 import { openClassifier } from './open-classifier.js';
 import { dataDirectories, refusePositionals } from './options.js';
 import { percent } from './report.js';
@@ -28,11 +26,9 @@ export const calibrateCommand: Command = {
       // speakers' where it has them), measure on its test files.
       const { provenance, split, absentCorpora } = await recordedSplitOf(classifier.metadata.training, modelDir, dataDirs);
       warnAbsentCorpora(absentCorpora, context.err);
-      const extractor = new FeatureExtractor();
-      const cache = new FeatureCache(context.config.cache.dir);
-      const validation = await buildFeatureSet(split.validation, extractor, cache, { signal: context.signal });
-      const test = await buildFeatureSet(split.test, extractor, cache, { signal: context.signal });
-      for (const failure of [...validation.failed, ...test.failed]) context.err(`ser-agent: ${failure.reason}`);
+      const featuresOf = modelFeatures(context, classifier.metadata);
+      const validation = await featuresOf(split.validation);
+      const test = await featuresOf(split.test);
       report = calibrate(
         { ...validation, probabilities: predictSet(classifier, validation).probabilities },
         { ...test, probabilities: predictSet(classifier, test).probabilities },

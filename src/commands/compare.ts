@@ -1,16 +1,14 @@
 import path from 'node:path';
-import { FeatureExtractor } from '../dsp/features.js';
 import { ModelError, UsageError } from '../errors.js';
-import { FeatureCache } from '../features/feature-cache.js';
 import { type EmotionClassifier } from '../model/classifier.js';
 import { recordModelMetrics, verifyModelDir } from '../model/model-dir.js';
 import { scanDatasets, type LabelledFile } from '../training/datasets.js';
 import { predictSet, subsetMetrics } from '../training/evaluate.js';
-import { buildFeatureSet, type FeatureSet } from '../training/feature-set.js';
 import { type ClassificationMetrics } from '../training/metrics.js';
 import { readSplitProvenance, rebuildRecordedSplit, type SplitProvenance } from '../training/recorded-split.js';
 import { type Split } from '../training/splits.js';
 import { EXIT, type Command, type CommandContext } from './command.js';
+import { modelFeatures } from './model-features.js';
 import { openClassifier } from './open-classifier.js';
 import { dataDirectories, stringList, stringOption } from './options.js';
 import { formatTable } from './table.js';
@@ -326,15 +324,13 @@ async function openRun(runDir: string, files: readonly LabelledFile[], context: 
     classifier.dispose();
     throw error;
   }
-  const extractor = new FeatureExtractor();
-  const cache = new FeatureCache(context.config.cache.dir);
+  const featuresOf = modelFeatures(context, classifier.metadata);
   return {
     classifier,
     provenance,
     split: rebuildRecordedSplit(files, provenance).split,
     measure: async (set) => {
-      const features: FeatureSet = await buildFeatureSet(set, extractor, cache, { signal: context.signal });
-      for (const failure of features.failed) context.err(`ser-agent: ${failure.reason}`);
+      const features = await featuresOf(set);
       const { classes } = predictSet(classifier, features);
       return (keep) => subsetMetrics(features, classes, keep);
     },

@@ -1,15 +1,13 @@
 import path from 'node:path';
-import { FeatureExtractor } from '../dsp/features.js';
-import { FeatureCache } from '../features/feature-cache.js';
 import { calibrationError } from '../model/calibration.js';
 import { scanDatasets, type LabelledFile } from '../training/datasets.js';
 import { evaluateByCorpus, subsetMetrics } from '../training/evaluate.js';
-import { buildFeatureSet } from '../training/feature-set.js';
 import { warnAbsentCorpora, readSplitProvenance, rebuildRecordedSplit } from '../training/recorded-split.js';
 import { writeEvaluationReport, type ReportRow } from '../training/report/html-report.js';
 import { describeModelSettings, readTrainingHistory } from '../training/report/model-settings.js';
 import { heldOutSpeakers } from '../training/splits.js';
 import { EXIT, type Command } from './command.js';
+import { modelFeatures } from './model-features.js';
 import { openClassifier } from './open-classifier.js';
 import { choiceOption, dataDirectories, refusePositionals, stringOption } from './options.js';
 import { describeMetrics, percent } from './report.js';
@@ -43,8 +41,7 @@ export const evaluateCommand: Command = {
         files = rebuilt.split.test;
         speakers = heldOutSpeakers(provenance.split).filter((speaker) => files.some((file) => file.speaker === speaker));
       }
-      const set = await buildFeatureSet(files, new FeatureExtractor(), new FeatureCache(context.config.cache.dir), { signal: context.signal });
-      for (const failure of set.failed) context.err(`ser-agent: ${failure.reason}`);
+      const set = await modelFeatures(context, metadata)(files);
       const report = evaluateByCorpus(classifier, set);
       const metrics = report.all;
       const calibration = calibrationError(report.probabilities, set.labels);

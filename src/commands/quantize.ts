@@ -1,7 +1,5 @@
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FeatureExtractor } from '../dsp/features.js';
-import { FeatureCache } from '../features/feature-cache.js';
 import { EmotionClassifier, FEATURES_LENGTH } from '../model/classifier.js';
 import { recordModelMetrics, recordOnnxQuantization, verifyModelDir, ONNX_FILES } from '../model/model-dir.js';
 import { exportOnnxToModelDir } from '../model/onnx/export-model-dir.js';
@@ -9,10 +7,10 @@ import { UsageError } from '../errors.js';
 import { quantizeModelDir } from '../model/quantize.js';
 import { evaluateByCorpus, evaluateClassifier, subsetMetrics, summarizeTestReport, topOneAgreement } from '../training/evaluate.js';
 import { heldOutSpeakers } from '../training/splits.js';
-import { buildFeatureSet } from '../training/feature-set.js';
 import { warnAbsentCorpora, recordedSplitOf } from '../training/recorded-split.js';
 import { TRAINING_HISTORY_FILE } from '../training/train-run.js';
 import { EXIT, type Command, type CommandContext, type OptionValues } from './command.js';
+import { modelFeatures } from './model-features.js';
 import { openClassifier } from './open-classifier.js';
 import { choiceOption, refusePositionals, requiredString, stringList } from './options.js';
 import type { FeatureSet } from '../training/feature-set.js';
@@ -56,7 +54,7 @@ export const quantizeCommand: Command = {
       const { provenance, split, absentCorpora } = await recordedSplitOf(float.metadata.training, source, dataDirs);
       warnAbsentCorpora(absentCorpora, context.err);
       const { test } = split;
-      const set = await buildFeatureSet(test, new FeatureExtractor(), new FeatureCache(context.config.cache.dir), { signal: context.signal });
+      const set = await modelFeatures(context, float.metadata)(test);
       const before = evaluateClassifier(float, set);
       const after = evaluateByCorpus(quantized, set);
       const agreement = topOneAgreement(before.predicted, after.predicted);
@@ -119,7 +117,7 @@ async function quantizeOnnx(values: OptionValues, context: CommandContext): Prom
     const { split, absentCorpora } = await recordedSplitOf(floatModel.metadata.training, dir, dataDirs);
     warnAbsentCorpora(absentCorpora, context.err);
     const { test } = split;
-    const set = await buildFeatureSet(test, new FeatureExtractor(), new FeatureCache(context.config.cache.dir), { signal: context.signal });
+    const set = await modelFeatures(context, floatModel.metadata)(test);
     const before = evaluateClassifier(floatModel, set);
     const after = evaluateClassifier(int8Model, set);
     const agreement = topOneAgreement(before.predicted, after.predicted);

@@ -3,6 +3,7 @@ import { FeatureExtractor } from '../dsp/features.js';
 import { FeatureCache } from '../features/feature-cache.js';
 import { ARCHITECTURES, type ArchitectureChoice } from '../model/architecture.js';
 import { selectBackend } from '../model/backend.js';
+import { CLIP_WINDOWS } from '../dsp/clip-window.js';
 import { FRONT_ENDS } from '../dsp/front-end.js';
 import { parseBatchAugmentation } from '../training/augment/batch.js';
 import { parseAugmentationFlags } from '../training/augment/spec.js';
@@ -29,8 +30,8 @@ export const trainCommand: Command = {
   usage:
     'ser-agent train --data DIR... --out DIR [--split speaker|random] [--test-corpus CORPUS]\n' +
     '                [--test-speakers ravdess:17-20 --validation-speakers ravdess:15-16] [--folds K]\n' +
-    '                [--seed 42] [--epochs 100] [--batch-size 32] [--front-end seed|band] [--sampling shuffle|balanced]\n' +
-    '                [--spec-augment] [--mixup 0.2]\n' +
+    '                [--seed 42] [--epochs 100] [--batch-size 32] [--front-end seed|band] [--clip-window start|loudest]\n' +
+    '                [--sampling shuffle|balanced] [--spec-augment] [--mixup 0.2]\n' +
     '                [--limit-per-class N] [--name ser-cnn-lstm] [--version 1.0.0]\n' +
     '                [--architecture seed|attention] [--class-weights none|balanced] [--label-smoothing 0.1]\n' +
     '                [--augment noise,pitch,stretch,shift,gain,background] [--augment-copies 2] [--augment-seed N]\n' +
@@ -45,6 +46,7 @@ export const trainCommand: Command = {
     'validation-speakers': { type: 'string' },
     'test-corpus': { type: 'string' },
     'front-end': { type: 'string' },
+    'clip-window': { type: 'string' },
     sampling: { type: 'string' },
     'spec-augment': { type: 'boolean' },
     mixup: { type: 'string' },
@@ -91,6 +93,7 @@ export const trainCommand: Command = {
     // Checked before the backend starts, so a mistyped option fails at once.
     const architecture = choiceOption(values, 'architecture', Object.keys(ARCHITECTURES) as ArchitectureChoice[], 'seed');
     const frontEnd = choiceOption(values, 'front-end', FRONT_ENDS, 'seed');
+    const clipWindow = choiceOption(values, 'clip-window', CLIP_WINDOWS, 'start');
     const improvements = trainingImprovements(values, seed);
 
     await selectBackend(context.config.model.backend, context.logger.child({ module: 'backend' }));
@@ -112,6 +115,7 @@ export const trainCommand: Command = {
       architecture,
       improvements,
       frontEnd,
+      clipWindow,
     };
     const deps: TrainingDependencies = {
       extractor: new FeatureExtractor(),

@@ -1,4 +1,5 @@
 import { FEATURE_PARAMETERS, type FeatureParameters } from '../dsp/constants.js';
+import { CLIP_WINDOWS, type ClipWindow } from '../dsp/clip-window.js';
 import { FRONT_ENDS, type FrontEnd } from '../dsp/front-end.js';
 import { ModelError } from '../errors.js';
 import { EMOTIONS, type Emotion } from '../labels.js';
@@ -82,6 +83,8 @@ export interface ModelMetadata {
   featureParameters: FeatureParameters;
   /** How the features are normalised before the network (src/dsp/front-end.ts); absent = `seed`. */
   frontEnd?: FrontEnd;
+  /** Which 3 s of a file training and evaluation used (src/dsp/clip-window.ts); absent = `start`. */
+  clipWindow?: ClipWindow;
   modelJson: FileDigest;
   weights: WeightsRecord;
   training: TrainingProvenance;
@@ -187,6 +190,10 @@ export function parseModelMetadata(json: unknown, file: string): ModelMetadata {
     if (!(FRONT_ENDS as readonly unknown[]).includes(value)) throw damaged('frontEnd', `one of ${FRONT_ENDS.join(', ')}`, value);
     return value as FrontEnd;
   };
+  const clipWindow = (value: unknown): ClipWindow => {
+    if (!(CLIP_WINDOWS as readonly unknown[]).includes(value)) throw damaged('clipWindow', `one of ${CLIP_WINDOWS.join(', ')}`, value);
+    return value as ClipWindow;
+  };
   const classBias = (value: unknown): number[] => {
     if (!Array.isArray(value) || value.length !== EMOTIONS.length || !value.every((b) => typeof b === 'number' && Math.abs(b) <= CLASS_BIAS_LIMIT)) {
       throw damaged('classBias', `${EMOTIONS.length} numbers from -${CLASS_BIAS_LIMIT} to ${CLASS_BIAS_LIMIT}`, value);
@@ -209,6 +216,7 @@ export function parseModelMetadata(json: unknown, file: string): ModelMetadata {
     labels: labels as Emotion[],
     featureParameters: record(root['featureParameters'], 'featureParameters', damaged) as unknown as FeatureParameters,
     ...(root['frontEnd'] === undefined ? {} : { frontEnd: frontEnd(root['frontEnd']) }),
+    ...(root['clipWindow'] === undefined ? {} : { clipWindow: clipWindow(root['clipWindow']) }),
     modelJson: digest(root['modelJson'], 'modelJson'),
     weights: {
       dtype: dtype as WeightsDtype,

@@ -16,6 +16,7 @@ export function renderModelCard(metadata: ModelMetadata): string {
     '| | |',
     '|---|---|',
     `| Front-end | ${describeFrontEnd(metadata.frontEnd)} |`,
+    `| Clip window | ${describeClipWindow(metadata.clipWindow)} |`,
     `| Weights | ${weights.dtype}, ${weights.bytes.toLocaleString('en-US')} bytes |`,
     `| Weights sha256 | \`${weights.sha256}\` |`,
     ...(weights.quantizedFrom
@@ -69,6 +70,12 @@ function describeFrontEnd(frontEnd: ModelMetadata['frontEnd']): string {
   return frontEnd === 'band'
     ? 'band: the seed features, then every coefficient and mel band z-scored over the window'
     : 'seed: the MFCC and mel blocks each z-scored over the window (../shared/golden)';
+}
+
+function describeClipWindow(clipWindow: ModelMetadata['clipWindow']): string {
+  return clipWindow === 'loudest'
+    ? 'loudest: trained and evaluated on the loudest 3 s of each recording'
+    : 'start: trained and evaluated on the first 3 s of each recording (../shared/golden)';
 }
 
 /** The ONNX copies the onnxruntime backend runs, and what int8 costs where it was measured. */

@@ -5,6 +5,7 @@ import path from 'node:path';
 // that verifies a model directory and runs its ONNX file never loads it.
 import type * as tf from '@tensorflow/tfjs';
 import { FEATURE_PARAMETERS, N_FEATURES, N_FRAMES } from '../dsp/constants.js';
+import { type ClipWindow } from '../dsp/clip-window.js';
 import { type FrontEnd } from '../dsp/front-end.js';
 import { ModelError, describeError } from '../errors.js';
 import { EMOTIONS } from '../labels.js';
@@ -42,6 +43,8 @@ export interface ModelInfo {
   architecture: string;
   /** The features' normalisation; absent = `seed`. */
   frontEnd?: FrontEnd;
+  /** Which 3 s of each file it was trained and is evaluated on; absent = `start`. */
+  clipWindow?: ClipWindow;
   training: TrainingProvenance;
   metrics?: Record<string, unknown>;
 }
@@ -125,6 +128,7 @@ export async function saveModelDir(
         labels: [...EMOTIONS],
         featureParameters: { ...FEATURE_PARAMETERS },
         ...(info.frontEnd === undefined || info.frontEnd === 'seed' ? {} : { frontEnd: info.frontEnd }),
+        ...(info.clipWindow === undefined || info.clipWindow === 'start' ? {} : { clipWindow: info.clipWindow }),
         training: info.training,
         metrics: info.metrics ?? {},
       },

@@ -77,7 +77,7 @@ export async function quantizeModelDir(
     position += part.byteLength;
   }
 
-  const { name, version, architecture, labels, featureParameters, frontEnd, training, temperature, weights: sourceWeights } =
+  const { name, version, architecture, labels, featureParameters, frontEnd, clipWindow, training, temperature, weights: sourceWeights } =
     source.metadata;
   const metadata = await writeModelDir(
     outDir,
@@ -96,6 +96,7 @@ export async function quantizeModelDir(
         labels,
         featureParameters,
         ...(frontEnd === undefined ? {} : { frontEnd }),
+        ...(clipWindow === undefined ? {} : { clipWindow }),
         training,
         metrics: options.metrics ?? {},
         ...(temperature === undefined ? {} : { temperature }),

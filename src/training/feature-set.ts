@@ -2,6 +2,7 @@ import path from 'node:path';
 import { loadAudio } from '../audio/load-clip.js';
 import { describeError, InterruptedError } from '../errors.js';
 import { prepareClip } from '../dsp/clip.js';
+import { selectClipWindow, type ClipWindow } from '../dsp/clip-window.js';
 import { type FeatureExtractor } from '../dsp/features.js';
 import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
 import { EMOTIONS } from '../labels.js';
@@ -34,6 +35,19 @@ export interface BuildProgress {
   signal?: AbortSignal;
 }
 
+/** How a set is built: which 3 s of each file (default `start`), progress and stop signal. */
+export interface BuildOptions extends BuildProgress {
+  clipWindow?: ClipWindow;
+}
+
+/**
+ * The cache variant naming features cut by `clipWindow`: none for `start`, so the features
+ * cached before clip windows existed stay valid.
+ */
+function clipWindowVariant(clipWindow: ClipWindow): string | undefined {
+  return clipWindow === 'start' ? undefined : `clip-window:${clipWindow}`;
+}
+
 /**
  * Stops a build between two files once `signal` is aborted. A build over a whole corpus takes
  * many minutes, and a first Ctrl-C or `systemctl stop` should not wait for it; the files done
@@ -55,7 +69,7 @@ export async function buildFeatureSet(
   files: readonly LabelledFile[],
   extractor: FeatureExtractor,
   cache: FeatureCache,
-  { onProgress, signal }: BuildProgress = {},
+  { clipWindow = 'start', onProgress, signal }: BuildOptions = {},
 ): Promise<FeatureSet> {
   const features = new Float32Array(files.length * CLIP_VALUES);
   const labels = new Int32Array(files.length);
@@ -64,7 +78,11 @@ export async function buildFeatureSet(
   for (const [index, file] of files.entries()) {
     stopIfAborted(signal, 'features', index, files.length);
     try {
-      const clip = await cache.getOrCompute(file.path, () => featuresForFile(file.path, extractor));
+      const clip = await cache.getOrCompute(
+        file.path,
+        () => featuresForFile(file.path, extractor, clipWindow),
+        clipWindowVariant(clipWindow),
+      );
       features.set(clip, kept.length * CLIP_VALUES);
       labels[kept.length] = EMOTIONS.indexOf(file.label);
       kept.push(file);
@@ -104,7 +122,8 @@ export interface AugmentedVariant extends LabelledSet {
 
 /**
  * Variant `copy` of every row of `set`: the whole recording loaded, augmented with parameters
- * drawn from (spec.seed, the file, copy), cut to the model's window and featurised, through the
+ * drawn from (spec.seed, the file, copy), cut to the model's window (`clipWindow` of the
+ * augmented recording) and featurised, through the
  * cache under a key naming the augmentation, its seed and the copy (and the background files'
  * digest), so repeated runs and larger --augment-copies reuse what was computed.
  */
@@ -115,13 +134,15 @@ export async function buildAugmentedVariant(
   background: BackgroundBank | undefined,
   extractor: FeatureExtractor,
   cache: FeatureCache,
-  { onProgress, signal }: BuildProgress = {},
+  { clipWindow = 'start', onProgress, signal }: BuildOptions = {},
 ): Promise<AugmentedVariant> {
   const variant = JSON.stringify({
     augmentation: describeAugmentation(spec),
     copy,
     background: background?.digest ?? null,
     revision: AUGMENTATION_REVISION,
+    // Absent for `start`, so variants cached before clip windows existed stay valid.
+    ...(clipWindow === 'start' ? {} : { clipWindow }),
   });
   const features = Float32Array.from(set.features);
   const failed: AugmentedVariant['failed'] = [];
@@ -133,7 +154,8 @@ export async function buildAugmentedVariant(
         async () => {
           const recording = await loadAudio(file.path, { durationSeconds: Infinity });
           const seed = variantSeed(spec.seed, variantIdentity(file), copy);
-          return extractor.extract(prepareClip(augmentRecording(recording, spec, seed, background).samples));
+          const augmented = augmentRecording(recording, spec, seed, background).samples;
+          return extractor.extract(prepareClip(selectClipWindow(clipWindow, augmented)));
         },
         variant,
       );

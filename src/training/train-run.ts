@@ -8,6 +8,7 @@ import { ARCHITECTURES, buildModel, type ArchitectureChoice } from '../model/arc
 import { EmotionClassifier } from '../model/classifier.js';
 import { type DataSource } from '../model/metadata.js';
 import { recordModelMetrics, saveModelDir } from '../model/model-dir.js';
+import { type ClipWindow } from '../dsp/clip-window.js';
 import { applyFrontEnd, type FrontEnd } from '../dsp/front-end.js';
 import { CORPORA, scanDatasets, tallyByCorpus, type Corpus, type LabelledFile } from './datasets.js';
 import { calibrate, type CalibrationResult } from './calibrate.js';
@@ -42,6 +43,8 @@ export interface TrainingPlan {
   improvements?: TrainingImprovements;
   /** How features are normalised before the network; default 'seed'. */
   frontEnd?: FrontEnd;
+  /** Which 3 s of each file the model trains and is evaluated on; default 'start'. */
+  clipWindow?: ClipWindow;
 }
 
 export interface TrainingProgress {
@@ -104,7 +107,9 @@ export async function trainAndSave(
   );
 
   const ordered = [...split.train, ...split.validation, ...split.test];
+  const clipWindow = plan.clipWindow ?? 'start';
   const all = await buildFeatureSet(ordered, deps.extractor, deps.cache, {
+    clipWindow,
     ...(deps.progress?.onFeatures ? { onProgress: deps.progress.onFeatures } : {}),
     ...(deps.signal ? { signal: deps.signal } : {}),
   });
@@ -128,6 +133,7 @@ export async function trainAndSave(
   const architecture = plan.architecture ?? 'seed';
   const frontEnd = plan.frontEnd ?? 'seed';
   const improvements = await prepareImprovements(plan.improvements ?? {}, train, {
+    clipWindow,
     extractor: deps.extractor,
     cache: deps.cache,
     logger,
@@ -161,6 +167,7 @@ export async function trainAndSave(
       version: plan.modelVersion,
       architecture: ARCHITECTURES[architecture].name,
       frontEnd,
+      clipWindow,
       training: {
         command: plan.command,
         seed: plan.seed,

@@ -1,3 +1,4 @@
+import { type ClipWindow } from '../dsp/clip-window.js';
 import { type FeatureExtractor } from '../dsp/features.js';
 import { type FeatureCache } from '../features/feature-cache.js';
 import { EMOTIONS } from '../labels.js';
@@ -39,6 +40,7 @@ export async function prepareImprovements(
   improvements: TrainingImprovements,
   train: FeatureSet,
   deps: {
+    clipWindow: ClipWindow;
     extractor: FeatureExtractor;
     cache: FeatureCache;
     logger: Logger;
@@ -55,6 +57,7 @@ export async function prepareImprovements(
     let failed = 0;
     for (let copy = 0; copy < spec.copies; copy += 1) {
       const variant = await buildAugmentedVariant(train, copy, spec, background, deps.extractor, deps.cache, {
+        clipWindow: deps.clipWindow,
         onProgress: (done, total) => deps.onAugment?.(copy + 1, done, total),
         ...(deps.signal ? { signal: deps.signal } : {}),
       });

@@ -45,6 +45,27 @@ describe('train with architecture, augmentation, class weights and label smoothi
     expect(card).toMatch(/\| labelSmoothing \| 0\.1000 \|/);
   });
 
+  it('trains on the loudest 3 s of each file when asked, and evaluates the model on what it was trained on', async () => {
+    const out = path.join(work.dir, 'loudest');
+    const cache = { SER_CACHE_DIR: path.join(work.dir, 'cache') };
+    const args = ['train', '--data', ravdess, '--limit-per-class', '2', '--epochs', '1', '--seed', '3', '--clip-window', 'loudest', '--out', out];
+    const trained = await runSerAgent(args, cache);
+    expect(trained.code, trained.stderr).toBe(0);
+    const metadata = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8')) as {
+      clipWindow: string;
+      metrics: { calibration: { test: { eceAfter: number } } };
+    };
+    expect(metadata.clipWindow).toBe('loudest');
+    expect(await readFile(path.join(out, 'README.md'), 'utf8')).toMatch(/\| Clip window \| loudest: /);
+
+    const evaluated = await runSerAgent(['evaluate', '--model', out, '--data', ravdess, '--split', 'test', '--json'], cache);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    // The same held-out files scored on the same features give the same calibrated error that
+    // training recorded; features of the first 3 s would score differently.
+    const report = JSON.parse(evaluated.stdout) as { ece: number };
+    expect(report.ece).toBeCloseTo(metadata.metrics.calibration.test.eceAfter, 12);
+  });
+
   it('rejects bad option values with a usage error naming the flag', async () => {
     const base = ['train', '--data', ravdess, '--out', path.join(work.dir, 'x')];
     const cases: Array<[string[], RegExp]> = [
@@ -54,6 +75,7 @@ describe('train with architecture, augmentation, class weights and label smoothi
       [['--label-smoothing', '1'], /--label-smoothing must be a number from 0 up to \(not including\) 1/],
       [['--class-weights', 'inverse'], /--class-weights must be one of none, balanced; got "inverse"/],
       [['--background-dir', work.dir], /--background-dir needs --augment/],
+      [['--clip-window', 'middle'], /--clip-window must be one of start, loudest; got "middle"/],
     ];
     for (const [flags, message] of cases) {
       const result = await runSerAgent([...base, ...flags]);
