@@ -18,11 +18,19 @@ export type ClipWindow = (typeof CLIP_WINDOWS)[number];
 /**
  * The samples of `recording` (mono, at the feature rate) the model hears under `clipWindow`:
  * a view of at most CLIP_SAMPLES samples, to be padded and normalised by prepareClip.
- * `loudest` searches in steps of one feature hop (23 ms), which is finer than any emotion cue
- * and keeps the search linear; of equally loud spans it takes the earliest.
  */
 export function selectClipWindow(clipWindow: ClipWindow, recording: Float32Array): Float32Array {
-  if (clipWindow === 'start' || recording.length <= CLIP_SAMPLES) return recording.subarray(0, CLIP_SAMPLES);
+  const start = clipWindowStart(clipWindow, recording);
+  return recording.subarray(start, start + CLIP_SAMPLES);
+}
+
+/**
+ * Where the model's window of `recording` starts, in samples. `loudest` searches in steps of
+ * one feature hop (23 ms), which is finer than any emotion cue and keeps the search linear;
+ * of equally loud spans it takes the earliest.
+ */
+export function clipWindowStart(clipWindow: ClipWindow, recording: Float32Array): number {
+  if (clipWindow === 'start' || recording.length <= CLIP_SAMPLES) return 0;
   const blocks = Math.ceil(recording.length / HOP_LENGTH);
   const energy = new Float64Array(blocks);
   for (let i = 0; i < recording.length; i++) {
@@ -45,5 +53,5 @@ export function selectClipWindow(clipWindow: ClipWindow, recording: Float32Array
       bestStart = b * HOP_LENGTH;
     }
   }
-  return recording.subarray(bestStart, bestStart + CLIP_SAMPLES);
+  return bestStart;
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { loadAudio } from '../audio/load-clip.js';
 import { describeError, InterruptedError } from '../errors.js';
 import { prepareClip } from '../dsp/clip.js';
-import { selectClipWindow, type ClipWindow } from '../dsp/clip-window.js';
+import { clipWindowStart, type ClipWindow } from '../dsp/clip-window.js';
 import { type FeatureExtractor } from '../dsp/features.js';
 import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
 import { EMOTIONS } from '../labels.js';
@@ -122,8 +122,8 @@ export interface AugmentedVariant extends LabelledSet {
 
 /**
  * Variant `copy` of every row of `set`: the whole recording loaded, augmented with parameters
- * drawn from (spec.seed, the file, copy), cut to the model's window (`clipWindow` of the
- * augmented recording) and featurised, through the
+ * drawn from (spec.seed, the file, copy), cut to the model's window (starting where
+ * `clipWindow` starts it) and featurised, through the
  * cache under a key naming the augmentation, its seed and the copy (and the background files'
  * digest), so repeated runs and larger --augment-copies reuse what was computed.
  */
@@ -154,8 +154,10 @@ export async function buildAugmentedVariant(
         async () => {
           const recording = await loadAudio(file.path, { durationSeconds: Infinity });
           const seed = variantSeed(spec.seed, variantIdentity(file), copy);
-          const augmented = augmentRecording(recording, spec, seed, background).samples;
-          return extractor.extract(prepareClip(selectClipWindow(clipWindow, augmented)));
+          // The augmentation cuts its window from the start of what it is given (stretching
+          // reads on past it): give it the recording from where the model's window starts.
+          const from = clipWindowStart(clipWindow, recording);
+          return extractor.extract(prepareClip(augmentRecording(recording.subarray(from), spec, seed, background).samples));
         },
         variant,
       );

@@ -8,7 +8,8 @@ import { CLIP_SAMPLES, HOP_LENGTH, SAMPLE_RATE } from '../../src/dsp/constants.j
 import { FeatureExtractor } from '../../src/dsp/features.js';
 import { featuresForFile } from '../../src/features/file-features.js';
 import { FeatureCache } from '../../src/features/feature-cache.js';
-import { buildFeatureSet } from '../../src/training/feature-set.js';
+import { parseAugmentationFlags, type AugmentationSpec } from '../../src/training/augment/spec.js';
+import { buildAugmentedVariant, buildFeatureSet } from '../../src/training/feature-set.js';
 import { encodeWav } from '../audio/helpers/wav-writer.js';
 import { goldenWavPath } from '../helpers/golden.js';
 
@@ -102,5 +103,19 @@ describe('features under a clip window', () => {
     // Both read again from the cache, each its own entry.
     expect((await buildFeatureSet(files, extractor, cache, { clipWindow: 'loudest' })).features).toEqual(loudest.features);
     expect((await buildFeatureSet(files, extractor, cache)).features).toEqual(start.features);
+  });
+
+  it('augmented copies are cut where the clip window starts, not from the start of the recording', async () => {
+    const extractor = new FeatureExtractor();
+    const cache = new FeatureCache(path.join(dir, 'cache'));
+    const files = [{ path: late, label: 'neutral' as const, corpus: 'folder' as const, speaker: 'x' }];
+    // A gain of 0 dB changes nothing, so the copy's features are the plain features of its window.
+    const unchanged = parseAugmentationFlags({ augment: 'gain', gainDb: '0:0', seed: 1, copies: '1' }) as AugmentationSpec;
+    for (const clipWindow of ['start', 'loudest'] as const) {
+      const plain = await buildFeatureSet(files, extractor, cache, { clipWindow });
+      const copy = await buildAugmentedVariant(plain, 0, unchanged, undefined, extractor, cache, { clipWindow });
+      expect(copy.failed).toEqual([]);
+      expect(copy.features).toEqual(plain.features);
+    }
   });
 });
