@@ -34,10 +34,10 @@ export const trainCommand: Command = {
     '                [--sampling shuffle|balanced] [--spec-augment] [--mixup 0.2]\n' +
     '                [--limit-per-class N] [--name ser-cnn-lstm] [--version 1.0.0]\n' +
     '                [--architecture seed|attention] [--class-weights none|balanced] [--label-smoothing 0.1]\n' +
-    '                [--augment noise,pitch,stretch,shift,gain,background] [--augment-copies 2] [--augment-seed N]\n' +
+    '                [--augment noise,pitch,stretch,shift,gain,reverb,background] [--augment-copies 2] [--augment-seed N]\n' +
     '                [--noise-snr 10:30] [--noise-colour white,pink] [--gain-db -6:6] [--pitch-semitones -2:2]\n' +
     '                [--stretch-rate 0.85:1.15] [--shift-seconds 0.3] [--shift-mode zero|circular]\n' +
-    '                [--background-dir DIR] [--background-snr 5:20]',
+    '                [--background-dir DIR] [--background-snr 5:20] [--reverb-rt60 0.2:0.8] [--reverb-drr 0:12]',
   options: {
     data: { type: 'string', multiple: true },
     out: { type: 'string' },
@@ -72,6 +72,8 @@ export const trainCommand: Command = {
     'shift-mode': { type: 'string' },
     'background-dir': { type: 'string' },
     'background-snr': { type: 'string' },
+    'reverb-rt60': { type: 'string' },
+    'reverb-drr': { type: 'string' },
   },
   async run(values, positionals, context) {
     refusePositionals('train', positionals, 'use --data DIR');
@@ -251,6 +253,8 @@ function trainingImprovements(values: OptionValues, seed: number): TrainingImpro
     shiftMode: stringOption(values, 'shift-mode'),
     backgroundDir: stringOption(values, 'background-dir'),
     backgroundSnr: stringOption(values, 'background-snr'),
+    reverbRt60: stringOption(values, 'reverb-rt60'),
+    reverbDrr: stringOption(values, 'reverb-drr'),
   });
   const smoothingText = stringOption(values, 'label-smoothing');
   const labelSmoothing = smoothingText === undefined ? undefined : Number(smoothingText);

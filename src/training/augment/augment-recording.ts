@@ -4,6 +4,7 @@ import { backgroundSegment, type BackgroundBank } from './background.js';
 import { gainRamp } from './gain.js';
 import { mixAtSnr, pinkNoise, whiteNoise } from './noise.js';
 import { pitchShift } from './pitch-shift.js';
+import { convolve, roomImpulseResponse } from './reverb.js';
 import { timeShift } from './shift.js';
 import { type AugmentationSpec, type Range } from './spec.js';
 import { timeStretch } from './time-stretch.js';
@@ -20,7 +21,8 @@ export interface AugmentedClip {
  * with durationSeconds Infinity), augmented as `spec` says with parameters drawn from `seed`.
  *
  * Stretching reads past 3 s when it speeds the recording up, so the window stays full of
- * speech as it would for a faster talker. Noise and background are added over the whole
+ * speech as it would for a faster talker. The room's reverberation acts on the voice alone;
+ * noise and background come after it, as sources of their own, added over the whole
  * window, zero padding included, as a microphone hears them, and their SNR is measured over
  * that window. Nothing is clipped: prepareClip peak-normalises the result.
  */
@@ -60,6 +62,12 @@ export function augmentRecording(
     const endDb = draw(spec.gain.db, random);
     Object.assign(applied, { gainStartDb: startDb, gainEndDb: endDb });
     clip = gainRamp(clip, startDb, endDb);
+  }
+  if (enabled.has('reverb')) {
+    const rt60Seconds = draw(spec.reverb.rt60Seconds, random);
+    const drrDb = draw(spec.reverb.drrDb, random);
+    Object.assign(applied, { reverbRt60Seconds: rt60Seconds, reverbDrrDb: drrDb });
+    clip = convolve(clip, roomImpulseResponse(rt60Seconds, drrDb, random));
   }
   if (enabled.has('noise')) {
     const colour = spec.noise.colours[random.integer(spec.noise.colours.length)] ?? 'white';

@@ -3,7 +3,7 @@ import { UsageError } from '../../errors.js';
 import { SHIFT_MODES, type ShiftMode } from './shift.js';
 
 /** The augmentations, in the order they are applied to a recording. */
-export const AUGMENTATION_KINDS = ['stretch', 'pitch', 'shift', 'gain', 'noise', 'background'] as const;
+export const AUGMENTATION_KINDS = ['stretch', 'pitch', 'shift', 'gain', 'reverb', 'noise', 'background'] as const;
 export type AugmentationKind = (typeof AUGMENTATION_KINDS)[number];
 
 export const NOISE_COLOURS = ['white', 'pink'] as const;
@@ -29,6 +29,8 @@ export interface AugmentationSpec {
   stretch: { rate: Range };
   /** The window moves by up to ±`seconds`. */
   shift: { seconds: number; mode: ShiftMode };
+  /** A synthetic room: reverberation time and direct-to-reverberant ratio, each drawn per variant. */
+  reverb: { rt60Seconds: Range; drrDb: Range };
   /** Recordings in `dir` mixed in at `snrDb`; required when 'background' is a kind. */
   background: { dir: string; snrDb: Range } | undefined;
 }
@@ -43,6 +45,10 @@ export const AUGMENTATION_DEFAULTS = {
   shiftSeconds: 0.3,
   shiftMode: 'zero',
   backgroundSnrDb: [5, 20],
+  // Living rooms and offices run about 0.3-0.6 s, halls and stairwells more; a microphone
+  // within a metre or two of the talker keeps the direct sound above the tail.
+  reverbRt60Seconds: [0.2, 0.8],
+  reverbDrrDb: [0, 12],
 } as const;
 
 /** The augmentation flags of `train`, as given on the command line. */
@@ -59,6 +65,8 @@ export interface AugmentationFlags {
   shiftMode?: string;
   backgroundDir?: string;
   backgroundSnr?: string;
+  reverbRt60?: string;
+  reverbDrr?: string;
 }
 
 /**
@@ -112,6 +120,10 @@ export function parseAugmentationFlags(flags: AugmentationFlags): AugmentationSp
     pitch: { semitones: parseRange('pitch-semitones', flags.pitchSemitones, AUGMENTATION_DEFAULTS.pitchSemitones, -12, 12) },
     stretch: { rate: parseRange('stretch-rate', flags.stretchRate, AUGMENTATION_DEFAULTS.stretchRate, 0.25, 4) },
     shift: { seconds: shiftSeconds, mode: shiftMode as ShiftMode },
+    reverb: {
+      rt60Seconds: parseRange('reverb-rt60', flags.reverbRt60, AUGMENTATION_DEFAULTS.reverbRt60Seconds, 0.05, 3),
+      drrDb: parseRange('reverb-drr', flags.reverbDrr, AUGMENTATION_DEFAULTS.reverbDrrDb, -10, 30),
+    },
     background: flags.backgroundDir === undefined ? undefined : { dir: flags.backgroundDir, snrDb: backgroundSnr },
   };
 }
