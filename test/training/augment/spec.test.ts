@@ -20,7 +20,7 @@ describe('augmentation flags', () => {
   });
 
   it.each([
-    [{ augment: 'noise,reverb' }, /--augment takes .*got "noise,reverb"/],
+    [{ augment: 'noise,chorus' }, /--augment takes .*got "noise,chorus"/],
     [{ augment: 'noise', noiseSnr: '30:10' }, /--noise-snr takes LOW:HIGH.*got "30:10"/],
     [{ augment: 'noise', noiseSnr: 'loud' }, /--noise-snr/],
     [{ augment: 'stretch', stretchRate: '0:2' }, /--stretch-rate.*0.25/],
