@@ -308,7 +308,9 @@ export const configSchema = {
   },
   gpio: {
     driver: {
-      doc: 'LED driver: auto (onoff when /sys/class/gpio is usable, else simulated), onoff, or simulated.',
+      doc:
+        'LED driver: auto (onoff when /sys/class/gpio is usable; else gpiod when a /dev/gpiochip* has the Raspberry Pi header; ' +
+        'else simulated), onoff (sysfs GPIO), gpiod (GPIO character device through the libgpiod tools), or simulated.',
       format: LED_DRIVER_CHOICES as unknown as string[],
       default: 'auto',
       env: 'SER_GPIO_DRIVER',

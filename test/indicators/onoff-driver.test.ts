@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { GpioError } from '../../src/indicators/gpio-error.js';
 import { loadOnoff, OnoffLedDriver, type OnoffGpio, type OnoffModule } from '../../src/indicators/onoff-driver.js';
 import { captureLogs } from './fixtures/log-lines.js';
+import { ledDriverContract } from './led-driver-contract.js';
 
 const pi4 = fileURLToPath(new URL('./fixtures/pi4-bookworm', import.meta.url));
 const pi5 = fileURLToPath(new URL('./fixtures/pi5-bookworm', import.meta.url));
@@ -32,6 +33,46 @@ function fakeOnoff(failures: ReadonlyMap<number, string> = new Map()): { onoff: 
 
 const driverFor = (onoff: OnoffModule, sysfsRoot: string, chipBase: number | null = null): OnoffLedDriver =>
   new OnoffLedDriver({ onoff, logger: captureLogs().logger, chipBase, sysfsRoot });
+
+/**
+ * onoff over a model of the kernel's sysfs GPIO: an exported GPIO has a value until it is
+ * unexported; exporting one that is exported already, or one refused, fails with EBUSY.
+ */
+function sysfsModel(): { onoff: OnoffModule; exported: Map<number, 0 | 1>; refused: Set<number> } {
+  const exported = new Map<number, 0 | 1>();
+  const refused = new Set<number>();
+  const busy = (): Error => Object.assign(new Error('EBUSY: resource busy or locked, write'), { code: 'EBUSY' });
+  class Gpio implements OnoffGpio {
+    readonly #gpio: number;
+    constructor(gpio: number, direction: 'low') {
+      if (refused.has(gpio) || exported.has(gpio)) throw busy();
+      this.#gpio = gpio;
+      exported.set(gpio, direction === 'low' ? 0 : 1);
+    }
+    writeSync(value: 0 | 1): void {
+      if (!exported.has(this.#gpio)) throw Object.assign(new Error(`ENOENT: no such file, gpio${this.#gpio}/value`), { code: 'ENOENT' });
+      exported.set(this.#gpio, value);
+    }
+    unexport(): void {
+      exported.delete(this.#gpio);
+    }
+  }
+  return { onoff: { Gpio }, exported, refused };
+}
+
+const PI4_BASE = 512;
+ledDriverContract(
+  'OnoffLedDriver',
+  () => {
+    const sysfs = sysfsModel();
+    return {
+      driver: driverFor(sysfs.onoff, pi4),
+      observe: () => new Map([...sysfs.exported].map(([gpio, value]) => [gpio - PI4_BASE, value === 1])),
+      refuseClaim: (pin) => sysfs.refused.add(PI4_BASE + pin),
+    };
+  },
+  { claimsCanFail: true },
+);
 
 describe('OnoffLedDriver', () => {
   it('maps BCM pins to sysfs numbers from the chip base, and unexports on close', async () => {

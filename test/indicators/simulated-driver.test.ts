@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedLedDriver } from '../../src/indicators/simulated-driver.js';
 import { captureLogs, LEVEL } from './fixtures/log-lines.js';
+import { ledDriverContract } from './led-driver-contract.js';
+
+ledDriverContract(
+  'SimulatedLedDriver',
+  () => {
+    const driver = new SimulatedLedDriver(captureLogs().logger);
+    return { driver, observe: () => driver.states() };
+  },
+  { claimsCanFail: false },
+);
 
 describe('SimulatedLedDriver', () => {
   it('logs each LED change as { pin, on } at info and keeps the states readable', async () => {
