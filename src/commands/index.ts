@@ -25,7 +25,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'classify',
-    summary: 'Detect the emotion in audio files (WAV, FLAC, MP3), or say that they hold no speech',
+    summary: 'Detect the emotion in audio files (WAV, FLAC, MP3) over their whole length, or say that they hold no speech; --timeline window by window',
     load: async () => (await import('./classify.js')).classifyCommand,
   },
   {

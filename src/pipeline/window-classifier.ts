@@ -36,7 +36,7 @@ export interface NonSpeechWindow {
 export type WindowResult = TimedPrediction | NonSpeechWindow;
 
 /**
- * The inference for one window, exactly as `ser-agent classify` does it for a file: the
+ * The inference for one window, exactly as `ser-agent classify` does it for each window of a file: the
  * speech gate (when configured), then prepareClip, FeatureExtractor.extract, classify. The
  * time covers the last three, since together they decide whether the worker keeps up with
  * the windows. `now` is a monotonic clock in ms (performance.now in production), injected so
@@ -71,7 +71,7 @@ export class WindowClassifier {
 
   /**
    * `samples` at the model's rate, 22,050 Hz: a daemon window, with its `position` in the
-   * stream so the speech gate hears overlapping audio once, or the start of a file.
+   * stream so the speech gate hears overlapping audio once, or a whole file of one window or less.
    */
   classify(samples: Float32Array, position?: StreamPosition): WindowResult {
     let speechRatio: number | null = null;

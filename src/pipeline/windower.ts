@@ -134,6 +134,20 @@ export class Windower {
   }
 
   /**
+   * The stream has ended (a file's last sample was pushed): the window that ends at the last
+   * sample, when samples arrived after the last window was cut, so the end of a recording is
+   * heard too; undefined when the last window already ends there, or when less than a whole
+   * window arrived since the last reset (no window at all). It overlaps the window before it
+   * (its start is off the hop grid). The windower then starts afresh, as after reset().
+   */
+  finish(): CapturedWindow | undefined {
+    const unheard = this.#cutSinceReset && this.#untilWindow < this.#options.hopSamples;
+    const last = unheard ? this.#cut(this.#clock.now()) : undefined;
+    this.reset();
+    return last;
+  }
+
+  /**
    * Changes the hop while samples flow (window.hopSeconds set over MQTT). The hop under way is
    * stretched or shortened to the new one, so the next window comes `hopSamples` after the last
    * (at once, if that is already past) rather than after a whole old hop.

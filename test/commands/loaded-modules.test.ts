@@ -82,6 +82,16 @@ describe('modules each command loads', () => {
     expect(health).toContainEqual(expect.objectContaining({ tensors: 0 }));
   });
 
+  it('classify --timeline on onnxruntime loads the chart renderer (vega) only for --report', async () => {
+    const vega = (modules: readonly string[]) => modules.filter((url) => /\/node_modules\/vega/.test(url));
+    const plain = await runRecorded('classify-timeline', ['classify', '--backend', 'onnxruntime', '--timeline', SPEECH]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.modules.filter((url) => TOOLBOX_ONLY.some((pattern) => pattern.test(url)))).toEqual([]);
+    const report = await runRecorded('classify-report', ['classify', '--backend', 'onnxruntime', '--timeline', '--report', path.join(work, 'timeline'), SPEECH]);
+    expect(report.code, report.stderr).toBe(0);
+    expect(vega(report.modules).length).toBeGreaterThan(0);
+  });
+
   it('classify on wasm loads TensorFlow.js, so the recorder would see it in the daemon too', async () => {
     const classify = await runRecorded('classify', ['classify', '--backend', 'wasm', SPEECH]);
 

@@ -185,6 +185,39 @@ describe('Windower', () => {
     }
   });
 
+  it('at the end of a finite stream, cuts one more window ending at the last sample, then starts afresh', () => {
+    const clock = new FakeClock(T0);
+    for (const [hopSeconds, seconds, lastStart] of [
+      [3, 11, 8], // windows 0-3, 3-6, 6-9; the end, 9-11, heard by 8-11
+      [1, 4.5, 1.5], // 0-3, 1-4; then 1.5-4.5
+      [5, 9, 6], // 0-3, 5-8 (5 s apart, 2 s skipped); then 6-9
+    ] as const) {
+      const windower = modelWindower(hopSeconds, clock);
+      const signal = ramp(seconds * SAMPLE_RATE);
+      const windows = feedRealTime(windower, clock, signal, ODD_CHUNKS);
+      const last = windower.finish();
+      expect(last?.position.endSample, `hop ${hopSeconds} s`).toBe(signal.length);
+      expect(last?.position.run).toBe(windows.at(-1)?.position.run);
+      expect(firstDifference(last?.samples, signal.subarray(lastStart * SAMPLE_RATE))).toBe(-1);
+      expect(last?.end.getTime()).toBe(Math.round(clock.ms));
+      // A new run: the next stream's first window is a whole window of its own samples.
+      const next = windower.push(ramp(CLIP_SAMPLES, 1e6));
+      expect(next).toHaveLength(1);
+      expect(next[0]?.position).toEqual({ run: (last?.position.run ?? 0) + 1, endSample: CLIP_SAMPLES });
+    }
+  });
+
+  it('cuts no last window when the stream ends where a window ended, or before the first window', () => {
+    const clock = new FakeClock(T0);
+    const exact = modelWindower(1, clock);
+    expect(feedRealTime(exact, clock, ramp(5 * SAMPLE_RATE), ODD_CHUNKS)).toHaveLength(3);
+    expect(exact.finish()).toBeUndefined();
+    const short = modelWindower(3, clock);
+    expect(feedRealTime(short, clock, ramp(CLIP_SAMPLES - 1), ODD_CHUNKS)).toHaveLength(0);
+    expect(short.finish()).toBeUndefined();
+    expect(short.push(ramp(CLIP_SAMPLES))).toHaveLength(1);
+  });
+
   it('rejects a buffer pool whose buffers do not hold a window', () => {
     const clock = new FakeClock(T0);
     expect(() => new Windower(modelWindowOptions(1), clock, new SampleBufferPool(1000, 2))).toThrow(

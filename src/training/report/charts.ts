@@ -8,7 +8,8 @@ import { type EpochLog } from '../trainer.js';
 /** Chart colours: colour-blind-safe (Okabe-Ito), the same series colour in every chart. */
 const SERIES = { training: '#0072B2', validation: '#E69F00', precision: '#0072B2', recall: '#E69F00', f1: '#009E73' };
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
-const BASE_CONFIG = {
+/** The look every report chart shares (the evaluation report's and the classify timeline's). */
+export const BASE_CONFIG = {
   font: FONT,
   background: 'white',
   view: { stroke: null },

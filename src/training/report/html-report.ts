@@ -59,7 +59,7 @@ export async function renderEvaluationReport(input: EvaluationReportInput): Prom
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(input.title)}: evaluation</title>
-<style>${STYLE}</style>
+<style>${REPORT_STYLE}</style>
 </head>
 <body>
 <header>
@@ -90,7 +90,11 @@ ${input.settings.map(([name, value]) => `<tr><th scope="row">${escapeHtml(name)}
 
 /** Writes the report as DIR/index.html (through a temporary file, so a reader never sees half). */
 export async function writeEvaluationReport(dir: string, input: EvaluationReportInput): Promise<string> {
-  const html = await renderEvaluationReport(input);
+  return writeReportPage(dir, await renderEvaluationReport(input));
+}
+
+/** Writes a report page as DIR/index.html, through a temporary file; resolves to the file written. */
+export async function writeReportPage(dir: string, html: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, REPORT_FILE);
   const partial = `${file}.partial`;
@@ -114,11 +118,12 @@ ${rows
 </table>`;
 }
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 
-const STYLE = `
+/** The reports' page style (the evaluation report's and the classify timeline's). */
+export const REPORT_STYLE = `
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; margin: 2rem auto; max-width: 1240px; padding: 0 1rem; }
 h1 { margin: 0 0 .25rem; font-size: 1.6rem; }
 h2 { font-size: 1.2rem; margin-top: 2rem; }
