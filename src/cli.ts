@@ -4,12 +4,14 @@ import path from 'node:path';
 import { isatty } from 'node:tty';
 import { fileURLToPath } from 'node:url';
 import { runCli } from './commands/index.js';
+import { Hangups } from './system/hangups.js';
 
 /**
  * The process entry point: the only module that reads argv and the environment, owns the
  * signals and sets the exit code. A first SIGINT/SIGTERM asks the running command to stop
  * (a training run finishes its batch and keeps the best epoch so far; a command computing
- * features stops after the file in hand); a second one exits at once.
+ * features stops after the file in hand); a second one exits at once. SIGHUP asks `run` to
+ * reload its configuration and model, and ends any other command as it always did (see Hangups).
  */
 const installDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const abort = new AbortController();
@@ -20,6 +22,15 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     abort.abort();
   });
 }
+
+// From the first line, so that a reload asked for while the daemon starts is held, not fatal.
+const onHangup = (): void => hangups.received();
+const hangups = new Hangups(() => {
+  // Without a listener SIGHUP takes its default action again: the process ends by that signal.
+  process.off('SIGHUP', onHangup);
+  process.kill(process.pid, 'SIGHUP');
+});
+process.on('SIGHUP', onHangup);
 
 process.exitCode = await runCli({
   argv: process.argv.slice(2),
@@ -33,4 +44,5 @@ process.exitCode = await runCli({
   err: (line) => process.stderr.write(`${line}\n`),
   isTerminal: isatty,
   signal: abort.signal,
+  hangups,
 });

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { type AgentConfig } from './config/load.js';
 import { type AudioSource, type CaptureState } from './capture/audio-source.js';
 import { describeError, SpeechDetectionError } from './errors.js';
@@ -12,10 +13,12 @@ import {
   type EmotionEvent,
   type HealthReport,
   type ModelIdentity,
+  type ReloadReport,
 } from './mqtt/payloads.js';
 import { type PublisherCounters } from './mqtt/publisher.js';
 import { type WallClock } from './pipeline/wall-clock.js';
 import { InferenceQueue } from './pipeline/inference-queue.js';
+import { type ModelSlot, type SlotModel } from './pipeline/model-slot.js';
 import { LatencyStats } from './pipeline/latency-stats.js';
 import { SilenceGate } from './pipeline/silence.js';
 import { SampleBufferPool } from './pipeline/sample-buffer-pool.js';
@@ -40,6 +43,16 @@ export interface EventPublisher {
   publishSetResult(result: SetResult): void;
   /** Takes the messages sent to `<prefix>/<deviceId>/set`; called before start(). */
   onSettingsCommand(handler: (payload: string) => void): void;
+  /** Shows the model now running on the Home Assistant device (its discovery configs are sent again). */
+  showModel(model: ModelIdentity): void;
+}
+
+/** The model side of the pipeline as the daemon runs it; src/commands/open-window-model.ts builds one. */
+export interface DaemonModel extends SlotModel {
+  /** Gates on speech (when configured) and classifies; WindowClassifier is one. */
+  windowClassifier: { classify(samples: Float32Array, position: StreamPosition): WindowResult };
+  /** Named in the events it classifies and in the health report while it runs. */
+  identity: ModelIdentity;
 }
 
 /** The LEDs as the daemon uses them; Indicators is one. */
@@ -86,14 +99,14 @@ export interface DaemonMetrics {
 }
 
 export interface DaemonParts {
+  /** The configuration at start; a reload replaces it (see reconfigure). */
   config: Readonly<AgentConfig>;
   /** The window.* settings and the pause switch, changeable over MQTT; they win over `config`. */
   settings: RuntimeSettings;
   logger: Logger;
   source: AudioSource;
-  /** Gates on speech (when configured) and classifies; WindowClassifier is one. */
-  windowClassifier: { classify(samples: Float32Array, position: StreamPosition): WindowResult };
-  model: ModelIdentity;
+  /** The model the windows run on, replaced on a reload (see reconfigure); whoever made it closes it. */
+  models: ModelSlot<DaemonModel>;
   publisher: EventPublisher;
   /** The broker URL without credentials, for the health report. */
   brokerUrl: string;
@@ -116,17 +129,23 @@ export interface DaemonParts {
  */
 export class Daemon {
   readonly #parts: DaemonParts;
+  /** `parts.config` until a reload replaces it (see reconfigure). */
+  #config: Readonly<AgentConfig>;
   readonly #log: Logger;
   readonly #windower: Windower;
   /** Window buffers, back from the silence gate or the inference queue, for the next cuts. */
   readonly #windowBuffers: SampleBufferPool;
   readonly #silence: SilenceGate;
-  readonly #queue: InferenceQueue<CapturedWindow, WindowResult>;
+  readonly #queue: InferenceQueue<CapturedWindow, ModelResult>;
   readonly #smoother: PredictionSmoother;
   readonly #latency = new LatencyStats();
   #captureState: CaptureState = 'stopped';
   #captureDetail: string | null = null;
   #modelFault = false;
+  /** The model of the last window classified: a new one starts the smoothing afresh. */
+  #lastModel: DaemonModel | undefined;
+  #lastReload: ReloadReport | null = null;
+  #cancelHealth: (() => void) | undefined;
   /** Windows the speech gate turned away; the queue counts them among those it processed. */
   #nonSpeech = 0;
   /** The pause switch (runtime setting `paused`): windows are cut, for the watchdog, but not classified. */
@@ -144,6 +163,7 @@ export class Daemon {
 
   constructor(parts: DaemonParts) {
     this.#parts = parts;
+    this.#config = parts.config;
     this.#log = parts.logger.child({ module: 'daemon' });
     const { window } = parts.config;
     const settings = parts.settings.current;
@@ -156,7 +176,10 @@ export class Daemon {
     this.#paused = settings.paused;
     this.#queue = new InferenceQueue({
       capacity: window.queueLimit,
-      work: (captured) => parts.windowClassifier.classify(captured.samples, captured.position),
+      // The model in place when the window's inference begins runs it to the end, even if a
+      // reload replaces the model meanwhile; the event then names the model that classified it.
+      work: (captured) =>
+        parts.models.use((model) => ({ result: model.windowClassifier.classify(captured.samples, captured.position), model })),
       onResult: (result, captured) => this.#onResult(result, captured),
       onError: (error, captured) => this.#onInferenceError(error, captured),
       onRetired: (captured) => this.#windowBuffers.release(captured.samples),
@@ -169,7 +192,7 @@ export class Daemon {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    const { indicators, publisher, source, scheduler, config, notifier, clock, processProbe, metrics } = this.#parts;
+    const { indicators, publisher, source, scheduler, notifier, clock, processProbe, metrics } = this.#parts;
     this.#startedAt = clock.now();
     this.#cpuAtLastReport = { micros: processProbe.cpuMicros(), at: this.#startedAt };
     // First, so that a scrape can watch the rest come up (the broker connecting, capture starting).
@@ -183,7 +206,7 @@ export class Daemon {
     publisher.publishSettings(this.#parts.settings.current);
     await publisher.start();
     if (this.#stopping) return;
-    this.#cancelTimers.push(scheduler.every(config.mqtt.healthSeconds * 1000, () => this.#publishHealth()));
+    this.#scheduleHealth();
     if (notifier.watchdogIntervalMs !== undefined) {
       this.#cancelTimers.push(scheduler.every(notifier.watchdogIntervalMs, () => this.#watchdogTick()));
     }
@@ -196,7 +219,7 @@ export class Daemon {
         void this.#queue.drain().then(() => this.#sourceEnded());
       },
     });
-    this.#log.info({ source: source.description, model: this.#parts.model }, 'listening');
+    this.#log.info({ source: source.description, model: this.#parts.models.current.identity }, 'listening');
   }
 
   /** Stops capture, finishes the window in flight, says `offline`, turns the LEDs off. */
@@ -210,6 +233,8 @@ export class Daemon {
     notifier.stopping();
     for (const cancel of this.#cancelTimers) cancel();
     this.#cancelTimers = [];
+    this.#cancelHealth?.();
+    this.#cancelHealth = undefined;
     const steps: Array<[string, () => Promise<void>]> = [
       ['capture', () => source.stop()],
       ['inference', () => this.#queue.stop()],
@@ -262,9 +287,9 @@ export class Daemon {
     this.#updateStatus();
   }
 
-  #onResult(result: WindowResult, window: CapturedWindow): void {
+  #onResult({ result, model }: ModelResult, window: CapturedWindow): void {
     if (result.outcome === 'classified') {
-      this.#onPrediction(result, window);
+      this.#onPrediction(result, model, window);
       return;
     }
     this.#nonSpeech++;
@@ -273,13 +298,18 @@ export class Daemon {
     }
   }
 
-  #onPrediction(result: TimedPrediction, window: CapturedWindow): void {
+  #onPrediction(result: TimedPrediction, model: DaemonModel, window: CapturedWindow): void {
     this.#latency.record(result.inferenceMs);
     this.#parts.metrics?.windowClassified(result.inferenceMs);
     // Only a classified window proves both the speech detector and the model work again.
     if (this.#modelFault) {
       this.#modelFault = false;
       this.#updateStatus();
+    }
+    // Predictions of a model replaced by a reload must not outvote the new model's.
+    if (model !== this.#lastModel) {
+      if (this.#lastModel !== undefined) this.#smoother.reset();
+      this.#lastModel = model;
     }
     // A window classified before a pause began publishes nothing either.
     if (this.#paused) return;
@@ -291,16 +321,16 @@ export class Daemon {
       );
     }
     if (prediction === undefined) return;
-    const { config, model, publisher, indicators, nextEventId, metrics, clock } = this.#parts;
+    const { publisher, indicators, nextEventId, metrics, clock } = this.#parts;
     publisher.publishEvent(
       createEmotionEvent(
         {
-          deviceId: config.deviceId,
+          deviceId: this.#config.deviceId,
           windowStart: window.start,
           windowEnd: window.end,
           prediction,
           speechRatio: result.speechRatio,
-          model,
+          model: model.identity,
         },
         nextEventId,
       ),
@@ -314,6 +344,62 @@ export class Daemon {
     const result = settings.change(payload, (next) => this.#applySettings(next));
     publisher.publishSetResult(result);
     if (result.ok) publisher.publishSettings(result.settings);
+  }
+
+  /**
+   * The configuration running now: the one the agent started with, with the live keys of the
+   * last reload (see src/config/reload-policy.ts).
+   */
+  get config(): Readonly<AgentConfig> {
+    return this.#config;
+  }
+
+  /**
+   * Throws if the pipeline cannot run with `config`'s live settings (with the settings changed
+   * over MQTT, which stay in force), so a reload can refuse it before it builds or changes anything.
+   */
+  checkConfig(config: Readonly<AgentConfig>): void {
+    modelWindowOptions(this.#parts.settings.preview(config)['window.hopSeconds']);
+  }
+
+  /**
+   * Puts a reloaded configuration and model in place; both have been checked (checkConfig) and
+   * the model built and tested, so nothing here can fail half way. Restart-only keys must
+   * already hold their running values (planReload does that). The model replaces the running
+   * one from the next window: a window in inference now finishes on the old one.
+   */
+  reconfigure(config: Readonly<AgentConfig>, model: DaemonModel): void {
+    const previous = this.#config;
+    this.#config = config;
+    const { models, publisher, settings } = this.#parts;
+    if (model !== models.current) {
+      models.replace(model);
+      publisher.showModel(model.identity);
+      this.#log.info({ model: model.identity }, 'model replaced: the next window runs on it');
+    }
+    const before = settings.current;
+    const { settings: after, overridden } = settings.reconfigure(config);
+    if (!isDeepStrictEqual(before, after)) {
+      this.#applySettings(after);
+      publisher.publishSettings(after);
+    }
+    if (Object.keys(overridden).length > 0) {
+      this.#log.info(
+        { overridden, file: settings.file },
+        'settings changed over MQTT stay in force over the configuration file\'s values, as after a restart',
+      );
+    }
+    if (previous.mqtt.healthSeconds !== config.mqtt.healthSeconds && this.#cancelHealth !== undefined) this.#scheduleHealth();
+  }
+
+  /** Keeps the last reload's outcome for the health report. */
+  recordReload(report: ReloadReport): void {
+    this.#lastReload = report;
+  }
+
+  #scheduleHealth(): void {
+    this.#cancelHealth?.();
+    this.#cancelHealth = this.#parts.scheduler.every(this.#config.mqtt.healthSeconds * 1000, () => this.#publishHealth());
   }
 
   /** Applies runtime settings to the running pipeline; only the hop can be refused, and it is checked first. */
@@ -381,7 +467,8 @@ export class Daemon {
 
   /** The retained health payload: what an operator needs to trust a box they cannot see. */
   healthReport(): HealthReport {
-    const { clock, config, model, brokerUrl } = this.#parts;
+    const { clock, models, brokerUrl } = this.#parts;
+    const config = this.#config;
     const now = clock.now();
     const { windows, events, captureState, brokerState, process: figures } = this.#readings();
     const elapsedMs = now - this.#cpuAtLastReport.at;
@@ -409,10 +496,17 @@ export class Daemon {
       },
       capture: { state: captureState, detail: this.#captureDetail },
       broker: { state: brokerState, url: brokerUrl },
-      model,
+      model: models.current.identity,
+      reload: this.#lastReload,
     };
   }
 
+}
+
+/** A window's result with the model that computed it. */
+interface ModelResult {
+  result: WindowResult;
+  model: DaemonModel;
 }
 
 function smoothingOptions(settings: RuntimeSettingValues): SmoothingOptions {

@@ -1,6 +1,7 @@
 import { type ParseArgsConfig } from 'node:util';
 import { type AgentConfig } from '../config/load.js';
 import { type Logger } from '../logging/logger.js';
+import { type Hangups } from '../system/hangups.js';
 
 /** What every command receives from the CLI; commands never touch process globals. */
 export interface CommandContext {
@@ -19,6 +20,10 @@ export interface CommandContext {
   /** The command line as typed, recorded in trained models for reproducibility. */
   commandLine: string;
   signal: AbortSignal;
+  /** Reads the configuration again from the same files, environment and flags (a reload). */
+  readConfig?: () => Readonly<AgentConfig>;
+  /** SIGHUP, for a command with `reloadsOnHangup`; absent when nothing delivers it (tests). */
+  hangups?: Pick<Hangups, 'listen'>;
 }
 
 export type OptionValues = Record<string, string | boolean | string[] | undefined>;
@@ -32,6 +37,8 @@ export interface Command {
   options: NonNullable<ParseArgsConfig['options']>;
   /** The daemon logs to stdout for journald; one-shot commands keep stdout for their output. */
   logsToStdout?: boolean;
+  /** SIGHUP reloads it (context.hangups); for other commands SIGHUP ends the process, as it always did. */
+  reloadsOnHangup?: boolean;
   /** Resolves to the process exit code. */
   run(values: OptionValues, positionals: string[], context: CommandContext): Promise<number>;
 }

@@ -3,6 +3,7 @@ import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { BACKEND_PREFERENCES, type BackendPreference } from '../model/backend.js';
 import { ConfigError, describeError, ModelError, SerError, UsageError } from '../errors.js';
 import { chooseLogSetup, LOG_FORMATS, LOG_LEVELS, openLogger } from '../logging/logger.js';
+import { type Hangups } from '../system/hangups.js';
 import { EXIT, type Command } from './command.js';
 
 /** A command as the CLI lists it; its module, and everything it imports, loads only when it runs. */
@@ -104,6 +105,8 @@ export interface CliEnvironment {
   /** Whether a file descriptor is a terminal (tty.isatty in production): `log.format: auto` asks it. */
   isTerminal: (fd: number) => boolean;
   signal: AbortSignal;
+  /** SIGHUP, caught from the start and held until the command says what it does with it. */
+  hangups?: Hangups;
 }
 
 /**
@@ -124,6 +127,7 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
   let command: Command | undefined;
   try {
     command = await entry.load();
+    if (command.reloadsOnHangup !== true) environment.hangups?.endOnHangup();
     const { values, positionals } = parseArgs({
       args: rest,
       options: { ...GLOBAL_OPTIONS, ...command.options },
@@ -144,14 +148,15 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
         format: values['log-format'] as (typeof LOG_FORMATS)[number] | undefined,
       },
     };
-    const config = loadConfig({
+    const sources = {
       ...(typeof values.config === 'string' ? { file: values.config } : {}),
       env: environment.env,
       overrides,
       installDir: environment.installDir,
       homeDir: environment.homeDir,
       hostname: environment.hostname,
-    });
+    };
+    const config = loadConfig(sources);
     // Only the daemon logs to stdout (see Command.logsToStdout): one-shot commands keep it for their output.
     const daemon = command.logsToStdout === true;
     const logFd = daemon ? 1 : (environment.logFd ?? 2);
@@ -177,6 +182,9 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
       err: environment.err,
       commandLine: ['ser-agent', ...environment.argv].join(' '),
       signal: environment.signal,
+      // The same files, environment and flags as at start: a reload gives what a restart would.
+      readConfig: () => loadConfig(sources),
+      ...(environment.hangups === undefined || command.reloadsOnHangup !== true ? {} : { hangups: environment.hangups }),
     });
   } catch (error) {
     environment.err(`ser-agent ${name}: ${describeError(error)}`);

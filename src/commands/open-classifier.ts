@@ -1,4 +1,7 @@
+import { type AgentConfig } from '../config/load.js';
+import { type Logger } from '../logging/logger.js';
 import { EmotionClassifier } from '../model/classifier.js';
+import { verifyModelDir, type VerifiedModelDir } from '../model/model-dir.js';
 import { type CommandContext } from './command.js';
 
 /**
@@ -10,10 +13,19 @@ export async function openClassifier(
   context: CommandContext,
   modelDir: string = context.config.model.path,
 ): Promise<EmotionClassifier> {
-  const { backend, threads, onnxFormat } = context.config.model;
-  const classifier = await EmotionClassifier.load(modelDir, {
-    backend: { preference: backend, logger: context.logger.child({ module: 'backend' }), threads, onnxFormat },
+  return openVerifiedClassifier(await verifyModelDir(modelDir), context.config.model, context.logger);
+}
+
+/** openClassifier for a directory already verified, from the bytes that were verified. */
+export async function openVerifiedClassifier(
+  verified: VerifiedModelDir,
+  options: Pick<AgentConfig['model'], 'backend' | 'threads' | 'onnxFormat'>,
+  logger: Logger,
+): Promise<EmotionClassifier> {
+  const { backend, threads, onnxFormat } = options;
+  const classifier = await EmotionClassifier.fromVerified(verified, {
+    backend: { preference: backend, logger: logger.child({ module: 'backend' }), threads, onnxFormat },
   });
-  context.logger.info({ model: modelDir, name: classifier.metadata.name, ...classifier.runtime }, 'model loaded');
+  logger.info({ model: verified.dir, name: classifier.metadata.name, ...classifier.runtime }, 'model loaded');
   return classifier;
 }

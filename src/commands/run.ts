@@ -2,35 +2,47 @@ import { RecorderSource } from '../capture/recorder-source.js';
 import { ReplaySource } from '../capture/replay-source.js';
 import { type AudioSource } from '../capture/audio-source.js';
 import { Daemon } from '../daemon.js';
-import { FeatureExtractor } from '../dsp/features.js';
 import { Indicators } from '../indicators/indicators.js';
 import { selectLedDriver } from '../indicators/select-driver.js';
 import { type Logger } from '../logging/logger.js';
 import { redactBrokerUrl } from '../mqtt/broker-url.js';
 import { DurableQueue } from '../mqtt/durable-queue.js';
 import { createEventIdGenerator } from '../mqtt/event-id.js';
-import { modelIdentity } from '../mqtt/payloads.js';
+import { deviceModel } from '../mqtt/discovery.js';
 import { MqttPublisher } from '../mqtt/publisher.js';
 import { readTlsOptions } from '../mqtt/tls-options.js';
+import { ModelSlot } from '../pipeline/model-slot.js';
 import { systemWallClock } from '../pipeline/wall-clock.js';
-import { WindowClassifier } from '../pipeline/window-classifier.js';
+import { Reloader } from '../reloader.js';
 import { RuntimeSettings } from '../settings/runtime-settings.js';
 import { createNotifier } from '../system/sd-notify.js';
 import { nodeScheduler } from '../system/scheduler.js';
 import { EXIT, type Command, type CommandContext } from './command.js';
-import { openClassifier } from './open-classifier.js';
-import { openSpeechGate } from './open-speech-gate.js';
+import { openWindowModel, type WindowModel } from './open-window-model.js';
 import { stringList } from './options.js';
 
 export const runCommand: Command = {
   usage: 'ser-agent run [--config FILE] [--input FILE...]',
   options: { input: { type: 'string', multiple: true } },
   logsToStdout: true,
+  reloadsOnHangup: true,
   async run(values, positionals, context) {
     // `--input a.wav b.flac` reads naturally; the files after the first are positionals.
     const inputs = [...stringList(values, 'input'), ...(values['input'] === undefined ? [] : positionals)];
     const { config, logger } = context;
     const started: Array<{ name: string; stop: () => Promise<void> }> = [];
+    // The daemon's configuration once it runs: a reload may change its shutdown deadline.
+    let running = (): Readonly<typeof config> => config;
+    // First, so that a SIGHUP while the model loads is held for after start-up, not lost.
+    let models: ModelSlot<WindowModel> | undefined;
+    const reloader = new Reloader<WindowModel>({
+      logger,
+      readConfig: context.readConfig ?? (() => config),
+      currentModel: () => (models as ModelSlot<WindowModel>).current,
+      openModel: (next, current) => openWindowModel(next, logger, current),
+      now: () => systemWallClock.now(),
+    });
+    const stopListening = context.hangups?.listen(() => reloader.request());
     try {
       // Before the model loads: a bad certificate or key file is a configuration error (exit 78).
       const tls = readTlsOptions(config.mqtt.tls, config.mqtt.url, logger);
@@ -44,10 +56,11 @@ export const runCommand: Command = {
       started.push({ name: 'event queue', stop: () => queue.close() });
       // Settings changed over MQTT in earlier runs, beside the queue; a damaged file is only logged.
       const settings = RuntimeSettings.open({ config, directory: config.state.directory, logger });
-      const classifier = await openClassifier(context);
-      started.push({ name: 'model', stop: () => Promise.resolve(classifier.dispose()) });
-      const speechGate = await openSpeechGate(context);
-      if (speechGate !== undefined) started.push({ name: 'speech gate', stop: () => Promise.resolve(speechGate.detector.dispose()) });
+      // The emotion model and the speech gate, replaced as one by a reload; the slot frees
+      // whichever runs last once its window in flight is done.
+      const slot = new ModelSlot(await openWindowModel(config, logger), { logger });
+      models = slot;
+      started.push({ name: 'model', stop: () => slot.close() });
 
       let brokerUrl = config.mqtt.url;
       if (brokerUrl === '') {
@@ -71,8 +84,7 @@ export const runCommand: Command = {
         settings,
         logger,
         source: createSource(inputs, context, logger),
-        windowClassifier: new WindowClassifier(new FeatureExtractor(), classifier, speechGate === undefined ? {} : { speechGate }),
-        model: modelIdentity(classifier.metadata),
+        models: slot,
         publisher: new MqttPublisher({
           url: brokerUrl,
           deviceId: config.deviceId,
@@ -82,7 +94,7 @@ export const runCommand: Command = {
           ...(tls === undefined ? {} : { tls }),
           protocolVersion: config.mqtt.protocolVersion,
           discovery: config.mqtt.discovery,
-          device: { model: classifier.metadata.name, swVersion: context.version },
+          device: { ...deviceModel(slot.current.identity), swVersion: context.version },
           queue,
           logger,
         }),
@@ -98,18 +110,25 @@ export const runCommand: Command = {
             const usage = process.cpuUsage();
             return usage.user + usage.system;
           },
-          liveTensors: () => classifier.liveTensors(),
+          liveTensors: () => slot.current.classifier.instance.liveTensors(),
         },
         ...(metrics === undefined ? {} : { metrics }),
       });
       started.push({ name: 'daemon', stop: () => daemon.stop() });
       await daemon.start();
+      running = () => daemon.config;
+      // Stopped first: a reload in progress ends (its new model freed) before the daemon stops.
+      started.push({ name: 'reloader', stop: () => reloader.stop() });
+      reloader.attach(daemon);
 
       // Runs until a signal, or until a replay of --input files has been fully processed.
       await Promise.race([aborted(context.signal), daemon.finished]);
-      return (await stopWithin(started, config.shutdownSeconds * 1000, logger)) ? EXIT.ok : EXIT.failure;
+      stopListening?.();
+      return (await stopWithin(started, running().shutdownSeconds * 1000, logger)) ? EXIT.ok : EXIT.failure;
     } catch (error) {
-      await stopWithin(started, config.shutdownSeconds * 1000, logger);
+      stopListening?.();
+      await reloader.stop();
+      await stopWithin(started, running().shutdownSeconds * 1000, logger);
       throw error;
     }
   },

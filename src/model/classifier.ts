@@ -66,7 +66,14 @@ export class EmotionClassifier {
    * the model on it, then runs it once so the first real call is not slow.
    */
   static async load(dir: string, options: ClassifierLoadOptions = {}): Promise<EmotionClassifier> {
-    const verified = await verifyModelDir(dir);
+    return EmotionClassifier.fromVerified(await verifyModelDir(dir), options);
+  }
+
+  /**
+   * Loads an already verified model directory (see load), from the bytes that were verified:
+   * a directory changed since cannot slip other files in.
+   */
+  static async fromVerified(verified: VerifiedModelDir, options: ClassifierLoadOptions = {}): Promise<EmotionClassifier> {
     const { engine, runtime } = await openEngine(verified, options);
     const classifier = new EmotionClassifier(engine, verified.metadata, verified.dir, runtime);
     classifier.classify(new Float32Array(FEATURES_LENGTH));

@@ -1,4 +1,5 @@
 import { RUNTIME_SETTING_KEYS, RUNTIME_SETTINGS, settingChoices, type RuntimeSettingKey } from '../settings/runtime-settings.js';
+import { type ModelIdentity } from './payloads.js';
 import { discoveryTopics, settingConfigTopic, settingObjectId, type DeviceTopics } from './topics.js';
 
 /** How the device shows up in Home Assistant's device registry. */
@@ -6,10 +7,20 @@ export interface DiscoveryDevice {
   deviceId: string;
   /** Shown as the device name; the device id when not set. */
   name?: string;
-  /** E.g. the model name, `ser-cnn-lstm`. */
+  /** The running model's name and version, e.g. `ser-cnn-lstm 1.0.0` (see deviceModel). */
   model: string;
+  /** The running model's sha256 (of its weights, as in events and health), when known. */
+  modelId?: string;
   /** The ser-agent version. */
   swVersion: string;
+}
+
+/**
+ * The running model as the Home Assistant device shows it: `model` its name and version,
+ * `model_id` the sha256 that identifies its weights. Sent again when a reload replaces the model.
+ */
+export function deviceModel(model: ModelIdentity): Pick<DiscoveryDevice, 'model' | 'modelId'> {
+  return { model: `${model.name} ${model.version}`, modelId: model.sha256 };
 }
 
 /** A retained config message for Home Assistant. */
@@ -42,6 +53,7 @@ export function discoveryMessages(
       identifiers: [device.deviceId],
       name: device.name ?? device.deviceId,
       model: device.model,
+      ...(device.modelId === undefined ? {} : { model_id: device.modelId }),
       manufacturer: MANUFACTURER,
       sw_version: device.swVersion,
     },

@@ -86,7 +86,26 @@ export interface HealthReport {
   capture: { state: string; detail: string | null };
   /** `url` without credentials. */
   broker: { state: BrokerState; url: string };
+  /** The model running now: after a reload, the new one. */
   model: ModelIdentity;
+  /** How the last reload ended; null when there was none since start. */
+  reload: ReloadReport | null;
+}
+
+/** How the last reload (SIGHUP) ended, as the health report carries it (src/reloader.ts makes it). */
+export interface ReloadReport {
+  /** When it ended (ISO-8601 UTC). */
+  ts: string;
+  /** `refused`: nothing was changed, the agent runs on as before. */
+  outcome: 'ok' | 'refused';
+  /** Why it was refused, naming the file or key and the fix; null when ok. */
+  reason: string | null;
+  /** A new model runs from the next window. */
+  modelChanged: boolean;
+  /** Keys whose new values were applied. */
+  applied: string[];
+  /** Keys changed in the configuration file that take effect only at a restart; their old values stay in force. */
+  needsRestart: string[];
 }
 
 export function modelIdentity(metadata: Pick<ModelMetadata, 'name' | 'version' | 'weights'>): ModelIdentity {

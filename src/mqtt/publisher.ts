@@ -4,10 +4,10 @@ import type { Logger } from '../logging/logger.js';
 import { DEFAULT_BACKOFF, reconnectDelay, validateBackoff, type Backoff } from '../system/backoff.js';
 import { redactBrokerUrl, validateBrokerUrl } from './broker-url.js';
 import { diagnoseConnectionError, isPublishRefusal } from './connection-errors.js';
-import { discoveryMessages, type DiscoveryDevice } from './discovery.js';
+import { deviceModel, discoveryMessages, type DiscoveryDevice } from './discovery.js';
 import { memoryEventQueue, type EventQueue, type QueueEntry, type QueuedEvent } from './outbound-queue.js';
 import type { TlsConnectOptions } from './tls-options.js';
-import type { BrokerState, EmotionEvent, HealthReport } from './payloads.js';
+import type { BrokerState, EmotionEvent, HealthReport, ModelIdentity } from './payloads.js';
 import type { RuntimeSettingValues, SetResult } from '../settings/runtime-settings.js';
 import { nodeScheduler, type Scheduler } from '../system/scheduler.js';
 import {
@@ -107,7 +107,7 @@ export class MqttPublisher {
   readonly #deviceId: string;
   readonly #topics: DeviceTopics;
   readonly #discovery: { prefix: string; statusTopic: string } | undefined;
-  readonly #device: DiscoveryDevice;
+  #device: DiscoveryDevice;
   readonly #options: MqttPublisherOptions;
   readonly #backoff: Backoff;
   readonly #scheduler: Scheduler;
@@ -232,6 +232,15 @@ export class MqttPublisher {
     if (this.#state === 'connected' && this.#client !== undefined) {
       this.#send(this.#client, this.#topics.settings, this.#settingsPayload, RETAINED);
     }
+  }
+
+  /**
+   * Shows `model` on the Home Assistant device (model and model_id) from now on: the discovery
+   * configs are sent again at once when connected, else on connecting.
+   */
+  showModel(model: ModelIdentity): void {
+    this.#device = { ...this.#device, ...deviceModel(model) };
+    if (this.#state === 'connected' && this.#client !== undefined) this.#publishDiscovery(this.#client);
   }
 
   /** Answers a settings change; not retained, since it answers one message. Skipped while disconnected. */

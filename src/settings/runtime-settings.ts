@@ -81,7 +81,7 @@ convict.addFormats(customFormats);
 export class RuntimeSettings {
   readonly file: string;
   readonly #log: Logger;
-  readonly #fromConfig: RuntimeSettingValues;
+  #fromConfig: RuntimeSettingValues;
   /** The keys changed at run time, as persisted. */
   #changed: Partial<RuntimeSettingValues>;
 
@@ -127,6 +127,27 @@ export class RuntimeSettings {
   /** The effective settings: the configuration's, overridden by those changed at run time. */
   get current(): RuntimeSettingValues {
     return { ...this.#fromConfig, ...this.#changed };
+  }
+
+  /**
+   * Takes the values of a configuration read again (a reload): keys never changed over MQTT
+   * follow it, as after a restart; keys changed over MQTT keep their MQTT values, as they would
+   * after a restart too, and are returned so that the reload can say so.
+   */
+  reconfigure(config: Readonly<AgentConfig>): { settings: RuntimeSettingValues; overridden: Partial<RuntimeSettingValues> } {
+    this.#fromConfig = settingsFromConfig(config);
+    const overridden = Object.fromEntries(
+      Object.entries(this.#changed).filter(([key, value]) => this.#fromConfig[key as RuntimeSettingKey] !== value),
+    ) as Partial<RuntimeSettingValues>;
+    return { settings: this.current, overridden };
+  }
+
+  /**
+   * What the settings would be with `config`'s values, without taking them: a reload checks
+   * them before it changes anything.
+   */
+  preview(config: Readonly<AgentConfig>): RuntimeSettingValues {
+    return { ...settingsFromConfig(config), ...this.#changed };
   }
 
   /**

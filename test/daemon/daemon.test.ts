@@ -3,14 +3,16 @@ import { connect as connectTcp, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, type ConfigOverrides } from '../../src/config/load.js';
-import { Daemon, type DaemonMetrics, type DaemonReadings } from '../../src/daemon.js';
+import { loadConfig, type AgentConfig, type ConfigOverrides } from '../../src/config/load.js';
+import { planReload } from '../../src/config/reload-policy.js';
+import { Daemon, type DaemonMetrics, type DaemonModel, type DaemonReadings } from '../../src/daemon.js';
 import { CLIP_SAMPLES, SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { SpeechDetectionError } from '../../src/errors.js';
 import { EMOTIONS, type Emotion } from '../../src/labels.js';
 import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
 import { HEALTH_SCHEMA_VERSION, type ModelIdentity } from '../../src/mqtt/payloads.js';
 import { AgentMetrics } from '../../src/metrics/agent-metrics.js';
+import { ModelSlot } from '../../src/pipeline/model-slot.js';
 import { RuntimeSettings } from '../../src/settings/runtime-settings.js';
 import { captureLogs } from '../helpers/logs.js';
 import { freePort } from '../helpers/ports.js';
@@ -41,6 +43,9 @@ const fixedRandom = (bytes: number): Uint8Array => new Uint8Array(bytes).fill(7)
 
 interface Harness {
   daemon: Daemon;
+  /** The configuration the daemon started with. */
+  config: Readonly<AgentConfig>;
+  models: ModelSlot<DaemonModel>;
   source: FakeSource;
   classifier: ScriptedClassifier;
   publisher: RecordingPublisher;
@@ -53,17 +58,21 @@ interface Harness {
   logLines: Record<string, unknown>[];
 }
 
-function createHarness(
-  options: { overrides?: ConfigOverrides; watchdogIntervalMs?: number | undefined; metrics?: (calls: string[]) => DaemonMetrics } = {},
-): Harness {
-  const config = loadConfig({
+function testConfig(overrides: ConfigOverrides = {}): Readonly<AgentConfig> {
+  return loadConfig({
     env: {},
     installDir: '/nonexistent/ser-agent',
     systemFile: '/nonexistent/etc/ser-agent/config.json',
     homeDir: '/home/test',
     hostname: 'test-box.example.org',
-    overrides: options.overrides ?? {},
+    overrides,
   });
+}
+
+function createHarness(
+  options: { overrides?: ConfigOverrides; watchdogIntervalMs?: number | undefined; metrics?: (calls: string[]) => DaemonMetrics } = {},
+): Harness {
+  const config = testConfig(options.overrides);
   const calls: string[] = [];
   const { logger, lines } = captureLogs();
   const parts = {
@@ -76,6 +85,7 @@ function createHarness(
     clock: new FakeClock(T0),
     probe: new FakeProcessProbe(),
   };
+  const models = new ModelSlot<DaemonModel>({ windowClassifier: parts.classifier, identity: MODEL, resources: [] });
   const daemon = new Daemon({
     config,
     // A state directory of its own, so persisted changes start empty; test/isolate-state.ts removes XDG_STATE_HOME.
@@ -86,8 +96,7 @@ function createHarness(
     }),
     logger,
     source: parts.source,
-    windowClassifier: parts.classifier,
-    model: MODEL,
+    models,
     publisher: parts.publisher,
     brokerUrl: BROKER_URL,
     indicators: parts.indicators,
@@ -98,7 +107,7 @@ function createHarness(
     processProbe: parts.probe,
     ...(options.metrics === undefined ? {} : { metrics: options.metrics(calls) }),
   });
-  return { daemon, calls, logLines: lines, ...parts };
+  return { daemon, config, models, calls, logLines: lines, ...parts };
 }
 
 /** A started daemon whose capture reports 'running'. */
@@ -562,6 +571,94 @@ describe('Daemon.finished', () => {
   });
 });
 
+describe('Daemon reload', () => {
+  const SITE_MODEL: ModelIdentity = { name: 'ser-cnn-lstm-lobby', version: '1.2.0-site.1', sha256: 'cd'.repeat(32) };
+
+  /** Another model, and the reload that puts it in place with `overrides` read from the file. */
+  function reload(h: Harness, overrides: ConfigOverrides = {}): ScriptedClassifier {
+    const classifier = new ScriptedClassifier();
+    const plan = planReload(h.daemon.config, testConfig(overrides));
+    h.daemon.checkConfig(plan.config);
+    h.daemon.reconfigure(plan.config, { windowClassifier: classifier, identity: SITE_MODEL, resources: [] });
+    return classifier;
+  }
+
+  it('runs every window not yet begun on the new model, names it in their events and the health report, and shows it on the device', async () => {
+    const h = await startedHarness({ overrides: { window: { hopSeconds: 1 } } });
+    h.source.push(loud(3));
+    await settle();
+    // Two windows cut and waiting when the reload comes: neither has begun, both run on the new model.
+    h.source.push(loud(2));
+    const site = reload(h);
+    await settle();
+
+    expect(h.classifier.seen).toHaveLength(1);
+    expect(site.seen).toHaveLength(2);
+    expect(h.publisher.events.map((event) => event.model)).toEqual([MODEL, SITE_MODEL, SITE_MODEL]);
+    expect(h.daemon.healthReport().model).toEqual(SITE_MODEL);
+    expect(h.publisher.shownModels).toEqual([SITE_MODEL]);
+    expect(h.logLines.find((line) => line['msg'] === 'model replaced: the next window runs on it')).toMatchObject({ model: SITE_MODEL });
+  });
+
+  it('starts the smoothing afresh on a new model, so the old model\'s predictions cannot outvote it', async () => {
+    const h = await startedHarness({ overrides: { window: { smoothing: 'majority', smoothingWindows: 3 } } });
+    h.classifier.script(timedPrediction('anger', 0.9), timedPrediction('anger', 0.9));
+    h.source.push(loud(6));
+    await settle();
+    const site = reload(h, { window: { smoothing: 'majority', smoothingWindows: 3 } });
+    site.script(timedPrediction('sadness', 0.9));
+    h.source.push(loud(3));
+    await settle();
+    expect(h.publisher.events.map((e) => [e.emotion, e.model.name])).toEqual([
+      ['anger', MODEL.name],
+      ['anger', MODEL.name],
+      ['sadness', SITE_MODEL.name],
+    ]);
+  });
+
+  it('applies the file\'s runtime settings and publishes them, but keeps those changed over MQTT, as a restart would', async () => {
+    const h = await startedHarness();
+    h.publisher.settingsCommand?.('{"window.smoothingWindows": 4}');
+    const published = h.publisher.settings.length;
+    h.daemon.reconfigure(
+      planReload(h.daemon.config, testConfig({ window: { minConfidence: 0.95, smoothingWindows: 2 } })).config,
+      h.models.current,
+    );
+    expect(h.publisher.settings.slice(published)).toEqual([
+      expect.objectContaining({ 'window.minConfidence': 0.95, 'window.smoothingWindows': 4 }),
+    ]);
+    expect(h.logLines.find((line) => String(line['msg']).startsWith('settings changed over MQTT stay in force'))).toMatchObject({
+      overridden: { 'window.smoothingWindows': 4 },
+    });
+    // 0.95 now holds back what 0 let through; the model was not replaced.
+    h.classifier.script(timedPrediction('anger', 0.9));
+    h.source.push(loud(3));
+    await settle();
+    expect(h.publisher.events).toEqual([]);
+    expect(h.publisher.shownModels).toEqual([]);
+  });
+
+  it('publishes the health report at a reloaded mqtt.healthSeconds, with the reload\'s outcome', async () => {
+    const h = await startedHarness({ overrides: { mqtt: { healthSeconds: 60 } } });
+    h.daemon.reconfigure(planReload(h.daemon.config, testConfig({ mqtt: { healthSeconds: 10 } })).config, h.models.current);
+    const report = { ts: iso(T0), outcome: 'ok' as const, reason: null, modelChanged: false, applied: ['mqtt.healthSeconds'], needsRestart: [] };
+    h.daemon.recordReload(report);
+    h.scheduler.advance(10_000);
+    expect(h.publisher.health).toHaveLength(1);
+    expect(h.publisher.health[0]?.reload).toEqual(report);
+    h.scheduler.advance(10_000);
+    expect(h.publisher.health).toHaveLength(2);
+    await h.daemon.stop();
+    expect(h.scheduler.active).toBe(0);
+  });
+
+  it('refuses, before anything changes, a hop the windower cannot cut', async () => {
+    const h = await startedHarness();
+    expect(() => h.daemon.checkConfig(testConfig({ window: { hopSeconds: 0.00001 } }))).toThrow(/window hop 0.00001 s is not usable/);
+    expect(h.daemon.config).toBe(h.config);
+  });
+});
+
 describe('Daemon health report', () => {
   it('reports nulls and zeros before any window', async () => {
     const h = await startedHarness();
@@ -607,6 +704,7 @@ describe('Daemon health report', () => {
         capture: { state: 'degraded', detail: 'arecord exited 1' },
         broker: { state: 'connected', url: BROKER_URL },
         model: MODEL,
+        reload: null,
       },
     ]);
 

@@ -2,7 +2,7 @@ import type { AudioSink, AudioSource, CaptureState } from '../../src/capture/aud
 import type { EmotionIndicators, EventPublisher, ProcessProbe } from '../../src/daemon.js';
 import type { IndicatorStatus } from '../../src/indicators/indicators.js';
 import { EMOTIONS, type Emotion } from '../../src/labels.js';
-import type { BrokerState, EmotionEvent, HealthReport } from '../../src/mqtt/payloads.js';
+import type { BrokerState, EmotionEvent, HealthReport, ModelIdentity } from '../../src/mqtt/payloads.js';
 import type { PublisherCounters } from '../../src/mqtt/publisher.js';
 import type { RuntimeSettingValues, SetResult } from '../../src/settings/runtime-settings.js';
 import type { TimedPrediction, WindowResult } from '../../src/pipeline/window-classifier.js';
@@ -124,6 +124,13 @@ export class RecordingPublisher implements EventPublisher {
 
   onSettingsCommand(handler: (payload: string) => void): void {
     this.settingsCommand = handler;
+  }
+
+  /** The models shown on the Home Assistant device after start, oldest first. */
+  readonly shownModels: ModelIdentity[] = [];
+
+  showModel(model: ModelIdentity): void {
+    this.shownModels.push(model);
   }
 }
 

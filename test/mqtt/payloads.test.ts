@@ -10,6 +10,7 @@ import {
   type ClassifiedWindow,
   type EmotionEvent,
   type HealthReport,
+  type ReloadReport,
 } from '../../src/mqtt/payloads.js';
 
 function loadSchema(name: string): object {
@@ -113,6 +114,23 @@ describe('event JSON schema', () => {
   });
 });
 
+const reloaded: ReloadReport = {
+  ts: '2026-11-24T05:00:01.000Z',
+  outcome: 'ok',
+  reason: null,
+  modelChanged: true,
+  applied: ['model.path', 'window.minConfidence'],
+  needsRestart: ['mqtt.url'],
+};
+const refused: ReloadReport = {
+  ts: '2026-11-24T05:00:02.000Z',
+  outcome: 'refused',
+  reason: 'model: /opt/models/x/model.int8.onnx has sha256 00…, ab… was recorded: modified or corrupted; restore the model directory from its original copy',
+  modelChanged: false,
+  applied: [],
+  needsRestart: [],
+};
+
 describe('health JSON schema', () => {
   const report: HealthReport = {
     schema: 1,
@@ -126,6 +144,7 @@ describe('health JSON schema', () => {
     capture: { state: 'degraded', detail: 'arecord exited with code 1: device busy' },
     broker: { state: 'connected', url: 'mqtt://127.0.0.1:1883' },
     model: { name: 'ser-cnn-lstm', version: '1.0.0', sha256: SHA },
+    reload: null,
   };
 
   it('accepts a report as the interface types it', () => {
@@ -138,7 +157,19 @@ describe('health JSON schema', () => {
     ['an unknown broker state', { broker: { state: 'up', url: 'mqtt://h' } }],
     ['a missing capture detail', { capture: { state: 'running' } }],
     ['events without the queued bytes', { events: { published: 1, queued: 0, dropped: 0 } }],
+    ['no reload field', { reload: undefined }],
+    ['a refused reload without its reason', { reload: { ...refused, reason: null } }],
+    ['a reload that went through with a reason', { reload: { ...reloaded, reason: 'why' } }],
+    ['an unknown reload outcome', { reload: { ...reloaded, outcome: 'partial' } }],
   ])('rejects %s', (_, change) => {
-    expect(validateHealth({ ...report, ...change })).toBe(false);
+    expect(validateHealth(JSON.parse(JSON.stringify({ ...report, ...change })))).toBe(false);
+  });
+
+  it.each([
+    ['went through', reloaded],
+    ['was refused', refused],
+  ])('accepts the outcome of a reload that %s', (_, reload) => {
+    const withReload: HealthReport = { ...report, reload };
+    expect(validateHealth(JSON.parse(JSON.stringify(withReload))), JSON.stringify(validateHealth.errors)).toBe(true);
   });
 });

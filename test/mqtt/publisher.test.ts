@@ -12,6 +12,7 @@ import { createEmotionEvent, type BrokerState, type EmotionEvent, type HealthRep
 import { DurableQueue } from '../../src/mqtt/durable-queue.js';
 import { MqttPublisher, type MqttPublisherOptions } from '../../src/mqtt/publisher.js';
 import { RUNTIME_SETTING_KEYS, type RuntimeSettingValues } from '../../src/settings/runtime-settings.js';
+import { deviceModel } from '../../src/mqtt/discovery.js';
 import type { Scheduler } from '../../src/system/scheduler.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { captureLogs } from '../helpers/logs.js';
@@ -176,6 +177,7 @@ function health(): HealthReport {
     capture: { state: 'running', detail: null },
     broker: { state: 'connected', url: 'mqtt://127.0.0.1:1883' },
     model: { name: 'ser-cnn-lstm', version: '1.0.0', sha256: SHA },
+    reload: null,
   };
 }
 
@@ -389,6 +391,33 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     expect(ha.messages.map((m) => m.topic).filter((topic) => topic.endsWith('/config')).sort()).toEqual(
       [...configs.keys(), ...configs.keys()].sort(),
     );
+  });
+
+  it('shows the running model on the Home Assistant device, and a model replaced by a reload at once', async () => {
+    const { publisher: pub } = publisher({
+      device: { ...deviceModel({ name: 'ser-cnn-lstm', version: '1.0.0', sha256: SHA }), swVersion: '0.1.0' },
+    });
+    await pub.start();
+    await connected(pub);
+    const ha = await subscriber(['homeassistant/#']);
+    const configs = 2 + RUNTIME_SETTING_KEYS.length;
+    await waitUntil(() => ha.messages.length === configs);
+    const devices = () => ha.messages.map((m) => (JSON.parse(m.payload) as { device: Record<string, unknown> }).device);
+    for (const device of devices()) {
+      expect(device).toMatchObject({ model: 'ser-cnn-lstm 1.0.0', model_id: SHA, sw_version: '0.1.0' });
+    }
+
+    const site = { name: 'ser-cnn-lstm-lobby', version: '1.0.0-site.2', sha256: 'ef'.repeat(32) };
+    pub.showModel(site);
+    await waitUntil(() => ha.messages.length === 2 * configs);
+    for (const device of devices().slice(configs)) {
+      expect(device).toMatchObject({ model: 'ser-cnn-lstm-lobby 1.0.0-site.2', model_id: site.sha256, sw_version: '0.1.0' });
+    }
+    // Retained: a client arriving now, as Home Assistant after its own restart, gets the new model.
+    const late = await subscriber(['homeassistant/sensor/#']);
+    await waitUntil(() => late.messages.length === 2);
+    expect(late.messages[0]?.retain).toBe(true);
+    expect(JSON.parse(late.messages[0]?.payload ?? '{}')).toMatchObject({ device: { model_id: site.sha256 } });
   });
 
   it('publishes no discovery when it is disabled', async () => {

@@ -27,6 +27,8 @@ describe('systemd/ser-agent.service', () => {
     expect(value('Restart')).toEqual(['on-failure']);
     expect(value('RestartPreventExitStatus')).toEqual([String(EXIT.config)]);
     expect(value('ExecStart')[0]).toMatch(/ser-agent\.js run$/);
+    // `systemctl reload` sends SIGHUP, which `run` takes as "reload the configuration and model".
+    expect(value('ExecReload')).toEqual(['/bin/kill -HUP $MAINPID']);
     // The small young generation is part of the daemon's memory budget (README "Memory").
     expect(value('ExecStart')[0]).toMatch(/^\/usr\/bin\/node --max-semi-space-size=\d+ /);
   });

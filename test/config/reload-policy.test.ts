@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, type ConfigOverrides } from '../../src/config/load.js';
+import { configKeys, planReload, RELOAD_EFFECTS } from '../../src/config/reload-policy.js';
+import { RUNTIME_SETTING_KEYS } from '../../src/settings/runtime-settings.js';
+
+function config(overrides: ConfigOverrides = {}) {
+  return loadConfig({
+    env: {},
+    installDir: '/opt/ser-agent',
+    systemFile: '/nonexistent/etc/ser-agent/config.json',
+    homeDir: '/home/test',
+    hostname: 'box',
+    overrides,
+  });
+}
+
+describe('what a reload does with each configuration key', () => {
+  it('decides for every key of the schema, and for nothing else', () => {
+    expect(Object.keys(RELOAD_EFFECTS).sort()).toEqual(configKeys().sort());
+  });
+
+  it('applies every runtime setting (those MQTT can change) live', () => {
+    for (const key of RUNTIME_SETTING_KEYS) expect(RELOAD_EFFECTS[key], key).toBe('live');
+  });
+
+  it('needs a restart for the parts built once at start: the broker connection, the device id, capture, GPIO, logging', () => {
+    for (const key of ['deviceId', 'mqtt.url', 'mqtt.topicPrefix', 'mqtt.password', 'audio.device', 'gpio.pins', 'log.level', 'window.queueLimit']) {
+      expect(RELOAD_EFFECTS[key], key).toBe('restart');
+    }
+  });
+});
+
+describe('planReload', () => {
+  it('takes the live keys from the new configuration and keeps the running values of the others', () => {
+    const running = config();
+    const next = config({
+      deviceId: 'renamed',
+      audio: { device: 'plughw:1,0' },
+      window: { minConfidence: 0.6, smoothing: 'mean', speechModel: '/opt/vad.onnx' },
+      model: { path: '/opt/models/site', threads: 2 },
+      mqtt: { healthSeconds: 30 },
+    });
+    const plan = planReload(running, next);
+    expect(plan.applied.map((change) => change.key)).toEqual([
+      'mqtt.healthSeconds',
+      'window.speechModel',
+      'window.smoothing',
+      'window.minConfidence',
+      'model.path',
+      'model.threads',
+    ]);
+    expect(plan.applied).toContainEqual({ key: 'window.minConfidence', from: 0, to: 0.6 });
+    expect(plan.needsRestart).toEqual([
+      { key: 'deviceId', from: 'box', to: 'renamed' },
+      { key: 'audio.device', from: 'default', to: 'plughw:1,0' },
+    ]);
+    expect(plan.config).toMatchObject({
+      deviceId: 'box',
+      audio: { device: 'default' },
+      window: { minConfidence: 0.6, smoothing: 'mean', speechModel: '/opt/vad.onnx' },
+      model: { path: '/opt/models/site', threads: 2 },
+      mqtt: { healthSeconds: 30 },
+    });
+    // Frozen like every configuration, and the running one untouched.
+    expect(Object.isFrozen(plan.config.window)).toBe(true);
+    expect(running.window.minConfidence).toBe(0);
+  });
+
+  it('finds no change in an identical configuration, the GPIO pin map included', () => {
+    const plan = planReload(config({ gpio: { pins: { anger: 17, happiness: 27 } } }), config({ gpio: { pins: { happiness: 27, anger: 17 } } }));
+    expect(plan).toMatchObject({ applied: [], needsRestart: [] });
+  });
+
+  it('names a changed password without its values', () => {
+    const plan = planReload(config({ mqtt: { password: 'old-secret' } }), config({ mqtt: { password: 'new-secret' } }));
+    expect(plan.needsRestart).toEqual([{ key: 'mqtt.password' }]);
+    expect(JSON.stringify(plan.needsRestart)).not.toContain('secret');
+    expect(plan.config.mqtt.password).toBe('old-secret');
+  });
+
+  it('ignores a key `run` never reads', () => {
+    expect(planReload(config(), config({ cache: { dir: '/elsewhere' } }))).toMatchObject({ applied: [], needsRestart: [] });
+  });
+});
