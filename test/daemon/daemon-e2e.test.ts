@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -8,6 +7,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
 import { EMOTIONS } from '../../src/labels.js';
+import { startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.js';
 import { childProcesses, createAlsaReplay } from '../helpers/alsa.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { REPO_ROOT } from '../helpers/cli.js';
@@ -32,24 +32,11 @@ interface Received {
 let work: string;
 let broker: TestBroker;
 let subscriber: MqttClient;
-let agent: ChildProcess;
+let agent: AgentProcess;
 const messages: Received[] = [];
-const logLines: Array<Record<string, unknown>> = [];
 let filesBeforeStart: string[];
-let exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const onTopic = (suffix: string) => messages.filter((m) => m.topic === `ser/${DEVICE_ID}/${suffix}`);
-const logged = (msg: string) => logLines.filter((line) => line['msg'] === msg);
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ser-e2e-'));
@@ -74,23 +61,11 @@ beforeAll(async () => {
     }),
   );
   filesBeforeStart = (await readdir(work)).sort();
-  agent = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'ser-agent.js'), 'run', '--config', config], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...replay.env, SER_CACHE_DIR: path.join(work, 'cache') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let pending = '';
-  agent.stdout?.on('data', (data: Buffer) => {
-    pending += data.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) logLines.push(JSON.parse(line) as Record<string, unknown>);
-  });
-  exit = new Promise((resolve) => agent.once('exit', (code, signal) => resolve({ code, signal })));
+  agent = startAgentProcess(['run', '--config', config], { ...replay.env, SER_CACHE_DIR: path.join(work, 'cache') });
 });
 
 afterAll(async () => {
-  if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
+  await agent.stop();
   await subscriber.endAsync();
   await broker.close();
   await rm(work, { recursive: true, force: true });
@@ -124,7 +99,7 @@ describe('ser-agent run, end to end', () => {
   });
 
   it('lights each published emotion\'s LED in event order, for the hold time, with the status LED on first', async () => {
-    const ledChanges = () => logged('led').map((line) => [line['pin'], line['on']] as const);
+    const ledChanges = () => agent.logged('led').map((line) => [line['pin'], line['on']] as const);
     await waitFor('the anger LED to go off again', () => {
       const changes = ledChanges();
       const on = changes.findIndex(([pin, state]) => pin === PINS.anger && state);
@@ -159,21 +134,20 @@ describe('ser-agent run, end to end', () => {
 
   it('restarts a killed recorder and hears again', async () => {
     const [recorder] = await waitFor('arecord', () => {
-      const pids = childProcesses(agent.pid ?? -1, 'arecord');
+      const pids = childProcesses(agent.process.pid ?? -1, 'arecord');
       return pids.length > 0 ? pids : undefined;
     });
     const eventsBefore = onTopic('event').length;
     process.kill(recorder ?? -1, 'SIGKILL');
-    await waitFor('capture degraded', () => logged('capture degraded').at(-1));
+    await waitFor('capture degraded', () => agent.logged('capture degraded').at(-1));
     await waitFor('a new event from the restarted recorder', () =>
       onTopic('event').length > eventsBefore ? true : undefined,
     );
-    await waitFor('audio to flow again', () => (logged('audio is flowing').length >= 2 ? true : undefined));
+    await waitFor('audio to flow again', () => (agent.logged('audio is flowing').length >= 2 ? true : undefined));
   });
 
   it('on SIGTERM says offline, turns the LEDs off and exits 0 without leaving audio behind', async () => {
-    agent.kill('SIGTERM');
-    const { code } = await exit;
+    const { code } = await agent.stop();
     expect(code).toBe(0);
     await waitFor('offline', () => onTopic('status').find((m) => m.payload === 'offline'));
     // A subscriber arriving later learns the box is offline from the retained status.
@@ -185,9 +159,9 @@ describe('ser-agent run, end to end', () => {
     expect(await retained).toEqual({ topic: `ser/${DEVICE_ID}/status`, payload: 'offline', retain: true });
     await late.endAsync();
     const lastState = new Map<unknown, unknown>();
-    for (const line of logged('led')) lastState.set(line['pin'], line['on']);
+    for (const line of agent.logged('led')) lastState.set(line['pin'], line['on']);
     expect(Object.fromEntries(lastState)).toEqual(Object.fromEntries([...lastState.keys()].map((pin) => [pin, false])));
-    expect(childProcesses(agent.pid ?? -1, 'arecord', true)).toEqual([]);
+    expect(childProcesses(agent.process.pid ?? -1, 'arecord', true)).toEqual([]);
     // Nothing was written where the agent could have put audio or features.
     expect((await readdir(work)).sort()).toEqual(filesBeforeStart);
   });

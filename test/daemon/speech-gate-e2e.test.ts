@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,8 +7,8 @@ import { SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { EMOTIONS } from '../../src/labels.js';
 import type { EmotionEvent, HealthReport } from '../../src/mqtt/payloads.js';
 import { encodeWav } from '../audio/helpers/wav-writer.js';
+import { startAgentProcess } from '../helpers/agent-process.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { REPO_ROOT } from '../helpers/cli.js';
 import { goldenWavPath } from '../helpers/golden.js';
 import { loudPinkNoise, pluckedChords } from '../helpers/non-speech.js';
 
@@ -28,7 +27,7 @@ let broker: TestBroker;
 let subscriber: MqttClient;
 const events: EmotionEvent[] = [];
 const health: HealthReport[] = [];
-const logLines: Array<Record<string, unknown>> = [];
+let logLines: Array<Record<string, unknown>> = [];
 let exitCode: number | null;
 
 beforeAll(async () => {
@@ -63,20 +62,12 @@ beforeAll(async () => {
       shutdownSeconds: 10,
     }),
   );
-  const agent = spawn(
-    process.execPath,
-    [path.join(REPO_ROOT, 'bin', 'ser-agent.js'), 'run', '--config', config, '--log-level', 'debug', '--input', notSpeech, SPEECH],
-    { cwd: REPO_ROOT, env: { ...process.env, SER_CACHE_DIR: path.join(work, 'cache') }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let pending = '';
-  agent.stdout.on('data', (data: Buffer) => {
-    pending += data.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) logLines.push(JSON.parse(line) as Record<string, unknown>);
+  const agent = startAgentProcess(['run', '--config', config, '--log-level', 'debug', '--input', notSpeech, SPEECH], {
+    SER_CACHE_DIR: path.join(work, 'cache'),
   });
   // The replay ends after both files; the agent then stops on its own.
-  exitCode = await new Promise((resolve) => agent.once('exit', (code) => resolve(code)));
+  exitCode = (await agent.exit).code;
+  logLines = agent.lines;
   // Health is published every second; let the last QoS-0/1 deliveries arrive.
   await new Promise((resolve) => setTimeout(resolve, 200));
 }, 120_000);
