@@ -6,6 +6,7 @@ import { loadAudio } from '../../src/audio/load-clip.js';
 import { findExecutable } from '../../src/capture/find-executable.js';
 import { RecorderSource, type RecorderSourceOptions } from '../../src/capture/recorder-source.js';
 import { type AlsaReplay, CaptureSink, childProcesses, createAlsaReplay } from '../helpers/alsa.js';
+import { audioSourceContract } from './audio-source-contract.js';
 import { captureLogs } from '../helpers/logs.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { goldenWavPath } from '../helpers/golden.js';
@@ -58,6 +59,9 @@ async function fakeRecorderPath(script: string): Promise<string> {
   await chmod(path.join(bin, 'arecord'), 0o755);
   return bin;
 }
+
+audioSourceContract('RecorderSource (arecord)', () => ({ source: recorder({}).source, expected: replay.samples }));
+audioSourceContract('RecorderSource (sox)', () => ({ source: recorder({ recorder: 'sox' }).source, expected: replay.samples }));
 
 describe('RecorderSource with the real arecord', () => {
   it('delivers the recording sample for sample through the ALSA file plugin', async () => {

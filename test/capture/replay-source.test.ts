@@ -8,6 +8,7 @@ import { CaptureSink } from '../helpers/alsa.js';
 import { captureLogs } from '../helpers/logs.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { goldenWavPath } from '../helpers/golden.js';
+import { audioSourceContract } from './audio-source-contract.js';
 
 const SPEECH_22K = goldenWavPath('speech_e_22k');
 const SPEECH_16K = goldenWavPath('speech_a_16k');
@@ -31,6 +32,11 @@ function concat(sink: CaptureSink): number[] {
 function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+audioSourceContract('ReplaySource', async () => ({
+  source: new ReplaySource({ logger: captureLogs().logger, files: [SPEECH_22K], realtime: false }),
+  expected: await loadAudio(SPEECH_22K, { durationSeconds: Infinity }),
+}));
 
 describe('ReplaySource', () => {
   it('replays files at any rate, skipping one that fails, then ends', async () => {
