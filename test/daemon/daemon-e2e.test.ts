@@ -3,7 +3,6 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
 import { EMOTIONS } from '../../src/labels.js';
@@ -12,6 +11,7 @@ import { childProcesses, createAlsaReplay } from '../helpers/alsa.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
+import { retainedMessage, startSubscriber, type RecordingSubscriber } from '../helpers/subscriber.js';
 
 /**
  * The whole agent as it runs on a box: the real `ser-agent run` process, a real broker, the
@@ -23,30 +23,18 @@ const SPEECH = path.join(DATASETS_DIR, 'tess', 'OAF_angry', 'OAF_bath_angry.flac
 const PINS = { anger: 17, disgust: 5, fear: 6, happiness: 13, neutral: 19, sadness: 26, surprise: 21 };
 const STATUS_PIN = 24;
 
-interface Received {
-  topic: string;
-  payload: string;
-  retain: boolean;
-}
-
 let work: string;
 let broker: TestBroker;
-let subscriber: MqttClient;
+let subscriber: RecordingSubscriber;
 let agent: AgentProcess;
-const messages: Received[] = [];
 let filesBeforeStart: string[];
 
-const onTopic = (suffix: string) => messages.filter((m) => m.topic === `ser/${DEVICE_ID}/${suffix}`);
+const onTopic = (suffix: string) => subscriber.on(`ser/${DEVICE_ID}/${suffix}`);
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ser-e2e-'));
   broker = await startTestBroker();
-  subscriber = mqtt.connect(broker.url, { clientId: 'e2e-subscriber' });
-  await new Promise<void>((resolve) => subscriber.once('connect', () => resolve()));
-  await subscriber.subscribeAsync([`ser/${DEVICE_ID}/#`, 'homeassistant/#']);
-  subscriber.on('message', (topic, payload, packet) => {
-    messages.push({ topic, payload: payload.toString(), retain: packet.retain });
-  });
+  subscriber = await startSubscriber(broker.url, 'e2e-subscriber', [`ser/${DEVICE_ID}/#`, 'homeassistant/#']);
 
   const replay = await createAlsaReplay(await loadAudio(SPEECH, { durationSeconds: Infinity }), work);
   const config = path.join(work, 'config.json');
@@ -66,7 +54,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await agent.stop();
-  await subscriber.endAsync();
+  await subscriber.close();
   await broker.close();
   await rm(work, { recursive: true, force: true });
 });
@@ -90,7 +78,7 @@ describe('ser-agent run, end to end', () => {
     const status = await waitFor('status', () => onTopic('status').find((m) => m.payload === 'online'));
     expect(status.payload).toBe('online');
     const discovery = await waitFor('discovery', () => {
-      const configs = messages.filter((m) => m.topic.startsWith('homeassistant/') && m.topic.endsWith('/config'));
+      const configs = subscriber.messages.filter((m) => m.topic.startsWith('homeassistant/') && m.topic.endsWith('/config'));
       return configs.length >= 2 ? configs : undefined;
     });
     for (const config of discovery) {
@@ -151,13 +139,11 @@ describe('ser-agent run, end to end', () => {
     expect(code).toBe(0);
     await waitFor('offline', () => onTopic('status').find((m) => m.payload === 'offline'));
     // A subscriber arriving later learns the box is offline from the retained status.
-    const late = await mqtt.connectAsync(broker.url, { clientId: 'e2e-late' });
-    const retained = new Promise<Received>((resolve) =>
-      late.once('message', (topic, payload, packet) => resolve({ topic, payload: payload.toString(), retain: packet.retain })),
-    );
-    await late.subscribeAsync(`ser/${DEVICE_ID}/status`);
-    expect(await retained).toEqual({ topic: `ser/${DEVICE_ID}/status`, payload: 'offline', retain: true });
-    await late.endAsync();
+    expect(await retainedMessage(broker.url, 'e2e-late', `ser/${DEVICE_ID}/status`)).toEqual({
+      topic: `ser/${DEVICE_ID}/status`,
+      payload: 'offline',
+      retain: true,
+    });
     const lastState = new Map<unknown, unknown>();
     for (const line of agent.logged('led')) lastState.set(line['pin'], line['on']);
     expect(Object.fromEntries(lastState)).toEqual(Object.fromEntries([...lastState.keys()].map((pin) => [pin, false])));

@@ -1,7 +1,6 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
 import { QUEUE_FILE } from '../../src/mqtt/durable-queue.js';
@@ -10,6 +9,7 @@ import { startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-
 import { createAlsaReplay, type AlsaReplay } from '../helpers/alsa.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
+import { startSubscriber, type RecordingSubscriber } from '../helpers/subscriber.js';
 
 /**
  * Issue 3's outage test, with the real `ser-agent run` process, real arecord (through the ALSA
@@ -32,7 +32,7 @@ let work: string;
 let stateDir: string;
 let port: number;
 let broker: TestBroker | undefined;
-let subscriber: MqttClient | undefined;
+let subscriber: RecordingSubscriber | undefined;
 const agents: AgentProcess[] = [];
 /** How long the agent may take to do what a step waits for (the test's timeout is 120 s). */
 const PATIENCE_MS = 40_000;
@@ -93,7 +93,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const agent of agents) agent.process.kill('SIGKILL');
   await Promise.all(agents.map((agent) => agent.exit));
-  await subscriber?.endAsync();
+  await subscriber?.close();
   await broker?.close();
   await rm(work, { recursive: true, force: true });
 });
@@ -133,21 +133,19 @@ describe('ser-agent run through a broker outage and a SIGKILL', { timeout: 120_0
 
   it('delivers all of them after broker and agent restart, in order, none invented', async () => {
     broker = await startTestBroker({ port });
-    const received: string[] = [];
-    subscriber = await mqtt.connectAsync(broker.url, { clientId: 'outage-subscriber' });
-    subscriber.on('message', (topic, payload) => {
-      if (topic === EVENT_TOPIC) received.push(payload.toString());
-    });
-    await subscriber.subscribeAsync(EVENT_TOPIC, { qos: 1 });
+    const events = await startSubscriber(broker.url, 'outage-subscriber', EVENT_TOPIC, 1);
+    subscriber = events;
+    const received = (): string[] => events.on(EVENT_TOPIC).map((message) => message.payload);
 
     const replay = await createAlsaReplay(new Float32Array(16_000), path.join(work, 'silence'));
     const agent = startAgent(await writeConfig('silence', replay), replay);
-    await waitFor('the queued events', () => (received.length >= queued.length ? true : undefined), PATIENCE_MS);
+    await waitFor('the queued events', () => (received().length >= queued.length ? true : undefined), PATIENCE_MS);
     await waitFor('the queue file to empty', async () => ((await queuedPayloads()).length === 0 ? true : undefined), PATIENCE_MS);
     // Time for anything extra (a duplicate, an invented event) to show up.
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(received).toEqual(queued);
-    const ids = received.map((payload) => (JSON.parse(payload) as { id: string }).id);
+    const delivered = received();
+    expect(delivered).toEqual(queued);
+    const ids = delivered.map((payload) => (JSON.parse(payload) as { id: string }).id);
     expect([...ids].sort()).toEqual(ids);
     expect(agent.lines.find((line) => line['msg'] === 'event queue opened')).toMatchObject({ queued: queued.length });
 

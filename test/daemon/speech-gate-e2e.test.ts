@@ -1,7 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { EMOTIONS } from '../../src/labels.js';
@@ -11,6 +10,7 @@ import { startAgentProcess } from '../helpers/agent-process.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { goldenWavPath } from '../helpers/golden.js';
 import { loudPinkNoise, pluckedChords } from '../helpers/non-speech.js';
+import { startSubscriber, type RecordingSubscriber } from '../helpers/subscriber.js';
 
 /**
  * The speech gate's contract, on the real `ser-agent run --input` with the shipped models and
@@ -24,21 +24,16 @@ const SPEECH = goldenWavPath('long_5s_16k');
 
 let work: string;
 let broker: TestBroker;
-let subscriber: MqttClient;
-const events: EmotionEvent[] = [];
-const health: HealthReport[] = [];
+let subscriber: RecordingSubscriber;
+let events: EmotionEvent[] = [];
+let health: HealthReport[] = [];
 let logLines: Array<Record<string, unknown>> = [];
 let exitCode: number | null;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ser-gate-e2e-'));
   broker = await startTestBroker();
-  subscriber = await mqtt.connectAsync(broker.url, { clientId: 'gate-e2e-subscriber' });
-  await subscriber.subscribeAsync([`ser/${DEVICE_ID}/event`, `ser/${DEVICE_ID}/health`]);
-  subscriber.on('message', (topic, payload) => {
-    if (topic.endsWith('/event')) events.push(JSON.parse(payload.toString()) as EmotionEvent);
-    else health.push(JSON.parse(payload.toString()) as HealthReport);
-  });
+  subscriber = await startSubscriber(broker.url, 'gate-e2e-subscriber', [`ser/${DEVICE_ID}/event`, `ser/${DEVICE_ID}/health`]);
 
   // Float WAV, so loud noise is not clipped into something else by 16-bit rounding.
   const notSpeech = path.join(work, 'television.wav');
@@ -70,10 +65,12 @@ beforeAll(async () => {
   logLines = agent.lines;
   // Health is published every second; let the last QoS-0/1 deliveries arrive.
   await new Promise((resolve) => setTimeout(resolve, 200));
+  events = subscriber.on(`ser/${DEVICE_ID}/event`).map((message) => JSON.parse(message.payload) as EmotionEvent);
+  health = subscriber.on(`ser/${DEVICE_ID}/health`).map((message) => JSON.parse(message.payload) as HealthReport);
 }, 120_000);
 
 afterAll(async () => {
-  await subscriber.endAsync();
+  await subscriber.close();
   await broker.close();
   await rm(work, { recursive: true, force: true });
 });

@@ -1,12 +1,12 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_FILE } from '../../src/mqtt/durable-queue.js';
 import { startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
+import { startSubscriber, type ReceivedMessage, type RecordingSubscriber } from '../helpers/subscriber.js';
 
 /**
  * Issue 3, part 7: only labels and probabilities leave the box. The real `ser-agent run`, at
@@ -51,9 +51,10 @@ const MAX_NUMBERS_IN_A_ROW = 16;
 
 let work: string;
 let broker: TestBroker;
-let subscriber: MqttClient;
+let subscriber: RecordingSubscriber;
 let agent: AgentProcess;
-const messages: Array<{ topic: string; payload: string }> = [];
+/** Everything anyone published, as the subscriber to '#' received it. */
+let messages: ReceivedMessage[] = [];
 /** Everything the agent wrote, stdout and stderr, line by line as written. */
 let logLines: string[] = [];
 
@@ -62,9 +63,8 @@ const count = (topic: string) => messages.filter((message) => message.topic === 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ser-privacy-'));
   broker = await startTestBroker();
-  subscriber = await mqtt.connectAsync(broker.url, { clientId: 'privacy-everything' });
-  subscriber.on('message', (topic, payload) => messages.push({ topic, payload: payload.toString() }));
-  await subscriber.subscribeAsync('#');
+  subscriber = await startSubscriber(broker.url, 'privacy-everything', '#');
+  messages = subscriber.messages;
 
   const config = path.join(work, 'config.json');
   await writeFile(
@@ -88,7 +88,7 @@ beforeAll(async () => {
     count(`${OWN_TREE}event`) >= 3 && healthReports() >= 2 && OWN_DISCOVERY.every((topic) => count(topic) >= 1) ? true : undefined,
   );
   // Home Assistant coming online makes the agent send its discovery again.
-  await subscriber.publishAsync(HOME_ASSISTANT_STATUS, 'online');
+  await subscriber.client.publishAsync(HOME_ASSISTANT_STATUS, 'online');
   await waitFor('discovery sent again', () => (OWN_DISCOVERY.every((topic) => count(topic) >= 2) ? true : undefined));
   await agent.stop();
   logLines = [...agent.written, ...agent.stderr];
@@ -97,7 +97,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await agent.stop();
-  await subscriber.endAsync();
+  await subscriber.close();
   await broker.close();
   await rm(work, { recursive: true, force: true });
 });
