@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { loadAudio } from '../src/audio/load-clip.js';
 import { CAPTURE_PERIOD_SECONDS } from '../src/capture/recorder-command.js';
 import { SAMPLE_RATE } from '../src/dsp/constants.js';
-import { startAgentProcess } from '../test/helpers/agent-process.js';
+import { startAgentProcess, writeAgentConfig } from '../test/helpers/agent-process.js';
 import { childProcesses, createAlsaFifoCapture, encodeS16le } from '../test/helpers/alsa.js';
 import { startTestBroker } from '../test/helpers/broker.js';
 import { summarize, type Summary } from './stats.js';
@@ -81,19 +81,15 @@ export async function measureDaemon(
     if (measuring) latencies.push(Date.now() - Date.parse(event.ts));
   });
   await subscriber.subscribeAsync('ser/bench/event');
-  const config = path.join(work, 'config.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      deviceId: 'bench',
-      mqtt: { url: broker.url, discovery: { enabled: false } },
-      window: { hopSeconds: 1, ...(options.minSpeechRatio === undefined ? {} : { minSpeechRatio: options.minSpeechRatio }) },
-      gpio: { driver: 'simulated' },
-      log: { level: 'warn' },
-      audio: { recorder: 'arecord', device: microphone.device },
-      state: { directory: path.join(work, 'state') },
-    }),
-  );
+  const config = await writeAgentConfig(work, {
+    deviceId: 'bench',
+    mqtt: { url: broker.url, discovery: { enabled: false } },
+    window: { hopSeconds: 1, ...(options.minSpeechRatio === undefined ? {} : { minSpeechRatio: options.minSpeechRatio }) },
+    gpio: { driver: 'simulated' },
+    log: { level: 'warn' },
+    audio: { recorder: 'arecord', device: microphone.device },
+    state: { directory: path.join(work, 'state') },
+  });
   const daemon = startAgentProcess(['run', '--config', config], microphone.env);
   let fifo: FileHandle | undefined;
   let feeding: Promise<void> | undefined;

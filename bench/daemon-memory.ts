@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type BackendName } from '../src/model/backend.js';
-import { startAgentProcess } from '../test/helpers/agent-process.js';
+import { startAgentProcess, writeAgentConfig } from '../test/helpers/agent-process.js';
 import { REPO_ROOT } from '../test/helpers/cli.js';
 import { summarize } from './stats.js';
 
@@ -25,19 +25,15 @@ const SAMPLE_MS = 100;
 export async function measureDaemonMemory(files: readonly string[], backend: BackendName): Promise<DaemonMemory> {
   const work = await mkdtemp(path.join(os.tmpdir(), 'ser-bench-memory-'));
   try {
-    const config = path.join(work, 'config.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        deviceId: 'bench-memory',
-        mqtt: { url: '' },
-        model: { backend },
-        gpio: { driver: 'simulated' },
-        // An explicit backend, not auto: one that cannot start fails the run instead of being replaced.
-        log: { level: 'warn' },
-        state: { directory: path.join(work, 'state') },
-      }),
-    );
+    const config = await writeAgentConfig(work, {
+      deviceId: 'bench-memory',
+      mqtt: { url: '' },
+      model: { backend },
+      gpio: { driver: 'simulated' },
+      // An explicit backend, not auto: one that cannot start fails the run instead of being replaced.
+      log: { level: 'warn' },
+      state: { directory: path.join(work, 'state') },
+    });
     const daemon = startAgentProcess(['run', '--config', config, '--input', ...files], {}, { nodeOptions: unitNodeOptions() });
     const samples: Array<{ hwmKb: number; rssKb: number }> = [];
     const pid = daemon.process.pid ?? -1;

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:fs';
-import { mkdtemp, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -10,7 +10,7 @@ import { CLIP_SAMPLES, SAMPLE_RATE } from '../src/dsp/constants.js';
 import type { HealthReport } from '../src/mqtt/payloads.js';
 import { levelDbfs } from '../src/pipeline/level.js';
 import { DEFAULT_SILENCE_DBFS } from '../src/pipeline/silence.js';
-import { startAgentProcess, type AgentProcess } from '../test/helpers/agent-process.js';
+import { startAgentProcess, writeAgentConfig, type AgentProcess } from '../test/helpers/agent-process.js';
 import { createAlsaFifoCapture, encodeS16le } from '../test/helpers/alsa.js';
 import { startTestBroker, type TestBroker } from '../test/helpers/broker.js';
 import { summarize } from './stats.js';
@@ -155,22 +155,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     });
     await subscriber.subscribeAsync([`ser/${DEVICE_ID}/event`, `ser/${DEVICE_ID}/health`], { qos: 1 });
 
-    const config = path.join(work, 'config.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        deviceId: DEVICE_ID,
-        mqtt: { url: broker.url, healthSeconds: 1 },
-        audio: { device: microphone.device },
-        gpio: { driver: 'simulated' },
-        // Every window must give an event: the flow control above counts events, not windows.
-        // The speech gate turns away a few windows of the TESS loop (speech ratios 0.15-0.29
-        // where one word ends and the next file starts late), which would stall it.
-        window: { minSpeechRatio: 0 },
-        log: { level: 'info' },
-        ...(options.backend === undefined ? {} : { model: { backend: options.backend } }),
-      }),
-    );
+    const config = await writeAgentConfig(work, {
+      deviceId: DEVICE_ID,
+      mqtt: { url: broker.url, healthSeconds: 1 },
+      audio: { device: microphone.device },
+      gpio: { driver: 'simulated' },
+      // Every window must give an event: the flow control above counts events, not windows.
+      // The speech gate turns away a few windows of the TESS loop (speech ratios 0.15-0.29
+      // where one word ends and the next file starts late), which would stall it.
+      window: { minSpeechRatio: 0 },
+      log: { level: 'info' },
+      ...(options.backend === undefined ? {} : { model: { backend: options.backend } }),
+    });
     // Its own state directory: an event queue left by another run must not be replayed into this one.
     const agent = startAgentProcess(['run', '--config', config], {
       ...microphone.env,

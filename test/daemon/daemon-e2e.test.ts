@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
 import { EMOTIONS } from '../../src/labels.js';
-import { startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.js';
+import { startAgentProcess, waitFor, writeAgentConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { childProcesses, createAlsaReplay } from '../helpers/alsa.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { REPO_ROOT } from '../helpers/cli.js';
@@ -37,17 +37,13 @@ beforeAll(async () => {
   subscriber = await startSubscriber(broker.url, 'e2e-subscriber', [`ser/${DEVICE_ID}/#`, 'homeassistant/#']);
 
   const replay = await createAlsaReplay(await loadAudio(SPEECH, { durationSeconds: Infinity }), work);
-  const config = path.join(work, 'config.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      deviceId: DEVICE_ID,
-      mqtt: { url: broker.url, healthSeconds: 1 },
-      audio: { device: replay.device },
-      gpio: { driver: 'simulated', pins: PINS, statusPin: STATUS_PIN, holdSeconds: 1 },
-      shutdownSeconds: 10,
-    }),
-  );
+  const config = await writeAgentConfig(work, {
+    deviceId: DEVICE_ID,
+    mqtt: { url: broker.url, healthSeconds: 1 },
+    audio: { device: replay.device },
+    gpio: { driver: 'simulated', pins: PINS, statusPin: STATUS_PIN, holdSeconds: 1 },
+    shutdownSeconds: 10,
+  });
   filesBeforeStart = (await readdir(work)).sort();
   agent = startAgentProcess(['run', '--config', config], { ...replay.env, SER_CACHE_DIR: path.join(work, 'cache') });
 });

@@ -1,9 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMOTIONS } from '../../src/labels.js';
-import { startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.js';
+import { startAgentProcess, waitFor, writeAgentConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
 import { freePort } from '../helpers/ports.js';
@@ -34,16 +34,12 @@ beforeAll(async () => {
   broker = await startTestBroker();
   subscriber = await startSubscriber(broker.url, 'metrics-e2e-subscriber', `ser/${DEVICE_ID}/event`);
 
-  const config = path.join(work, 'config.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      deviceId: DEVICE_ID,
-      mqtt: { url: broker.url },
-      gpio: { driver: 'simulated' },
-      state: { directory: path.join(work, 'state') },
-    }),
-  );
+  const config = await writeAgentConfig(work, {
+    deviceId: DEVICE_ID,
+    mqtt: { url: broker.url },
+    gpio: { driver: 'simulated' },
+    state: { directory: path.join(work, 'state') },
+  });
   const port = await freePort();
   metricsUrl = `http://127.0.0.1:${port}/metrics`;
   const inputs = Array.from({ length: REPLAYS }, () => SPEECH);

@@ -1,11 +1,11 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
 import { QUEUE_FILE } from '../../src/mqtt/durable-queue.js';
 import { RECORD_EVENT, scanQueueFile } from '../../src/mqtt/queue-file.js';
-import { startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.js';
+import { startAgentProcess, waitFor, writeAgentConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { createAlsaReplay, type AlsaReplay } from '../helpers/alsa.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
@@ -38,23 +38,18 @@ const agents: AgentProcess[] = [];
 const PATIENCE_MS = 40_000;
 
 async function writeConfig(name: string, replay: AlsaReplay): Promise<string> {
-  const file = path.join(work, `${name}.json`);
-  await writeFile(
-    file,
-    JSON.stringify({
-      deviceId: DEVICE_ID,
-      mqtt: { url: `mqtt://127.0.0.1:${port}`, discovery: { enabled: false } },
-      audio: { device: replay.device },
-      gpio: { driver: 'simulated' },
-      state: { directory: stateDir },
-      // This test is about the queue, not the speech gate. Past its 10 s of speech the replay
-      // is the file plugin repeating one period (a constant -34 dBFS buzz), which the gate
-      // rightly turns away; the test needs a steady stream of events while the broker is down.
-      window: { minSpeechRatio: 0 },
-      log: { level: 'debug' },
-    }),
-  );
-  return file;
+  return writeAgentConfig(work, {
+    deviceId: DEVICE_ID,
+    mqtt: { url: `mqtt://127.0.0.1:${port}`, discovery: { enabled: false } },
+    audio: { device: replay.device },
+    gpio: { driver: 'simulated' },
+    state: { directory: stateDir },
+    // This test is about the queue, not the speech gate. Past its 10 s of speech the replay
+    // is the file plugin repeating one period (a constant -34 dBFS buzz), which the gate
+    // rightly turns away; the test needs a steady stream of events while the broker is down.
+    window: { minSpeechRatio: 0 },
+    log: { level: 'debug' },
+  }, name);
 }
 
 function startAgent(config: string, replay: AlsaReplay): AgentProcess {

@@ -6,7 +6,7 @@ import { SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { EMOTIONS } from '../../src/labels.js';
 import type { EmotionEvent, HealthReport } from '../../src/mqtt/payloads.js';
 import { encodeWav } from '../audio/helpers/wav-writer.js';
-import { startAgentProcess } from '../helpers/agent-process.js';
+import { startAgentProcess, writeAgentConfig } from '../helpers/agent-process.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { goldenWavPath } from '../helpers/golden.js';
 import { loudPinkNoise, pluckedChords } from '../helpers/non-speech.js';
@@ -44,19 +44,15 @@ beforeAll(async () => {
   both.set(music, noise.length);
   await writeFile(notSpeech, encodeWav([both], SAMPLE_RATE, { kind: 'float', bits: 32 }));
 
-  const config = path.join(work, 'config.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      deviceId: DEVICE_ID,
-      mqtt: { url: broker.url, healthSeconds: 1 },
-      // Hop 1 s: eight windows lie wholly in the noise and music, each one a chance to fail.
-      window: { hopSeconds: 1 },
-      gpio: { driver: 'simulated' },
-      state: { directory: path.join(work, 'state') },
-      shutdownSeconds: 10,
-    }),
-  );
+  const config = await writeAgentConfig(work, {
+    deviceId: DEVICE_ID,
+    mqtt: { url: broker.url, healthSeconds: 1 },
+    // Hop 1 s: eight windows lie wholly in the noise and music, each one a chance to fail.
+    window: { hopSeconds: 1 },
+    gpio: { driver: 'simulated' },
+    state: { directory: path.join(work, 'state') },
+    shutdownSeconds: 10,
+  });
   const agent = startAgentProcess(['run', '--config', config, '--log-level', 'debug', '--input', notSpeech, SPEECH], {
     SER_CACHE_DIR: path.join(work, 'cache'),
   });

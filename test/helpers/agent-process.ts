@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO_ROOT } from './cli.js';
 
@@ -102,4 +103,14 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * Writes `config` as `<dir>/<name>.json`, the file `ser-agent run --config` reads, and returns
+ * its path. Only what a test sets: the agent's defaults fill in the rest.
+ */
+export async function writeAgentConfig(dir: string, config: Record<string, unknown>, name = 'config'): Promise<string> {
+  const file = path.join(dir, `${name}.json`);
+  await writeFile(file, JSON.stringify(config));
+  return file;
 }

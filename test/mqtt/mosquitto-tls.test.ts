@@ -9,7 +9,7 @@ import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
 import { createEmotionEvent, type EmotionEvent } from '../../src/mqtt/payloads.js';
 import { MqttPublisher, type MqttPublisherOptions } from '../../src/mqtt/publisher.js';
 import { readTlsOptions, type TlsSettings } from '../../src/mqtt/tls-options.js';
-import { startAgentProcess, waitFor } from '../helpers/agent-process.js';
+import { startAgentProcess, waitFor, writeAgentConfig } from '../helpers/agent-process.js';
 import { messageLines, runSerAgent } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
@@ -344,17 +344,12 @@ describe('ser-agent with a secured broker', { timeout: 180_000 }, () => {
   async function configFile(name: string, mqtt: Record<string, unknown>): Promise<string> {
     const passwordFile = path.join(work, `${name}.password`);
     await writeFile(passwordFile, `${DEVICE_PASSWORD}\n`, { mode: 0o600 });
-    const file = path.join(work, `${name}.json`);
-    await writeFile(
-      file,
-      JSON.stringify({
-        deviceId: DEVICE,
-        mqtt: { url: url(), username: DEVICE, passwordFile, tls: { caFile: pki.ca.cert, certFile: pki.client.cert, keyFile: pki.client.key }, ...mqtt },
-        gpio: { driver: 'simulated' },
-        shutdownSeconds: 10,
-      }),
-    );
-    return file;
+    return writeAgentConfig(work, {
+      deviceId: DEVICE,
+      mqtt: { url: url(), username: DEVICE, passwordFile, tls: { caFile: pki.ca.cert, certFile: pki.client.cert, keyFile: pki.client.key }, ...mqtt },
+      gpio: { driver: 'simulated' },
+      shutdownSeconds: 10,
+    }, name);
   }
 
   it('publishes over mutual TLS with the password from mqtt.passwordFile, which no output shows', async () => {

@@ -1,9 +1,9 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_FILE } from '../../src/mqtt/durable-queue.js';
-import { startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.js';
+import { startAgentProcess, waitFor, writeAgentConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
 import { startSubscriber, type ReceivedMessage, type RecordingSubscriber } from '../helpers/subscriber.js';
@@ -66,17 +66,13 @@ beforeAll(async () => {
   subscriber = await startSubscriber(broker.url, 'privacy-everything', '#');
   messages = subscriber.messages;
 
-  const config = path.join(work, 'config.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      deviceId: DEVICE_ID,
-      mqtt: { url: broker.url, healthSeconds: 1 },
-      window: { hopSeconds: 1 },
-      gpio: { driver: 'simulated', pins: { anger: 17, happiness: 27 }, statusPin: 24 },
-      log: { level: 'debug' },
-    }),
-  );
+  const config = await writeAgentConfig(work, {
+    deviceId: DEVICE_ID,
+    mqtt: { url: broker.url, healthSeconds: 1 },
+    window: { hopSeconds: 1 },
+    gpio: { driver: 'simulated', pins: { anger: 17, happiness: 27 }, statusPin: 24 },
+    log: { level: 'debug' },
+  });
   agent = startAgentProcess(['run', '--config', config, '--input', ...SPEECH], {
     SER_CACHE_DIR: path.join(work, 'cache'),
     SER_STATE_DIRECTORY: path.join(work, 'state'),

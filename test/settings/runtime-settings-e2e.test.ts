@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SETTINGS_FILE } from '../../src/settings/runtime-settings.js';
-import { startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.js';
+import { startAgentProcess, waitFor, writeAgentConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
 import { retainedMessage, startSubscriber, type ReceivedMessage, type RecordingSubscriber } from '../helpers/subscriber.js';
@@ -50,19 +50,15 @@ beforeAll(async () => {
   stateDir = path.join(work, 'state');
   broker = await startTestBroker();
   subscriber = await startSubscriber(broker.url, 'settings-e2e-home-assistant', [`${BASE}/#`, 'homeassistant/#'], 1);
-  config = path.join(work, 'config.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      deviceId: DEVICE_ID,
-      mqtt: { url: broker.url },
-      // A window every second, so a change shows within a few.
-      window: { hopSeconds: 1 },
-      gpio: { driver: 'simulated' },
-      state: { directory: stateDir },
-      log: { level: 'debug' },
-    }),
-  );
+  config = await writeAgentConfig(work, {
+    deviceId: DEVICE_ID,
+    mqtt: { url: broker.url },
+    // A window every second, so a change shows within a few.
+    window: { hopSeconds: 1 },
+    gpio: { driver: 'simulated' },
+    state: { directory: stateDir },
+    log: { level: 'debug' },
+  });
 });
 
 afterAll(async () => {
