@@ -9,9 +9,10 @@ import { CLIP_SAMPLES, SAMPLE_RATE } from '../src/dsp/constants.js';
 import { SpeechDetector, toDetectorRate } from '../src/speech/speech-detector.js';
 import { SpeechTrack } from '../src/speech/speech-track.js';
 import { modelWindowOptions, Windower } from '../src/pipeline/windower.js';
+import { REPO_ROOT as root } from '../test/helpers/cli.js';
+import { ManualClock } from '../test/helpers/manual-clock.js';
 import { measureDaemon } from './daemon-bench.js';
 import { measureDaemonMemory } from './daemon-memory.js';
-import { REPO_ROOT as root } from '../test/helpers/cli.js';
 import { summarize, time, type Summary } from './stats.js';
 
 /**
@@ -85,7 +86,7 @@ const gateResampleSummary = summarize(await time(() => toDetectorRate(window, SA
 // 100 consecutive windows of the looped recording, each timed as the worker meets it.
 const looped = await loadAudio(sampleFile, { durationSeconds: Infinity });
 const streamSamples = new Float32Array(102 * SAMPLE_RATE).map((_, i) => looped[i % looped.length] as number);
-const hopWindows = new Windower(modelWindowOptions(1), { now: () => 0 }).push(streamSamples);
+const hopWindows = new Windower(modelWindowOptions(1), new ManualClock()).push(streamSamples);
 const track = new SpeechTrack(detector, SAMPLE_RATE);
 const streamedMs = hopWindows.map((hopWindow) => {
   const start = process.hrtime.bigint();
