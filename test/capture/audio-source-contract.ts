@@ -69,7 +69,7 @@ export function audioSourceContract(name: string, build: () => AudioSourceHarnes
       expect(states(sink).at(-1)).toBe('stopped');
     });
 
-    it('resolves stop() before start() without reporting anything', async () => {
+    it('resolves stop() before start(), and starts normally after it', async () => {
       const { source } = await build();
       await source.stop();
       const sink = new CaptureSink(1);
