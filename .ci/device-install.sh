@@ -40,6 +40,11 @@ for dev in typescript vitest eslint playwright-core; do
   fi
 done
 test -f dist/src/cli.js || { echo "device-install: the README's steps left no dist/src/cli.js" >&2; exit 1; }
+# dist/ is what the box runs: the compiled agent only, never the benchmark harness (issue 14).
+if [ "$(ls dist)" != "src" ]; then
+  echo "device-install: dist/ holds $(ls dist | tr '\n' ' '); the build should compile src/ alone" >&2
+  exit 1
+fi
 
 echo "--- device install: classify $(basename "$speech")"
 result="$(./bin/ser-agent.js classify --json --log-level warn "$speech")"

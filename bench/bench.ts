@@ -1,6 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadAudio } from '../src/audio/load-clip.js';
 import { prepareClip } from '../src/dsp/clip.js';
 import { FeatureExtractor } from '../src/dsp/features.js';
@@ -10,6 +9,8 @@ import { CLIP_SAMPLES, SAMPLE_RATE } from '../src/dsp/constants.js';
 import { SpeechDetector, toDetectorRate } from '../src/speech/speech-detector.js';
 import { SpeechTrack } from '../src/speech/speech-track.js';
 import { modelWindowOptions, Windower } from '../src/pipeline/windower.js';
+import { REPO_ROOT as root } from '../test/helpers/cli.js';
+import { ManualClock } from '../test/helpers/manual-clock.js';
 import { measureDaemon } from './daemon-bench.js';
 import { measureDaemonMemory } from './daemon-memory.js';
 import { summarize, time, type Summary } from './stats.js';
@@ -19,7 +20,6 @@ import { summarize, time, type Summary } from './stats.js';
  * Numbers from one run are comparable with each other; across runs, compare ratios (the
  * machines are shared and noisy), never absolute thresholds.
  */
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const golden = path.resolve(root, '..', 'shared', 'golden', 'wav');
 const modelDir = path.join(root, 'models', 'ser-cnn-lstm');
 const asJson = process.argv.includes('--json');
@@ -86,7 +86,7 @@ const gateResampleSummary = summarize(await time(() => toDetectorRate(window, SA
 // 100 consecutive windows of the looped recording, each timed as the worker meets it.
 const looped = await loadAudio(sampleFile, { durationSeconds: Infinity });
 const streamSamples = new Float32Array(102 * SAMPLE_RATE).map((_, i) => looped[i % looped.length] as number);
-const hopWindows = new Windower(modelWindowOptions(1), { now: () => 0 }).push(streamSamples);
+const hopWindows = new Windower(modelWindowOptions(1), new ManualClock()).push(streamSamples);
 const track = new SpeechTrack(detector, SAMPLE_RATE);
 const streamedMs = hopWindows.map((hopWindow) => {
   const start = process.hrtime.bigint();
@@ -102,15 +102,15 @@ const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
 // actor the shipped model never heard, about 55 s, looped, after the warm-up (model load, JIT tier-up).
 const actor = path.resolve(root, '..', 'shared', 'datasets', 'ravdess', 'Actor_17');
 const speech = readdirSync(actor).sort().slice(0, 15).map((file) => path.join(actor, file));
-const daemon = await measureDaemon(root, speech, { warmupSeconds: 12, seconds: 30 });
+const daemon = await measureDaemon(speech, { warmupSeconds: 12, seconds: 30 });
 // The same without the speech gate: the difference is what the gate costs a box at hop 1 s.
-const ungatedDaemon = await measureDaemon(root, speech, { warmupSeconds: 12, seconds: 30, minSpeechRatio: 0 });
+const ungatedDaemon = await measureDaemon(speech, { warmupSeconds: 12, seconds: 30, minSpeechRatio: 0 });
 
 // Memory as a 512 MB board pays for it: the daemon replaying 8 clips of the same actor (about
 // 30 s) with `run --input`, on the default backend and on wasm, where onnxruntime cannot run.
 const daemonMemory = {
-  onnxruntime: await measureDaemonMemory(root, speech.slice(0, 8), 'onnxruntime'),
-  wasm: await measureDaemonMemory(root, speech.slice(0, 8), 'wasm'),
+  onnxruntime: await measureDaemonMemory(speech.slice(0, 8), 'onnxruntime'),
+  wasm: await measureDaemonMemory(speech.slice(0, 8), 'wasm'),
 };
 
 const result = {

@@ -1,14 +1,14 @@
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
-import { pino } from 'pino';
 import { loadAudio } from '../src/audio/load-clip.js';
 import { CAPTURE_PERIOD_SECONDS } from '../src/capture/recorder-command.js';
 import { SAMPLE_RATE } from '../src/dsp/constants.js';
-import { EmbeddedBroker } from '../src/mqtt/embedded-broker.js';
+import { startAgentProcess, writeAgentConfig } from '../test/helpers/agent-process.js';
+import { childProcesses, createAlsaFifoCapture, encodeS16le } from '../test/helpers/alsa.js';
+import { startTestBroker } from '../test/helpers/broker.js';
 import { summarize, type Summary } from './stats.js';
 
 export interface DaemonMeasurement {
@@ -30,7 +30,6 @@ export interface DaemonMeasurement {
 
 const CLOCK_TICKS_PER_SECOND = 100;
 const PAGE_BYTES = 4096;
-const PCM_NAME = 'ser_bench';
 
 interface ProcessSample {
   userSeconds: number;
@@ -56,23 +55,6 @@ function voluntarySwitches(pid: number): number {
   return Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status)?.[1] ?? Number.NaN);
 }
 
-/** The pid of the `name` process whose parent is `parentPid`, if there is one. */
-function childPid(parentPid: number, name: string): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      if (stat.slice(stat.indexOf('(') + 1, close) === name && Number(stat.slice(close + 2).split(' ')[1]) === parentPid) {
-        return Number(entry);
-      }
-    } catch {
-      // exited while we looked
-    }
-  }
-  return undefined;
-}
-
 /**
  * Runs the real daemon as it runs on a box, at hop 1 s: the real arecord capturing from an
  * ALSA file plugin whose infile is a FIFO, into which `files` (speech, looped) are written one
@@ -84,31 +66,14 @@ function childPid(parentPid: number, name: string): number | undefined {
  * daemon, work (and garbage) a microphone never causes, which made up a third of the CPU.
  */
 export async function measureDaemon(
-  root: string,
   files: readonly string[],
   options: { warmupSeconds: number; seconds: number; minSpeechRatio?: number },
 ): Promise<DaemonMeasurement> {
   const speech = await speechPcm(files);
   const work = await mkdtemp(path.join(os.tmpdir(), 'ser-bench-'));
-  const fifoPath = path.join(work, 'microphone.fifo');
-  await run('mkfifo', [fifoPath]);
-  const alsaConfig = path.join(work, 'asoundrc');
-  await writeFile(
-    alsaConfig,
-    [
-      `pcm.${PCM_NAME} {`,
-      '  type file',
-      '  slave.pcm { type null }',
-      '  file "/dev/null"',
-      `  infile ${JSON.stringify(fifoPath)}`,
-      '  format "raw"',
-      '}',
-      '',
-    ].join('\n'),
-  );
-  const broker = new EmbeddedBroker({ logger: pino({ level: 'silent' }), port: 0 });
-  const url = await broker.start();
-  const subscriber = await mqtt.connectAsync(url, { clientId: 'bench-subscriber' });
+  const microphone = await createAlsaFifoCapture(work);
+  const broker = await startTestBroker();
+  const subscriber = await mqtt.connectAsync(broker.url, { clientId: 'bench-subscriber' });
   const latencies: number[] = [];
   let measuring = false;
   subscriber.on('message', (_topic, payload) => {
@@ -116,34 +81,26 @@ export async function measureDaemon(
     if (measuring) latencies.push(Date.now() - Date.parse(event.ts));
   });
   await subscriber.subscribeAsync('ser/bench/event');
-  const config = path.join(work, 'config.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      deviceId: 'bench',
-      mqtt: { url, discovery: { enabled: false } },
-      window: { hopSeconds: 1, ...(options.minSpeechRatio === undefined ? {} : { minSpeechRatio: options.minSpeechRatio }) },
-      gpio: { driver: 'simulated' },
-      log: { level: 'warn' },
-      audio: { recorder: 'arecord', device: PCM_NAME },
-      state: { directory: path.join(work, 'state') },
-    }),
-  );
-  const daemon = spawn(process.execPath, [path.join(root, 'bin', 'ser-agent.js'), 'run', '--config', config], {
-    cwd: root,
-    stdio: 'ignore',
-    env: { ...process.env, ALSA_CONFIG_PATH: alsaConfig },
+  const config = await writeAgentConfig(work, {
+    deviceId: 'bench',
+    mqtt: { url: broker.url, discovery: { enabled: false } },
+    window: { hopSeconds: 1, ...(options.minSpeechRatio === undefined ? {} : { minSpeechRatio: options.minSpeechRatio }) },
+    gpio: { driver: 'simulated' },
+    log: { level: 'warn' },
+    audio: { recorder: 'arecord', device: microphone.device },
+    state: { directory: path.join(work, 'state') },
   });
+  const daemon = startAgentProcess(['run', '--config', config], microphone.env);
   let fifo: FileHandle | undefined;
   let feeding: Promise<void> | undefined;
   let stopFeeding = false;
   try {
     // Opening a FIFO for writing waits for its reader: arecord, once the daemon has loaded the model.
-    fifo = await open(fifoPath, 'w');
+    fifo = await open(microphone.fifo, 'w');
     feeding = feedInRealTime(fifo, speech, () => stopFeeding);
     await sleep(options.warmupSeconds * 1000);
-    const pid = daemon.pid ?? -1;
-    const recorder = childPid(pid, 'arecord') ?? -1;
+    const pid = daemon.process.pid ?? -1;
+    const recorder = childProcesses(pid, 'arecord')[0] ?? -1;
     const before = processStat(`/proc/${pid}/stat`);
     const recorderBefore = processStat(`/proc/${recorder}/stat`);
     const switchesBefore = voluntarySwitches(pid);
@@ -173,12 +130,12 @@ export async function measureDaemon(
   } finally {
     stopFeeding = true;
     await feeding;
-    daemon.kill('SIGTERM');
+    const stopped = daemon.stop();
     // End of input too: an arecord blocked reading the FIFO would not see the daemon's SIGINT.
     await fifo?.close();
-    await new Promise((resolve) => daemon.once('exit', resolve));
+    await stopped;
     await subscriber.endAsync();
-    await broker.stop();
+    await broker.close();
     await rm(work, { recursive: true, force: true });
   }
 }
@@ -186,12 +143,7 @@ export async function measureDaemon(
 /** The speech as raw S16_LE mono at the agent's rate, what the sound card would deliver. */
 async function speechPcm(files: readonly string[]): Promise<Buffer> {
   const parts = await Promise.all(files.map((file) => loadAudio(file, { sampleRate: SAMPLE_RATE, durationSeconds: Infinity })));
-  const bytes = Buffer.alloc(parts.reduce((total, part) => total + part.length, 0) * 2);
-  let offset = 0;
-  for (const part of parts) {
-    for (const sample of part) offset = bytes.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(sample * 32768))), offset);
-  }
-  return bytes;
+  return Buffer.concat(parts.map(encodeS16le));
 }
 
 /**
@@ -210,14 +162,6 @@ async function feedInRealTime(fifo: FileHandle, speech: Buffer, stopped: () => b
     await fifo.write(speech, offset, periodBytes);
     offset += periodBytes;
   }
-}
-
-function run(command: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: 'ignore' });
-    child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with code ${String(code)}`))));
-  });
 }
 
 function sleep(ms: number): Promise<void> {

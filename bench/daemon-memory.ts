@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type BackendName } from '../src/model/backend.js';
+import { startAgentProcess, writeAgentConfig } from '../test/helpers/agent-process.js';
+import { REPO_ROOT } from '../test/helpers/cli.js';
 import { summarize } from './stats.js';
 
 export interface DaemonMemory {
@@ -21,40 +22,29 @@ const SAMPLE_MS = 100;
  * broker (empty `mqtt.url`), sampled from /proc/<pid>/status until the replay ends. VmHWM
  * is what the kernel saw at the worst moment; compare numbers from one run of the bench.
  */
-export async function measureDaemonMemory(root: string, files: readonly string[], backend: BackendName): Promise<DaemonMemory> {
+export async function measureDaemonMemory(files: readonly string[], backend: BackendName): Promise<DaemonMemory> {
   const work = await mkdtemp(path.join(os.tmpdir(), 'ser-bench-memory-'));
   try {
-    const config = path.join(work, 'config.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        deviceId: 'bench-memory',
-        mqtt: { url: '' },
-        model: { backend },
-        gpio: { driver: 'simulated' },
-        // An explicit backend, not auto: one that cannot start fails the run instead of being replaced.
-        log: { level: 'warn' },
-        state: { directory: path.join(work, 'state') },
-      }),
-    );
-    const daemon = spawn(
-      process.execPath,
-      [...unitNodeOptions(root), path.join(root, 'bin', 'ser-agent.js'), 'run', '--config', config, '--input', ...files],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let log = '';
-    daemon.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    daemon.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => daemon.once('exit', (code) => resolve(code)));
+    const config = await writeAgentConfig(work, {
+      deviceId: 'bench-memory',
+      mqtt: { url: '' },
+      model: { backend },
+      gpio: { driver: 'simulated' },
+      // An explicit backend, not auto: one that cannot start fails the run instead of being replaced.
+      log: { level: 'warn' },
+      state: { directory: path.join(work, 'state') },
+    });
+    const daemon = startAgentProcess(['run', '--config', config, '--input', ...files], {}, { nodeOptions: unitNodeOptions() });
     const samples: Array<{ hwmKb: number; rssKb: number }> = [];
-    const pid = daemon.pid ?? -1;
+    const pid = daemon.process.pid ?? -1;
     const sampler = setInterval(() => {
       const sample = memoryOf(pid);
       if (sample !== undefined) samples.push(sample);
     }, SAMPLE_MS);
-    const code = await exited;
+    const { code } = await daemon.exit;
     clearInterval(sampler);
     if (code !== 0 || samples.length === 0) {
+      const log = [...daemon.written, ...daemon.stderr].join('\n');
       throw new Error(`the daemon on ${backend} exited with code ${String(code)} after ${samples.length} samples; its log:\n${log}`);
     }
     const steady = samples.slice(Math.floor(samples.length / 2)).map((sample) => sample.rssKb / 1024);
@@ -85,8 +75,8 @@ function memoryOf(pid: number): { hwmKb: number; rssKb: number } | undefined {
  * The node options the systemd unit starts the daemon with (between `node` and the script in
  * its ExecStart), read from the unit so that the bench measures what ships.
  */
-export function unitNodeOptions(root: string): string[] {
-  const unit = readFileSync(path.join(root, 'systemd', 'ser-agent.service'), 'utf8');
+export function unitNodeOptions(): string[] {
+  const unit = readFileSync(path.join(REPO_ROOT, 'systemd', 'ser-agent.service'), 'utf8');
   const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1];
   if (execStart === undefined) throw new Error('systemd/ser-agent.service has no ExecStart= line');
   const words = execStart.trim().split(/\s+/);

@@ -1,18 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:fs';
-import { mkdtemp, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { pino } from 'pino';
 import { loadAudio } from '../src/audio/load-clip.js';
 import { CAPTURE_PERIOD_SECONDS } from '../src/capture/recorder-command.js';
 import { CLIP_SAMPLES, SAMPLE_RATE } from '../src/dsp/constants.js';
-import { EmbeddedBroker } from '../src/mqtt/embedded-broker.js';
 import type { HealthReport } from '../src/mqtt/payloads.js';
 import { levelDbfs } from '../src/pipeline/level.js';
 import { DEFAULT_SILENCE_DBFS } from '../src/pipeline/silence.js';
+import { startAgentProcess, writeAgentConfig, type AgentProcess } from '../test/helpers/agent-process.js';
+import { createAlsaFifoCapture, encodeS16le } from '../test/helpers/alsa.js';
+import { startTestBroker, type TestBroker } from '../test/helpers/broker.js';
 import { summarize } from './stats.js';
 
 /** 24 hours of 3 s windows: the full soak. */
@@ -33,8 +33,6 @@ export const SOAK_LIMITS = {
 } as const;
 
 export interface SoakOptions {
-  /** The repository root: the daemon runs as `node <root>/bin/ser-agent.js run`. */
-  root: string;
   /** Speech recordings looped as the microphone's sound; every 3 s of the loop must be speech. */
   speechFiles: readonly string[];
   /** 3 s windows to push through the daemon. */
@@ -87,7 +85,6 @@ export interface SoakResult {
 }
 
 const DEVICE_ID = 'soak';
-const PCM_NAME = 'ser_soak';
 const WINDOW_BYTES = CLIP_SAMPLES * 2;
 /**
  * arecord reads the ALSA file plugin's infile one period at a time: CAPTURE_PERIOD_SECONDS
@@ -124,14 +121,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   }
   const loop = await speechLoop(options.speechFiles);
   const work = await mkdtemp(path.join(os.tmpdir(), 'ser-soak-'));
-  const broker = new EmbeddedBroker({ logger: pino({ level: 'silent' }), port: 0 });
+  let broker: TestBroker | undefined;
   let subscriber: MqttClient | undefined;
-  let daemon: ChildProcess | undefined;
+  let daemon: AgentProcess | undefined;
   let fifo: FileHandle | undefined;
   let opening: Promise<FileHandle> | undefined;
-  const fifoPath = path.join(work, 'microphone.fifo');
   try {
-    const url = await broker.start();
+    const microphone = await createAlsaFifoCapture(work);
+    broker = await startTestBroker();
     const events = new Set<string>();
     const healthReports: HealthReport[] = [];
     let progressed = (): void => undefined;
@@ -150,7 +147,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         };
         progressed();
       });
-    subscriber = await mqtt.connectAsync(url, { clientId: 'soak-subscriber' });
+    subscriber = await mqtt.connectAsync(broker.url, { clientId: 'soak-subscriber' });
     subscriber.on('message', (topic, payload) => {
       if (topic.endsWith('/event')) events.add((JSON.parse(payload.toString()) as { id: string }).id);
       else healthReports.push(JSON.parse(payload.toString()) as HealthReport);
@@ -158,51 +155,33 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     });
     await subscriber.subscribeAsync([`ser/${DEVICE_ID}/event`, `ser/${DEVICE_ID}/health`], { qos: 1 });
 
-    await mkfifo(fifoPath);
-    const alsaConfig = path.join(work, 'asoundrc');
-    await writeFile(alsaConfig, filePluginConfig(PCM_NAME, fifoPath));
-    const config = path.join(work, 'config.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        deviceId: DEVICE_ID,
-        mqtt: { url, healthSeconds: 1 },
-        audio: { device: PCM_NAME },
-        gpio: { driver: 'simulated' },
-        // Every window must give an event: the flow control above counts events, not windows.
-        // The speech gate turns away a few windows of the TESS loop (speech ratios 0.15-0.29
-        // where one word ends and the next file starts late), which would stall it.
-        window: { minSpeechRatio: 0 },
-        log: { level: 'info' },
-        ...(options.backend === undefined ? {} : { model: { backend: options.backend } }),
-      }),
-    );
-    const log: DaemonLog = { problems: [], backend: null };
-    daemon = spawn(process.execPath, [path.join(options.root, 'bin', 'ser-agent.js'), 'run', '--config', config], {
-      cwd: options.root,
-      // Its own state directory: an event queue left by another run must not be replayed into this one.
-      env: {
-        ...process.env,
-        ALSA_CONFIG_PATH: alsaConfig,
-        SER_CACHE_DIR: path.join(work, 'cache'),
-        SER_STATE_DIRECTORY: path.join(work, 'state'),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const config = await writeAgentConfig(work, {
+      deviceId: DEVICE_ID,
+      mqtt: { url: broker.url, healthSeconds: 1 },
+      audio: { device: microphone.device },
+      gpio: { driver: 'simulated' },
+      // Every window must give an event: the flow control above counts events, not windows.
+      // The speech gate turns away a few windows of the TESS loop (speech ratios 0.15-0.29
+      // where one word ends and the next file starts late), which would stall it.
+      window: { minSpeechRatio: 0 },
+      log: { level: 'info' },
+      ...(options.backend === undefined ? {} : { model: { backend: options.backend } }),
     });
-    watchLog(daemon, log);
-    let stderr = '';
-    daemon.stderr?.setEncoding('utf8');
-    daemon.stderr?.on('data', (text: string) => {
-      stderr = (stderr + text).slice(-2000);
+    // Its own state directory: an event queue left by another run must not be replayed into this one.
+    const agent = startAgentProcess(['run', '--config', config], {
+      ...microphone.env,
+      SER_CACHE_DIR: path.join(work, 'cache'),
+      SER_STATE_DIRECTORY: path.join(work, 'state'),
     });
-    const exited = new Promise<number | null>((resolve) => daemon?.once('exit', (code) => resolve(code)));
-    const pid = daemon.pid ?? -1;
+    daemon = agent;
+    const stderr = (): string => agent.stderr.join('\n').slice(-2000);
+    const pid = agent.process.pid ?? -1;
 
     // Opening a FIFO for writing waits for its reader: arecord, once the daemon has loaded the model.
-    opening = open(fifoPath, 'w');
+    opening = open(microphone.fifo, 'w');
     fifo = await Promise.race([
       opening,
-      exited.then((code) => Promise.reject(new Error(`the daemon exited with code ${String(code)} before capturing: ${stderr}`))),
+      agent.exit.then(({ code }) => Promise.reject(new Error(`the daemon exited with code ${String(code)} before capturing: ${stderr()}`))),
     ]);
 
     const started = performance.now();
@@ -230,7 +209,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       await waitForEvents(options.windows);
     } catch (error) {
       // EPIPE: the recorder closed the FIFO. Say what the daemon said about it.
-      throw new Error(`soak stopped after ${events.size} events: ${String(error)}; daemon problems: ${log.problems.join(' | ')}; stderr: ${stderr}`, {
+      throw new Error(`soak stopped after ${events.size} events: ${String(error)}; daemon problems: ${problems(agent).join(' | ')}; stderr: ${stderr()}`, {
         cause: error,
       });
     }
@@ -249,35 +228,34 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     await fifo.close();
     fifo = undefined;
     opening = undefined;
-    daemon.kill('SIGTERM');
-    const daemonExitCode = await exited;
+    const daemonExitCode = (await agent.stop()).code;
     daemon = undefined;
 
     const result: Omit<SoakResult, 'violations'> = {
       windows: options.windows,
-      backend: log.backend,
+      backend: backendOf(agent),
       eventsReceived,
       seconds: Math.round(seconds * 10) / 10,
       realtimeFactor: Math.round(((options.windows * CLIP_SAMPLES) / SAMPLE_RATE / seconds) * 10) / 10,
       ...resourceTrends(samples, options.warmupWindows),
       tensorCounts: [...new Set(healthReports.map((report) => report.process.tensors))],
       health,
-      problems: log.problems,
+      problems: problems(agent),
       daemonExitCode,
       samples,
     };
     return { ...result, violations: soakViolations(result) };
   } finally {
-    if (daemon !== undefined) daemon.kill('SIGKILL');
+    daemon?.process.kill('SIGKILL');
     if (fifo === undefined && opening !== undefined) {
       // The daemon never opened the FIFO: a reader of our own lets the pending open finish.
-      const reader = await open(fifoPath, constants.O_RDONLY | constants.O_NONBLOCK);
+      const reader = await open(path.join(work, 'microphone.fifo'), constants.O_RDONLY | constants.O_NONBLOCK);
       fifo = await opening.catch(() => undefined);
       await reader.close();
     }
     await fifo?.close();
     await subscriber?.endAsync();
-    await broker.stop();
+    await broker?.close();
     await rm(work, { recursive: true, force: true });
   }
 }
@@ -377,9 +355,7 @@ async function speechLoop(files: readonly string[]): Promise<Buffer> {
       );
     }
   }
-  const bytes = Buffer.alloc(samples.length * 2);
-  samples.forEach((sample, index) => bytes.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(sample * 32768))), index * 2));
-  return bytes;
+  return encodeS16le(samples);
 }
 
 /** Window `index` of the loop, written in whole, atomic periods (see PERIOD_BYTES). */
@@ -392,46 +368,15 @@ async function writeWindow(fifo: FileHandle, loop: Buffer, index: number): Promi
   }
 }
 
-/** An ALSA PCM that captures `infile` (raw S16_LE) over a null device, as fast as it is read. */
-function filePluginConfig(pcm: string, infile: string): string {
-  return [
-    `pcm.${pcm} {`,
-    '  type file',
-    '  slave.pcm { type null }',
-    '  file "/dev/null"',
-    `  infile ${JSON.stringify(infile)}`,
-    '  format "raw"',
-    '}',
-    '',
-  ].join('\n');
+/** The daemon's log lines at warn level or above (pino: 40 warn, 50 error), at most 20. */
+function problems(agent: AgentProcess): string[] {
+  return agent.written.filter((_line, index) => Number(agent.lines[index]?.['level'] ?? 0) >= 40).slice(0, 20);
 }
 
-function mkfifo(file: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('mkfifo', [file], { stdio: 'ignore' });
-    child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mkfifo ${file} exited with code ${String(code)}`))));
-  });
-}
-
-interface DaemonLog {
-  /** Lines at warn level or above (pino: 40 warn, 50 error), at most 20. */
-  problems: string[];
-  backend: string | null;
-}
-
-function watchLog(daemon: ChildProcess, log: DaemonLog): void {
-  let pending = '';
-  daemon.stdout?.on('data', (data: Buffer) => {
-    pending += data.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      const entry = JSON.parse(line) as { level?: number; module?: string; backend?: string; msg?: string };
-      if ((entry.level ?? 0) >= 40 && log.problems.length < 20) log.problems.push(line);
-      if (entry.module === 'backend' && entry.msg?.startsWith('using ')) log.backend = entry.backend ?? null;
-    }
-  });
+/** The inference backend the daemon said it uses. */
+function backendOf(agent: AgentProcess): string | null {
+  const line = agent.lines.find((entry) => entry['module'] === 'backend' && String(entry['msg']).startsWith('using '));
+  return typeof line?.['backend'] === 'string' ? line['backend'] : null;
 }
 
 function residentBytes(pid: number): number {

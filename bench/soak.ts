@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { REPO_ROOT } from '../test/helpers/cli.js';
 import { FULL_SOAK_WINDOWS, runSoak, soakSpeech, type SoakSample } from './soak-run.js';
 
 /**
@@ -10,7 +10,6 @@ import { FULL_SOAK_WINDOWS, runSoak, soakSpeech, type SoakSample } from './soak-
  * RSS, open file descriptors and live tensors as it goes, then the summary; exits 1 when an
  * invariant is broken (README, "Long runs").
  */
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({
   options: {
     windows: { type: 'string', default: String(FULL_SOAK_WINDOWS) },
@@ -24,7 +23,7 @@ if (!Number.isSafeInteger(windows) || windows < 10) {
   process.exit(2);
 }
 
-const tess = path.resolve(root, '..', 'shared', 'datasets', 'tess');
+const tess = path.resolve(REPO_ROOT, '..', 'shared', 'datasets', 'tess');
 if (!existsSync(tess)) {
   process.stderr.write(`soak needs ${tess}: put ../shared beside the repository\n`);
   process.exit(2);
@@ -34,7 +33,6 @@ const speechFiles = soakSpeech(tess);
 const row = (cells: readonly (string | number)[]) => cells.map((cell) => String(cell).padStart(10)).join(' ');
 if (!values.json) process.stdout.write(`${row(['windows', 'seconds', 'rss MB', 'open fds', 'tensors'])}\n`);
 const result = await runSoak({
-  root,
   speechFiles,
   windows,
   ...(values.backend === undefined ? {} : { backend: values.backend }),

@@ -1,5 +1,5 @@
 // `npm ci` and `npm install` run this (package.json "prepare") in the repository: it compiles
-// src/ and bench/ to dist/, which bin/ser-agent.js runs. TypeScript is a devDependency, so an
+// src/ to dist/, which bin/ser-agent.js runs. TypeScript is a devDependency, so an
 // install without dev packages has no compiler; rather than the shell's bare "tsc: not found"
 // (exit 127), say what happened and how a device is installed.
 import { spawnSync } from 'node:child_process';

@@ -10,6 +10,7 @@ import { modelWindowOptions, Windower } from '../../src/pipeline/windower.js';
 import { type AlsaReplay, createAlsaReplay, encodeS16le } from '../helpers/alsa.js';
 import { captureLogs } from '../helpers/logs.js';
 import { goldenWavPath } from '../helpers/golden.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 /**
  * Issue 3, part 2: capture runs for months, so more than 2^31 bytes (about 13.5 hours of
@@ -66,8 +67,8 @@ class LongStreamSink implements AudioSink {
   readonly keptWindows = new Map<number, { samples: Float32Array; end: Date }>();
   /** The stream around the 2^31-byte mark, where the second copy of the speech is. */
   readonly acrossMark: Float32Array;
-  #now = T0;
-  readonly #windower = new Windower(modelWindowOptions(3), { now: () => this.#now });
+  readonly #clock = new ManualClock(T0);
+  readonly #windower = new Windower(modelWindowOptions(3), this.#clock);
   #done: () => void = () => undefined;
   readonly done = new Promise<void>((resolve) => {
     this.#done = resolve;
@@ -87,7 +88,7 @@ class LongStreamSink implements AudioSink {
     const to = Math.min(start + chunk.length, this.acrossMarkAt + this.acrossMark.length);
     if (from < to) this.acrossMark.set(chunk.subarray(from - start, to - start), from - this.acrossMarkAt);
     this.samplesSeen += chunk.length;
-    this.#now = T0 + (this.samplesSeen * 1000) / SAMPLE_RATE;
+    this.#clock.set(T0 + (this.samplesSeen * 1000) / SAMPLE_RATE);
     for (const window of this.#windower.push(chunk)) {
       const index = this.windowsCut++;
       if (window.levelDbfs > -Infinity) this.soundWindows.push(index);

@@ -3,11 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
-import type { CaptureClock } from '../../src/capture/clock.js';
 import { findExecutable } from '../../src/capture/find-executable.js';
 import { RecorderSource, type RecorderSourceOptions } from '../../src/capture/recorder-source.js';
 import { type AlsaReplay, CaptureSink, childProcesses, createAlsaReplay } from '../helpers/alsa.js';
+import { audioSourceContract } from './audio-source-contract.js';
 import { captureLogs } from '../helpers/logs.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { goldenWavPath } from '../helpers/golden.js';
 
 let dir: string;
@@ -59,25 +60,8 @@ async function fakeRecorderPath(script: string): Promise<string> {
   return bin;
 }
 
-/** A clock whose timers fire only when the test says so, recording every delay asked for. */
-class ManualClock implements CaptureClock {
-  readonly delays: number[] = [];
-  private pending: { callback: () => void; cancelled: boolean }[] = [];
-  now(): number {
-    return 0;
-  }
-  setTimeout(callback: () => void, delayMs: number): () => void {
-    const timer = { callback, cancelled: false };
-    this.delays.push(delayMs);
-    this.pending.push(timer);
-    return () => {
-      timer.cancelled = true;
-    };
-  }
-  fireAll(): void {
-    for (const timer of this.pending.splice(0)) if (!timer.cancelled) timer.callback();
-  }
-}
+audioSourceContract('RecorderSource (arecord)', () => ({ source: recorder({}).source, expected: replay.samples }));
+audioSourceContract('RecorderSource (sox)', () => ({ source: recorder({ recorder: 'sox' }).source, expected: replay.samples }));
 
 describe('RecorderSource with the real arecord', () => {
   it('delivers the recording sample for sample through the ALSA file plugin', async () => {
@@ -171,14 +155,15 @@ describe('RecorderSource failures without a working recorder', () => {
     });
     const sink = new CaptureSink(0);
     await source.start(sink);
-    for (let attempt = 0; attempt < 5; attempt += 1) clock.fireAll();
-    expect(clock.delays).toEqual([1000, 2000, 4000, 8000, 8000, 8000]);
+    for (let attempt = 0; attempt < 5; attempt += 1) clock.fireNext();
+    expect(clock.requested).toEqual([1000, 2000, 4000, 8000, 8000, 8000]);
     expect(sink.degradedReasons()[0]).toBe('arecord not found in PATH; install alsa-utils; retrying in 1 s');
     expect(sink.states.map((entry) => entry.state)).toEqual(['starting', ...Array<string>(6).fill('degraded')]);
     await source.stop();
-    clock.fireAll();
+    // A retry still scheduled may fire: it must not start the recorder again.
+    if (clock.active > 0) clock.fireNext();
     expect(sink.states.at(-1)?.state).toBe('stopped');
-    expect(clock.delays).toHaveLength(6);
+    expect(clock.requested).toHaveLength(6);
   });
 
   it('kills a recorder that stays silent and reports the stall', async () => {

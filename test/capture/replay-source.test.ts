@@ -3,11 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
-import type { CaptureClock } from '../../src/capture/clock.js';
 import { ReplaySource } from '../../src/capture/replay-source.js';
 import { CaptureSink } from '../helpers/alsa.js';
 import { captureLogs } from '../helpers/logs.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { goldenWavPath } from '../helpers/golden.js';
+import { audioSourceContract } from './audio-source-contract.js';
 
 const SPEECH_22K = goldenWavPath('speech_e_22k');
 const SPEECH_16K = goldenWavPath('speech_a_16k');
@@ -24,32 +25,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A clock that jumps to each timer's due time as the test fires it, like time passing. */
-class SteppingClock implements CaptureClock {
-  readonly delays: number[] = [];
-  private time = 1000;
-  private pending: { due: number; callback: () => void; cancelled: boolean }[] = [];
-  now(): number {
-    return this.time;
-  }
-  setTimeout(callback: () => void, delayMs: number): () => void {
-    const timer = { due: this.time + delayMs, callback, cancelled: false };
-    this.delays.push(delayMs);
-    this.pending.push(timer);
-    return () => {
-      timer.cancelled = true;
-    };
-  }
-  /** Fires the pending timer, optionally `lateMs` after it was due; false if none is pending. */
-  fireNext(lateMs = 0): boolean {
-    const timer = this.pending.shift();
-    if (timer === undefined) return false;
-    this.time = Math.max(this.time, timer.due + lateMs);
-    if (!timer.cancelled) timer.callback();
-    return true;
-  }
-}
-
 function concat(sink: CaptureSink): number[] {
   return sink.runs.flatMap((run) => Array.from(run.samples.subarray(0, run.length)));
 }
@@ -57,6 +32,11 @@ function concat(sink: CaptureSink): number[] {
 function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+audioSourceContract('ReplaySource', async () => ({
+  source: new ReplaySource({ logger: captureLogs().logger, files: [SPEECH_22K], realtime: false }),
+  expected: await loadAudio(SPEECH_22K, { durationSeconds: Infinity }),
+}));
 
 describe('ReplaySource', () => {
   it('replays files at any rate, skipping one that fails, then ends', async () => {
@@ -85,14 +65,15 @@ describe('ReplaySource', () => {
 
   it('paces chunks in real time from the file start, catching up after a late timer', async () => {
     const speech = await loadAudio(SPEECH_22K, { durationSeconds: Infinity });
-    const clock = new SteppingClock();
+    const clock = new ManualClock(1000);
     const source = new ReplaySource({ logger: captureLogs().logger, files: [SPEECH_22K], chunkSeconds: 0.1, clock });
     const sink = new CaptureSink(speech.length);
     await source.start(sink);
-    while (clock.delays.length === 0) await settle(); // decoding the file
+    while (clock.requested.length === 0) await settle(); // decoding the file
     const chunks: number[] = [];
     let fired = 0;
-    while (clock.fireNext(fired === 2 ? 30 : 0)) {
+    while (clock.active > 0) {
+      clock.fireNext(fired === 2 ? 30 : 0);
       fired += 1;
       await settle();
       chunks.push(sink.runs[0]?.length ?? 0);
@@ -100,7 +81,7 @@ describe('ReplaySource', () => {
     // 2,205 samples (100 ms) a chunk; the file has 3 s, so 30 chunks, each due 100 ms after
     // the previous one except the one after the timer that fired 30 ms late.
     expect(chunks).toEqual(Array.from({ length: Math.ceil(speech.length / 2205) }, (_, i) => Math.min(speech.length, (i + 1) * 2205)));
-    expect(clock.delays.slice(0, 5).map(Math.round)).toEqual([100, 100, 100, 70, 100]);
+    expect(clock.requested.slice(0, 5).map(Math.round)).toEqual([100, 100, 100, 70, 100]);
     expect(Array.from(sink.runs[0]?.samples ?? [])).toEqual(Array.from(speech));
     expect(sink.ended).toBe(true);
     await source.stop();

@@ -1,17 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
 import { EMOTIONS } from '../../src/labels.js';
+import { startAgentProcess, waitFor, writeAgentConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { childProcesses, createAlsaReplay } from '../helpers/alsa.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
+import { retainedMessage, startSubscriber, type RecordingSubscriber } from '../helpers/subscriber.js';
 
 /**
  * The whole agent as it runs on a box: the real `ser-agent run` process, a real broker, the
@@ -23,75 +23,34 @@ const SPEECH = path.join(DATASETS_DIR, 'tess', 'OAF_angry', 'OAF_bath_angry.flac
 const PINS = { anger: 17, disgust: 5, fear: 6, happiness: 13, neutral: 19, sadness: 26, surprise: 21 };
 const STATUS_PIN = 24;
 
-interface Received {
-  topic: string;
-  payload: string;
-  retain: boolean;
-}
-
 let work: string;
 let broker: TestBroker;
-let subscriber: MqttClient;
-let agent: ChildProcess;
-const messages: Received[] = [];
-const logLines: Array<Record<string, unknown>> = [];
+let subscriber: RecordingSubscriber;
+let agent: AgentProcess;
 let filesBeforeStart: string[];
-let exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-const onTopic = (suffix: string) => messages.filter((m) => m.topic === `ser/${DEVICE_ID}/${suffix}`);
-const logged = (msg: string) => logLines.filter((line) => line['msg'] === msg);
+const onTopic = (suffix: string) => subscriber.on(`ser/${DEVICE_ID}/${suffix}`);
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ser-e2e-'));
   broker = await startTestBroker();
-  subscriber = mqtt.connect(broker.url, { clientId: 'e2e-subscriber' });
-  await new Promise<void>((resolve) => subscriber.once('connect', () => resolve()));
-  await subscriber.subscribeAsync([`ser/${DEVICE_ID}/#`, 'homeassistant/#']);
-  subscriber.on('message', (topic, payload, packet) => {
-    messages.push({ topic, payload: payload.toString(), retain: packet.retain });
-  });
+  subscriber = await startSubscriber(broker.url, 'e2e-subscriber', [`ser/${DEVICE_ID}/#`, 'homeassistant/#']);
 
   const replay = await createAlsaReplay(await loadAudio(SPEECH, { durationSeconds: Infinity }), work);
-  const config = path.join(work, 'config.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      deviceId: DEVICE_ID,
-      mqtt: { url: broker.url, healthSeconds: 1 },
-      audio: { device: replay.device },
-      gpio: { driver: 'simulated', pins: PINS, statusPin: STATUS_PIN, holdSeconds: 1 },
-      shutdownSeconds: 10,
-    }),
-  );
+  const config = await writeAgentConfig(work, {
+    deviceId: DEVICE_ID,
+    mqtt: { url: broker.url, healthSeconds: 1 },
+    audio: { device: replay.device },
+    gpio: { driver: 'simulated', pins: PINS, statusPin: STATUS_PIN, holdSeconds: 1 },
+    shutdownSeconds: 10,
+  });
   filesBeforeStart = (await readdir(work)).sort();
-  agent = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'ser-agent.js'), 'run', '--config', config], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...replay.env, SER_CACHE_DIR: path.join(work, 'cache') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let pending = '';
-  agent.stdout?.on('data', (data: Buffer) => {
-    pending += data.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) logLines.push(JSON.parse(line) as Record<string, unknown>);
-  });
-  exit = new Promise((resolve) => agent.once('exit', (code, signal) => resolve({ code, signal })));
+  agent = startAgentProcess(['run', '--config', config], { ...replay.env, SER_CACHE_DIR: path.join(work, 'cache') });
 });
 
 afterAll(async () => {
-  if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
-  await subscriber.endAsync();
+  await agent.stop();
+  await subscriber.close();
   await broker.close();
   await rm(work, { recursive: true, force: true });
 });
@@ -115,7 +74,7 @@ describe('ser-agent run, end to end', () => {
     const status = await waitFor('status', () => onTopic('status').find((m) => m.payload === 'online'));
     expect(status.payload).toBe('online');
     const discovery = await waitFor('discovery', () => {
-      const configs = messages.filter((m) => m.topic.startsWith('homeassistant/') && m.topic.endsWith('/config'));
+      const configs = subscriber.messages.filter((m) => m.topic.startsWith('homeassistant/') && m.topic.endsWith('/config'));
       return configs.length >= 2 ? configs : undefined;
     });
     for (const config of discovery) {
@@ -124,7 +83,7 @@ describe('ser-agent run, end to end', () => {
   });
 
   it('lights each published emotion\'s LED in event order, for the hold time, with the status LED on first', async () => {
-    const ledChanges = () => logged('led').map((line) => [line['pin'], line['on']] as const);
+    const ledChanges = () => agent.logged('led').map((line) => [line['pin'], line['on']] as const);
     await waitFor('the anger LED to go off again', () => {
       const changes = ledChanges();
       const on = changes.findIndex(([pin, state]) => pin === PINS.anger && state);
@@ -159,35 +118,32 @@ describe('ser-agent run, end to end', () => {
 
   it('restarts a killed recorder and hears again', async () => {
     const [recorder] = await waitFor('arecord', () => {
-      const pids = childProcesses(agent.pid ?? -1, 'arecord');
+      const pids = childProcesses(agent.process.pid ?? -1, 'arecord');
       return pids.length > 0 ? pids : undefined;
     });
     const eventsBefore = onTopic('event').length;
     process.kill(recorder ?? -1, 'SIGKILL');
-    await waitFor('capture degraded', () => logged('capture degraded').at(-1));
+    await waitFor('capture degraded', () => agent.logged('capture degraded').at(-1));
     await waitFor('a new event from the restarted recorder', () =>
       onTopic('event').length > eventsBefore ? true : undefined,
     );
-    await waitFor('audio to flow again', () => (logged('audio is flowing').length >= 2 ? true : undefined));
+    await waitFor('audio to flow again', () => (agent.logged('audio is flowing').length >= 2 ? true : undefined));
   });
 
   it('on SIGTERM says offline, turns the LEDs off and exits 0 without leaving audio behind', async () => {
-    agent.kill('SIGTERM');
-    const { code } = await exit;
+    const { code } = await agent.stop();
     expect(code).toBe(0);
     await waitFor('offline', () => onTopic('status').find((m) => m.payload === 'offline'));
     // A subscriber arriving later learns the box is offline from the retained status.
-    const late = await mqtt.connectAsync(broker.url, { clientId: 'e2e-late' });
-    const retained = new Promise<Received>((resolve) =>
-      late.once('message', (topic, payload, packet) => resolve({ topic, payload: payload.toString(), retain: packet.retain })),
-    );
-    await late.subscribeAsync(`ser/${DEVICE_ID}/status`);
-    expect(await retained).toEqual({ topic: `ser/${DEVICE_ID}/status`, payload: 'offline', retain: true });
-    await late.endAsync();
+    expect(await retainedMessage(broker.url, 'e2e-late', `ser/${DEVICE_ID}/status`)).toEqual({
+      topic: `ser/${DEVICE_ID}/status`,
+      payload: 'offline',
+      retain: true,
+    });
     const lastState = new Map<unknown, unknown>();
-    for (const line of logged('led')) lastState.set(line['pin'], line['on']);
+    for (const line of agent.logged('led')) lastState.set(line['pin'], line['on']);
     expect(Object.fromEntries(lastState)).toEqual(Object.fromEntries([...lastState.keys()].map((pin) => [pin, false])));
-    expect(childProcesses(agent.pid ?? -1, 'arecord', true)).toEqual([]);
+    expect(childProcesses(agent.process.pid ?? -1, 'arecord', true)).toEqual([]);
     // Nothing was written where the agent could have put audio or features.
     expect((await readdir(work)).sort()).toEqual(filesBeforeStart);
   });

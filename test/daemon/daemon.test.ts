@@ -15,13 +15,12 @@ import { AgentMetrics } from '../../src/metrics/agent-metrics.js';
 import { ModelSlot } from '../../src/pipeline/model-slot.js';
 import { RuntimeSettings } from '../../src/settings/runtime-settings.js';
 import { captureLogs } from '../helpers/logs.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { freePort } from '../helpers/ports.js';
 import { byLabel, sample, scrape, value } from '../helpers/prometheus.js';
-import { FakeClock } from '../pipeline/fake-clock.js';
 import {
   FakeProcessProbe,
   FakeSource,
-  ManualScheduler,
   RecordingIndicators,
   RecordingNotifier,
   RecordingPublisher,
@@ -51,8 +50,8 @@ interface Harness {
   publisher: RecordingPublisher;
   indicators: RecordingIndicators;
   notifier: RecordingNotifier;
-  scheduler: ManualScheduler;
-  clock: FakeClock;
+  scheduler: ManualClock;
+  clock: ManualClock;
   probe: FakeProcessProbe;
   calls: string[];
   logLines: Record<string, unknown>[];
@@ -81,8 +80,8 @@ function createHarness(
     publisher: new RecordingPublisher(calls),
     indicators: new RecordingIndicators(calls),
     notifier: new RecordingNotifier(calls, 'watchdogIntervalMs' in options ? options.watchdogIntervalMs : WATCHDOG_MS),
-    scheduler: new ManualScheduler(),
-    clock: new FakeClock(T0),
+    scheduler: new ManualClock(),
+    clock: new ManualClock(T0),
     probe: new FakeProcessProbe(),
   };
   const models = new ModelSlot<DaemonModel>({ windowClassifier: parts.classifier, identity: MODEL, resources: [] });
@@ -137,11 +136,11 @@ describe('Daemon windows', () => {
     const h = await startedHarness();
     h.classifier.script(timedPrediction('anger', 0.8));
     // Three 1 s chunks: the window ends when its last chunk arrived.
-    h.clock.ms = T0 + 8000;
+    h.clock.set(T0 + 8000);
     h.source.push(loud(1));
-    h.clock.ms = T0 + 9000;
+    h.clock.set(T0 + 9000);
     h.source.push(loud(1));
-    h.clock.ms = T0 + 10_000;
+    h.clock.set(T0 + 10_000);
     h.source.push(loud(1));
     await settle();
 
@@ -685,7 +684,7 @@ describe('Daemon health report', () => {
     h.probe.rss = 123_456_789;
 
     // 7.5 s of CPU over 30 s of wall clock.
-    h.clock.ms = T0 + 30_000;
+    h.clock.set(T0 + 30_000);
     h.probe.cpu = 1_000_000 + 7_500_000;
     h.scheduler.advance(29_999);
     expect(h.publisher.health).toEqual([]);
@@ -709,7 +708,7 @@ describe('Daemon health report', () => {
     ]);
 
     // CPU is measured per interval, not since start: 1 s over the next 10 s.
-    h.clock.ms = T0 + 40_000;
+    h.clock.set(T0 + 40_000);
     h.probe.cpu += 1_000_000;
     expect(h.daemon.healthReport().process.cpuPercent).toBe(10);
   });
@@ -770,9 +769,9 @@ describe('Daemon metrics endpoint', () => {
     // One window classified 30 ms long and published 0.4 s after it ended; one silent window;
     // three windows in one chunk behind a queue of one: the two oldest are dropped.
     h.classifier.script(timedPrediction('anger', 0.8, 30), timedPrediction('sadness', 0.8, 30));
-    h.clock.ms = T0 + 3000;
+    h.clock.set(T0 + 3000);
     h.source.push(loud(3));
-    h.clock.ms = T0 + 3400;
+    h.clock.set(T0 + 3400);
     await settle();
     h.source.push(quiet(3));
     await settle();

@@ -7,7 +7,6 @@ import type { PublisherCounters } from '../../src/mqtt/publisher.js';
 import type { RuntimeSettingValues, SetResult } from '../../src/settings/runtime-settings.js';
 import type { TimedPrediction, WindowResult } from '../../src/pipeline/window-classifier.js';
 import type { Notifier } from '../../src/system/sd-notify.js';
-import type { Scheduler } from '../../src/system/scheduler.js';
 
 /**
  * Hand-made stand-ins for the daemon's hardware and network edges. Each records what the
@@ -182,51 +181,6 @@ export class RecordingNotifier implements Notifier {
 
   stopping(): void {
     this.calls.push('notifier.stopping');
-  }
-}
-
-interface Timer {
-  dueAt: number;
-  everyMs: number | undefined;
-  callback: () => void;
-}
-
-/** Timers that fire only when the test advances time, in due order. */
-export class ManualScheduler implements Scheduler {
-  #now = 0;
-  #timers: Timer[] = [];
-
-  /** Intervals and timeouts still scheduled. */
-  get active(): number {
-    return this.#timers.length;
-  }
-
-  after(ms: number, callback: () => void): () => void {
-    return this.#add({ dueAt: this.#now + ms, everyMs: undefined, callback });
-  }
-
-  every(ms: number, callback: () => void): () => void {
-    return this.#add({ dueAt: this.#now + ms, everyMs: ms, callback });
-  }
-
-  advance(ms: number): void {
-    const until = this.#now + ms;
-    for (;;) {
-      const next = this.#timers.filter((t) => t.dueAt <= until).sort((a, b) => a.dueAt - b.dueAt)[0];
-      if (next === undefined) break;
-      this.#now = next.dueAt;
-      if (next.everyMs === undefined) this.#timers = this.#timers.filter((t) => t !== next);
-      else next.dueAt += next.everyMs;
-      next.callback();
-    }
-    this.#now = until;
-  }
-
-  #add(timer: Timer): () => void {
-    this.#timers.push(timer);
-    return () => {
-      this.#timers = this.#timers.filter((t) => t !== timer);
-    };
   }
 }
 

@@ -1,14 +1,14 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMOTIONS } from '../../src/labels.js';
-import { startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.js';
+import { startAgentProcess, waitFor, writeAgentConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
 import { freePort } from '../helpers/ports.js';
 import { byLabel, sample, scrape, value, type Scrape } from '../helpers/prometheus.js';
+import { startSubscriber, type RecordingSubscriber } from '../helpers/subscriber.js';
 
 /**
  * The metrics endpoint of the real `ser-agent run` process: the shipped model classifying an
@@ -23,30 +23,23 @@ const REPLAYS = 12;
 
 let work: string;
 let broker: TestBroker;
-let subscriber: MqttClient;
+let subscriber: RecordingSubscriber;
 let agent: AgentProcess;
 let metricsUrl: string;
-const events: string[] = [];
 /** A loaded CI machine can take a while to load the model and classify the first windows. */
 const PATIENCE_MS = 120_000;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ser-metrics-e2e-'));
   broker = await startTestBroker();
-  subscriber = await mqtt.connectAsync(broker.url, { clientId: 'metrics-e2e-subscriber' });
-  await subscriber.subscribeAsync(`ser/${DEVICE_ID}/event`);
-  subscriber.on('message', (_topic, payload) => events.push(payload.toString()));
+  subscriber = await startSubscriber(broker.url, 'metrics-e2e-subscriber', `ser/${DEVICE_ID}/event`);
 
-  const config = path.join(work, 'config.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      deviceId: DEVICE_ID,
-      mqtt: { url: broker.url },
-      gpio: { driver: 'simulated' },
-      state: { directory: path.join(work, 'state') },
-    }),
-  );
+  const config = await writeAgentConfig(work, {
+    deviceId: DEVICE_ID,
+    mqtt: { url: broker.url },
+    gpio: { driver: 'simulated' },
+    state: { directory: path.join(work, 'state') },
+  });
   const port = await freePort();
   metricsUrl = `http://127.0.0.1:${port}/metrics`;
   const inputs = Array.from({ length: REPLAYS }, () => SPEECH);
@@ -58,7 +51,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await agent.stop();
-  await subscriber.endAsync();
+  await subscriber.close();
   await broker.close();
   await rm(work, { recursive: true, force: true });
 });
@@ -101,7 +94,7 @@ describe('ser-agent run with SER_METRICS_PORT', () => {
     }
     expect(value(later.families, 'ser_events_total', { emotion: 'anger' })).toBeGreaterThanOrEqual(1);
     // Every event handed to MQTT by the time of the scrape was an event the subscriber could get.
-    await waitFor('the events to reach the subscriber', () => (events.length >= eventsTotal(later) ? true : undefined));
+    await waitFor('the events to reach the subscriber', () => (subscriber.messages.length >= eventsTotal(later) ? true : undefined));
   });
 
   it('answers other paths with 404 and other methods with 405, and keeps serving', async () => {

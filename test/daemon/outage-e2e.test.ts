@@ -1,16 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
 import { QUEUE_FILE } from '../../src/mqtt/durable-queue.js';
 import { RECORD_EVENT, scanQueueFile } from '../../src/mqtt/queue-file.js';
+import { startAgentProcess, waitFor, writeAgentConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { createAlsaReplay, type AlsaReplay } from '../helpers/alsa.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
+import { startSubscriber, type RecordingSubscriber } from '../helpers/subscriber.js';
 
 /**
  * Issue 3's outage test, with the real `ser-agent run` process, real arecord (through the ALSA
@@ -29,68 +28,32 @@ const CLIPS = ['bar', 'base', 'bath', 'bean', 'beg', 'bite', 'boat'].map((word) 
   path.join(DATASETS_DIR, 'tess', 'OAF_angry', `OAF_${word}_angry.flac`),
 );
 
-interface Agent {
-  process: ChildProcess;
-  lines: Array<Record<string, unknown>>;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
 let work: string;
 let stateDir: string;
 let port: number;
 let broker: TestBroker | undefined;
-let subscriber: MqttClient | undefined;
-const agents: Agent[] = [];
-
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 40_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+let subscriber: RecordingSubscriber | undefined;
+const agents: AgentProcess[] = [];
+/** How long the agent may take to do what a step waits for (the test's timeout is 120 s). */
+const PATIENCE_MS = 40_000;
 
 async function writeConfig(name: string, replay: AlsaReplay): Promise<string> {
-  const file = path.join(work, `${name}.json`);
-  await writeFile(
-    file,
-    JSON.stringify({
-      deviceId: DEVICE_ID,
-      mqtt: { url: `mqtt://127.0.0.1:${port}`, discovery: { enabled: false } },
-      audio: { device: replay.device },
-      gpio: { driver: 'simulated' },
-      state: { directory: stateDir },
-      // This test is about the queue, not the speech gate. Past its 10 s of speech the replay
-      // is the file plugin repeating one period (a constant -34 dBFS buzz), which the gate
-      // rightly turns away; the test needs a steady stream of events while the broker is down.
-      window: { minSpeechRatio: 0 },
-      log: { level: 'debug' },
-    }),
-  );
-  return file;
+  return writeAgentConfig(work, {
+    deviceId: DEVICE_ID,
+    mqtt: { url: `mqtt://127.0.0.1:${port}`, discovery: { enabled: false } },
+    audio: { device: replay.device },
+    gpio: { driver: 'simulated' },
+    state: { directory: stateDir },
+    // This test is about the queue, not the speech gate. Past its 10 s of speech the replay
+    // is the file plugin repeating one period (a constant -34 dBFS buzz), which the gate
+    // rightly turns away; the test needs a steady stream of events while the broker is down.
+    window: { minSpeechRatio: 0 },
+    log: { level: 'debug' },
+  }, name);
 }
 
-function startAgent(config: string, replay: AlsaReplay): Agent {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'ser-agent.js'), 'run', '--config', config], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...replay.env, SER_CACHE_DIR: path.join(work, 'cache') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const agent: Agent = {
-    process: child,
-    lines: [],
-    // 'close', not 'exit': every log line the agent wrote has been read by then.
-    exit: new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal }))),
-  };
-  let pending = '';
-  child.stdout?.on('data', (data: Buffer) => {
-    pending += data.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) agent.lines.push(JSON.parse(line) as Record<string, unknown>);
-  });
+function startAgent(config: string, replay: AlsaReplay): AgentProcess {
+  const agent = startAgentProcess(['run', '--config', config], { ...replay.env, SER_CACHE_DIR: path.join(work, 'cache') });
   agents.push(agent);
   return agent;
 }
@@ -123,10 +86,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const agent of agents) {
-    if (agent.process.exitCode === null && agent.process.signalCode === null) agent.process.kill('SIGKILL');
-  }
-  await subscriber?.endAsync();
+  for (const agent of agents) agent.process.kill('SIGKILL');
+  await Promise.all(agents.map((agent) => agent.exit));
+  await subscriber?.close();
   await broker?.close();
   await rm(work, { recursive: true, force: true });
 });
@@ -145,7 +107,7 @@ describe('ser-agent run through a broker outage and a SIGKILL', { timeout: 120_0
     const replay = await createAlsaReplay(speech, path.join(work, 'speech'));
     const agent = startAgent(await writeConfig('speech', replay), replay);
 
-    await waitFor('events to be queued', async () => ((await queuedPayloads()).length >= 10 ? true : undefined));
+    await waitFor('events to be queued', async () => ((await queuedPayloads()).length >= 10 ? true : undefined), PATIENCE_MS);
     agent.process.kill('SIGKILL');
     expect(await agent.exit).toEqual({ code: null, signal: 'SIGKILL' });
     queued = await queuedPayloads();
@@ -166,26 +128,23 @@ describe('ser-agent run through a broker outage and a SIGKILL', { timeout: 120_0
 
   it('delivers all of them after broker and agent restart, in order, none invented', async () => {
     broker = await startTestBroker({ port });
-    const received: string[] = [];
-    subscriber = await mqtt.connectAsync(broker.url, { clientId: 'outage-subscriber' });
-    subscriber.on('message', (topic, payload) => {
-      if (topic === EVENT_TOPIC) received.push(payload.toString());
-    });
-    await subscriber.subscribeAsync(EVENT_TOPIC, { qos: 1 });
+    const events = await startSubscriber(broker.url, 'outage-subscriber', EVENT_TOPIC, 1);
+    subscriber = events;
+    const received = (): string[] => events.on(EVENT_TOPIC).map((message) => message.payload);
 
     const replay = await createAlsaReplay(new Float32Array(16_000), path.join(work, 'silence'));
     const agent = startAgent(await writeConfig('silence', replay), replay);
-    await waitFor('the queued events', () => (received.length >= queued.length ? true : undefined));
-    await waitFor('the queue file to empty', async () => ((await queuedPayloads()).length === 0 ? true : undefined));
+    await waitFor('the queued events', () => (received().length >= queued.length ? true : undefined), PATIENCE_MS);
+    await waitFor('the queue file to empty', async () => ((await queuedPayloads()).length === 0 ? true : undefined), PATIENCE_MS);
     // Time for anything extra (a duplicate, an invented event) to show up.
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(received).toEqual(queued);
-    const ids = received.map((payload) => (JSON.parse(payload) as { id: string }).id);
+    const delivered = received();
+    expect(delivered).toEqual(queued);
+    const ids = delivered.map((payload) => (JSON.parse(payload) as { id: string }).id);
     expect([...ids].sort()).toEqual(ids);
     expect(agent.lines.find((line) => line['msg'] === 'event queue opened')).toMatchObject({ queued: queued.length });
 
-    agent.process.kill('SIGTERM');
-    expect((await agent.exit).code).toBe(0);
+    expect((await agent.stop()).code).toBe(0);
   });
 
   it('leaves only the queue file in the state directory: no audio, no features', async () => {

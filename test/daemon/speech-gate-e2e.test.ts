@@ -1,17 +1,16 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { EMOTIONS } from '../../src/labels.js';
 import type { EmotionEvent, HealthReport } from '../../src/mqtt/payloads.js';
 import { encodeWav } from '../audio/helpers/wav-writer.js';
+import { startAgentProcess, writeAgentConfig } from '../helpers/agent-process.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { REPO_ROOT } from '../helpers/cli.js';
 import { goldenWavPath } from '../helpers/golden.js';
 import { loudPinkNoise, pluckedChords } from '../helpers/non-speech.js';
+import { startSubscriber, type RecordingSubscriber } from '../helpers/subscriber.js';
 
 /**
  * The speech gate's contract, on the real `ser-agent run --input` with the shipped models and
@@ -25,21 +24,16 @@ const SPEECH = goldenWavPath('long_5s_16k');
 
 let work: string;
 let broker: TestBroker;
-let subscriber: MqttClient;
-const events: EmotionEvent[] = [];
-const health: HealthReport[] = [];
-const logLines: Array<Record<string, unknown>> = [];
+let subscriber: RecordingSubscriber;
+let events: EmotionEvent[] = [];
+let health: HealthReport[] = [];
+let logLines: Array<Record<string, unknown>> = [];
 let exitCode: number | null;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ser-gate-e2e-'));
   broker = await startTestBroker();
-  subscriber = await mqtt.connectAsync(broker.url, { clientId: 'gate-e2e-subscriber' });
-  await subscriber.subscribeAsync([`ser/${DEVICE_ID}/event`, `ser/${DEVICE_ID}/health`]);
-  subscriber.on('message', (topic, payload) => {
-    if (topic.endsWith('/event')) events.push(JSON.parse(payload.toString()) as EmotionEvent);
-    else health.push(JSON.parse(payload.toString()) as HealthReport);
-  });
+  subscriber = await startSubscriber(broker.url, 'gate-e2e-subscriber', [`ser/${DEVICE_ID}/event`, `ser/${DEVICE_ID}/health`]);
 
   // Float WAV, so loud noise is not clipped into something else by 16-bit rounding.
   const notSpeech = path.join(work, 'television.wav');
@@ -50,39 +44,29 @@ beforeAll(async () => {
   both.set(music, noise.length);
   await writeFile(notSpeech, encodeWav([both], SAMPLE_RATE, { kind: 'float', bits: 32 }));
 
-  const config = path.join(work, 'config.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      deviceId: DEVICE_ID,
-      mqtt: { url: broker.url, healthSeconds: 1 },
-      // Hop 1 s: eight windows lie wholly in the noise and music, each one a chance to fail.
-      window: { hopSeconds: 1 },
-      gpio: { driver: 'simulated' },
-      state: { directory: path.join(work, 'state') },
-      shutdownSeconds: 10,
-    }),
-  );
-  const agent = spawn(
-    process.execPath,
-    [path.join(REPO_ROOT, 'bin', 'ser-agent.js'), 'run', '--config', config, '--log-level', 'debug', '--input', notSpeech, SPEECH],
-    { cwd: REPO_ROOT, env: { ...process.env, SER_CACHE_DIR: path.join(work, 'cache') }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let pending = '';
-  agent.stdout.on('data', (data: Buffer) => {
-    pending += data.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) logLines.push(JSON.parse(line) as Record<string, unknown>);
+  const config = await writeAgentConfig(work, {
+    deviceId: DEVICE_ID,
+    mqtt: { url: broker.url, healthSeconds: 1 },
+    // Hop 1 s: eight windows lie wholly in the noise and music, each one a chance to fail.
+    window: { hopSeconds: 1 },
+    gpio: { driver: 'simulated' },
+    state: { directory: path.join(work, 'state') },
+    shutdownSeconds: 10,
+  });
+  const agent = startAgentProcess(['run', '--config', config, '--log-level', 'debug', '--input', notSpeech, SPEECH], {
+    SER_CACHE_DIR: path.join(work, 'cache'),
   });
   // The replay ends after both files; the agent then stops on its own.
-  exitCode = await new Promise((resolve) => agent.once('exit', (code) => resolve(code)));
+  exitCode = (await agent.exit).code;
+  logLines = agent.lines;
   // Health is published every second; let the last QoS-0/1 deliveries arrive.
   await new Promise((resolve) => setTimeout(resolve, 200));
+  events = subscriber.on(`ser/${DEVICE_ID}/event`).map((message) => JSON.parse(message.payload) as EmotionEvent);
+  health = subscriber.on(`ser/${DEVICE_ID}/health`).map((message) => JSON.parse(message.payload) as HealthReport);
 }, 120_000);
 
 afterAll(async () => {
-  await subscriber.endAsync();
+  await subscriber.close();
   await broker.close();
   await rm(work, { recursive: true, force: true });
 });

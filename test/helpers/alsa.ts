@@ -1,36 +1,70 @@
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { AudioSink, CaptureState } from '../../src/capture/audio-source.js';
 
-export interface AlsaReplay {
+const execFileAsync = promisify(execFile);
+
+/** A capture device that exists only in a test-only ALSA configuration. */
+export interface AlsaCapture {
   /** Add to a recorder's (or the daemon's) environment: points ALSA at the test config. */
   env: Record<string, string>;
   /** The ALSA PCM name to capture from (`arecord -D <device>`). */
   device: string;
+}
+
+export interface AlsaReplay extends AlsaCapture {
   /** The samples a capture of `device` starts with: the input quantised to 16 bits. */
   samples: Float32Array;
   /** The raw S16_LE file the device replays. */
   rawFile: string;
 }
 
+export interface AlsaFifoCapture extends AlsaCapture {
+  /**
+   * The FIFO the device reads, raw S16_LE mono: write to it as a sound card delivers. The file
+   * plugin reads whole periods and pads a short read with silence, so write whole periods.
+   */
+  fifo: string;
+}
+
 /** The PCM name the test ALSA configuration defines. */
 export const REPLAY_DEVICE = 'ser_replay';
 
 /**
- * Makes the real `arecord` capture a recording: an ALSA `file` PCM whose `infile` is a raw
- * S16_LE mono file, over a `null` slave, in a test-only configuration that ALSA_CONFIG_PATH
- * selects instead of the system's. Capturing from it yields the recording, faster than real
- * time, then zeros for as long as the recorder runs (the null slave's capture is silence once
- * the file is exhausted). Restarting the recorder replays the file from the start.
- * The configuration defines only this PCM: `default`, `plughw` and friends do not exist under
- * it, which makes any other device name fail as an absent device would.
+ * Makes the real `arecord` capture a recording: a device reading a raw S16_LE mono file (see
+ * writeAlsaConfig). Capturing from it yields the recording, faster than real time, then zeros
+ * for as long as the recorder runs (the null slave's capture is silence once the file is
+ * exhausted). Restarting the recorder replays the file from the start.
  */
 export async function createAlsaReplay(samples: Float32Array, dir: string): Promise<AlsaReplay> {
   const rawFile = path.join(dir, 'replay.s16le');
-  const configFile = path.join(dir, 'asoundrc');
   const bytes = encodeS16le(samples);
   await writeFile(rawFile, bytes);
+  return { ...(await writeAlsaConfig(rawFile, dir)), samples: decodeS16le(bytes), rawFile };
+}
+
+/**
+ * Makes the real `arecord` capture what the caller writes to a FIFO, at the pace it is
+ * written: a microphone whose sound the caller times (real time, or as fast as the agent
+ * keeps up). Opening the FIFO for writing waits for its reader, the recorder.
+ */
+export async function createAlsaFifoCapture(dir: string): Promise<AlsaFifoCapture> {
+  const fifo = path.join(dir, 'microphone.fifo');
+  await execFileAsync('mkfifo', [fifo]);
+  return { ...(await writeAlsaConfig(fifo, dir)), fifo };
+}
+
+/**
+ * The test-only ALSA configuration, which ALSA_CONFIG_PATH selects instead of the system's: one
+ * capture PCM, an ALSA `file` PCM whose `infile` is `infile` (raw S16_LE mono), over a `null`
+ * slave. It defines only this PCM: `default`, `plughw` and friends do not exist under it, which
+ * makes any other device name fail as an absent device would.
+ */
+async function writeAlsaConfig(infile: string, dir: string): Promise<AlsaCapture> {
+  const configFile = path.join(dir, 'asoundrc');
   await writeFile(
     configFile,
     [
@@ -38,19 +72,14 @@ export async function createAlsaReplay(samples: Float32Array, dir: string): Prom
       '  type file',
       '  slave.pcm { type null }',
       '  file "/dev/null"',
-      `  infile ${JSON.stringify(rawFile)}`,
+      `  infile ${JSON.stringify(infile)}`,
       '  format "raw"',
       '  hint { show on description "ser-agent test replay" }',
       '}',
       '',
     ].join('\n'),
   );
-  return {
-    env: { ALSA_CONFIG_PATH: configFile },
-    device: REPLAY_DEVICE,
-    samples: decodeS16le(bytes),
-    rawFile,
-  };
+  return { env: { ALSA_CONFIG_PATH: configFile }, device: REPLAY_DEVICE };
 }
 
 /** Float samples to signed 16-bit little-endian, rounded and clipped as a sound card would. */

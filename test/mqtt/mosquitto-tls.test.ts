@@ -9,13 +9,13 @@ import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
 import { createEmotionEvent, type EmotionEvent } from '../../src/mqtt/payloads.js';
 import { MqttPublisher, type MqttPublisherOptions } from '../../src/mqtt/publisher.js';
 import { readTlsOptions, type TlsSettings } from '../../src/mqtt/tls-options.js';
-import type { Scheduler } from '../../src/system/scheduler.js';
-import { startAgentProcess, waitFor } from '../helpers/agent-process.js';
+import { startAgentProcess, waitFor, writeAgentConfig } from '../helpers/agent-process.js';
 import { messageLines, runSerAgent } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { captureLogs } from '../helpers/logs.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 /**
  * The publisher against a real mosquitto with mutual TLS, password authentication and an ACL
@@ -75,25 +75,6 @@ const url = (listener = 'trusted'): string => `mqtts://127.0.0.1:${broker.ports[
 
 function tlsSettings(overrides: Partial<TlsSettings> = {}): TlsSettings {
   return { caFile: pki.ca.cert, certFile: pki.client.cert, keyFile: pki.client.key, rejectUnauthorized: true, servername: '', ...overrides };
-}
-
-/** Holds each scheduled reconnect until the test fires it, so the requested waits can be asserted. */
-class ManualScheduler implements Scheduler {
-  readonly pending: Array<() => void> = [];
-  readonly requested: number[] = [];
-
-  after(delayMs: number, callback: () => void): () => void {
-    this.pending.push(callback);
-    this.requested.push(delayMs);
-    return () => {
-      const index = this.pending.indexOf(callback);
-      if (index !== -1) this.pending.splice(index, 1);
-    };
-  }
-
-  every(): () => void {
-    throw new Error('the publisher schedules no repeating timers');
-  }
 }
 
 function agent(options: { tlsSettings?: Partial<TlsSettings>; listener?: string } & Partial<MqttPublisherOptions>) {
@@ -169,11 +150,11 @@ function makeEvent(): EmotionEvent {
 }
 
 /** Lets attempts run until the publisher has asked for `count` reconnect waits. */
-async function failedAttempts(scheduler: ManualScheduler, count: number): Promise<void> {
+async function failedAttempts(scheduler: ManualClock, count: number): Promise<void> {
   for (;;) {
-    await waitUntil(() => scheduler.pending.length === 1);
+    await waitUntil(() => scheduler.active === 1);
     if (scheduler.requested.length === count) return;
-    scheduler.pending.shift()?.();
+    scheduler.fireNext();
   }
 }
 
@@ -217,7 +198,7 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
   ] as const)(
     'MQTT %i: a wrong password is refused with one clear error line per attempt, retried with growing waits',
     async (protocolVersion, reason) => {
-      const scheduler = new ManualScheduler();
+      const scheduler = new ManualClock();
       const { publisher, logs } = agent({
         protocolVersion,
         password: 'not-the-password',
@@ -247,7 +228,7 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
   );
 
   it('refuses a broker whose certificate an untrusted CA signed, before sending any credentials', async () => {
-    const scheduler = new ManualScheduler();
+    const scheduler = new ManualClock();
     const { publisher, logs } = agent({ listener: 'impostor', scheduler });
     const before = broker.log();
     await publisher.start();
@@ -263,7 +244,7 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
   });
 
   it('checks the broker certificate against mqtt.tls.servername when set', async () => {
-    const wrongName = agent({ tlsSettings: { servername: 'broker.example.org' }, scheduler: new ManualScheduler() });
+    const wrongName = agent({ tlsSettings: { servername: 'broker.example.org' }, scheduler: new ManualClock() });
     await wrongName.publisher.start();
     await waitUntil(() => connectionFailures(wrongName.logs.lines).length === 1);
     expect(connectionFailures(wrongName.logs.lines)[0]).toMatchObject({
@@ -278,7 +259,7 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
   });
 
   it('is refused without a client certificate, and with one from a CA the broker does not trust', async () => {
-    const without = agent({ tlsSettings: { certFile: '', keyFile: '' }, scheduler: new ManualScheduler() });
+    const without = agent({ tlsSettings: { certFile: '', keyFile: '' }, scheduler: new ManualClock() });
     await without.publisher.start();
     await waitUntil(() => connectionFailures(without.logs.lines).length === 1);
     expect(connectionFailures(without.logs.lines)[0]).toMatchObject({
@@ -289,7 +270,7 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
 
     const rogue = agent({
       tlsSettings: { certFile: pki.rogueClient.cert, keyFile: pki.rogueClient.key },
-      scheduler: new ManualScheduler(),
+      scheduler: new ManualClock(),
     });
     await rogue.publisher.start();
     await waitUntil(() => connectionFailures(rogue.logs.lines).length === 1);
@@ -363,17 +344,12 @@ describe('ser-agent with a secured broker', { timeout: 180_000 }, () => {
   async function configFile(name: string, mqtt: Record<string, unknown>): Promise<string> {
     const passwordFile = path.join(work, `${name}.password`);
     await writeFile(passwordFile, `${DEVICE_PASSWORD}\n`, { mode: 0o600 });
-    const file = path.join(work, `${name}.json`);
-    await writeFile(
-      file,
-      JSON.stringify({
-        deviceId: DEVICE,
-        mqtt: { url: url(), username: DEVICE, passwordFile, tls: { caFile: pki.ca.cert, certFile: pki.client.cert, keyFile: pki.client.key }, ...mqtt },
-        gpio: { driver: 'simulated' },
-        shutdownSeconds: 10,
-      }),
-    );
-    return file;
+    return writeAgentConfig(work, {
+      deviceId: DEVICE,
+      mqtt: { url: url(), username: DEVICE, passwordFile, tls: { caFile: pki.ca.cert, certFile: pki.client.cert, keyFile: pki.client.key }, ...mqtt },
+      gpio: { driver: 'simulated' },
+      shutdownSeconds: 10,
+    }, name);
   }
 
   it('publishes over mutual TLS with the password from mqtt.passwordFile, which no output shows', async () => {

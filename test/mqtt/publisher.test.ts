@@ -13,9 +13,9 @@ import { DurableQueue } from '../../src/mqtt/durable-queue.js';
 import { MqttPublisher, type MqttPublisherOptions } from '../../src/mqtt/publisher.js';
 import { RUNTIME_SETTING_KEYS, type RuntimeSettingValues } from '../../src/settings/runtime-settings.js';
 import { deviceModel } from '../../src/mqtt/discovery.js';
-import type { Scheduler } from '../../src/system/scheduler.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { captureLogs } from '../helpers/logs.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 const DEVICE = 'kiosk-01';
 const EVENT_TOPIC = `ser/${DEVICE}/event`;
@@ -92,32 +92,6 @@ async function waitUntil(condition: () => boolean): Promise<void> {
 }
 
 /** Log lines as parsed JSON, and every raw byte written, to check for leaked secrets. */
-/** Holds every scheduled callback until the test fires it: reconnect waits become observable, not slept. */
-class ManualScheduler implements Scheduler {
-  readonly pending: { delayMs: number; run: () => void }[] = [];
-  readonly requested: number[] = [];
-
-  after(delayMs: number, callback: () => void): () => void {
-    const entry = { delayMs, run: callback };
-    this.pending.push(entry);
-    this.requested.push(delayMs);
-    return () => {
-      const index = this.pending.indexOf(entry);
-      if (index !== -1) this.pending.splice(index, 1);
-    };
-  }
-
-  every(): () => void {
-    throw new Error('the publisher schedules no repeating timers');
-  }
-
-  fireNext(): void {
-    const entry = this.pending.shift();
-    if (entry === undefined) throw new Error('nothing scheduled');
-    entry.run();
-  }
-}
-
 /** One MQTT packet at the start of `data`, or undefined until it has all arrived. */
 function mqttPacketAt(data: Buffer): { type: number; flags: number; body: Buffer; length: number } | undefined {
   let remaining = 0;
@@ -463,7 +437,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
   });
 
   it('publishes the settings retained, and again on every connection, as a restarted broker has lost them', async () => {
-    const scheduler = new ManualScheduler();
+    const scheduler = new ManualClock();
     const { publisher: pub } = publisher({ discovery: { enabled: false }, scheduler, reconnect: { minMs: 100, maxMs: 1000 } });
     pub.publishSettings(SETTINGS);
     await pub.start();
@@ -486,7 +460,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
   });
 
   it('queues events while the broker is down, drops the oldest, and delivers the rest in order', async () => {
-    const scheduler = new ManualScheduler();
+    const scheduler = new ManualClock();
     const { publisher: pub, states } = publisher({ scheduler, queueLimit: 3, reconnect: { minMs: 100, maxMs: 1000 } });
     await pub.start();
     await connected(pub);
@@ -520,7 +494,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     const { port } = broker;
     await broker.close();
     const firstQueue = openQueue();
-    const first = publisher({ url: `mqtt://127.0.0.1:${port}`, queue: firstQueue, scheduler: new ManualScheduler() }).publisher;
+    const first = publisher({ url: `mqtt://127.0.0.1:${port}`, queue: firstQueue, scheduler: new ManualClock() }).publisher;
     await first.start();
     const events = [makeEvent(), makeEvent(), makeEvent(), makeEvent()];
     for (const event of events) first.publishEvent(event);
@@ -569,7 +543,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
 
     const queue = openQueue();
     cleanups.push(() => queue.close());
-    const scheduler = new ManualScheduler();
+    const scheduler = new ManualClock();
     const pub = publisher({ url: `mqtt://127.0.0.1:${port}`, queue, scheduler, discovery: { enabled: false } }).publisher;
     await pub.start();
     await connected(pub);
@@ -627,7 +601,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     });
 
     const logs = captureLogs();
-    const scheduler = new ManualScheduler();
+    const scheduler = new ManualClock();
     const pub = publisher({
       url: `mqtt://127.0.0.1:${port}`,
       scheduler,
@@ -655,7 +629,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     // the broker's timing. The second live event is made the moment the 100th is written.
     const written: string[] = [];
     let writtenBeforeSecondLive = -1;
-    const scheduler = new ManualScheduler();
+    const scheduler = new ManualClock();
     const live: EmotionEvent[] = [makeEvent(), makeEvent()];
     const pub: MqttPublisher = publisher({
       url: `mqtt://127.0.0.1:${port}`,
@@ -716,7 +690,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     const { port } = broker;
     await broker.close();
     const logs = captureLogs();
-    const scheduler = new ManualScheduler();
+    const scheduler = new ManualClock();
     const { publisher: pub } = publisher({
       url: `mqtt://agent:url-secret@127.0.0.1:${port}`,
       username: 'agent',
@@ -727,10 +701,10 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     });
     await pub.start();
     for (let attempt = 1; attempt <= 5; attempt++) {
-      await waitUntil(() => scheduler.pending.length === 1);
+      await waitUntil(() => scheduler.active === 1);
       scheduler.fireNext();
     }
-    await waitUntil(() => scheduler.pending.length === 1);
+    await waitUntil(() => scheduler.active === 1);
     expect(scheduler.requested).toEqual([100, 200, 400, 800, 800, 800]);
 
     const failures = logs.lines.filter((line) => line['msg'] === 'cannot connect to the MQTT broker');
@@ -747,7 +721,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
 
     // Stopping cancels the pending retry.
     await pub.stop();
-    expect(scheduler.pending).toEqual([]);
+    expect(scheduler.active).toBe(0);
     // The broker is started again only so afterEach can close it.
     broker = await startTestBroker();
   });
@@ -755,10 +729,10 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
   it('can stop while never connected, and start again', async () => {
     const { port } = broker;
     await broker.close();
-    const scheduler = new ManualScheduler();
+    const scheduler = new ManualClock();
     const { publisher: pub } = publisher({ url: `mqtt://127.0.0.1:${port}`, scheduler });
     await pub.start();
-    await waitUntil(() => scheduler.pending.length === 1);
+    await waitUntil(() => scheduler.active === 1);
     await pub.stop();
     expect(pub.state).toBe('disconnected');
 

@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { CLIP_SAMPLES } from '../../src/dsp/constants.js';
 import { SilenceGate } from '../../src/pipeline/silence.js';
 import { modelWindowOptions, Windower } from '../../src/pipeline/windower.js';
-import { FakeClock } from './fake-clock.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 describe('SilenceGate', () => {
   it('skips and counts windows below the threshold, passes the rest', () => {
     const gate = new SilenceGate(-50);
-    const windower = new Windower(modelWindowOptions(3), new FakeClock(0));
+    const windower = new Windower(modelWindowOptions(3), new ManualClock(0));
     // Constant levels: 0.001 is -60 dBFS, 0.01 is -40 dBFS; zeros are digital silence.
     const admitted = [0.001, 0.01, 0, 0.5].map((amplitude) => {
       const [window] = windower.push(new Float32Array(CLIP_SAMPLES).fill(amplitude));

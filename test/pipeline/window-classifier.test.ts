@@ -13,7 +13,7 @@ import { REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
 import { loudPinkNoise, pluckedChords } from '../helpers/non-speech.js';
 import { useWasm } from '../model/seed-model-fixture.js';
-import { FakeClock } from './fake-clock.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 const SHIPPED = path.join(REPO_ROOT, 'models', 'ser-cnn-lstm');
 const SHIPPED_VAD = path.join(REPO_ROOT, 'models', 'silero-vad', 'silero_vad.onnx');
@@ -26,7 +26,7 @@ const RECORDINGS = [
 
 /** The recording's first 3 s streamed through a Windower in capture-sized chunks. */
 function windowFromStream(samples: Float32Array): CapturedWindow {
-  const windower = new Windower(modelWindowOptions(3), new FakeClock(0));
+  const windower = new Windower(modelWindowOptions(3), new ManualClock(0));
   const stream = new Float32Array(CLIP_SAMPLES);
   stream.set(samples.subarray(0, CLIP_SAMPLES));
   const windows: CapturedWindow[] = [];

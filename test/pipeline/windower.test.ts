@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CLIP_SAMPLES, SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { SampleBufferPool } from '../../src/pipeline/sample-buffer-pool.js';
 import { modelWindowOptions, Windower, type CapturedWindow } from '../../src/pipeline/windower.js';
-import { FakeClock } from './fake-clock.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { firstDifference } from './samples.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -19,19 +19,19 @@ const ODD_CHUNKS = [1, 7, 1000, 4097, 333, 2, 8191, 511];
  * Pushes `signal` in chunks of the given sizes, as a sound card delivering in real time would:
  * the clock reads the arrival time of each chunk's last sample.
  */
-function feedRealTime(windower: Windower, clock: FakeClock, signal: Float32Array, sizes: readonly number[]): CapturedWindow[] {
+function feedRealTime(windower: Windower, clock: ManualClock, signal: Float32Array, sizes: readonly number[]): CapturedWindow[] {
   const windows: CapturedWindow[] = [];
   let offset = 0;
   for (let n = 0; offset < signal.length; n++) {
     const size = Math.min(sizes[n % sizes.length] as number, signal.length - offset);
     offset += size;
-    clock.ms = T0 + (offset * 1000) / SAMPLE_RATE;
+    clock.set(T0 + (offset * 1000) / SAMPLE_RATE);
     windows.push(...windower.push(signal.subarray(offset - size, offset)));
   }
   return windows;
 }
 
-function modelWindower(hopSeconds: number, clock: FakeClock): Windower {
+function modelWindower(hopSeconds: number, clock: ManualClock): Windower {
   return new Windower(modelWindowOptions(hopSeconds), clock);
 }
 
@@ -48,7 +48,7 @@ describe('Windower', () => {
     { hopSeconds: 4, chunks: ODD_CHUNKS, starts: [0, 88_200] },
     { hopSeconds: 4, chunks: [220_500], starts: [0, 88_200] },
   ])('cuts 10 s at hop $hopSeconds s in chunks of $chunks at the right offsets and times', ({ hopSeconds, chunks, starts }) => {
-    const clock = new FakeClock(T0);
+    const clock = new ManualClock(T0);
     const windows = feedRealTime(modelWindower(hopSeconds, clock), clock, tenSeconds, chunks);
 
     expect(windows.map((window) => window.samples[0])).toEqual(starts);
@@ -62,7 +62,7 @@ describe('Windower', () => {
   });
 
   it('dates windows cut from one big chunk back from its arrival by the samples that followed them', () => {
-    const clock = new FakeClock(T0);
+    const clock = new ManualClock(T0);
     const windows = modelWindower(1, clock).push(tenSeconds);
     // Windows end at 3 s … 10 s into the chunk, which arrived whole at T0.
     expect(windows.map((window) => window.end.getTime() - T0)).toEqual([-7000, -6000, -5000, -4000, -3000, -2000, -1000, 0]);
@@ -70,7 +70,7 @@ describe('Windower', () => {
   });
 
   it('gives overlapping windows the shared samples in both, each window its own copy', () => {
-    const clock = new FakeClock(T0);
+    const clock = new ManualClock(T0);
     const windower = modelWindower(0.5, clock);
     const [first, second] = windower.push(ramp(CLIP_SAMPLES + 11_025));
     if (first === undefined || second === undefined) throw new Error('expected two windows');
@@ -82,7 +82,7 @@ describe('Windower', () => {
   });
 
   it('after reset, waits for a whole new window and never mixes in samples from before it', () => {
-    const clock = new FakeClock(T0);
+    const clock = new ManualClock(T0);
     const windower = modelWindower(1, clock);
     expect(windower.push(ramp(2 * SAMPLE_RATE))).toEqual([]);
     windower.reset();
@@ -98,7 +98,7 @@ describe('Windower', () => {
   });
 
   it('places each window in the stream: its end as samples pushed since the last reset, and which run since a reset it belongs to', () => {
-    const clock = new FakeClock(T0);
+    const clock = new ManualClock(T0);
     const windower = modelWindower(1, clock);
     const before = feedRealTime(windower, clock, tenSeconds, ODD_CHUNKS);
     expect(before.map((window) => window.position)).toEqual(
@@ -113,7 +113,7 @@ describe('Windower', () => {
   });
 
   it('setHop: the hop under way is stretched or shortened to the new one, and later hops follow it', () => {
-    const clock = new FakeClock(T0);
+    const clock = new ManualClock(T0);
     const windower = modelWindower(3, clock);
     const [first] = windower.push(ramp(CLIP_SAMPLES));
     expect(first).toBeDefined();
@@ -132,7 +132,7 @@ describe('Windower', () => {
   });
 
   it('setHop before the first window leaves the first window whole', () => {
-    const windower = modelWindower(3, new FakeClock(T0));
+    const windower = modelWindower(3, new ManualClock(T0));
     windower.setHop(SAMPLE_RATE);
     expect(windower.push(ramp(CLIP_SAMPLES - 1))).toEqual([]);
     expect(windower.push(ramp(1))).toHaveLength(1);
@@ -140,7 +140,7 @@ describe('Windower', () => {
   });
 
   it('measures each window level in dBFS', () => {
-    const clock = new FakeClock(T0);
+    const clock = new ManualClock(T0);
     const windower = modelWindower(3, clock);
     // 440 Hz fills the 3 s with exactly 1320 periods, so its mean square is exactly 1/2.
     const sine = Float32Array.from({ length: CLIP_SAMPLES }, (_, n) => Math.sin((2 * Math.PI * 440 * n) / SAMPLE_RATE));
@@ -153,7 +153,7 @@ describe('Windower', () => {
   });
 
   it('holds a fixed buffer however long it runs', () => {
-    const clock = new FakeClock(T0);
+    const clock = new ManualClock(T0);
     const windower = modelWindower(0.25, clock);
     const chunk = ramp(4096);
     let windows = 0;
@@ -163,7 +163,7 @@ describe('Windower', () => {
   });
 
   it('cuts into pooled buffers: a window held is never overwritten, one released is reused', () => {
-    const clock = new FakeClock(T0);
+    const clock = new ManualClock(T0);
     const pool = new SampleBufferPool(CLIP_SAMPLES, 4);
     const windower = new Windower(modelWindowOptions(1), clock, pool);
     const windows = feedRealTime(windower, clock, tenSeconds.subarray(0, 5 * SAMPLE_RATE), [441]);
@@ -186,7 +186,7 @@ describe('Windower', () => {
   });
 
   it('at the end of a finite stream, cuts one more window ending at the last sample, then starts afresh', () => {
-    const clock = new FakeClock(T0);
+    const clock = new ManualClock(T0);
     for (const [hopSeconds, seconds, lastStart] of [
       [3, 11, 8], // windows 0-3, 3-6, 6-9; the end, 9-11, heard by 8-11
       [1, 4.5, 1.5], // 0-3, 1-4; then 1.5-4.5
@@ -199,7 +199,7 @@ describe('Windower', () => {
       expect(last?.position.endSample, `hop ${hopSeconds} s`).toBe(signal.length);
       expect(last?.position.run).toBe(windows.at(-1)?.position.run);
       expect(firstDifference(last?.samples, signal.subarray(lastStart * SAMPLE_RATE))).toBe(-1);
-      expect(last?.end.getTime()).toBe(Math.round(clock.ms));
+      expect(last?.end.getTime()).toBe(Math.round(clock.now()));
       // A new run: the next stream's first window is a whole window of its own samples.
       const next = windower.push(ramp(CLIP_SAMPLES, 1e6));
       expect(next).toHaveLength(1);
@@ -208,7 +208,7 @@ describe('Windower', () => {
   });
 
   it('cuts no last window when the stream ends where a window ended, or before the first window', () => {
-    const clock = new FakeClock(T0);
+    const clock = new ManualClock(T0);
     const exact = modelWindower(1, clock);
     expect(feedRealTime(exact, clock, ramp(5 * SAMPLE_RATE), ODD_CHUNKS)).toHaveLength(3);
     expect(exact.finish()).toBeUndefined();
@@ -219,14 +219,14 @@ describe('Windower', () => {
   });
 
   it('rejects a buffer pool whose buffers do not hold a window', () => {
-    const clock = new FakeClock(T0);
+    const clock = new ManualClock(T0);
     expect(() => new Windower(modelWindowOptions(1), clock, new SampleBufferPool(1000, 2))).toThrow(
       /lends 1000 samples but windows hold 66150/,
     );
   });
 
   it('rejects window sizes and hops that are not whole positive sample counts', () => {
-    const clock = new FakeClock(T0);
+    const clock = new ManualClock(T0);
     expect(() => new Windower({ sampleRate: SAMPLE_RATE, windowSamples: CLIP_SAMPLES, hopSamples: 0 }, clock)).toThrow(
       /hopSamples is 0/,
     );

@@ -1,13 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_FILE } from '../../src/mqtt/durable-queue.js';
+import { startAgentProcess, waitFor, writeAgentConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
+import { startSubscriber, type ReceivedMessage, type RecordingSubscriber } from '../helpers/subscriber.js';
 
 /**
  * Issue 3, part 7: only labels and probabilities leave the box. The real `ser-agent run`, at
@@ -52,71 +51,49 @@ const MAX_NUMBERS_IN_A_ROW = 16;
 
 let work: string;
 let broker: TestBroker;
-let subscriber: MqttClient;
-let agent: ChildProcess;
-const messages: Array<{ topic: string; payload: string }> = [];
-const logLines: string[] = [];
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+let subscriber: RecordingSubscriber;
+let agent: AgentProcess;
+/** Everything anyone published, as the subscriber to '#' received it. */
+let messages: ReceivedMessage[] = [];
+/** Everything the agent wrote, stdout and stderr, line by line as written. */
+let logLines: string[] = [];
 
 const count = (topic: string) => messages.filter((message) => message.topic === topic).length;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ser-privacy-'));
   broker = await startTestBroker();
-  subscriber = await mqtt.connectAsync(broker.url, { clientId: 'privacy-everything' });
-  subscriber.on('message', (topic, payload) => messages.push({ topic, payload: payload.toString() }));
-  await subscriber.subscribeAsync('#');
+  subscriber = await startSubscriber(broker.url, 'privacy-everything', '#');
+  messages = subscriber.messages;
 
-  const config = path.join(work, 'config.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      deviceId: DEVICE_ID,
-      mqtt: { url: broker.url, healthSeconds: 1 },
-      window: { hopSeconds: 1 },
-      gpio: { driver: 'simulated', pins: { anger: 17, happiness: 27 }, statusPin: 24 },
-      log: { level: 'debug' },
-    }),
-  );
-  agent = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'ser-agent.js'), 'run', '--config', config, '--input', ...SPEECH], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, SER_CACHE_DIR: path.join(work, 'cache'), SER_STATE_DIRECTORY: path.join(work, 'state') },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const config = await writeAgentConfig(work, {
+    deviceId: DEVICE_ID,
+    mqtt: { url: broker.url, healthSeconds: 1 },
+    window: { hopSeconds: 1 },
+    gpio: { driver: 'simulated', pins: { anger: 17, happiness: 27 }, statusPin: 24 },
+    log: { level: 'debug' },
   });
-  for (const stream of [agent.stdout, agent.stderr]) {
-    let pending = '';
-    stream?.on('data', (data: Buffer) => {
-      pending += data.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      logLines.push(...lines);
-    });
-  }
-  const exited = new Promise((resolve) => agent.once('exit', resolve));
+  agent = startAgentProcess(['run', '--config', config, '--input', ...SPEECH], {
+    SER_CACHE_DIR: path.join(work, 'cache'),
+    SER_STATE_DIRECTORY: path.join(work, 'state'),
+  });
 
   // Health is recognised by its content, not its topic: the topic is what is under test.
   const healthReports = () => messages.filter((message) => message.payload.includes('"uptimeSeconds"')).length;
   await waitFor('events, health and discovery', () =>
-    count(`${OWN_TREE}event`) >= 3 && healthReports() >= 2 && OWN_DISCOVERY.every((topic) => count(topic) >= 1),
+    count(`${OWN_TREE}event`) >= 3 && healthReports() >= 2 && OWN_DISCOVERY.every((topic) => count(topic) >= 1) ? true : undefined,
   );
   // Home Assistant coming online makes the agent send its discovery again.
-  await subscriber.publishAsync(HOME_ASSISTANT_STATUS, 'online');
-  await waitFor('discovery sent again', () => OWN_DISCOVERY.every((topic) => count(topic) >= 2));
-  if (agent.exitCode === null) agent.kill('SIGTERM');
-  await exited;
-  await waitFor('offline', () => messages.some((m) => m.topic === `${OWN_TREE}status` && m.payload === 'offline'));
+  await subscriber.client.publishAsync(HOME_ASSISTANT_STATUS, 'online');
+  await waitFor('discovery sent again', () => (OWN_DISCOVERY.every((topic) => count(topic) >= 2) ? true : undefined));
+  await agent.stop();
+  logLines = [...agent.written, ...agent.stderr];
+  await waitFor('offline', () => messages.find((m) => m.topic === `${OWN_TREE}status` && m.payload === 'offline'));
 }, 300_000);
 
 afterAll(async () => {
-  if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
-  await subscriber.endAsync();
+  await agent.stop();
+  await subscriber.close();
   await broker.close();
   await rm(work, { recursive: true, force: true });
 });

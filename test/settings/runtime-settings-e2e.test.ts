@@ -1,12 +1,12 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SETTINGS_FILE } from '../../src/settings/runtime-settings.js';
-import { startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-process.js';
+import { startAgentProcess, waitFor, writeAgentConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
+import { retainedMessage, startSubscriber, type ReceivedMessage, type RecordingSubscriber } from '../helpers/subscriber.js';
 
 /**
  * Settings changed over MQTT, end to end: the real `ser-agent run` replaying speech in real
@@ -20,22 +20,15 @@ const BASE = `ser/${DEVICE_ID}`;
 const SPEECH = path.join(DATASETS_DIR, 'tess', 'OAF_angry', 'OAF_bath_angry.flac');
 const REPLAYS = 40;
 
-interface Received {
-  topic: string;
-  payload: string;
-  retain: boolean;
-}
-
 let work: string;
 let stateDir: string;
 let config: string;
 let broker: TestBroker;
-let subscriber: MqttClient;
-const messages: Received[] = [];
+let subscriber: RecordingSubscriber;
 const agents: AgentProcess[] = [];
 
-const on = (suffix: string) => messages.filter((message) => message.topic === `${BASE}/${suffix}`);
-const parsed = (message: Received | undefined) => JSON.parse(message?.payload ?? 'null') as Record<string, unknown>;
+const on = (suffix: string) => subscriber.on(`${BASE}/${suffix}`);
+const parsed = (message: ReceivedMessage | undefined) => JSON.parse(message?.payload ?? 'null') as Record<string, unknown>;
 
 function startAgent(): AgentProcess {
   const agent = startAgentProcess(['run', '--config', config, '--input', ...Array.from({ length: REPLAYS }, () => SPEECH)], {
@@ -48,7 +41,7 @@ function startAgent(): AgentProcess {
 /** Publishes to the set topic and waits for the answer to it. */
 async function set(payload: string): Promise<Record<string, unknown>> {
   const answered = on('set/result').length;
-  await subscriber.publishAsync(`${BASE}/set`, payload, { qos: 1 });
+  await subscriber.client.publishAsync(`${BASE}/set`, payload, { qos: 1 });
   return parsed(await waitFor(`the answer to ${payload}`, () => on('set/result')[answered]));
 }
 
@@ -56,27 +49,21 @@ beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ser-settings-e2e-'));
   stateDir = path.join(work, 'state');
   broker = await startTestBroker();
-  subscriber = await mqtt.connectAsync(broker.url, { clientId: 'settings-e2e-home-assistant' });
-  subscriber.on('message', (topic, payload, packet) => messages.push({ topic, payload: payload.toString(), retain: packet.retain }));
-  await subscriber.subscribeAsync([`${BASE}/#`, 'homeassistant/#'], { qos: 1 });
-  config = path.join(work, 'config.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      deviceId: DEVICE_ID,
-      mqtt: { url: broker.url },
-      // A window every second, so a change shows within a few.
-      window: { hopSeconds: 1 },
-      gpio: { driver: 'simulated' },
-      state: { directory: stateDir },
-      log: { level: 'debug' },
-    }),
-  );
+  subscriber = await startSubscriber(broker.url, 'settings-e2e-home-assistant', [`${BASE}/#`, 'homeassistant/#'], 1);
+  config = await writeAgentConfig(work, {
+    deviceId: DEVICE_ID,
+    mqtt: { url: broker.url },
+    // A window every second, so a change shows within a few.
+    window: { hopSeconds: 1 },
+    gpio: { driver: 'simulated' },
+    state: { directory: stateDir },
+    log: { level: 'debug' },
+  });
 });
 
 afterAll(async () => {
   for (const agent of agents) await agent.stop();
-  await subscriber.endAsync();
+  await subscriber.close();
   await broker.close();
   await rm(work, { recursive: true, force: true });
 });
@@ -95,8 +82,8 @@ describe('ser-agent run with settings changed over MQTT', { timeout: 240_000 }, 
       paused: false,
     });
     const entity = (component: string, objectId: string) =>
-      parsed(messages.find((message) => message.topic === `homeassistant/${component}/${DEVICE_ID}/${objectId}/config`));
-    await waitFor('the settings entities', () => (messages.some((m) => m.topic.startsWith('homeassistant/switch/')) ? true : undefined));
+      parsed(subscriber.messages.find((message) => message.topic === `homeassistant/${component}/${DEVICE_ID}/${objectId}/config`));
+    await waitFor('the settings entities', () => (subscriber.messages.some((m) => m.topic.startsWith('homeassistant/switch/')) ? true : undefined));
     expect(entity('number', 'window_min_confidence')).toMatchObject({
       command_topic: `${BASE}/set`,
       command_template: '{"window.minConfidence": {{ value }}}',
@@ -175,13 +162,7 @@ describe('ser-agent run with settings changed over MQTT', { timeout: 240_000 }, 
     );
 
     // A client arriving now, as Home Assistant after its own restart, gets the settings retained.
-    const late = await mqtt.connectAsync(broker.url, { clientId: 'settings-e2e-late' });
-    const retained = new Promise<Received>((resolve) =>
-      late.once('message', (topic, payload, packet) => resolve({ topic, payload: payload.toString(), retain: packet.retain })),
-    );
-    await late.subscribeAsync(`${BASE}/settings`);
-    const got = await retained;
-    await late.endAsync();
+    const got = await retainedMessage(broker.url, 'settings-e2e-late', `${BASE}/settings`);
     expect(got.retain).toBe(true);
     expect(parsed(got)).toMatchObject({ 'window.minConfidence': 0.99 });
   });

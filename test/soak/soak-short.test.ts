@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runSoak, SOAK_LIMITS, soakSpeech } from '../../bench/soak-run.js';
-import { REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
 
 /**
@@ -27,7 +26,6 @@ describe('soak, short', () => {
     { name: 'wasm', backend: 'wasm' },
   ])('classifies and delivers every window with flat memory, tensors and file descriptors on $name', async ({ backend }) => {
     const result = await runSoak({
-      root: REPO_ROOT,
       speechFiles: soakSpeech(path.join(DATASETS_DIR, 'tess')),
       windows: WINDOWS,
       ...(backend === undefined ? {} : { backend }),

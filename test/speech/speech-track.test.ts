@@ -8,7 +8,7 @@ import { SpeechTrack } from '../../src/speech/speech-track.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR, goldenWavPath } from '../helpers/golden.js';
 import { loudPinkNoise, pluckedChords } from '../helpers/non-speech.js';
-import { FakeClock } from '../pipeline/fake-clock.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 /** The speech gate's meter on real windows cut by the real Windower from real audio, with the shipped Silero VAD. */
 const SHIPPED_VAD = path.join(REPO_ROOT, 'models', 'silero-vad', 'silero_vad.onnx');
@@ -41,7 +41,7 @@ function counting(): { detector: Pick<SpeechDetector, 'stream' | 'speechRatio'>;
 }
 
 function windowsOf(samples: Float32Array, hopSeconds: number): CapturedWindow[] {
-  const windower = new Windower(modelWindowOptions(hopSeconds), new FakeClock(0));
+  const windower = new Windower(modelWindowOptions(hopSeconds), new ManualClock(0));
   const windows: CapturedWindow[] = [];
   for (let offset = 0; offset < samples.length; offset += 2205) windows.push(...windower.push(samples.subarray(offset, offset + 2205)));
   return windows;
