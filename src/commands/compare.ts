@@ -93,7 +93,7 @@ export const compareCommand: Command = {
         percent(row.testSpeakersAccuracy),
         percent(row.testSpeakersUar),
         percent(row.testSpeakersMacroF1),
-        percent(row.otherTestAccuracy),
+        row.otherTestAccuracy === undefined ? '-' : percent(row.otherTestAccuracy),
         `${row.weightsBytes.toLocaleString('en-US')} B ${row.weightsDtype}`,
       ]),
     )) {

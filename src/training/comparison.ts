@@ -32,8 +32,8 @@ export interface ComparisonRow {
   testSpeakersAccuracy: number;
   testSpeakersUar: number;
   testSpeakersMacroF1: number;
-  /** Test files of speakers also heard in training (TESS), apart. */
-  otherTestAccuracy: number;
+  /** Test files of speakers also heard in training (TESS), apart; absent when the run has none. */
+  otherTestAccuracy?: number;
   weightsBytes: number;
   weightsDtype: string;
   /** How the run was trained, so the card's table can be reproduced row by row. */
@@ -278,6 +278,7 @@ export async function measureRun(
     const onValidation = await measure(split.validation);
     const onTest = await measure(split.test);
     const heldOut = onTest((file) => testSpeakers.includes(file.speaker));
+    const otherTest = onTest((file) => !testSpeakers.includes(file.speaker));
     const isValidationSpeaker = (file: LabelledFile) => validationSpeakers.includes(file.speaker);
     const isTestSpeaker = (file: LabelledFile) => testSpeakers.includes(file.speaker);
     const corpora = [...new Set([...split.validation.filter(isValidationSpeaker), ...split.test.filter(isTestSpeaker)].map((file) => file.corpus))];
@@ -301,7 +302,7 @@ export async function measureRun(
       testSpeakersAccuracy: heldOut.accuracy,
       testSpeakersUar: heldOut.uar,
       testSpeakersMacroF1: heldOut.macroF1,
-      otherTestAccuracy: onTest((file) => !testSpeakers.includes(file.speaker)).accuracy,
+      ...(otherTest.count === 0 ? {} : { otherTestAccuracy: otherTest.accuracy }),
       weightsBytes: metadata.weights.bytes,
       weightsDtype: metadata.weights.dtype,
       trainedWith: metadata.training.command,
