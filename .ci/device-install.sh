@@ -19,14 +19,8 @@ cd "$work/ser-agent"
 
 # The README install block's npm and ./bin/ser-agent.js lines, sudo and comments stripped: the
 # commands users copy (the others install system packages and users, which CI does itself).
-mapfile -t steps < <(
-  awk '/^## Install on a device/{section=1} section && /^```sh/{block=1; next} block && /^```/{exit} block' README.md |
-    sed -n 's/^\(sudo \)\{0,1\}\(npm [^#]*\|\.\/bin\/ser-agent\.js [^#]*\).*$/\2/p' | sed 's/[[:space:]]*$//'
-)
-if [ "${#steps[@]}" -lt 2 ]; then
-  echo "device-install: found no npm and ./bin/ser-agent.js lines in README.md's \"Install on a device\" block" >&2
-  exit 1
-fi
+steps_text="$(.ci/readme-device-steps.sh README.md)"
+mapfile -t steps <<<"$steps_text"
 for step in "${steps[@]}"; do
   echo "--- device install: $step"
   $step
