@@ -1,24 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, type AgentConfig, type ConfigOverrides } from '../src/config/load.js';
+import { type AgentConfig } from '../src/config/load.js';
 import { type DaemonModel } from '../src/daemon.js';
 import { ConfigError, ModelError } from '../src/errors.js';
 import { type ReloadReport } from '../src/mqtt/payloads.js';
 import { type ModelResource } from '../src/pipeline/model-slot.js';
 import { Reloader, type Reconfigurable } from '../src/reloader.js';
 import { captureLogs } from './helpers/logs.js';
+import { testConfig } from './helpers/config.js';
 
 const NOW = Date.UTC(2026, 5, 1, 12, 0, 0);
 
-function config(overrides: ConfigOverrides = {}): Readonly<AgentConfig> {
-  return loadConfig({
-    env: {},
-    installDir: '/opt/ser-agent',
-    systemFile: '/nonexistent/etc/ser-agent/config.json',
-    homeDir: '/home/test',
-    hostname: 'box',
-    overrides,
-  });
-}
 
 class Freed implements ModelResource {
   disposed = false;
@@ -70,7 +61,7 @@ interface PendingLoad {
 
 function harness(options: { files?: Array<Readonly<AgentConfig> | Error> } = {}) {
   const logs = captureLogs();
-  const daemon = new FakeDaemon(config(), model('shipped'));
+  const daemon = new FakeDaemon(testConfig(), model('shipped'));
   const files = options.files ?? [];
   const loads: PendingLoad[] = [];
   let reads = 0;
@@ -96,7 +87,7 @@ async function settle(): Promise<void> {
 
 describe('Reloader', () => {
   it('applies a new configuration and model together and reports what changed', async () => {
-    const h = harness({ files: [config({ window: { minConfidence: 0.5 }, audio: { device: 'hw:2' } })] });
+    const h = harness({ files: [testConfig({ window: { minConfidence: 0.5 }, audio: { device: 'hw:2' } })] });
     h.reloader.attach(h.daemon);
     h.reloader.request();
     await settle();
@@ -144,7 +135,7 @@ describe('Reloader', () => {
   });
 
   it('refuses settings the pipeline cannot run with, as the daemon checks them', async () => {
-    const h = harness({ files: [config({ window: { hopSeconds: 0.00001 } })] });
+    const h = harness({ files: [testConfig({ window: { hopSeconds: 0.00001 } })] });
     h.daemon.refuseHop = 0.00001;
     h.reloader.attach(h.daemon);
     h.reloader.request();
@@ -154,7 +145,7 @@ describe('Reloader', () => {
   });
 
   it('refuses a model that fails its checks, and keeps the configuration too: all or nothing', async () => {
-    const h = harness({ files: [config({ window: { minConfidence: 0.5 } })] });
+    const h = harness({ files: [testConfig({ window: { minConfidence: 0.5 } })] });
     h.reloader.attach(h.daemon);
     h.reloader.request();
     await settle();

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
 import { configKeys } from '../../src/config/reload-policy.js';
 import { configSchema } from '../../src/config/schema.js';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { TEST_HOME_DIR, TEST_INSTALL_DIR, testConfig } from '../helpers/config.js';
 
 /**
  * The README's configuration table is written by hand for operators; this keeps it the schema's
@@ -35,21 +35,19 @@ function valueAt(root: unknown, key: string): unknown {
   return node;
 }
 
-const INSTALL_DIR = '/opt/ser-agent';
-const HOME_DIR = '/home/reader';
 
 /**
  * The configuration with nothing set, as the agent computes it: the schema's defaults, with
  * the empty paths resolved to the files installed beside the package (shown relative to it)
  * and to the user's home (shown as ~).
  */
-const defaults = loadConfig({ env: {}, installDir: INSTALL_DIR, systemFile: '/nonexistent/config.json', homeDir: HOME_DIR, hostname: 'box' });
+const defaults = testConfig();
 
 function asReadmeShowsIt(value: unknown): unknown {
   if (typeof value === 'object' && value !== null) return JSON.stringify(value);
   if (typeof value !== 'string') return value;
-  if (value.startsWith(`${INSTALL_DIR}/`)) return path.relative(INSTALL_DIR, value);
-  if (value.startsWith(`${HOME_DIR}/`)) return `~/${path.relative(HOME_DIR, value)}`;
+  if (value.startsWith(`${TEST_INSTALL_DIR}/`)) return path.relative(TEST_INSTALL_DIR, value);
+  if (value.startsWith(`${TEST_HOME_DIR}/`)) return `~/${path.relative(TEST_HOME_DIR, value)}`;
   return value;
 }
 

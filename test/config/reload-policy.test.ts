@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, type ConfigOverrides } from '../../src/config/load.js';
 import { configKeys, planReload, RELOAD_EFFECTS } from '../../src/config/reload-policy.js';
 import { RUNTIME_SETTING_KEYS } from '../../src/settings/runtime-settings.js';
+import { testConfig } from '../helpers/config.js';
 
-function config(overrides: ConfigOverrides = {}) {
-  return loadConfig({
-    env: {},
-    installDir: '/opt/ser-agent',
-    systemFile: '/nonexistent/etc/ser-agent/config.json',
-    homeDir: '/home/test',
-    hostname: 'box',
-    overrides,
-  });
-}
 
 describe('what a reload does with each configuration key', () => {
   it('decides for every key of the schema, and for nothing else', () => {
@@ -32,8 +22,8 @@ describe('what a reload does with each configuration key', () => {
 
 describe('planReload', () => {
   it('takes the live keys from the new configuration and keeps the running values of the others', () => {
-    const running = config();
-    const next = config({
+    const running = testConfig();
+    const next = testConfig({
       deviceId: 'renamed',
       audio: { device: 'plughw:1,0' },
       window: { minConfidence: 0.6, smoothing: 'mean', speechModel: '/opt/vad.onnx' },
@@ -67,18 +57,18 @@ describe('planReload', () => {
   });
 
   it('finds no change in an identical configuration, the GPIO pin map included', () => {
-    const plan = planReload(config({ gpio: { pins: { anger: 17, happiness: 27 } } }), config({ gpio: { pins: { happiness: 27, anger: 17 } } }));
+    const plan = planReload(testConfig({ gpio: { pins: { anger: 17, happiness: 27 } } }), testConfig({ gpio: { pins: { happiness: 27, anger: 17 } } }));
     expect(plan).toMatchObject({ applied: [], needsRestart: [] });
   });
 
   it('names a changed password without its values', () => {
-    const plan = planReload(config({ mqtt: { password: 'old-secret' } }), config({ mqtt: { password: 'new-secret' } }));
+    const plan = planReload(testConfig({ mqtt: { password: 'old-secret' } }), testConfig({ mqtt: { password: 'new-secret' } }));
     expect(plan.needsRestart).toEqual([{ key: 'mqtt.password' }]);
     expect(JSON.stringify(plan.needsRestart)).not.toContain('secret');
     expect(plan.config.mqtt.password).toBe('old-secret');
   });
 
   it('ignores a key `run` never reads', () => {
-    expect(planReload(config(), config({ cache: { dir: '/elsewhere' } }))).toMatchObject({ applied: [], needsRestart: [] });
+    expect(planReload(testConfig(), testConfig({ cache: { dir: '/elsewhere' } }))).toMatchObject({ applied: [], needsRestart: [] });
   });
 });
