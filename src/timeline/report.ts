@@ -1,7 +1,7 @@
 import { type TopLevelSpec } from 'vega-lite';
 import { EMOTIONS, type Emotion } from '../labels.js';
 import { BASE_CONFIG, renderSvg } from '../training/report/charts.js';
-import { escapeHtml, pageEnd, REPORT_STYLE, writeReportPage } from '../training/report/html-report.js';
+import { escapeHtml, pageEnd, pageStart, REPORT_STYLE, writeReportPage } from '../training/report/html-report.js';
 import { clock, describeShares, describeWindows } from './describe.js';
 import { type TimelineSummary, type TimelineWindow } from './timeline.js';
 
@@ -186,14 +186,7 @@ ${rows.join('\n')}
 export async function renderTimelineReport(input: TimelineReportInput): Promise<string> {
   const sections: string[] = [];
   for (const [index, recording] of input.recordings.entries()) sections.push(await recordingSection(recording, index, input.hopSeconds));
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(input.model)}: timeline</title>
-<style>${REPORT_STYLE}${TIMELINE_STYLE}</style>
-</head>
+  return `${pageStart(`${input.model}: timeline`, `${REPORT_STYLE}${TIMELINE_STYLE}`)}
 <body>
 <header>
 <h1>Emotion timeline</h1>

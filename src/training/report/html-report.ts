@@ -53,14 +53,7 @@ export async function renderEvaluationReport(input: EvaluationReportInput): Prom
     ['macro-F1', percent(metrics.macroF1)],
     ['ECE', percent(input.calibration.ece)],
   ];
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(input.title)}: evaluation</title>
-<style>${REPORT_STYLE}</style>
-</head>
+  return `${pageStart(`${input.title}: evaluation`, REPORT_STYLE)}
 <body>
 <header>
 <h1>${escapeHtml(input.title)}</h1>
@@ -75,6 +68,18 @@ ${input.rows.length > 0 ? breakdownTable(input.rows) : ''}
 ${charts.map((chart) => `<figure id="${chart.id}" class="chart">${chart.svg}</figure>`).join('\n')}
 </section>
 ${pageEnd(input.settings, 'evaluate', input.generated)}`;
+}
+
+/** The start every report page shares: one self-contained document with its style inline. */
+export function pageStart(title: string, style: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>${style}</style>
+</head>`;
 }
 
 /**
