@@ -46,15 +46,15 @@ export function convolve(signal: Float32Array, impulse: Float32Array): Float32Ar
   if (signal.length === 0 || impulse.length === 0) return out;
   let size = 2;
   while (size < signal.length + impulse.length - 1) size *= 2;
-  const fft = new WasmComplexFft(size);
+  const fft = transformOfSize(size);
   const { input, output } = fft;
   input.fill(0);
   for (let i = 0; i < signal.length; i++) input[2 * i] = signal[i] as number;
   for (let i = 0; i < impulse.length; i++) input[2 * i + 1] = impulse[i] as number;
   fft.transform();
   // Z = S + iH, so S[k] = (Z[k] + conj Z[-k]) / 2 and H[k] = (Z[k] - conj Z[-k]) / 2i. The
-  // product S·H is written back, conjugated, as the next transform's input.
-  const product = new Float64Array(2 * size);
+  // product S·H is written, conjugated, straight into the input (the output stays as it is
+  // read) for the next transform.
   for (let k = 0; k < size; k++) {
     const mirror = (size - k) % size;
     const zRe = output[2 * k] as number;
@@ -65,11 +65,26 @@ export function convolve(signal: Float32Array, impulse: Float32Array): Float32Ar
     const sIm = (zIm + mIm) / 2;
     const hRe = (zIm - mIm) / 2;
     const hIm = -(zRe - mRe) / 2;
-    product[2 * k] = sRe * hRe - sIm * hIm;
-    product[2 * k + 1] = -(sRe * hIm + sIm * hRe);
+    input[2 * k] = sRe * hRe - sIm * hIm;
+    input[2 * k + 1] = -(sRe * hIm + sIm * hRe);
   }
-  input.set(product);
   fft.transform();
   for (let i = 0; i < out.length; i++) out[i] = (output[2 * i] as number) / size;
   return out;
+}
+
+/**
+ * One transform per size, kept: building one compiles its WebAssembly instance and tables, and
+ * every augmented copy of every file convolves a window of the same length. Used synchronously
+ * only, so sharing it is safe.
+ */
+const transforms = new Map<number, WasmComplexFft>();
+
+function transformOfSize(size: number): WasmComplexFft {
+  let fft = transforms.get(size);
+  if (fft === undefined) {
+    fft = new WasmComplexFft(size);
+    transforms.set(size, fft);
+  }
+  return fft;
 }
