@@ -28,7 +28,15 @@ export interface GpiodDriverOptions {
   settleMs?: number;
   /** How long a gpioset may take to start holding (2.x) or to exit when told to, before it is killed. */
   timeoutMs?: number;
+  /**
+   * How long after a gpioset ended on its own (killed, a kernel hiccup) its LED's line is
+   * claimed again at the wanted value; doubled for each further loss in a row, up to a minute.
+   */
+  reclaimMs?: number;
 }
+
+/** The longest wait between two reclaims of a lost line, and how long a line must stay held for the wait to start over. */
+const MAX_RECLAIM_MS = 60_000;
 
 /**
  * LEDs on the GPIO character device (/dev/gpiochipN), for kernels without sysfs GPIO (Raspberry
@@ -52,6 +60,7 @@ export class GpiodLedDriver implements LedDriver {
   readonly #spawn: SpawnTool;
   readonly #settleMs: number;
   readonly #timeoutMs: number;
+  readonly #reclaimMs: number;
   readonly #holders = new Map<number, LineHolder>();
 
   constructor(options: GpiodDriverOptions) {
@@ -59,6 +68,7 @@ export class GpiodLedDriver implements LedDriver {
     this.#spawn = options.spawn ?? spawnTool;
     this.#settleMs = options.settleMs ?? 250;
     this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.#reclaimMs = options.reclaimMs ?? 1000;
   }
 
   async open(pins: readonly number[]): Promise<void> {
@@ -78,6 +88,7 @@ export class GpiodLedDriver implements LedDriver {
       chip,
       settleMs: this.#settleMs,
       timeoutMs: this.#timeoutMs,
+      reclaimMs: this.#reclaimMs,
     };
     for (const pin of pins) this.#holders.set(pin, new LineHolder(pin, header.lineOf(pin).offset, context));
     const claims = await Promise.allSettled([...this.#holders.values()].map((holder) => holder.claim()));
@@ -109,12 +120,15 @@ interface HolderContext {
   chip: string;
   settleMs: number;
   timeoutMs: number;
+  reclaimMs: number;
 }
 
 /**
  * One LED's line, held by one gpioset at a time. set() only records the wanted value; one change
  * at a time stops the running gpioset (which releases the line) and starts one with the new
- * value, so a fast blink coalesces instead of piling up processes.
+ * value, so a fast blink coalesces instead of piling up processes. A gpioset that ends on its own
+ * is replaced after a backoff: the status LED is written rarely, and would otherwise stay dark
+ * until the next change.
  */
 class LineHolder {
   readonly #pin: number;
@@ -131,6 +145,14 @@ class LineHolder {
   #work: Promise<void> = Promise.resolve();
   /** Whether a failure was logged since a gpioset last held the line; repeats are not. */
   #warned = false;
+  /** When the running gpioset began holding the line (performance.now()); undefined while none holds it. */
+  #holdingSince: number | undefined;
+  /** Lines lost in a row, each without a minute of holding in between: the reclaim backoff's exponent. */
+  #losses = 0;
+  /** Whether the line was lost (its gpioset ended on its own) and no gpioset has held it since. */
+  #lost = false;
+  #reclaimTimer: NodeJS.Timeout | undefined;
+  #released = false;
 
   constructor(pin: number, offset: number, context: HolderContext) {
     this.#pin = pin;
@@ -145,6 +167,11 @@ class LineHolder {
 
   set(on: boolean): void {
     this.#wanted = on;
+    this.#queueApply();
+  }
+
+  /** Brings the line to the wanted value after the changes queued before, unless one is already queued. */
+  #queueApply(): void {
     if (this.#queued) return;
     this.#queued = true;
     // A change that throws (the tool cannot even be started) is logged, and later ones still run.
@@ -157,6 +184,8 @@ class LineHolder {
    * so the LEDs the indicators turned off before closing stay off.
    */
   async release(): Promise<void> {
+    this.#released = true;
+    clearTimeout(this.#reclaimTimer);
     await this.#work;
     await this.#stop();
   }
@@ -176,6 +205,8 @@ class LineHolder {
    */
   #start(on: boolean, untilHeld: boolean): Promise<void> {
     const { spawn, version, chip, settleMs, timeoutMs } = this.#context;
+    clearTimeout(this.#reclaimTimer);
+    this.#holdingSince = undefined;
     const tool = spawn('gpioset', gpiosetArgs(version.major, chip, this.#offset, on));
     this.#tool = tool;
     this.#held = on;
@@ -202,6 +233,8 @@ class LineHolder {
       holding = true;
       clearTimeout(timer);
       this.#warned = false;
+      this.#lost = false;
+      this.#holdingSince = performance.now();
       finishStart();
     };
 
@@ -220,6 +253,9 @@ class LineHolder {
         const failure = claimFailure(this.#pin, chip, this.#offset, { exit, stderr });
         if (!started) finishStart(failure);
         else this.#report(failure, holding ? 'LED line released: its gpioset ended' : 'cannot set LED');
+        // Until a gpioset holds the line again, every failure schedules the next reclaim.
+        if (holding) this.#lost = true;
+        if (this.#lost) this.#reclaimLater();
       }),
     );
     if (version.major === 1) {
@@ -237,6 +273,21 @@ class LineHolder {
     }
     if (!untilHeld) finishStart();
     return start;
+  }
+
+  /**
+   * Claims the line again at the wanted value once a backoff has passed: reclaimMs after a
+   * line held for a minute or more was lost, doubling with each loss in a row up to a minute,
+   * so a gpioset that dies at once does not respawn in a tight loop. A write meanwhile claims it
+   * at once, as any write does.
+   */
+  #reclaimLater(): void {
+    if (this.#released) return;
+    const heldFor = this.#holdingSince === undefined ? 0 : performance.now() - this.#holdingSince;
+    this.#losses = heldFor >= MAX_RECLAIM_MS ? 1 : this.#losses + 1;
+    const delay = Math.min(this.#context.reclaimMs * 2 ** (this.#losses - 1), MAX_RECLAIM_MS);
+    clearTimeout(this.#reclaimTimer);
+    this.#reclaimTimer = setTimeout(() => this.#queueApply(), delay).unref();
   }
 
   /** Logs a failure of this LED's line once; repeats are not logged until a gpioset holds it again. */

@@ -19,10 +19,11 @@ const PI5_BOOKWORM_66: Board = { fixture: 'pi5-gpiochip4-v1', major: 1, chip: 'g
 const PI5_BOOKWORM: Board = { fixture: 'pi5-gpiochip0-v1', major: 1, chip: 'gpiochip0' };
 const PI4_BOOKWORM: Board = { fixture: 'pi4-v1', major: 1, chip: 'gpiochip0' };
 
-function setup(board: Board, options: { missing?: boolean } = {}) {
-  const tools = new FakeGpiod({ major: board.major, gpioinfo: gpioinfoFixture(board.fixture), ...options });
+function setup(board: Board, options: { missing?: boolean; reclaimMs?: number } = {}) {
+  const { reclaimMs = 60_000, ...fake } = options;
+  const tools = new FakeGpiod({ major: board.major, gpioinfo: gpioinfoFixture(board.fixture), ...fake });
   const { logger, lines } = captureLogs();
-  const driver = new GpiodLedDriver({ logger, spawn: tools.spawn, settleMs: 20, timeoutMs: 1000 });
+  const driver = new GpiodLedDriver({ logger, spawn: tools.spawn, settleMs: 20, timeoutMs: 1000, reclaimMs });
   return { tools, driver, lines };
 }
 
@@ -152,7 +153,7 @@ describe('GpiodLedDriver', () => {
     await driver.close();
   });
 
-  it('warns, naming the pin, when a gpioset ends on its own, and restarts it on the next write', async () => {
+  it('warns, naming the pin, when a gpioset ends on its own, and a write before the reclaim claims the line at once', async () => {
     const { tools, driver, lines } = setup(PI5_BOOKWORM);
     await driver.open([17, 27]);
     tools.crash('gpiochip0', 27, 'gpioset: something went wrong');
@@ -170,6 +171,51 @@ describe('GpiodLedDriver', () => {
       ]),
     );
     await driver.close();
+  });
+
+  it('claims a lost line again at its value without waiting for a write (a status LED is written rarely)', async () => {
+    const { tools, driver, lines } = setup(PI5_TRIXIE, { reclaimMs: 30 });
+    await driver.open([17, 27]);
+    driver.set(27, true);
+    await expect.poll(() => tools.held('gpiochip0').get(27)).toBe(true);
+    tools.crash('gpiochip0', 27, 'gpioset: killed');
+    await expect.poll(() => tools.held('gpiochip0').get(27)).toBe(true);
+    expect(gpiosets(tools).filter((command) => command.endsWith(' 27=1'))).toHaveLength(2);
+    expect(lines.filter((line) => line.level === LEVEL.warn).map((line) => line.msg)).toEqual(['LED line released: its gpioset ended']);
+    await driver.close();
+    expect(tools.releasedAt('gpiochip0').get(27)).toBe(true);
+  });
+
+  it('keeps reclaiming a lost line that is refused, backing off, until it is free again', async () => {
+    const { tools, driver, lines } = setup(PI5_TRIXIE, { reclaimMs: 20 });
+    await driver.open([17]);
+    driver.set(17, true);
+    await expect.poll(() => tools.held('gpiochip0').get(17)).toBe(true);
+    tools.refuse('gpiochip0', 17, 'unable to request lines: Device or resource busy');
+    tools.crash('gpiochip0', 17, 'gpioset: killed');
+    const attempts = (): number => gpiosets(tools).filter((command) => command.endsWith(' 17=1')).length;
+    // Reclaims after 20, 40, 80, 160 ms...: within 400 ms at most 5 of them (a slow machine only
+    // makes fewer), where a retry every 20 ms would have made about 20.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(attempts()).toBeGreaterThanOrEqual(3);
+    expect(attempts()).toBeLessThanOrEqual(1 + 5);
+    tools.allow('gpiochip0', 17);
+    await expect.poll(() => tools.held('gpiochip0').get(17), { timeout: 5000 }).toBe(true);
+    // One warning for the loss; the failed reclaims are not logged again until the line is held.
+    expect(lines.filter((line) => line.level === LEVEL.warn).map((line) => line.msg)).toEqual(['LED line released: its gpioset ended']);
+    await driver.close();
+  });
+
+  it('reclaims nothing once closed', async () => {
+    const { tools, driver } = setup(PI5_TRIXIE, { reclaimMs: 30 });
+    await driver.open([17]);
+    tools.crash('gpiochip0', 17, 'gpioset: killed');
+    await expect.poll(() => tools.running).toBe(0);
+    await driver.close();
+    const spawned = gpiosets(tools).length;
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(gpiosets(tools)).toHaveLength(spawned);
+    expect(tools.running).toBe(0);
   });
 
   it('applies the writes made before close, then releases: the LEDs turned off stay off', async () => {
