@@ -96,6 +96,8 @@ export interface DaemonMetrics {
   eventEmitted(emotion: Emotion, latencyMs: number): void;
   /** Capture failed; the recorder is started again after a wait. */
   captureFailed(): void;
+  /** A reload (SIGHUP) ended: applied, or refused with the agent running on as before. */
+  reloaded(outcome: ReloadReport['outcome']): void;
 }
 
 export interface DaemonParts {
@@ -392,9 +394,10 @@ export class Daemon {
     if (previous.mqtt.healthSeconds !== config.mqtt.healthSeconds && this.#cancelHealth !== undefined) this.#scheduleHealth();
   }
 
-  /** Keeps the last reload's outcome for the health report. */
+  /** Keeps the last reload's outcome for the health report, and counts it for the metrics. */
   recordReload(report: ReloadReport): void {
     this.#lastReload = report;
+    this.#parts.metrics?.reloaded(report.outcome);
   }
 
   #scheduleHealth(): void {

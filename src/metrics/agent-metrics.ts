@@ -3,11 +3,12 @@ import { type CaptureState } from '../capture/audio-source.js';
 import { type DaemonMetrics, type DaemonReadings } from '../daemon.js';
 import { EMOTIONS, type Emotion } from '../labels.js';
 import { type Logger } from '../logging/logger.js';
-import { type BrokerState } from '../mqtt/payloads.js';
+import { type BrokerState, type ReloadReport } from '../mqtt/payloads.js';
 import { MetricsServer, type Exposition } from './metrics-server.js';
 
 const CAPTURE_STATES: readonly CaptureState[] = ['starting', 'running', 'degraded', 'stopped'];
 const BROKER_STATES: readonly BrokerState[] = ['connecting', 'connected', 'disconnected'];
+const RELOAD_OUTCOMES: readonly ReloadReport['outcome'][] = ['ok', 'refused'];
 
 export interface AgentMetricsOptions {
   host: string;
@@ -23,7 +24,7 @@ export interface AgentMetricsOptions {
  * One owner per number: what the daemon already counts for its health report (windows,
  * publisher counters, capture and broker state, the process probe) is read from it at each
  * scrape, through `read`, never counted a second time here. Only what nothing else counts is
- * counted here: events by emotion, capture restarts and the two latency histograms.
+ * counted here: events by emotion, capture restarts, reloads and the two latency histograms.
  *
  * prom-client's default process metrics are left out: collectDefaultMetrics starts an
  * event-loop-delay sampler (a 10 ms timer) and a GC observer that it offers no way to stop, so
@@ -39,6 +40,7 @@ export class AgentMetrics implements DaemonMetrics {
   #scrape: DaemonReadings | undefined;
   readonly #events: Counter<'emotion'>;
   readonly #captureRestarts: Counter;
+  readonly #reloads: Counter<'outcome'>;
   readonly #inferenceSeconds: Histogram;
   readonly #windowToEventSeconds: Histogram;
 
@@ -83,6 +85,13 @@ export class AgentMetrics implements DaemonMetrics {
       help: 'Capture failures, each followed by a restart of the recorder (or, replaying files, by the next file).',
       registers,
     });
+    this.#reloads = new Counter({
+      name: 'ser_reloads_total',
+      help: 'Reloads of the configuration file and model directory (SIGHUP, systemctl reload) by outcome: ok, or refused (the agent ran on as before; the health report says why).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of RELOAD_OUTCOMES) this.#reloads.labels(outcome).inc(0);
     new Gauge({
       name: 'ser_event_queue_depth',
       help: 'Events waiting for the broker\'s acknowledgement.',
@@ -169,6 +178,10 @@ export class AgentMetrics implements DaemonMetrics {
 
   captureFailed(): void {
     this.#captureRestarts.inc();
+  }
+
+  reloaded(outcome: ReloadReport['outcome']): void {
+    this.#reloads.labels(outcome).inc();
   }
 
   /** One scrape: the daemon's readings taken once, then every metric rendered from them. */

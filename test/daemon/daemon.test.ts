@@ -765,6 +765,7 @@ describe('Daemon metrics endpoint', () => {
     expect(byLabel(before.families, 'ser_capture_state', 'state')).toEqual({ starting: 0, running: 1, degraded: 0, stopped: 0 });
     expect(byLabel(before.families, 'ser_broker_state', 'state')).toEqual({ connecting: 0, connected: 1, disconnected: 0 });
     expect(sample(before.families, 'ser_inference_duration_seconds').count).toBe('0');
+    expect(byLabel(before.families, 'ser_reloads_total', 'outcome')).toEqual({ ok: 0, refused: 0 });
 
     // One window classified 30 ms long and published 0.4 s after it ended; one silent window;
     // three windows in one chunk behind a queue of one: the two oldest are dropped.
@@ -782,6 +783,10 @@ describe('Daemon metrics endpoint', () => {
     h.publisher.state = 'disconnected';
     h.probe.rss = 123_456_789;
     h.probe.cpu = 2_500_000;
+    const reload = { ts: iso(T0), reason: null, modelChanged: false, applied: [], needsRestart: [] };
+    h.daemon.recordReload({ ...reload, outcome: 'refused', reason: 'model: damaged' });
+    h.daemon.recordReload({ ...reload, outcome: 'ok' });
+    h.daemon.recordReload({ ...reload, outcome: 'ok' });
 
     const after = (await scrape(url)).families;
     expect(byLabel(after, 'ser_windows_total', 'outcome')).toEqual({ classified: 2, silent: 1, non_speech: 0, failed: 0, dropped: 2 });
@@ -794,6 +799,7 @@ describe('Daemon metrics endpoint', () => {
     expect(value(after, 'ser_event_queue_bytes')).toBe(1800);
     expect(value(after, 'ser_event_queue_dropped_total')).toBe(4);
     expect(value(after, 'ser_capture_restarts_total')).toBe(1);
+    expect(byLabel(after, 'ser_reloads_total', 'outcome')).toEqual({ ok: 2, refused: 1 });
     expect(byLabel(after, 'ser_capture_state', 'state')).toMatchObject({ running: 0, degraded: 1 });
     expect(byLabel(after, 'ser_broker_state', 'state')).toMatchObject({ connected: 0, disconnected: 1 });
     expect(value(after, 'process_resident_memory_bytes')).toBe(123_456_789);

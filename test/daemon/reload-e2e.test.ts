@@ -10,6 +10,8 @@ import { startAgentProcess, waitFor, type AgentProcess } from '../helpers/agent-
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
+import { freePort } from '../helpers/ports.js';
+import { byLabel, scrape } from '../helpers/prometheus.js';
 
 /**
  * Reloading without a restart, end to end: the real `ser-agent run` replaying speech in real
@@ -42,6 +44,7 @@ let subscriber: MqttClient;
 let agent: AgentProcess;
 const messages: Received[] = [];
 let shipped: { name: string; version: string; sha256: string };
+let metricsPort: number;
 
 const on = (suffix: string) => messages.filter((message) => message.topic === `${BASE}/${suffix}`);
 const events = () => on('event').map((message) => JSON.parse(message.payload) as EmotionEvent);
@@ -57,6 +60,7 @@ async function writeConfig(changes: Record<string, unknown> = {}): Promise<void>
     gpio: { driver: 'simulated' },
     state: { directory: path.join(work, 'state') },
     model: { path: modelDir },
+    metrics: { port: metricsPort },
   };
   await writeFile(configFile, JSON.stringify({ ...base, ...changes }));
 }
@@ -66,6 +70,11 @@ async function reload(msg: 'reloaded' | typeof REFUSED): Promise<Record<string, 
   const before = agent.logged(msg).length;
   agent.process.kill('SIGHUP');
   return waitFor(`the log line "${msg}"`, () => agent.logged(msg)[before], PATIENCE_MS);
+}
+
+/** The reloads counted on the agent's Prometheus endpoint, by outcome. */
+async function reloadsCounted(): Promise<Record<string, number>> {
+  return byLabel((await scrape(`http://127.0.0.1:${metricsPort}/metrics`)).families, 'ser_reloads_total', 'outcome');
 }
 
 /** Waits until `count` more events than now have arrived. */
@@ -85,6 +94,7 @@ beforeAll(async () => {
   };
   shipped = { name: metadata.name, version: metadata.version, sha256: metadata.weights.sha256 };
   broker = await startTestBroker();
+  metricsPort = await freePort();
   subscriber = await mqtt.connectAsync(broker.url, { clientId: 'reload-e2e-home-assistant' });
   subscriber.on('message', (topic, payload) => messages.push({ topic, payload: payload.toString(), at: Date.now() }));
   await subscriber.subscribeAsync([`${BASE}/#`, `homeassistant/+/${DEVICE_ID}/#`], { qos: 1 });
@@ -132,6 +142,7 @@ describe('ser-agent run reloading on SIGHUP', { timeout: 300_000 }, () => {
     });
     expect(health.model).toEqual(shipped);
     expect(health.reload).toMatchObject({ outcome: 'refused', modelChanged: false, reason: refused['reason'] });
+    expect(await reloadsCounted()).toEqual({ ok: 0, refused: 1 });
   });
 
   it('uses a valid model put in its place from the next window on, and says so in health and on the device', async () => {
@@ -165,6 +176,7 @@ describe('ser-agent run reloading on SIGHUP', { timeout: 300_000 }, () => {
     });
     expect(health.model).toEqual(siteModel);
     expect(health.reload).toMatchObject({ outcome: 'ok', reason: null, modelChanged: true });
+    expect(await reloadsCounted()).toEqual({ ok: 1, refused: 1 });
     const device = await waitFor('the discovery configs naming the new model', () => {
       const config = messages.filter((m) => m.topic === `homeassistant/sensor/${DEVICE_ID}/emotion/config`).at(-1);
       const parsed = JSON.parse(config?.payload ?? '{}') as { device?: Record<string, unknown> };
