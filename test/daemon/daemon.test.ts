@@ -444,6 +444,21 @@ describe('Daemon runtime settings', () => {
     expect(h.gateRequests.map((request) => request.minSpeechRatio)).toEqual([0.5, 0]);
   });
 
+  it('frees a speech gate that finishes loading while the agent stops, and refuses the change', async () => {
+    const h = await startedHarness({ overrides: { window: { minSpeechRatio: 0 } } });
+    let loaded: (model: DaemonModel) => void = () => undefined;
+    h.speechGate = () => new Promise((resolve) => (loaded = resolve));
+    const running = h.models.current;
+    await set(h, { 'window.minSpeechRatio': 0.5 });
+    await h.daemon.stop();
+    let freed = false;
+    loaded({ windowClassifier: new ScriptedClassifier(), identity: MODEL, resources: [{ dispose: () => (freed = true) }] });
+    await settle();
+    expect(freed).toBe(true);
+    expect(h.models.current).toBe(running);
+    expect(h.publisher.setResults.at(-1)).toMatchObject({ ok: false, error: expect.stringContaining('the agent is stopping') as unknown });
+  });
+
   it('waits for a change of the model already under way (a reload) before it builds a speech gate', async () => {
     const h = await startedHarness({ overrides: { window: { minSpeechRatio: 0 } } });
     let reloaded: () => void = () => undefined;

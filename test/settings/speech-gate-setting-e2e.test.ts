@@ -131,7 +131,9 @@ describe('window.minSpeechRatio changed over MQTT', { timeout: 300_000 }, () => 
     config = await writeConfig('config', stateDir);
     const agent = await startAgent(config);
     expect(agent.logged('speech gate off (window.minSpeechRatio is 0): every window above the silence threshold is classified')).toHaveLength(1);
-    await waitFor('an event for a window of noise', () => noiseEvents(agent, 0)[0], PATIENCE_MS);
+    const event = await waitFor('an event for a window of noise', () => noiseEvents(agent, 0)[0], PATIENCE_MS);
+    // Events say that no gate measured them.
+    expect(event.speechRatio).toBeNull();
     expect(agent.logged('not speech')).toEqual([]);
     expect(parsed(on('settings').at(-1))).toMatchObject({ 'window.minSpeechRatio': 0 });
   });
@@ -186,7 +188,8 @@ describe('window.minSpeechRatio changed over MQTT', { timeout: 300_000 }, () => 
     const agent = agents[1] as AgentProcess;
     expect(await set('{"window.minSpeechRatio": 0}')).toMatchObject({ ok: true, settings: { 'window.minSpeechRatio': 0 } });
     const off = lastLogTime(agent);
-    await waitFor('an event for noise with the gate off', () => noiseEvents(agent, off)[0], PATIENCE_MS);
+    const event = await waitFor('an event for noise with the gate off', () => noiseEvents(agent, off)[0], PATIENCE_MS);
+    expect(event.speechRatio).toBeNull();
     expect(agent.logged('not speech').filter((line) => Date.parse(line['end'] as string) - WINDOW_MS >= off)).toEqual([]);
 
     expect(await set('{"window.minSpeechRatio": 0.3}')).toMatchObject({ ok: true, settings: { 'window.minSpeechRatio': 0.3 } });
