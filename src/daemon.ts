@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { type AgentConfig } from './config/load.js';
 import { type AudioSource, type CaptureState } from './capture/audio-source.js';
-import { describeError, SpeechDetectionError } from './errors.js';
+import { describeError, InterruptedError, SpeechDetectionError } from './errors.js';
 import { statusFor, type IndicatorStatus } from './indicators/indicators.js';
 import { type Emotion } from './labels.js';
 import { type Logger } from './logging/logger.js';
@@ -385,7 +385,7 @@ export class Daemon {
     });
     if (this.#stopping) {
       freeUnshared(model, running, this.#log);
-      throw new Error('the agent is stopping; send the change again once it runs');
+      throw new InterruptedError('the agent is stopping; send the change again once it runs');
     }
     return {
       commit: () => {
