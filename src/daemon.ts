@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { type AgentConfig } from './config/load.js';
 import { type AudioSource, type CaptureState } from './capture/audio-source.js';
-import { describeError, SpeechDetectionError } from './errors.js';
+import { describeError, InterruptedError, SpeechDetectionError } from './errors.js';
 import { statusFor, type IndicatorStatus } from './indicators/indicators.js';
 import { type Emotion } from './labels.js';
 import { type Logger } from './logging/logger.js';
@@ -18,14 +18,14 @@ import {
 import { type PublisherCounters } from './mqtt/publisher.js';
 import { type WallClock } from './pipeline/wall-clock.js';
 import { InferenceQueue } from './pipeline/inference-queue.js';
-import { type ModelSlot, type SlotModel } from './pipeline/model-slot.js';
+import { freeUnshared, type ModelSlot, type SlotModel } from './pipeline/model-slot.js';
 import { LatencyStats } from './pipeline/latency-stats.js';
 import { SilenceGate } from './pipeline/silence.js';
 import { SampleBufferPool } from './pipeline/sample-buffer-pool.js';
 import { PredictionSmoother, type SmoothingOptions } from './pipeline/smoothing.js';
 import { type TimedPrediction, type WindowResult } from './pipeline/window-classifier.js';
 import { modelWindowOptions, Windower, type CapturedWindow, type StreamPosition } from './pipeline/windower.js';
-import { type RuntimeSettings, type RuntimeSettingValues, type SetResult } from './settings/runtime-settings.js';
+import { type PreparedChange, type RuntimeSettings, type RuntimeSettingValues, type SetResult } from './settings/runtime-settings.js';
 import { type Notifier } from './system/sd-notify.js';
 import { type Scheduler } from './system/scheduler.js';
 
@@ -109,6 +109,13 @@ export interface DaemonParts {
   source: AudioSource;
   /** The model the windows run on, replaced on a reload (see reconfigure); whoever made it closes it. */
   models: ModelSlot<DaemonModel>;
+  /**
+   * The model in place (models.current) with the speech gate `window` asks for, its emotion
+   * model kept: window.minSpeechRatio changed over MQTT. Returns models.current itself when it
+   * has that gate already; rejects, having freed what it built, when the detector cannot be
+   * loaded. src/commands/open-window-model.ts withSpeechGate is one.
+   */
+  withSpeechGate(window: Pick<AgentConfig['window'], 'minSpeechRatio' | 'speechModel'>): Promise<DaemonModel>;
   publisher: EventPublisher;
   /** The broker URL without credentials, for the health report. */
   brokerUrl: string;
@@ -159,6 +166,8 @@ export class Daemon {
   #cancelTimers: Array<() => void> = [];
   #started = false;
   #stopping: Promise<void> | undefined;
+  /** The last change of the model (a settings change, a reload) queued; see exclusive(). */
+  #changes: Promise<unknown> = Promise.resolve();
   #sourceEnded: () => void = () => undefined;
   /** Resolves when a finite source (file replay) has ended and its last window is processed. */
   readonly finished: Promise<void>;
@@ -308,8 +317,10 @@ export class Daemon {
       this.#modelFault = false;
       this.#updateStatus();
     }
-    // Predictions of a model replaced by a reload must not outvote the new model's.
-    if (model !== this.#lastModel) {
+    // Predictions of an emotion model replaced by a reload must not outvote the new model's.
+    // Compared by identity object: a reload builds a new one, a speech gate changed over MQTT
+    // keeps the running model's (withSpeechGate), since the same model still classifies.
+    if (model.identity !== this.#lastModel?.identity) {
       if (this.#lastModel !== undefined) this.#smoother.reset();
       this.#lastModel = model;
     }
@@ -342,10 +353,52 @@ export class Daemon {
   }
 
   #onSettingsCommand(payload: string): void {
-    const { settings, publisher } = this.#parts;
-    const result = settings.change(payload, (next) => this.#applySettings(next));
-    publisher.publishSetResult(result);
-    if (result.ok) publisher.publishSettings(result.settings);
+    // One at a time and in order: a change may wait for a speech gate to load or a reload to end.
+    void this.exclusive(async () => {
+      const { settings, publisher } = this.#parts;
+      const result = await settings.change(payload, (next) => this.#prepareSettings(next));
+      publisher.publishSetResult(result);
+      if (result.ok) publisher.publishSettings(result.settings);
+    }).catch((error: unknown) => this.#log.error({ err: error }, 'settings change failed'));
+  }
+
+  /**
+   * Runs `change` after the changes of the model queued before it (settings changes over MQTT,
+   * reloads), and before those queued after it, whether they succeed or fail.
+   */
+  exclusive<R>(change: () => Promise<R>): Promise<R> {
+    const run = this.#changes.then(change, change);
+    this.#changes = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Checks and builds what `next` needs before anything changes: a hop the windower can cut,
+   * and the speech gate window.minSpeechRatio asks for (the detector loaded when it turns on).
+   * Committing then swaps the model, if its gate changed, and applies the rest; it cannot fail.
+   */
+  async #prepareSettings(next: RuntimeSettingValues): Promise<PreparedChange> {
+    modelWindowOptions(next['window.hopSeconds']);
+    const { models } = this.#parts;
+    const running = models.current;
+    const model = await this.#parts.withSpeechGate({
+      minSpeechRatio: next['window.minSpeechRatio'],
+      speechModel: this.#config.window.speechModel,
+    });
+    if (this.#stopping) {
+      freeUnshared(model, running, this.#log);
+      throw new InterruptedError('the agent is stopping; send the change again once it runs');
+    }
+    return {
+      commit: () => {
+        if (model !== running) {
+          models.replace(model);
+          this.#log.info({ minSpeechRatio: next['window.minSpeechRatio'] }, 'speech gate changed: the next window runs with it');
+        }
+        this.#applySettings(next);
+      },
+      abandon: () => freeUnshared(model, running, this.#log),
+    };
   }
 
   /**

@@ -4,7 +4,7 @@ import { type DaemonModel } from './daemon.js';
 import { describeError } from './errors.js';
 import { type Logger } from './logging/logger.js';
 import { type ReloadReport } from './mqtt/payloads.js';
-import { type ModelResource } from './pipeline/model-slot.js';
+import { freeUnshared } from './pipeline/model-slot.js';
 
 /** What a reload changes: the Daemon is one. */
 export interface Reconfigurable<M extends DaemonModel> {
@@ -15,6 +15,11 @@ export interface Reconfigurable<M extends DaemonModel> {
   /** Puts the configuration and the model in place; cannot fail. */
   reconfigure(config: Readonly<AgentConfig>, model: M): void;
   recordReload(report: ReloadReport): void;
+  /**
+   * Runs `change` once no other change of the model runs (a settings change over MQTT that
+   * builds the speech gate), and holds those off until it has ended.
+   */
+  exclusive<R>(change: () => Promise<R>): Promise<R>;
 }
 
 export interface ReloaderOptions<M extends DaemonModel> {
@@ -24,8 +29,9 @@ export interface ReloaderOptions<M extends DaemonModel> {
   /** The model running now. */
   currentModel(): M;
   /**
-   * Builds and tests the model `config` asks for, reusing what `running` has when it asks for
-   * the same; returns `running` itself when nothing changed. Throws when anything fails its
+   * Builds and tests the model `config` asks for (with the settings changed over MQTT in place
+   * of the file's), reusing what `running` has when it asks for the same; returns `running`
+   * itself when nothing changed. Throws when anything fails its
    * checks, having freed what it built.
    */
   openModel(config: Readonly<AgentConfig>, running: M): Promise<M>;
@@ -106,7 +112,10 @@ export class Reloader<M extends DaemonModel> {
     try {
       do {
         this.#again = false;
-        await this.#reloadOnce(this.#target as Reconfigurable<M>);
+        const target = this.#target as Reconfigurable<M>;
+        // From reading the settings the model is built with to putting it in place, so that a
+        // speech gate changed over MQTT meanwhile is neither lost nor undone.
+        await target.exclusive(() => this.#reloadOnce(target));
       } while (this.#again && !this.#stopped);
     } finally {
       this.#running = undefined;
@@ -170,20 +179,6 @@ export class Reloader<M extends DaemonModel> {
       applied: [],
       needsRestart: [],
     });
-  }
-}
-
-/** Frees what `model` holds and `running` does not share. */
-function freeUnshared(model: DaemonModel, running: DaemonModel, log: Logger): void {
-  if (model === running) return;
-  const kept = new Set<ModelResource>(running.resources);
-  for (const resource of model.resources) {
-    if (kept.has(resource)) continue;
-    try {
-      resource.dispose();
-    } catch (error) {
-      log.error({ err: error }, 'could not free a model that was not used');
-    }
   }
 }
 

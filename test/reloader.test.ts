@@ -29,8 +29,10 @@ function model(name: string, ...resources: ModelResource[]): DaemonModel {
 /** The daemon's side of a reload, recording what it was given. */
 class FakeDaemon implements Reconfigurable<DaemonModel> {
   reports: ReloadReport[] = [];
-  applied: Array<{ config: Readonly<AgentConfig>; model: DaemonModel }> = [];
+  applied: Array<{ config: Readonly<AgentConfig>; model: DaemonModel; exclusive: boolean }> = [];
   refuseHop: number | undefined;
+  /** Inside exclusive(): what the daemon's settings changes wait for. */
+  inExclusive = false;
 
   constructor(
     public config: Readonly<AgentConfig>,
@@ -44,7 +46,17 @@ class FakeDaemon implements Reconfigurable<DaemonModel> {
   reconfigure(next: Readonly<AgentConfig>, model: DaemonModel): void {
     this.config = next;
     this.model = model;
-    this.applied.push({ config: next, model });
+    this.applied.push({ config: next, model, exclusive: this.inExclusive });
+  }
+
+  async exclusive<R>(change: () => Promise<R>): Promise<R> {
+    if (this.inExclusive) throw new Error('FakeDaemon: exclusive() entered twice');
+    this.inExclusive = true;
+    try {
+      return await change();
+    } finally {
+      this.inExclusive = false;
+    }
   }
 
   recordReload(report: ReloadReport): void {
@@ -55,6 +67,8 @@ class FakeDaemon implements Reconfigurable<DaemonModel> {
 /** A model load the test finishes when it wants, as a slow ONNX session creation would. */
 interface PendingLoad {
   config: Readonly<AgentConfig>;
+  /** Whether the load began inside the daemon's exclusive section. */
+  exclusive: boolean;
   finish(model: DaemonModel): void;
   fail(error: Error): void;
 }
@@ -74,7 +88,9 @@ function harness(options: { files?: Array<Readonly<AgentConfig> | Error> } = {})
     },
     currentModel: () => daemon.model,
     openModel: (next) =>
-      new Promise<DaemonModel>((resolve, reject) => loads.push({ config: next, finish: resolve, fail: reject })),
+      new Promise<DaemonModel>((resolve, reject) =>
+        loads.push({ config: next, exclusive: daemon.inExclusive, finish: resolve, fail: reject }),
+      ),
     now: () => NOW,
   });
   const logged = (msg: string) => logs.lines.filter((line) => line['msg'] === msg);
@@ -113,6 +129,18 @@ describe('Reloader', () => {
     expect(String(h.logs.lines.find((line) => line['level'] === 40)?.['msg'])).toMatch(
       /^changed in the configuration file but needs a restart: audio\.device; /,
     );
+  });
+
+  it('builds and puts the model in place inside the daemon\'s exclusive section, so a settings change cannot come between', async () => {
+    const h = harness();
+    h.reloader.attach(h.daemon);
+    h.reloader.request();
+    await settle();
+    expect(h.loads.map((load) => load.exclusive)).toEqual([true]);
+    h.loads[0]?.finish(model('site'));
+    await h.reloader.idle();
+    expect(h.daemon.applied.map((applied) => applied.exclusive)).toEqual([true]);
+    expect(h.daemon.inExclusive).toBe(false);
   });
 
   it('refuses a configuration that does not validate before it loads any model, changing nothing', async () => {

@@ -82,10 +82,36 @@ export async function openWindowModel(
     throw error;
   }
   if (previous !== undefined && keepClassifier && speechGate === previous.speechGate) return previous;
+  return assemble(classifier, modelIdentity(classifier.metadata), extractor, speechGate);
+}
 
+/**
+ * The running model with the speech gate `window` asks for, its emotion model kept as it is:
+ * window.minSpeechRatio changed over MQTT. Returns `running` itself when its gate already is
+ * that one. Turning the gate on loads the detector (a ModelError naming the file when it
+ * cannot); a new ratio keeps the detector and its stream; turning it off drops the detector,
+ * which the model slot frees once no window uses it.
+ */
+export async function withSpeechGate(
+  running: WindowModel,
+  window: Pick<AgentConfig['window'], 'minSpeechRatio' | 'speechModel'>,
+  logger: Logger,
+): Promise<WindowModel> {
+  const speechGate = await openGate(window, logger, running);
+  if (speechGate === running.speechGate) return running;
+  // The same emotion model: its identity too, so events name it as before.
+  return assemble(running.classifier, running.identity, running.extractor, speechGate);
+}
+
+function assemble(
+  classifier: WindowModel['classifier'],
+  identity: ModelIdentity,
+  extractor: FeatureExtractor,
+  speechGate: WindowModel['speechGate'],
+): WindowModel {
   return {
     windowClassifier: new WindowClassifier(extractor, classifier.instance, speechGate === undefined ? {} : { speechGate: speechGate.gate }),
-    identity: modelIdentity(classifier.metadata),
+    identity,
     classifier,
     speechGate,
     extractor,
@@ -95,7 +121,7 @@ export async function openWindowModel(
 
 /** The speech gate as window.minSpeechRatio and window.speechModel ask; the running one's detector when the file is the same. */
 async function openGate(
-  window: Readonly<AgentConfig['window']>,
+  window: Pick<AgentConfig['window'], 'minSpeechRatio' | 'speechModel'>,
   logger: Logger,
   previous: WindowModel | undefined,
 ): Promise<WindowModel['speechGate']> {

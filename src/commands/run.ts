@@ -18,7 +18,7 @@ import { RuntimeSettings } from '../settings/runtime-settings.js';
 import { createNotifier } from '../system/sd-notify.js';
 import { nodeScheduler } from '../system/scheduler.js';
 import { EXIT, type Command, type CommandContext } from './command.js';
-import { openWindowModel, type WindowModel } from './open-window-model.js';
+import { openWindowModel, withSpeechGate, type WindowModel } from './open-window-model.js';
 import { stringList } from './options.js';
 
 export const runCommand: Command = {
@@ -35,11 +35,14 @@ export const runCommand: Command = {
     let running = (): Readonly<typeof config> => config;
     // First, so that a SIGHUP while the model loads is held for after start-up, not lost.
     let models: ModelSlot<WindowModel> | undefined;
+    let settings: RuntimeSettings | undefined;
     const reloader = new Reloader<WindowModel>({
       logger,
       readConfig: context.readConfig ?? (() => config),
       currentModel: () => (models as ModelSlot<WindowModel>).current,
-      openModel: (next, current) => openWindowModel(next, logger, current),
+      // The file read again, with the settings changed over MQTT in force over its values:
+      // a reload must not undo the operator's window.minSpeechRatio.
+      openModel: (next, current) => openWindowModel((settings as RuntimeSettings).applyTo(next), logger, current),
       now: () => systemWallClock.now(),
     });
     const stopListening = context.hangups?.listen(() => reloader.request());
@@ -55,10 +58,12 @@ export const runCommand: Command = {
       });
       started.push({ name: 'event queue', stop: () => queue.close() });
       // Settings changed over MQTT in earlier runs, beside the queue; a damaged file is only logged.
-      const settings = RuntimeSettings.open({ config, directory: config.state.directory, logger });
-      // The emotion model and the speech gate, replaced as one by a reload; the slot frees
+      const runtimeSettings = RuntimeSettings.open({ config, directory: config.state.directory, logger });
+      settings = runtimeSettings;
+      // The emotion model and the speech gate (as a window.minSpeechRatio persisted from an
+      // earlier run asks, over the file's), replaced as one by a reload; the slot frees
       // whichever runs last once its window in flight is done.
-      const slot = new ModelSlot(await openWindowModel(config, logger), { logger });
+      const slot = new ModelSlot(await openWindowModel(runtimeSettings.applyTo(config), logger), { logger });
       models = slot;
       started.push({ name: 'model', stop: () => slot.close() });
 
@@ -81,10 +86,11 @@ export const runCommand: Command = {
       const driver = await selectLedDriver({ driver: config.gpio.driver, chipBase: config.gpio.chipBase, logger: gpioLogger });
       const daemon = new Daemon({
         config,
-        settings,
+        settings: runtimeSettings,
         logger,
         source: createSource(inputs, context, logger),
         models: slot,
+        withSpeechGate: (window) => withSpeechGate(slot.current, window, logger),
         publisher: new MqttPublisher({
           url: brokerUrl,
           deviceId: config.deviceId,

@@ -129,6 +129,23 @@ export class ModelSlot<T extends SlotModel> {
   }
 }
 
+/**
+ * Frees what `built` holds and `running` does not share: a model built for a change that was
+ * not made after all (a reload abandoned as the agent stops, a settings change not persisted).
+ */
+export function freeUnshared(built: SlotModel, running: SlotModel, log: Logger): void {
+  if (built === running) return;
+  const kept = new Set<ModelResource>(running.resources);
+  for (const resource of built.resources) {
+    if (kept.has(resource)) continue;
+    try {
+      resource.dispose();
+    } catch (error) {
+      log.error({ err: error }, 'could not free a model that was not used');
+    }
+  }
+}
+
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }

@@ -16,7 +16,7 @@ export type SettingControl =
  * The configuration keys an operator may change while the agent runs, over MQTT
  * (`<prefix>/<deviceId>/set`) or from Home Assistant. Adding one is one line here: its
  * validation is the configuration schema's, its type the configuration's; the daemon applies
- * the window.* keys to its pipeline in Daemon.#applySettings.
+ * the window.* keys to its pipeline in Daemon.#prepareSettings and Daemon.#applySettings.
  */
 export const RUNTIME_SETTINGS = {
   'window.minConfidence': { name: 'Minimum confidence', control: { kind: 'number', min: 0, max: 1, step: 0.01 } },
@@ -24,6 +24,7 @@ export const RUNTIME_SETTINGS = {
   'window.smoothingWindows': { name: 'Smoothing windows', control: { kind: 'number', min: 1, max: 20, step: 1 } },
   'window.silenceDbfs': { name: 'Silence threshold', control: { kind: 'number', min: -100, max: 0, step: 1, unit: 'dBFS' } },
   'window.hopSeconds': { name: 'Window hop', control: { kind: 'number', min: 0.5, max: 10, step: 0.5, unit: 's' } },
+  'window.minSpeechRatio': { name: 'Minimum speech ratio', control: { kind: 'number', min: 0, max: 1, step: 0.05 } },
   paused: { name: 'Paused', control: { kind: 'switch' } },
 } as const satisfies Record<string, { name: string; control: SettingControl }>;
 
@@ -54,6 +55,16 @@ export interface SettingProblem {
 export type SetResult =
   | { ok: true; applied: Partial<RuntimeSettingValues>; settings: RuntimeSettingValues }
   | { ok: false; error: string; problems: SettingProblem[]; settings: RuntimeSettingValues };
+
+/**
+ * What the pipeline makes of a change before it is taken (Daemon.#prepareSettings): `commit`
+ * puts it in place and cannot fail; `abandon` frees what was built for it, when the change is
+ * not made after all.
+ */
+export interface PreparedChange {
+  commit(): void;
+  abandon(): void;
+}
 
 /** The file in the state directory holding the settings changed over MQTT, and only those. */
 export const SETTINGS_FILE = 'runtime-settings.json';
@@ -151,17 +162,36 @@ export class RuntimeSettings {
   }
 
   /**
-   * Parses and validates a change message (a JSON object of dotted keys) and, if every key is
-   * good, calls `apply` with the new effective settings, persists them and answers what was
-   * applied. Anything wrong changes nothing and is answered with each problem. Never throws.
+   * The configuration with the effective runtime settings in place of its own values: what
+   * the model side is built from (at start and on a reload), so that the speech gate follows a
+   * window.minSpeechRatio changed over MQTT rather than the file's.
    */
-  change(payload: string, apply: (next: RuntimeSettingValues) => void): SetResult {
+  applyTo(config: Readonly<AgentConfig>): Readonly<AgentConfig> {
+    const applied = structuredClone(config) as AgentConfig;
+    for (const [key, value] of Object.entries(this.preview(config))) {
+      const parts = key.split('.');
+      const last = parts.pop() as string;
+      let node = applied as unknown as Record<string, unknown>;
+      for (const part of parts) node = node[part] as Record<string, unknown>;
+      node[last] = value;
+    }
+    return Object.freeze(applied);
+  }
+
+  /**
+   * Parses and validates a change message (a JSON object of dotted keys) and, if every key is
+   * good, has the pipeline `prepare` the new effective settings (it refuses them by throwing,
+   * e.g. a speech gate whose model does not load), persists them, commits them and answers
+   * what was applied. Anything wrong changes nothing and is answered with each problem. Never
+   * rejects. The caller runs one change at a time.
+   */
+  async change(payload: string, prepare: (next: RuntimeSettingValues) => Promise<PreparedChange>): Promise<SetResult> {
     const parsed = parseChange(payload);
     if ('problems' in parsed) return this.#refuse(parsed.problems);
-    const previous = this.current;
-    const next = { ...previous, ...parsed.values };
+    const next = { ...this.current, ...parsed.values };
+    let prepared: PreparedChange;
     try {
-      apply(next);
+      prepared = await prepare(next);
     } catch (error) {
       return this.#refuse([{ key: null, value: parsed.values, expected: `settings the pipeline can run with (${describeError(error)})` }]);
     }
@@ -170,7 +200,7 @@ export class RuntimeSettings {
       this.#persist(changed);
     } catch (error) {
       // All or nothing: a change that would be lost at the next restart is not made at all.
-      apply(previous);
+      prepared.abandon();
       this.#log.error({ file: this.file, err: error }, 'cannot persist runtime settings; change not applied');
       return this.#refuse([
         {
@@ -181,6 +211,7 @@ export class RuntimeSettings {
       ]);
     }
     this.#changed = changed;
+    prepared.commit();
     this.#log.info({ applied: parsed.values, settings: this.current }, 'runtime settings changed');
     return { ok: true, applied: parsed.values, settings: this.current };
   }

@@ -2,7 +2,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openWindowModel, type WindowModel } from '../../src/commands/open-window-model.js';
+import { openWindowModel, withSpeechGate, type WindowModel } from '../../src/commands/open-window-model.js';
 import { loadConfig, type ConfigOverrides } from '../../src/config/load.js';
 import { CLIP_SAMPLES } from '../../src/dsp/constants.js';
 import { ModelError } from '../../src/errors.js';
@@ -126,5 +126,48 @@ describe('openWindowModel', () => {
     await writeFile(vad, 'not an onnx file');
     await expect(open({ window: { speechModel: vad } }, running)).rejects.toThrow(/speech model .*not-a-vad\.onnx does not load in ONNX Runtime/);
     expect(running.windowClassifier.classify(loudWindow()).outcome).toBeDefined();
+  });
+});
+
+describe('withSpeechGate (window.minSpeechRatio changed over MQTT)', () => {
+  async function gate(running: WindowModel, minSpeechRatio: number, speechModel = config().window.speechModel): Promise<WindowModel> {
+    const model = await withSpeechGate(running, { minSpeechRatio, speechModel }, captureLogs().logger);
+    opened.push(model);
+    return model;
+  }
+
+  it('loads the detector to turn the gate on, keeping the emotion model and its identity; the same ratio keeps the model', async () => {
+    const running = await open({ window: { minSpeechRatio: 0 } });
+    expect(running.speechGate).toBeUndefined();
+    const on = await gate(running, 0.5);
+    expect(on.classifier).toBe(running.classifier);
+    expect(on.identity).toBe(running.identity);
+    expect(on.speechGate?.gate.minSpeechRatio).toBe(0.5);
+    expect(on.resources).toEqual([running.classifier.instance, on.speechGate?.gate.detector]);
+    // A loud tone is no speech: the window is turned away now.
+    expect(on.windowClassifier.classify(loudWindow())).toMatchObject({ outcome: 'non_speech' });
+    expect(running.windowClassifier.classify(loudWindow()).outcome).toBe('classified');
+    expect(await gate(on, 0.5)).toBe(on);
+  });
+
+  it('keeps the detector for another ratio, and drops it to turn the gate off', async () => {
+    const on = await gate(await open({ window: { minSpeechRatio: 0 } }), 0.5);
+    const stricter = await gate(on, 0.8);
+    expect(stricter.speechGate?.gate.detector).toBe(on.speechGate?.gate.detector);
+    expect(stricter.speechGate?.gate.meter).toBe(on.speechGate?.gate.meter);
+    const off = await gate(stricter, 0);
+    expect(off.speechGate).toBeUndefined();
+    expect(off.resources).toEqual([on.classifier.instance]);
+    expect(off.windowClassifier.classify(loudWindow()).outcome).toBe('classified');
+    expect(await gate(off, 0)).toBe(off);
+  });
+
+  it('refuses to turn the gate on when the speech model cannot be read, naming the file and the fix', async () => {
+    const running = await open({ window: { minSpeechRatio: 0 } });
+    const missing = path.join(work, 'missing-vad.onnx');
+    await expect(gate(running, 0.5, missing)).rejects.toThrow(
+      new RegExp(`speech model ${missing.replaceAll('.', '\\.')} cannot be read .*; set window\\.speechModel to a Silero VAD`),
+    );
+    expect(running.windowClassifier.classify(loudWindow()).outcome).toBe('classified');
   });
 });

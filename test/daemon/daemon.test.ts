@@ -7,7 +7,7 @@ import { loadConfig, type AgentConfig, type ConfigOverrides } from '../../src/co
 import { planReload } from '../../src/config/reload-policy.js';
 import { Daemon, type DaemonMetrics, type DaemonModel, type DaemonReadings } from '../../src/daemon.js';
 import { CLIP_SAMPLES, SAMPLE_RATE } from '../../src/dsp/constants.js';
-import { SpeechDetectionError } from '../../src/errors.js';
+import { ModelError, SpeechDetectionError } from '../../src/errors.js';
 import { EMOTIONS, type Emotion } from '../../src/labels.js';
 import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
 import { HEALTH_SCHEMA_VERSION, type ModelIdentity } from '../../src/mqtt/payloads.js';
@@ -55,6 +55,10 @@ interface Harness {
   probe: FakeProcessProbe;
   calls: string[];
   logLines: Record<string, unknown>[];
+  /** What the daemon asked withSpeechGate for. */
+  gateRequests: Array<{ minSpeechRatio: number; speechModel: string }>;
+  /** Answers withSpeechGate; by default the model in place, as when its gate is already the one asked for. */
+  speechGate: (window: { minSpeechRatio: number; speechModel: string }) => Promise<DaemonModel>;
 }
 
 function testConfig(overrides: ConfigOverrides = {}): Readonly<AgentConfig> {
@@ -85,6 +89,7 @@ function createHarness(
     probe: new FakeProcessProbe(),
   };
   const models = new ModelSlot<DaemonModel>({ windowClassifier: parts.classifier, identity: MODEL, resources: [] });
+  const gateRequests: Harness['gateRequests'] = [];
   const daemon = new Daemon({
     config,
     // A state directory of its own, so persisted changes start empty; test/isolate-state.ts removes XDG_STATE_HOME.
@@ -96,6 +101,11 @@ function createHarness(
     logger,
     source: parts.source,
     models,
+    withSpeechGate: (window) => {
+      gateRequests.push({ ...window });
+      // Through the harness, so that a test can replace it after the daemon is made.
+      return harness.speechGate(window);
+    },
     publisher: parts.publisher,
     brokerUrl: BROKER_URL,
     indicators: parts.indicators,
@@ -106,7 +116,8 @@ function createHarness(
     processProbe: parts.probe,
     ...(options.metrics === undefined ? {} : { metrics: options.metrics(calls) }),
   });
-  return { daemon, config, models, calls, logLines: lines, ...parts };
+  const harness: Harness = { daemon, config, models, calls, logLines: lines, gateRequests, speechGate: () => Promise.resolve(models.current), ...parts };
+  return harness;
 }
 
 /** A started daemon whose capture reports 'running'. */
@@ -130,6 +141,13 @@ async function settle(): Promise<void> {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Sends a message as if it arrived on `<prefix>/<deviceId>/set`; the daemon answers it asynchronously. */
+function send(h: Harness, payload: object | string): void {
+  const command = h.publisher.settingsCommand;
+  if (command === undefined) throw new Error('the daemon did not take the set topic');
+  command(typeof payload === 'string' ? payload : JSON.stringify(payload));
+}
 
 describe('Daemon windows', () => {
   it('classifies a loud 3 s window once and publishes it as an event dated by the clock', async () => {
@@ -276,11 +294,10 @@ describe('Daemon speech gate', () => {
 });
 
 describe('Daemon runtime settings', () => {
-  /** Sends a message as if it arrived on `<prefix>/<deviceId>/set`. */
-  function set(h: Harness, payload: object | string): void {
-    const command = h.publisher.settingsCommand;
-    if (command === undefined) throw new Error('the daemon did not take the set topic');
-    command(typeof payload === 'string' ? payload : JSON.stringify(payload));
+  /** Sends a message as if it arrived on `<prefix>/<deviceId>/set`, and lets the daemon answer it. */
+  async function set(h: Harness, payload: object | string): Promise<void> {
+    send(h, payload);
+    await settle();
   }
 
   it('publishes the effective settings at start, and again after each accepted change', async () => {
@@ -292,19 +309,20 @@ describe('Daemon runtime settings', () => {
         'window.smoothingWindows': 3,
         'window.silenceDbfs': -50,
         'window.hopSeconds': 3,
+        'window.minSpeechRatio': 0.3,
         paused: false,
       },
     ]);
     // Taken before the publisher started, so no message can arrive unhandled.
     expect(h.calls.indexOf('publisher.start')).toBeGreaterThan(-1);
 
-    set(h, { 'window.smoothing': 'mean' });
+    await set(h, { 'window.smoothing': 'mean' });
     expect(h.publisher.setResults).toEqual([
       { ok: true, applied: { 'window.smoothing': 'mean' }, settings: expect.objectContaining({ 'window.smoothing': 'mean' }) as unknown },
     ]);
     expect(h.publisher.settings.at(-1)).toMatchObject({ 'window.smoothing': 'mean', 'window.minConfidence': 0.3 });
 
-    set(h, { 'window.minConfidence': 'high' });
+    await set(h, { 'window.minConfidence': 'high' });
     expect(h.publisher.setResults.at(-1)).toMatchObject({ ok: false, error: expect.stringContaining('window.minConfidence: "high"') as unknown });
     expect(h.publisher.settings).toHaveLength(2);
   });
@@ -316,7 +334,7 @@ describe('Daemon runtime settings', () => {
     await settle();
     expect(h.publisher.events).toHaveLength(1);
 
-    set(h, { 'window.minConfidence': 0.99 });
+    await set(h, { 'window.minConfidence': 0.99 });
     h.source.push(loud(3));
     await settle();
     expect(h.publisher.events).toHaveLength(1);
@@ -331,7 +349,7 @@ describe('Daemon runtime settings', () => {
     await settle();
     expect(h.classifier.seen).toHaveLength(0);
 
-    set(h, { 'window.silenceDbfs': -70, 'window.hopSeconds': 1 });
+    await set(h, { 'window.silenceDbfs': -70, 'window.hopSeconds': 1 });
     // With a 1 s hop, three more seconds make three windows, and the quiet ones now pass.
     h.source.push(quiet(3));
     await settle();
@@ -341,7 +359,7 @@ describe('Daemon runtime settings', () => {
 
   it('paused: windows are cut (the watchdog is fed) but none is classified and no event is made, until resumed', async () => {
     const h = await startedHarness();
-    set(h, { paused: true });
+    await set(h, { paused: true });
     h.source.push(loud(6));
     await settle();
     expect(h.classifier.seen).toHaveLength(0);
@@ -349,7 +367,7 @@ describe('Daemon runtime settings', () => {
     h.scheduler.advance(WATCHDOG_MS);
     expect(h.notifier.watchdogCount).toBe(1);
 
-    set(h, { paused: false });
+    await set(h, { paused: false });
     h.source.push(loud(3));
     await settle();
     expect(h.classifier.seen).toHaveLength(1);
@@ -358,11 +376,100 @@ describe('Daemon runtime settings', () => {
 
   it('a bad message changes nothing and the daemon goes on', async () => {
     const h = await startedHarness();
-    for (const payload of ['not json', '[]', '{"window.queueLimit": 9}', '{"paused": true, "window.smoothingWindows": 0}']) set(h, payload);
+    for (const payload of ['not json', '[]', '{"window.queueLimit": 9}', '{"paused": true, "window.smoothingWindows": 0}']) await set(h, payload);
     expect(h.publisher.setResults.map((result) => result.ok)).toEqual([false, false, false, false]);
     h.source.push(loud(3));
     await settle();
     expect(h.publisher.events).toHaveLength(1);
+  });
+
+  it('window.minSpeechRatio puts the model with that speech gate in place before answering, for the next window', async () => {
+    const h = await startedHarness({ overrides: { window: { minSpeechRatio: 0, smoothing: 'majority', smoothingWindows: 3 } } });
+    h.classifier.script(timedPrediction('anger', 0.9), timedPrediction('anger', 0.9));
+    h.source.push(loud(6));
+    await settle();
+    // The same emotion model (its identity), behind a gate that turns the next window away.
+    const gated = new ScriptedClassifier().script({ outcome: 'non_speech', speechRatio: 0.1 }, timedPrediction('sadness', 0.9, 12));
+    h.speechGate = () => Promise.resolve({ windowClassifier: gated, identity: MODEL, resources: [] });
+
+    await set(h, { 'window.minSpeechRatio': 0.5 });
+    expect(h.gateRequests.at(-1)).toEqual({ minSpeechRatio: 0.5, speechModel: h.config.window.speechModel });
+    expect(h.publisher.setResults.at(-1)).toMatchObject({ ok: true, applied: { 'window.minSpeechRatio': 0.5 } });
+    expect(h.publisher.settings.at(-1)).toMatchObject({ 'window.minSpeechRatio': 0.5 });
+    expect(h.models.current.windowClassifier).toBe(gated);
+
+    h.source.push(loud(6));
+    await settle();
+    expect(gated.seen).toHaveLength(2);
+    expect(h.daemon.healthReport().windows).toMatchObject({ processed: 3, skippedNonSpeech: 1 });
+    // The emotion model did not change, so its earlier predictions still count in the smoothing.
+    expect(h.publisher.events.map((event) => event.emotion)).toEqual(['anger', 'anger', 'anger']);
+    expect(h.publisher.shownModels).toEqual([]);
+  });
+
+  it('refuses a speech gate that cannot be built, naming why, and changes nothing', async () => {
+    const h = await startedHarness({ overrides: { window: { minSpeechRatio: 0 } } });
+    h.speechGate = () =>
+      Promise.reject(new ModelError('speech model /nonexistent/vad.onnx cannot be read (ENOENT); set window.speechModel to a Silero VAD v5 or v6 ONNX file'));
+    const running = h.models.current;
+    await set(h, { 'window.minSpeechRatio': 0.5, 'window.minConfidence': 0.9 });
+    expect(h.publisher.setResults.at(-1)).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('speech model /nonexistent/vad.onnx cannot be read (ENOENT)') as unknown,
+      settings: { 'window.minSpeechRatio': 0, 'window.minConfidence': 0 },
+    });
+    expect(h.publisher.settings).toHaveLength(1);
+    expect(h.models.current).toBe(running);
+    h.source.push(loud(3));
+    await settle();
+    expect(h.publisher.events).toHaveLength(1);
+  });
+
+  it('answers changes in the order they came while a speech gate loads, each after the one before', async () => {
+    const h = await startedHarness({ overrides: { window: { minSpeechRatio: 0 } } });
+    let loaded: (model: DaemonModel) => void = () => undefined;
+    h.speechGate = (window) =>
+      window.minSpeechRatio === 0 ? Promise.resolve(h.models.current) : new Promise((resolve) => (loaded = resolve));
+    send(h, { 'window.minSpeechRatio': 0.5 });
+    send(h, { 'window.minSpeechRatio': 0 });
+    await settle();
+    expect(h.publisher.setResults).toEqual([]);
+    const gated = new ScriptedClassifier();
+    loaded({ windowClassifier: gated, identity: MODEL, resources: [] });
+    await settle();
+    expect(h.publisher.setResults.map((result) => result.ok && result.applied)).toEqual([
+      { 'window.minSpeechRatio': 0.5 },
+      { 'window.minSpeechRatio': 0 },
+    ]);
+    expect(h.gateRequests.map((request) => request.minSpeechRatio)).toEqual([0.5, 0]);
+  });
+
+  it('frees a speech gate that finishes loading while the agent stops, and refuses the change', async () => {
+    const h = await startedHarness({ overrides: { window: { minSpeechRatio: 0 } } });
+    let loaded: (model: DaemonModel) => void = () => undefined;
+    h.speechGate = () => new Promise((resolve) => (loaded = resolve));
+    const running = h.models.current;
+    await set(h, { 'window.minSpeechRatio': 0.5 });
+    await h.daemon.stop();
+    let freed = false;
+    loaded({ windowClassifier: new ScriptedClassifier(), identity: MODEL, resources: [{ dispose: () => (freed = true) }] });
+    await settle();
+    expect(freed).toBe(true);
+    expect(h.models.current).toBe(running);
+    expect(h.publisher.setResults.at(-1)).toMatchObject({ ok: false, error: expect.stringContaining('the agent is stopping') as unknown });
+  });
+
+  it('waits for a change of the model already under way (a reload) before it builds a speech gate', async () => {
+    const h = await startedHarness({ overrides: { window: { minSpeechRatio: 0 } } });
+    let reloaded: () => void = () => undefined;
+    const reload = h.daemon.exclusive(() => new Promise<void>((resolve) => (reloaded = resolve)));
+    await set(h, { 'window.minSpeechRatio': 0.5 });
+    expect(h.gateRequests).toEqual([]);
+    reloaded();
+    await reload;
+    await settle();
+    expect(h.gateRequests).toHaveLength(1);
+    expect(h.publisher.setResults.at(-1)).toMatchObject({ ok: true });
   });
 });
 
@@ -618,6 +725,7 @@ describe('Daemon reload', () => {
   it('applies the file\'s runtime settings and publishes them, but keeps those changed over MQTT, as a restart would', async () => {
     const h = await startedHarness();
     h.publisher.settingsCommand?.('{"window.smoothingWindows": 4}');
+    await settle();
     const published = h.publisher.settings.length;
     h.daemon.reconfigure(
       planReload(h.daemon.config, testConfig({ window: { minConfidence: 0.95, smoothingWindows: 2 } })).config,

@@ -29,6 +29,7 @@ const SETTINGS: RuntimeSettingValues = {
   'window.smoothingWindows': 3,
   'window.silenceDbfs': -50,
   'window.hopSeconds': 3,
+  'window.minSpeechRatio': 0.3,
   paused: false,
 };
 const SHA = 'cd'.repeat(32);
@@ -340,6 +341,17 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
       max: 1,
       step: 0.01,
       mode: 'box',
+    });
+    expect(configs.get(`homeassistant/number/${DEVICE}/window_min_speech_ratio/config`)).toMatchObject({
+      name: 'Minimum speech ratio',
+      entity_category: 'config',
+      command_topic: SET_TOPIC,
+      command_template: '{"window.minSpeechRatio": {{ value }}}',
+      state_topic: SETTINGS_TOPIC,
+      value_template: "{{ value_json['window.minSpeechRatio'] }}",
+      min: 0,
+      max: 1,
+      step: 0.05,
     });
     expect(configs.get(`homeassistant/select/${DEVICE}/window_smoothing/config`)).toMatchObject({
       command_topic: SET_TOPIC,

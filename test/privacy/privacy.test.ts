@@ -26,6 +26,7 @@ const OWN_DISCOVERY = [
   `homeassistant/number/${DEVICE_ID}/window_smoothing_windows/config`,
   `homeassistant/number/${DEVICE_ID}/window_silence_dbfs/config`,
   `homeassistant/number/${DEVICE_ID}/window_hop_seconds/config`,
+  `homeassistant/number/${DEVICE_ID}/window_min_speech_ratio/config`,
   `homeassistant/switch/${DEVICE_ID}/paused/config`,
 ];
 /** What this test publishes itself, as Home Assistant would. */

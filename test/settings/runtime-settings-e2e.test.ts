@@ -79,6 +79,7 @@ describe('ser-agent run with settings changed over MQTT', { timeout: 240_000 }, 
       'window.smoothingWindows': 3,
       'window.silenceDbfs': -50,
       'window.hopSeconds': 1,
+      'window.minSpeechRatio': 0.3,
       paused: false,
     });
     const entity = (component: string, objectId: string) =>
@@ -97,7 +98,7 @@ describe('ser-agent run with settings changed over MQTT', { timeout: 240_000 }, 
     });
     expect(entity('select', 'window_smoothing')).toMatchObject({ options: ['none', 'majority', 'mean'], entity_category: 'config' });
     expect(entity('switch', 'paused')).toMatchObject({ payload_on: '{"paused":true}', entity_category: 'config' });
-    for (const objectId of ['window_smoothing_windows', 'window_silence_dbfs', 'window_hop_seconds']) {
+    for (const objectId of ['window_smoothing_windows', 'window_silence_dbfs', 'window_hop_seconds', 'window_min_speech_ratio']) {
       expect(entity('number', objectId)).toMatchObject({ command_topic: `${BASE}/set`, state_topic: `${BASE}/settings` });
     }
   });
