@@ -2,12 +2,14 @@ import { UsageError } from '../errors.js';
 import { recordModelMetrics, verifyModelDir } from '../model/model-dir.js';
 import {
   chooseBest,
+  choiceIntervals,
   measureLeftOutRun,
   measureRandomSplitRun,
   measureRun,
   mergeComparisons,
   recordedComparison,
   runName,
+  type ChoiceInterval,
   type ComparisonRow,
   type CorpusRow,
   type LeftOutCorpusRow,
@@ -15,6 +17,7 @@ import {
   type RecordedComparison,
   type RunOpener,
   type SourcedComparison,
+  type ValidationPredictions,
 } from '../training/comparison.js';
 import { scanDatasets } from '../training/datasets.js';
 import { EXIT, type Command } from './command.js';
@@ -60,15 +63,18 @@ export const compareCommand: Command = {
     };
     const runs: Record<string, Omit<ComparisonRow, 'run'>> = {};
     const runsByCorpus: Record<string, Record<string, CorpusRow>> = {};
+    const validation: Record<string, ValidationPredictions> = {};
     for (const run of earlierRuns) {
       runs[run] = earlier.runs[run] as Omit<ComparisonRow, 'run'>;
       const byCorpus = earlier.runsByCorpus?.[run];
       if (byCorpus !== undefined) runsByCorpus[run] = byCorpus;
     }
     for (const runDir of positionals) {
-      const { row: { run, ...row }, byCorpus } = await measureRun(runDir, scan.files, opener);
+      const measured = await measureRun(runDir, scan.files, opener);
+      const { run, ...row } = measured.row;
       runs[run] = row;
-      runsByCorpus[run] = byCorpus;
+      runsByCorpus[run] = measured.byCorpus;
+      validation[run] = measured.validation;
     }
     const randomSplitRuns: Record<string, Omit<RandomSplitRow, 'run'>> = { ...earlier.seedStyleRandomSplit };
     for (const runDir of stringList(values, 'random-split')) {
@@ -82,6 +88,7 @@ export const compareCommand: Command = {
     }
 
     const best = chooseBest(runs);
+    const intervals = choiceIntervals(best, validation);
     for (const line of formatTable(
       ['run', 'architecture', 'options', 'corpora', 'val speakers UAR', 'test speakers acc', 'UAR', 'macro-F1', 'other test acc', 'weights'],
       Object.entries(runs).map(([run, row]) => [
@@ -106,6 +113,10 @@ export const compareCommand: Command = {
       for (const line of lines) context.out(line);
     };
     section('per corpus, UAR on its own held-out speakers (validation / test):', perCorpusTable(runsByCorpus));
+    section(
+      `how sure the choice is: each run's validation UAR minus ${best}'s, 95% interval of a paired bootstrap over the validation speakers:`,
+      Object.entries(intervals).map(([run, interval]) => `  ${run}: ${describeInterval(interval)}`),
+    );
     for (const [source, names] of groupBySource(earlierRuns, earlier.sources)) {
       context.out(`(${names.join(', ')}: as recorded earlier in ${source})`);
     }
@@ -153,6 +164,7 @@ export const compareCommand: Command = {
         runsByCorpus,
         ...(Object.keys(randomSplitRuns).length > 0 ? { seedStyleRandomSplit: randomSplitRuns } : {}),
         ...(Object.keys(leftOutRuns).length > 0 ? { leaveOneCorpusOut: leftOutRuns } : {}),
+        ...(Object.keys(intervals).length > 0 ? { choiceIntervals: intervals } : {}),
       };
       await recordModelMetrics(recordDir, { ...recorded.metadata.metrics, comparison });
       context.out(`comparison recorded in ${recordDir}/metadata.json and its model card`);
@@ -160,6 +172,16 @@ export const compareCommand: Command = {
     return EXIT.ok;
   },
 };
+
+/** `-1.9 points (-6.5 to +2.8; voices: ravdess 2, nemo 2, ased 10)`, and whether 0 is inside. */
+function describeInterval({ difference, low, high, speakers }: ChoiceInterval): string {
+  const points = (value: number) => `${value >= 0 ? '+' : ''}${(value * 100).toFixed(1)}`;
+  const voices = Object.entries(speakers)
+    .map(([corpus, count]) => `${corpus} ${count}`)
+    .join(', ');
+  const verdict = low <= 0 && high >= 0 ? 'within what other voices could show' : 'clear of zero';
+  return `${points(difference)} points (${points(low)} to ${points(high)}; ${verdict}; voices: ${voices})`;
+}
 
 /** Runs by corpus, when some run was measured on several corpora; empty otherwise. */
 function perCorpusTable(runsByCorpus: Record<string, Record<string, CorpusRow>>): string[] {

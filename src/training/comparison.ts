@@ -7,6 +7,7 @@ import { predictSet, subsetMetrics } from './evaluate.js';
 import { type FeatureSet } from './feature-set.js';
 import { type ClassificationMetrics } from './metrics.js';
 import { readSplitProvenance, rebuildRecordedSplit, type SplitProvenance } from './recorded-split.js';
+import { bootstrapUarDifference, type ScoredFile } from './speaker-bootstrap.js';
 import { type Split } from './splits.js';
 
 /**
@@ -92,6 +93,29 @@ export interface RecordedComparison {
   runsByCorpus?: Record<string, Record<string, CorpusRow>>;
   seedStyleRandomSplit?: Record<string, Omit<RandomSplitRow, 'run'>>;
   leaveOneCorpusOut?: Record<string, Omit<LeftOutCorpusRow, 'run'>>;
+  /** Per run measured with the chosen one, how far its validation UAR is from it, and how sure that is. */
+  choiceIntervals?: Record<string, ChoiceInterval>;
+}
+
+/**
+ * A run's mean validation UAR minus the chosen run's, with the 95% interval of a paired
+ * bootstrap over the validation speakers (src/training/speaker-bootstrap.ts): an interval
+ * that holds 0 means other voices could as well have chosen the other run.
+ */
+export interface ChoiceInterval {
+  versus: string;
+  difference: number;
+  low: number;
+  high: number;
+  rounds: number;
+  /** Validation speakers per corpus the voices were drawn from. */
+  speakers: Record<string, number>;
+}
+
+/** What a run predicted for each file of its validation speakers, for the choice's interval. */
+export interface ValidationPredictions {
+  files: Array<ScoredFile & { path: string }>;
+  predicted: Int32Array;
 }
 
 /** A recorded comparison with the model directory each run's row was read from, for the output. */
@@ -152,7 +176,13 @@ interface OpenedRun {
   classifier: EmotionClassifier;
   provenance: SplitProvenance;
   split: Split;
-  measure: (set: readonly LabelledFile[]) => Promise<(keep: (file: LabelledFile) => boolean) => ClassificationMetrics>;
+  measure: (set: readonly LabelledFile[]) => Promise<MeasuredSet>;
+}
+
+/** Metrics over any subset of a measured set, and the predictions behind them. */
+interface MeasuredSet {
+  (keep: (file: LabelledFile) => boolean): ClassificationMetrics;
+  predictions(keep: (file: LabelledFile) => boolean): ValidationPredictions;
 }
 
 /** How a command opens a run: its model with the command's backend, and features as the model asks for them. */
@@ -178,7 +208,18 @@ async function openRun(runDir: string, files: readonly LabelledFile[], opener: R
     measure: async (set) => {
       const features = await featuresOf(set);
       const { classes } = predictSet(classifier, features);
-      return (keep) => subsetMetrics(features, classes, keep);
+      const measured = (keep: (file: LabelledFile) => boolean) => subsetMetrics(features, classes, keep);
+      measured.predictions = (keep: (file: LabelledFile) => boolean): ValidationPredictions => {
+        const rows = features.files.flatMap((file, row) => (keep(file) ? [row] : []));
+        return {
+          files: rows.map((row) => {
+            const { path: filePath, corpus, speaker } = features.files[row] as LabelledFile;
+            return { path: filePath, corpus, speaker, label: features.labels[row] as number };
+          }),
+          predicted: Int32Array.from(rows, (row) => classes[row] as number),
+        };
+      };
+      return measured;
     },
   };
 }
@@ -264,7 +305,7 @@ export async function measureRun(
   runDir: string,
   files: readonly LabelledFile[],
   opener: RunOpener,
-): Promise<{ row: ComparisonRow; byCorpus: Record<string, CorpusRow> }> {
+): Promise<{ row: ComparisonRow; byCorpus: Record<string, CorpusRow>; validation: ValidationPredictions }> {
   const { classifier, provenance, split, measure } = await openRun(runDir, files, opener);
   try {
     const { metadata } = classifier;
@@ -307,8 +348,31 @@ export async function measureRun(
       weightsDtype: metadata.weights.dtype,
       trainedWith: metadata.training.command,
     };
-    return { row, byCorpus };
+    const validation = onValidation.predictions((file) => validationCorpora.includes(file.corpus) && isValidationSpeaker(file));
+    return { row, byCorpus, validation };
   } finally {
     classifier.dispose();
   }
+}
+
+/**
+ * For every run measured in this comparison other than `best`, its validation UAR minus best's
+ * with the speaker-bootstrap interval. Runs are paired file by file, so a run whose validation
+ * files differ from best's (other data, another split) gets none, and neither does a run only
+ * recorded earlier, whose predictions are gone.
+ */
+export function choiceIntervals(best: string, measured: Record<string, ValidationPredictions>): Record<string, ChoiceInterval> {
+  const chosen = measured[best];
+  if (chosen === undefined) return {};
+  const chosenRow = new Map(chosen.files.map((file, row) => [file.path, row]));
+  const intervals: Record<string, ChoiceInterval> = {};
+  for (const [run, other] of Object.entries(measured)) {
+    if (run === best || other.files.length !== chosen.files.length) continue;
+    const rows = other.files.map((file) => chosenRow.get(file.path));
+    if (rows.some((row) => row === undefined)) continue;
+    const chosenPredicted = Int32Array.from(rows, (row) => chosen.predicted[row as number] as number);
+    const { difference, low, high, rounds, speakers } = bootstrapUarDifference(other.files, other.predicted, chosenPredicted);
+    intervals[run] = { versus: best, difference, low, high, rounds, speakers };
+  }
+  return intervals;
 }

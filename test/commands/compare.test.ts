@@ -54,15 +54,33 @@ describe('ser-agent compare', () => {
     expect(result.stdout).toMatch(/^random +seed-cnn-lstm +none /m);
 
     const metadata = JSON.parse(await readFile(path.join(work.dir, 'seed', 'metadata.json'), 'utf8')) as {
-      metrics: { comparison: { best: string; runs: Record<string, Row>; seedStyleRandomSplit: Record<string, { allTestAccuracy: number }> } };
+      metrics: {
+        comparison: {
+          best: string;
+          runs: Record<string, Row>;
+          seedStyleRandomSplit: Record<string, { allTestAccuracy: number }>;
+          choiceIntervals: Record<string, { versus: string; difference: number; low: number; high: number; speakers: Record<string, number> }>;
+        };
+      };
     };
-    const { best, runs: rows, seedStyleRandomSplit } = metadata.metrics.comparison;
+    const { best, runs: rows, seedStyleRandomSplit, choiceIntervals } = metadata.metrics.comparison;
     expect(Object.keys(rows).sort()).toEqual(['attention', 'seed']);
     const randomEvaluation = await runSerAgent(['evaluate', '--json', '--model', random, '--split', 'test', ...data], env);
     expect(seedStyleRandomSplit['random']?.allTestAccuracy).toBeCloseTo((JSON.parse(randomEvaluation.stdout) as { accuracy: number }).accuracy, 12);
     const [seed, attention] = [rows['seed'], rows['attention']] as [Row, Row];
     expect(best).toBe(attention.validationSpeakersUar > seed.validationSpeakersUar ? 'attention' : 'seed');
     expect(result.stdout).toMatch(new RegExp(`^${best} \\(best\\) `, 'm'));
+
+    // How sure the choice is: the other run against the chosen one, paired over the same
+    // validation voices (RAVDESS actors 15-16), its difference the table's own.
+    const other = best === 'seed' ? 'attention' : 'seed';
+    const interval = choiceIntervals[other];
+    expect(Object.keys(choiceIntervals)).toEqual([other]);
+    expect(interval).toMatchObject({ versus: best, speakers: { ravdess: 2 } });
+    expect(interval?.difference).toBeCloseTo((rows[other] as Row).validationSpeakersUar - (rows[best] as Row).validationSpeakersUar, 12);
+    expect(interval?.low).toBeLessThanOrEqual(interval?.high as number);
+    expect(result.stdout).toMatch(new RegExp(`^how sure the choice is: each run's validation UAR minus ${best}'s`, 'm'));
+    expect(result.stdout).toMatch(new RegExp(`^  ${other}: [-+]\\d+\\.\\d points \\([-+]\\d+\\.\\d to [-+]\\d+\\.\\d; .*voices: ravdess 2\\)$`, 'm'));
 
     // The held-out speakers' numbers are the ones evaluate reports for the same split.
     const evaluation = await runSerAgent(['evaluate', '--json', '--model', runs[1] as string, '--split', 'test', ...data], env);
