@@ -16,7 +16,6 @@ import {
   type ReloadReport,
 } from './mqtt/payloads.js';
 import { type PublisherCounters } from './mqtt/publisher.js';
-import { type WallClock } from './pipeline/wall-clock.js';
 import { InferenceQueue } from './pipeline/inference-queue.js';
 import { type ModelSlot, type SlotModel } from './pipeline/model-slot.js';
 import { LatencyStats } from './pipeline/latency-stats.js';
@@ -27,7 +26,7 @@ import { type TimedPrediction, type WindowResult } from './pipeline/window-class
 import { modelWindowOptions, Windower, type CapturedWindow, type StreamPosition } from './pipeline/windower.js';
 import { type RuntimeSettings, type RuntimeSettingValues, type SetResult } from './settings/runtime-settings.js';
 import { type Notifier } from './system/sd-notify.js';
-import { type Scheduler } from './system/scheduler.js';
+import { type Clock } from './system/clock.js';
 
 /** The MQTT side as the daemon uses it; MqttPublisher is one. */
 export interface EventPublisher {
@@ -112,9 +111,8 @@ export interface DaemonParts {
   brokerUrl: string;
   indicators: EmotionIndicators;
   notifier: Notifier;
-  /** Wall clock (ms since the epoch) for window and report times. */
-  clock: WallClock;
-  scheduler: Scheduler;
+  /** Dates windows and reports, and times the health reports and the watchdog. */
+  clock: Clock;
   nextEventId: EventIdGenerator;
   processProbe: ProcessProbe;
   /** The Prometheus endpoint, when metrics.port is set; its module is loaded only then. */
@@ -192,7 +190,7 @@ export class Daemon {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    const { indicators, publisher, source, scheduler, notifier, clock, processProbe, metrics } = this.#parts;
+    const { indicators, publisher, source, notifier, clock, processProbe, metrics } = this.#parts;
     this.#startedAt = clock.now();
     this.#cpuAtLastReport = { micros: processProbe.cpuMicros(), at: this.#startedAt };
     // First, so that a scrape can watch the rest come up (the broker connecting, capture starting).
@@ -208,10 +206,10 @@ export class Daemon {
     if (this.#stopping) return;
     this.#scheduleHealth();
     if (notifier.watchdogIntervalMs !== undefined) {
-      this.#cancelTimers.push(scheduler.every(notifier.watchdogIntervalMs, () => this.#watchdogTick()));
+      this.#cancelTimers.push(clock.every(notifier.watchdogIntervalMs, () => this.#watchdogTick()));
     }
     // The status LED follows the broker; polled because the publisher reports to one listener.
-    this.#cancelTimers.push(scheduler.every(1000, () => this.#updateStatus()));
+    this.#cancelTimers.push(clock.every(1000, () => this.#updateStatus()));
     await source.start({
       samples: (chunk) => this.#onSamples(chunk),
       state: (state, reason) => this.#onCaptureState(state, reason),
@@ -399,7 +397,7 @@ export class Daemon {
 
   #scheduleHealth(): void {
     this.#cancelHealth?.();
-    this.#cancelHealth = this.#parts.scheduler.every(this.#config.mqtt.healthSeconds * 1000, () => this.#publishHealth());
+    this.#cancelHealth = this.#parts.clock.every(this.#config.mqtt.healthSeconds * 1000, () => this.#publishHealth());
   }
 
   /** Applies runtime settings to the running pipeline; only the hop can be refused, and it is checked first. */

@@ -4,7 +4,7 @@ import { describeError } from '../errors.js';
 import { type Logger } from '../logging/logger.js';
 import { type AudioSink, type AudioSource, type CaptureState } from './audio-source.js';
 import { reconnectDelay, validateBackoff, type Backoff } from '../system/backoff.js';
-import { systemClock, type CaptureClock } from './clock.js';
+import { systemClock, type Clock } from '../system/clock.js';
 import { findExecutable } from './find-executable.js';
 import { S16leDecoder } from './pcm.js';
 import { recorderCommand, type RecorderCommand, type RecorderName } from './recorder-command.js';
@@ -28,7 +28,7 @@ export interface RecorderSourceOptions {
    * handed down by the CLI, or a test's.
    */
   env: Readonly<Record<string, string | undefined>>;
-  clock?: CaptureClock;
+  clock?: Clock;
 }
 
 /**
@@ -55,7 +55,7 @@ export class RecorderSource implements AudioSource {
   private readonly stallMs: number;
   private readonly stopGraceMs: number;
   private readonly env: Readonly<Record<string, string | undefined>>;
-  private readonly clock: CaptureClock;
+  private readonly clock: Clock;
   private readonly backoff: Backoff;
   /** Failed starts since audio last flowed: the exponent of the retry wait. */
   private failures = 0;
@@ -132,7 +132,7 @@ export class RecorderSource implements AudioSource {
     }
     this.track(child);
     this.current = child;
-    this.lastDataAt = this.clock.now();
+    this.lastDataAt = this.clock.monotonic();
     this.scheduleStallCheck(this.stallMs);
     this.logger.info({ pid: child.pid, command: [executable, ...args].join(' ') }, 'recorder started');
 
@@ -164,7 +164,7 @@ export class RecorderSource implements AudioSource {
   }
 
   private deliver(samples: Float32Array): void {
-    this.lastDataAt = this.clock.now();
+    this.lastDataAt = this.clock.monotonic();
     if (this.state !== 'running') {
       this.failures = 0;
       this.report('running');
@@ -183,11 +183,11 @@ export class RecorderSource implements AudioSource {
    */
   private scheduleStallCheck(delayMs: number): void {
     this.cancelStallCheck?.();
-    this.cancelStallCheck = this.clock.setTimeout(() => {
+    this.cancelStallCheck = this.clock.after(delayMs, () => {
       this.cancelStallCheck = undefined;
       const child = this.current;
       if (child === undefined) return;
-      const silentMs = this.clock.now() - this.lastDataAt;
+      const silentMs = this.clock.monotonic() - this.lastDataAt;
       if (silentMs < this.stallMs) {
         this.scheduleStallCheck(this.stallMs - silentMs);
         return;
@@ -198,7 +198,7 @@ export class RecorderSource implements AudioSource {
       this.fail(
         `no audio from ${this.description} for ${this.stallMs / 1000} s; check that the device delivers sound (try: arecord -D ${this.device} -d 3 test.wav)`,
       );
-    }, delayMs);
+    });
   }
 
   private fail(reason: string, cause?: unknown): void {
@@ -209,7 +209,7 @@ export class RecorderSource implements AudioSource {
     this.failures++;
     this.logger.warn({ reason, retryInMs: delayMs, ...(cause === undefined ? {} : { err: cause }) }, 'capture failed');
     this.report('degraded', `${reason}; retrying in ${delayMs / 1000} s`);
-    this.cancelRetry = this.clock.setTimeout(() => this.launch(), delayMs);
+    this.cancelRetry = this.clock.after(delayMs, () => this.launch());
   }
 
   private track(child: ChildProcess): void {
@@ -232,11 +232,11 @@ export class RecorderSource implements AudioSource {
     child.kill('SIGINT');
     let cancelKill: (() => void) | undefined;
     const killed = new Promise<void>((resolve) => {
-      cancelKill = this.clock.setTimeout(() => {
+      cancelKill = this.clock.after(this.stopGraceMs, () => {
         this.logger.warn({ pid: child.pid, graceMs: this.stopGraceMs }, 'recorder ignored SIGINT; killing it');
         child.kill('SIGKILL');
         resolve();
-      }, this.stopGraceMs);
+      });
     });
     await Promise.race([exited, killed]);
     cancelKill?.();

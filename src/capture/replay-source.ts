@@ -2,8 +2,8 @@ import { loadAudio } from '../audio/load-clip.js';
 import { SAMPLE_RATE } from '../dsp/constants.js';
 import { describeError } from '../errors.js';
 import { type Logger } from '../logging/logger.js';
+import { systemClock, type Clock } from '../system/clock.js';
 import { type AudioSink, type AudioSource, type CaptureState } from './audio-source.js';
-import { systemClock, type CaptureClock } from './clock.js';
 import { CAPTURE_PERIOD_SECONDS } from './recorder-command.js';
 
 export interface ReplaySourceOptions {
@@ -17,7 +17,7 @@ export interface ReplaySourceOptions {
   realtime?: boolean;
   /** Length of each delivered chunk; default CAPTURE_PERIOD_SECONDS, like the live recorder's buffers. */
   chunkSeconds?: number;
-  clock?: CaptureClock;
+  clock?: Clock;
 }
 
 /**
@@ -33,7 +33,7 @@ export class ReplaySource implements AudioSource {
   private readonly files: readonly string[];
   private readonly realtime: boolean;
   private readonly chunkSeconds: number;
-  private readonly clock: CaptureClock;
+  private readonly clock: Clock;
 
   private sink: AudioSink | undefined;
   private state: CaptureState = 'stopped';
@@ -98,10 +98,10 @@ export class ReplaySource implements AudioSource {
       if (this.state !== 'running') this.report('running');
       // Chunks are scheduled from the file's start rather than from the previous chunk, so a
       // slow sink or a late timer does not make the replay drift behind real time.
-      const origin = this.clock.now();
+      const origin = this.clock.monotonic();
       for (let index = 0; index * chunkLength < samples.length; index += 1) {
         const end = Math.min(samples.length, (index + 1) * chunkLength);
-        if (this.realtime) await this.waitFor(origin + (end / SAMPLE_RATE) * 1000 - this.clock.now());
+        if (this.realtime) await this.waitFor(origin + (end / SAMPLE_RATE) * 1000 - this.clock.monotonic());
         else await nextTurn();
         if (this.cancelled) return;
         sink.samples(samples.slice(index * chunkLength, end));
@@ -112,7 +112,7 @@ export class ReplaySource implements AudioSource {
 
   private waitFor(delayMs: number): Promise<void> {
     return new Promise((resolve) => {
-      const cancelTimer = this.clock.setTimeout(resolve, Math.max(0, delayMs));
+      const cancelTimer = this.clock.after(Math.max(0, delayMs), resolve);
       this.interruptWait = () => {
         cancelTimer();
         resolve();

@@ -12,11 +12,10 @@ import { deviceModel } from '../mqtt/discovery.js';
 import { MqttPublisher } from '../mqtt/publisher.js';
 import { readTlsOptions } from '../mqtt/tls-options.js';
 import { ModelSlot } from '../pipeline/model-slot.js';
-import { systemWallClock } from '../pipeline/wall-clock.js';
 import { Reloader } from '../reloader.js';
 import { RuntimeSettings } from '../settings/runtime-settings.js';
 import { createNotifier } from '../system/sd-notify.js';
-import { nodeScheduler } from '../system/scheduler.js';
+import { systemClock } from '../system/clock.js';
 import { EXIT, type Command, type CommandContext } from './command.js';
 import { openWindowModel, type WindowModel } from './open-window-model.js';
 import { stringList } from './options.js';
@@ -40,7 +39,7 @@ export const runCommand: Command = {
       readConfig: context.readConfig ?? (() => config),
       currentModel: () => (models as ModelSlot<WindowModel>).current,
       openModel: (next, current) => openWindowModel(next, logger, current),
-      now: () => systemWallClock.now(),
+      now: () => systemClock.now(),
     });
     const stopListening = context.hangups?.listen(() => reloader.request());
     try {
@@ -101,8 +100,7 @@ export const runCommand: Command = {
         brokerUrl: redactBrokerUrl(brokerUrl),
         indicators: new Indicators({ config: config.gpio, driver, logger: gpioLogger }),
         notifier: createNotifier(context.env, logger, context.pid),
-        clock: systemWallClock,
-        scheduler: nodeScheduler,
+        clock: systemClock,
         nextEventId: createEventIdGenerator(),
         processProbe: {
           rssBytes: () => process.memoryUsage.rss(),

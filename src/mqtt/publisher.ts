@@ -9,7 +9,7 @@ import { memoryEventQueue, type EventQueue, type QueueEntry, type QueuedEvent } 
 import type { TlsConnectOptions } from './tls-options.js';
 import type { BrokerState, EmotionEvent, HealthReport, ModelIdentity } from './payloads.js';
 import type { RuntimeSettingValues, SetResult } from '../settings/runtime-settings.js';
-import { nodeScheduler, type Scheduler } from '../system/scheduler.js';
+import { systemClock, type Clock } from '../system/clock.js';
 import {
   DEFAULT_DISCOVERY_PREFIX,
   DEFAULT_TOPIC_PREFIX,
@@ -60,7 +60,7 @@ export interface MqttPublisherOptions {
   logger: Logger;
   /** Called on every state change, e.g. to drive the status LED. */
   onStateChange?: (state: BrokerState) => void;
-  scheduler?: Scheduler;
+  clock?: Pick<Clock, 'after'>;
   /** Makes each connection's client; MQTT.js `connect` by default. Tests wrap it to reach the socket. */
   connect?: (url: string, options: IClientOptions) => MqttClient;
 }
@@ -110,7 +110,7 @@ export class MqttPublisher {
   #device: DiscoveryDevice;
   readonly #options: MqttPublisherOptions;
   readonly #backoff: Backoff;
-  readonly #scheduler: Scheduler;
+  readonly #clock: Pick<Clock, 'after'>;
   readonly #log: Logger;
   readonly #queue: EventQueue;
 
@@ -145,7 +145,7 @@ export class MqttPublisher {
     }
     this.#device = { ...options.device, deviceId: this.#deviceId };
     this.#backoff = validateBackoff(options.reconnect ?? DEFAULT_BACKOFF);
-    this.#scheduler = options.scheduler ?? nodeScheduler;
+    this.#clock = options.clock ?? systemClock;
     this.#log = options.logger.child({ module: 'mqtt' });
     this.#queue = options.queue ?? memoryEventQueue({ count: options.queueLimit ?? 1000, bytes: Number.POSITIVE_INFINITY });
     this.#droppedBeforeOutage = this.#queue.dropped;
@@ -376,7 +376,7 @@ export class MqttPublisher {
       wasConnected ? 'lost the connection to the MQTT broker' : 'cannot connect to the MQTT broker',
     );
     this.#lastError = undefined;
-    this.#cancelRetry = this.#scheduler.after(delayMs, () => {
+    this.#cancelRetry = this.#clock.after(delayMs, () => {
       this.#cancelRetry = undefined;
       if (this.#running) this.#connect();
     });
@@ -470,7 +470,7 @@ export class MqttPublisher {
   #deadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
     let cancel: (() => void) | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      cancel = this.#scheduler.after(timeoutMs, () => reject(new Error(`${what} took longer than ${timeoutMs} ms`)));
+      cancel = this.#clock.after(timeoutMs, () => reject(new Error(`${what} took longer than ${timeoutMs} ms`)));
     });
     return Promise.race([promise, timeout]).finally(() => cancel?.());
   }

@@ -438,7 +438,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
 
   it('publishes the settings retained, and again on every connection, as a restarted broker has lost them', async () => {
     const scheduler = new ManualClock();
-    const { publisher: pub } = publisher({ discovery: { enabled: false }, scheduler, reconnect: { minMs: 100, maxMs: 1000 } });
+    const { publisher: pub } = publisher({ discovery: { enabled: false }, clock: scheduler, reconnect: { minMs: 100, maxMs: 1000 } });
     pub.publishSettings(SETTINGS);
     await pub.start();
     await connected(pub);
@@ -461,7 +461,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
 
   it('queues events while the broker is down, drops the oldest, and delivers the rest in order', async () => {
     const scheduler = new ManualClock();
-    const { publisher: pub, states } = publisher({ scheduler, queueLimit: 3, reconnect: { minMs: 100, maxMs: 1000 } });
+    const { publisher: pub, states } = publisher({ clock: scheduler, queueLimit: 3, reconnect: { minMs: 100, maxMs: 1000 } });
     await pub.start();
     await connected(pub);
 
@@ -494,7 +494,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     const { port } = broker;
     await broker.close();
     const firstQueue = openQueue();
-    const first = publisher({ url: `mqtt://127.0.0.1:${port}`, queue: firstQueue, scheduler: new ManualClock() }).publisher;
+    const first = publisher({ url: `mqtt://127.0.0.1:${port}`, queue: firstQueue, clock: new ManualClock() }).publisher;
     await first.start();
     const events = [makeEvent(), makeEvent(), makeEvent(), makeEvent()];
     for (const event of events) first.publishEvent(event);
@@ -544,7 +544,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     const queue = openQueue();
     cleanups.push(() => queue.close());
     const scheduler = new ManualClock();
-    const pub = publisher({ url: `mqtt://127.0.0.1:${port}`, queue, scheduler, discovery: { enabled: false } }).publisher;
+    const pub = publisher({ url: `mqtt://127.0.0.1:${port}`, queue, clock: scheduler, discovery: { enabled: false } }).publisher;
     await pub.start();
     await connected(pub);
     const event = makeEvent();
@@ -604,7 +604,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     const scheduler = new ManualClock();
     const pub = publisher({
       url: `mqtt://127.0.0.1:${port}`,
-      scheduler,
+      clock: scheduler,
       protocolVersion: 5,
       discovery: { enabled: false },
       logger: logs.logger,
@@ -633,7 +633,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     const live: EmotionEvent[] = [makeEvent(), makeEvent()];
     const pub: MqttPublisher = publisher({
       url: `mqtt://127.0.0.1:${port}`,
-      scheduler,
+      clock: scheduler,
       queueLimit: 1000,
       // An event made the moment the connection comes up is live, not backlog.
       onStateChange: (state) => {
@@ -695,7 +695,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
       url: `mqtt://agent:url-secret@127.0.0.1:${port}`,
       username: 'agent',
       password: 'option-secret',
-      scheduler,
+      clock: scheduler,
       logger: logs.logger,
       reconnect: { minMs: 100, maxMs: 800 },
     });
@@ -730,7 +730,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     const { port } = broker;
     await broker.close();
     const scheduler = new ManualClock();
-    const { publisher: pub } = publisher({ url: `mqtt://127.0.0.1:${port}`, scheduler });
+    const { publisher: pub } = publisher({ url: `mqtt://127.0.0.1:${port}`, clock: scheduler });
     await pub.start();
     await waitUntil(() => scheduler.active === 1);
     await pub.stop();
