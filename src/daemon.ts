@@ -40,6 +40,8 @@ export interface EventPublisher {
   publishSettings(settings: RuntimeSettingValues): void;
   /** Answers a settings change on `<prefix>/<deviceId>/set/result`. */
   publishSetResult(result: SetResult): void;
+  /** Hands over each change of `state` (the status LED follows it); called before start(). */
+  onStateChange(listener: (state: BrokerState) => void): void;
   /** Takes the messages sent to `<prefix>/<deviceId>/set`; called before start(). */
   onSettingsCommand(handler: (payload: string) => void): void;
   /** Shows the model now running on the Home Assistant device (its discovery configs are sent again). */
@@ -200,6 +202,7 @@ export class Daemon {
     // stop() may be called while start() waits; then nothing more is started.
     if (this.#stopping) return;
     this.#updateStatus();
+    publisher.onStateChange(() => this.#updateStatus());
     publisher.onSettingsCommand((payload) => this.#onSettingsCommand(payload));
     publisher.publishSettings(this.#parts.settings.current);
     await publisher.start();
@@ -208,8 +211,6 @@ export class Daemon {
     if (notifier.watchdogIntervalMs !== undefined) {
       this.#cancelTimers.push(clock.every(notifier.watchdogIntervalMs, () => this.#watchdogTick()));
     }
-    // The status LED follows the broker; polled because the publisher reports to one listener.
-    this.#cancelTimers.push(clock.every(1000, () => this.#updateStatus()));
     await source.start({
       samples: (chunk) => this.#onSamples(chunk),
       state: (state, reason) => this.#onCaptureState(state, reason),

@@ -58,8 +58,6 @@ export interface MqttPublisherOptions {
   /** How long stop() waits for `offline` and pending events to be acknowledged. Default 2 s. */
   stopTimeoutMs?: number;
   logger: Logger;
-  /** Called on every state change, e.g. to drive the status LED. */
-  onStateChange?: (state: BrokerState) => void;
   clock?: Pick<Clock, 'after'>;
   /** Makes each connection's client; MQTT.js `connect` by default. Tests wrap it to reach the socket. */
   connect?: (url: string, options: IClientOptions) => MqttClient;
@@ -131,6 +129,7 @@ export class MqttPublisher {
   /** The last settings published: sent again on every connection, as a broker may have lost them. */
   #settingsPayload: string | undefined;
   #onSettingsCommand: ((payload: string) => void) | undefined;
+  #onStateChange: ((state: BrokerState) => void) | undefined;
 
   constructor(options: MqttPublisherOptions) {
     this.#options = options;
@@ -170,7 +169,7 @@ export class MqttPublisher {
 
   /**
    * Starts connecting and returns: an unreachable broker is not a start-up failure, events are
-   * queued until it answers. Watch `state` or `onStateChange` for the connection.
+   * queued until it answers. Read `state`, or hear of each change through `onStateChange`.
    */
   async start(): Promise<void> {
     if (this.#stopping !== undefined) await this.#stopping;
@@ -224,6 +223,11 @@ export class MqttPublisher {
    */
   onSettingsCommand(handler: (payload: string) => void): void {
     this.#onSettingsCommand = handler;
+  }
+
+  /** Hands every change of `state` to `listener` (one; a later call replaces it), e.g. to drive the status LED. */
+  onStateChange(listener: (state: BrokerState) => void): void {
+    this.#onStateChange = listener;
   }
 
   /** Publishes the effective runtime settings retained, now if connected and on every later connection. */
@@ -479,7 +483,7 @@ export class MqttPublisher {
     if (state === this.#state) return;
     this.#state = state;
     try {
-      this.#options.onStateChange?.(state);
+      this.#onStateChange?.(state);
     } catch (error) {
       // A failing listener (an LED write) must not break publishing.
       this.#log.error({ err: error, state }, 'broker state listener failed');

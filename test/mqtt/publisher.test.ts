@@ -180,9 +180,9 @@ function publisher(overrides: Partial<MqttPublisherOptions> = {}): { publisher: 
     deviceId: DEVICE,
     device: { model: 'ser-cnn-lstm', swVersion: '0.1.0' },
     logger: pino({ level: 'silent' }),
-    onStateChange: (state) => states.push(state),
     ...overrides,
   });
+  created.onStateChange((state) => states.push(state));
   cleanups.push(() => created.stop());
   return { publisher: created, states };
 }
@@ -635,11 +635,6 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
       url: `mqtt://127.0.0.1:${port}`,
       clock: scheduler,
       queueLimit: 1000,
-      // An event made the moment the connection comes up is live, not backlog.
-      onStateChange: (state) => {
-        // Runs only after start(), when pub is assigned.
-        if (state === 'connected') pub.publishEvent(live[0]!);
-      },
       connect: (url: string, options: IClientOptions) => {
         const client = connect(url, options);
         outstanding = new Set();
@@ -662,6 +657,10 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
         return client;
       },
     }).publisher;
+    // An event made the moment the connection comes up is live, not backlog.
+    pub.onStateChange((state) => {
+      if (state === 'connected') pub.publishEvent(live[0]!);
+    });
     await pub.start();
     await waitUntil(() => pub.state === 'disconnected');
     const backlog = Array.from({ length: 200 }, () => makeEvent());
