@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { SAMPLE_RATE } from '../dsp/constants.js';
 import { describeError } from '../errors.js';
 import { type Logger } from '../logging/logger.js';
-import { type AudioSink, type AudioSource, type CaptureState } from './audio-source.js';
 import { reconnectDelay, validateBackoff, type Backoff } from '../system/backoff.js';
 import { systemClock, type Clock } from '../system/clock.js';
 import { findExecutable } from './find-executable.js';
 import { S16leDecoder } from './pcm.js';
+import { SourceBase } from './source-base.js';
 import { recorderCommand, type RecorderCommand, type RecorderName } from './recorder-command.js';
 import { diagnoseRecorderExit } from './recorder-diagnosis.js';
 
@@ -45,11 +45,10 @@ export interface RecorderSourceOptions {
  * as the stream's 'error'. Working around all three would leave it contributing only an
  * argument list.
  */
-export class RecorderSource implements AudioSource {
+export class RecorderSource extends SourceBase {
   readonly sampleRate = SAMPLE_RATE;
   readonly description: string;
 
-  private readonly logger: Logger;
   private readonly command: RecorderCommand;
   private readonly device: string;
   private readonly stallMs: number;
@@ -60,8 +59,6 @@ export class RecorderSource implements AudioSource {
   /** Failed starts since audio last flowed: the exponent of the retry wait. */
   private failures = 0;
 
-  private sink: AudioSink | undefined;
-  private state: CaptureState = 'stopped';
   /** The recorder whose output is delivered; older ones are being killed and are ignored. */
   private current: ChildProcess | undefined;
   /** Every recorder not yet reaped, with a promise of its exit, so stop() leaves none behind. */
@@ -69,13 +66,12 @@ export class RecorderSource implements AudioSource {
   private lastDataAt = 0;
   private cancelRetry: (() => void) | undefined;
   private cancelStallCheck: (() => void) | undefined;
-  private stopping: Promise<void> | undefined;
 
   constructor(options: RecorderSourceOptions) {
+    super(options.logger.child({ module: 'capture' }));
     this.device = options.device ?? 'default';
     this.command = recorderCommand(options.recorder ?? 'arecord', this.device, SAMPLE_RATE);
     this.description = this.command.description;
-    this.logger = options.logger.child({ module: 'capture' });
     this.stallMs = (options.stallSeconds ?? 5) * 1000;
     this.stopGraceMs = options.stopGraceMs ?? 2000;
     this.env = options.env;
@@ -83,31 +79,18 @@ export class RecorderSource implements AudioSource {
     this.backoff = validateBackoff({ minMs: options.initialRetryMs ?? 1000, maxMs: options.maxRetryMs ?? 60_000 });
   }
 
-  start(sink: AudioSink): Promise<void> {
-    if (this.sink !== undefined) return Promise.resolve();
-    this.sink = sink;
+  protected begin(): void {
     this.failures = 0;
-    this.report('starting');
     this.launch();
-    return Promise.resolve();
   }
 
-  async stop(): Promise<void> {
-    if (this.sink === undefined) return;
-    this.stopping ??= this.shutdown();
-    await this.stopping;
-  }
-
-  private async shutdown(): Promise<void> {
+  protected async end(): Promise<void> {
     this.cancelRetry?.();
     this.cancelRetry = undefined;
     this.cancelStallCheck?.();
     this.cancelStallCheck = undefined;
     this.current = undefined;
     await Promise.all([...this.alive.keys()].map((child) => this.terminate(child)));
-    this.report('stopped');
-    this.sink = undefined;
-    this.stopping = undefined;
   }
 
   private launch(): void {
@@ -241,14 +224,5 @@ export class RecorderSource implements AudioSource {
     await Promise.race([exited, killed]);
     cancelKill?.();
     await exited;
-  }
-
-  private report(state: CaptureState, reason?: string): void {
-    this.state = state;
-    try {
-      this.sink?.state(state, reason);
-    } catch (error) {
-      this.logger.error({ err: error }, 'the audio sink threw on a state change');
-    }
   }
 }
