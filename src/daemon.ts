@@ -27,6 +27,7 @@ import { modelWindowOptions, Windower, type CapturedWindow, type StreamPosition 
 import { type RuntimeSettings, type RuntimeSettingValues, type SetResult } from './settings/runtime-settings.js';
 import { type Notifier } from './system/sd-notify.js';
 import { type Clock } from './system/clock.js';
+import { type StopList } from './system/stop-list.js';
 
 /** The MQTT side as the daemon uses it; MqttPublisher is one. */
 export interface EventPublisher {
@@ -119,13 +120,18 @@ export interface DaemonParts {
   processProbe: ProcessProbe;
   /** The Prometheus endpoint, when metrics.port is set; its module is loaded only then. */
   metrics?: DaemonMetrics;
+  /**
+   * The agent's one stop list: start() adds each part as it brings it up, after whatever the
+   * caller added before (the event queue, the model), and whoever owns the list stops them all.
+   */
+  stops: StopList;
 }
 
 /**
  * Wires capture → windows → silence gate → inference queue (speech gate, then the model) →
- * smoothing → MQTT events and LEDs, plus health reports and the systemd watchdog. The constructor only wires; start()
- * brings the parts up, stop() takes them down in reverse order, each step on its own so one
- * failure never leaves the others running.
+ * smoothing → MQTT events and LEDs, plus health reports and the systemd watchdog. The
+ * constructor only wires; start() brings the parts up and adds each to the stop list it was
+ * given, whose owner takes them down in reverse order (see StopList).
  */
 export class Daemon {
   readonly #parts: DaemonParts;
@@ -156,7 +162,6 @@ export class Daemon {
   #cpuAtLastReport = { micros: 0, at: 0 };
   #cancelTimers: Array<() => void> = [];
   #started = false;
-  #stopping: Promise<void> | undefined;
   #sourceEnded: () => void = () => undefined;
   /** Resolves when a finite source (file replay) has ended and its last window is processed. */
   readonly finished: Promise<void>;
@@ -189,24 +194,43 @@ export class Daemon {
     });
   }
 
+  /**
+   * Brings the parts up in order, each added to the stop list before its start is awaited; a
+   * stop of the list while this waits means nothing more is started.
+   */
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    const { indicators, publisher, source, notifier, clock, processProbe, metrics } = this.#parts;
+    const { indicators, publisher, source, notifier, clock, processProbe, metrics, stops } = this.#parts;
     this.#startedAt = clock.now();
     this.#cpuAtLastReport = { micros: processProbe.cpuMicros(), at: this.#startedAt };
     // First, so that a scrape can watch the rest come up (the broker connecting, capture starting).
-    await metrics?.start(() => this.#readings());
-    if (this.#stopping) return;
+    if (metrics !== undefined) {
+      stops.add('metrics', () => metrics.stop());
+      await metrics.start(() => this.#readings());
+      if (stops.stopping) return;
+    }
+    stops.add('indicators', () => indicators.stop());
     await indicators.start();
-    // stop() may be called while start() waits; then nothing more is started.
-    if (this.#stopping) return;
+    if (stops.stopping) return;
     this.#updateStatus();
     publisher.onStateChange(() => this.#updateStatus());
     publisher.onSettingsCommand((payload) => this.#onSettingsCommand(payload));
     publisher.publishSettings(this.#parts.settings.current);
+    stops.add('mqtt', () => publisher.stop());
     await publisher.start();
-    if (this.#stopping) return;
+    if (stops.stopping) return;
+    // Windows still waiting are dropped (and counted) once capture has stopped cutting them.
+    stops.add('inference', () => this.#queue.stop());
+    stops.add('capture', () => source.stop());
+    // First of all at a stop: systemd hears the stop has begun, and no report or ping goes out during it.
+    stops.add('reports', () => {
+      notifier.stopping();
+      for (const cancel of this.#cancelTimers) cancel();
+      this.#cancelTimers = [];
+      this.#cancelHealth?.();
+      this.#cancelHealth = undefined;
+    });
     this.#scheduleHealth();
     if (notifier.watchdogIntervalMs !== undefined) {
       this.#cancelTimers.push(clock.every(notifier.watchdogIntervalMs, () => this.#watchdogTick()));
@@ -219,36 +243,6 @@ export class Daemon {
       },
     });
     this.#log.info({ source: source.description, model: this.#parts.models.current.identity }, 'listening');
-  }
-
-  /** Stops capture, finishes the window in flight, says `offline`, turns the LEDs off. */
-  stop(): Promise<void> {
-    this.#stopping ??= this.#stopParts();
-    return this.#stopping;
-  }
-
-  async #stopParts(): Promise<void> {
-    const { notifier, source, publisher, indicators, metrics } = this.#parts;
-    notifier.stopping();
-    for (const cancel of this.#cancelTimers) cancel();
-    this.#cancelTimers = [];
-    this.#cancelHealth?.();
-    this.#cancelHealth = undefined;
-    const steps: Array<[string, () => Promise<void>]> = [
-      ['capture', () => source.stop()],
-      ['inference', () => this.#queue.stop()],
-      ['mqtt', () => publisher.stop()],
-      ['indicators', () => indicators.stop()],
-      ['metrics', () => metrics?.stop() ?? Promise.resolve()],
-    ];
-    for (const [part, step] of steps) {
-      try {
-        await step();
-      } catch (error) {
-        this.#log.error({ err: error, part }, 'could not stop cleanly');
-      }
-    }
-    this.#log.info({}, 'stopped');
   }
 
   #onSamples(chunk: Float32Array): void {

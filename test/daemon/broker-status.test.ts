@@ -7,6 +7,7 @@ import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
 import { MqttPublisher } from '../../src/mqtt/publisher.js';
 import { ModelSlot } from '../../src/pipeline/model-slot.js';
 import { RuntimeSettings } from '../../src/settings/runtime-settings.js';
+import { StopList } from '../../src/system/stop-list.js';
 import { waitFor } from '../helpers/agent-process.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { testConfig } from '../helpers/config.js';
@@ -46,6 +47,7 @@ describe('Daemon status with a real broker', () => {
       clock,
       logger,
     });
+    const stops = new StopList(logger);
     const daemon = new Daemon({
       config,
       settings: RuntimeSettings.open({
@@ -67,8 +69,11 @@ describe('Daemon status with a real broker', () => {
       clock,
       nextEventId: createEventIdGenerator(),
       processProbe: new FakeProcessProbe(),
+      stops,
     });
-    cleanups.push(() => daemon.stop());
+    cleanups.push(async () => {
+      await stops.stop();
+    });
     await daemon.start();
     source.state('running');
     await waitFor('the first connection', () => (indicators.status === 'listening' ? true : undefined), 10_000);

@@ -14,6 +14,7 @@ import { HEALTH_SCHEMA_VERSION, type ModelIdentity } from '../../src/mqtt/payloa
 import { AgentMetrics } from '../../src/metrics/agent-metrics.js';
 import { ModelSlot } from '../../src/pipeline/model-slot.js';
 import { RuntimeSettings } from '../../src/settings/runtime-settings.js';
+import { StopList } from '../../src/system/stop-list.js';
 import { captureLogs } from '../helpers/logs.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { freePort } from '../helpers/ports.js';
@@ -42,6 +43,8 @@ const fixedRandom = (bytes: number): Uint8Array => new Uint8Array(bytes).fill(7)
 
 interface Harness {
   daemon: Daemon;
+  /** The stop list the daemon adds its parts to; stopping it stops the daemon. */
+  stops: StopList;
   /** The configuration the daemon started with. */
   config: Readonly<AgentConfig>;
   models: ModelSlot<DaemonModel>;
@@ -84,6 +87,7 @@ function createHarness(
     probe: new FakeProcessProbe(),
   };
   const models = new ModelSlot<DaemonModel>({ windowClassifier: parts.classifier, identity: MODEL, resources: [] });
+  const stops = new StopList(logger);
   const daemon = new Daemon({
     config,
     // A state directory of its own, so persisted changes start empty; test/isolate-state.ts removes XDG_STATE_HOME.
@@ -103,8 +107,9 @@ function createHarness(
     nextEventId: createEventIdGenerator(fixedRandom),
     processProbe: parts.probe,
     ...(options.metrics === undefined ? {} : { metrics: options.metrics(calls) }),
+    stops,
   });
-  return { daemon, config, models, calls, logLines: lines, ...parts };
+  return { daemon, stops, config, models, calls, logLines: lines, ...parts };
 }
 
 /** A started daemon whose capture reports 'running'. */
@@ -250,7 +255,7 @@ describe('Daemon speech gate', () => {
       failed: 0,
       dropped: 0,
     });
-    await h.daemon.stop();
+    await h.stops.stop();
   });
 
   it('logs and counts a speech detector failure on one window, and classifies the next', async () => {
@@ -269,7 +274,7 @@ describe('Daemon speech gate', () => {
     expect(h.publisher.events.map((e) => e.emotion)).toEqual(['happiness']);
     expect(h.indicators.status).toBe('listening');
     expect(h.daemon.healthReport().windows).toMatchObject({ processed: 1, skippedNonSpeech: 0, failed: 1 });
-    await h.daemon.stop();
+    await h.stops.stop();
   });
 });
 
@@ -489,7 +494,7 @@ describe('Daemon.stop', () => {
   it('says stopping, then stops capture, MQTT and the LEDs in that order, and cancels its timers', async () => {
     const h = await startedHarness();
     h.calls.length = 0;
-    await h.daemon.stop();
+    await h.stops.stop();
 
     expect(h.calls).toEqual(['notifier.stopping', 'source.stop', 'publisher.stop', 'indicators.stop']);
     expect(h.clock.active).toBe(0);
@@ -498,10 +503,10 @@ describe('Daemon.stop', () => {
   it('is idempotent', async () => {
     const h = await startedHarness();
     h.calls.length = 0;
-    const first = h.daemon.stop();
-    const second = h.daemon.stop();
+    const first = h.stops.stop();
+    const second = h.stops.stop();
     await Promise.all([first, second]);
-    await h.daemon.stop();
+    await h.stops.stop();
 
     expect(second).toBe(first);
     expect(h.calls).toEqual(['notifier.stopping', 'source.stop', 'publisher.stop', 'indicators.stop']);
@@ -512,7 +517,7 @@ describe('Daemon.stop', () => {
     h.source.stopError = new Error('recorder ignored SIGKILL');
     h.publisher.stopError = new Error('broker closed the socket');
     h.calls.length = 0;
-    await expect(h.daemon.stop()).resolves.toBeUndefined();
+    await expect(h.stops.stop()).resolves.toEqual({ failed: ['capture', 'mqtt'] });
 
     expect(h.calls).toEqual(['notifier.stopping', 'source.stop', 'publisher.stop', 'indicators.stop']);
     expect(h.logLines.filter((l) => l['msg'] === 'could not stop cleanly').map((l) => l['part'])).toEqual(['capture', 'mqtt']);
@@ -521,7 +526,7 @@ describe('Daemon.stop', () => {
   it('drops (and counts) windows still waiting for inference at stop', async () => {
     const h = await startedHarness();
     h.source.push(loud(3));
-    await h.daemon.stop();
+    await h.stops.stop();
     await settle();
 
     expect(h.classifier.seen).toHaveLength(0);
@@ -539,7 +544,7 @@ describe('Daemon.stop during start', () => {
     });
     const starting = h.daemon.start();
     await settle();
-    const stopping = h.daemon.stop();
+    const stopping = h.stops.stop();
     releasePublisher();
     await Promise.all([starting, stopping]);
     expect(h.calls).not.toContain('source.start');
@@ -644,7 +649,7 @@ describe('Daemon reload', () => {
     expect(h.publisher.health[0]?.reload).toEqual(report);
     h.clock.advance(10_000);
     expect(h.publisher.health).toHaveLength(2);
-    await h.daemon.stop();
+    await h.stops.stop();
     expect(h.clock.active).toBe(0);
   });
 
@@ -801,7 +806,7 @@ describe('Daemon metrics endpoint', () => {
     expect(windowToEvent.count).toBe('2');
     // The first event came 0.4 s after its window: above 0.25 s, within 0.5 s.
     expect([windowToEvent.buckets?.['0.25'], windowToEvent.buckets?.['0.5']]).toEqual(['1', '2']);
-    await h.daemon.stop();
+    await h.stops.stop();
   });
 
   it('answers 404 off /metrics, 405 to other methods, HEAD without a body, and survives a malformed request', async () => {
@@ -819,14 +824,14 @@ describe('Daemon metrics endpoint', () => {
     h.source.push(loud(3));
     await settle();
     expect(value((await scrape(url)).families, 'ser_windows_total', { outcome: 'classified' })).toBe(1);
-    await h.daemon.stop();
+    await h.stops.stop();
   });
 
   it('starts first and stops last, freeing its port', async () => {
     const { h, url } = await withMetrics();
     expect(h.calls.slice(0, 3)).toEqual(['metrics.start', 'indicators.start', 'publisher.start']);
     h.calls.length = 0;
-    await h.daemon.stop();
+    await h.stops.stop();
     expect(h.calls).toEqual(['notifier.stopping', 'source.stop', 'publisher.stop', 'indicators.stop', 'metrics.stop']);
     await expect(fetch(url)).rejects.toThrow();
   });
@@ -849,7 +854,7 @@ describe('Daemon metrics endpoint', () => {
       h.source.push(loud(3));
       await settle();
       expect(h.publisher.events).toHaveLength(1);
-      await expect(h.daemon.stop()).resolves.toBeUndefined();
+      await expect(h.stops.stop()).resolves.toEqual({ failed: [] });
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }
@@ -863,6 +868,6 @@ describe('Daemon metrics endpoint', () => {
     const classified = async (url: string): Promise<number> =>
       value((await scrape(url)).families, 'ser_windows_total', { outcome: 'classified' });
     expect([await classified(first.url), await classified(second.url)]).toEqual([1, 0]);
-    await Promise.all([first.h.daemon.stop(), second.h.daemon.stop()]);
+    await Promise.all([first.h.stops.stop(), second.h.stops.stop()]);
   });
 });
