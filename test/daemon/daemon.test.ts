@@ -5,16 +5,20 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type AgentConfig, type ConfigOverrides } from '../../src/config/load.js';
 import { planReload } from '../../src/config/reload-policy.js';
-import { Daemon, type DaemonMetrics, type DaemonModel, type DaemonReadings } from '../../src/daemon.js';
+import { Daemon, type DaemonMetrics, type DaemonModel, type DaemonReadings, type EventPublisher } from '../../src/daemon.js';
 import { CLIP_SAMPLES, SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { SpeechDetectionError } from '../../src/errors.js';
 import { EMOTIONS, type Emotion } from '../../src/labels.js';
+import { type Logger } from '../../src/logging/logger.js';
 import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
+import { MqttPublisher } from '../../src/mqtt/publisher.js';
 import { HEALTH_SCHEMA_VERSION, type ModelIdentity } from '../../src/mqtt/payloads.js';
 import { AgentMetrics } from '../../src/metrics/agent-metrics.js';
 import { ModelSlot } from '../../src/pipeline/model-slot.js';
 import { RuntimeSettings } from '../../src/settings/runtime-settings.js';
 import { StopList } from '../../src/system/stop-list.js';
+import { waitFor } from '../helpers/agent-process.js';
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { captureLogs } from '../helpers/logs.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { freePort } from '../helpers/ports.js';
@@ -41,7 +45,7 @@ const WATCHDOG_MS = 5000;
 /** Deterministic random part, so the expected event id can be computed by a second generator. */
 const fixedRandom = (bytes: number): Uint8Array => new Uint8Array(bytes).fill(7);
 
-interface Harness {
+interface Harness<P extends EventPublisher = RecordingPublisher> {
   daemon: Daemon;
   /** The stop list the daemon adds its parts to; stopping it stops the daemon. */
   stops: StopList;
@@ -50,7 +54,7 @@ interface Harness {
   models: ModelSlot<DaemonModel>;
   source: FakeSource;
   classifier: ScriptedClassifier;
-  publisher: RecordingPublisher;
+  publisher: P;
   indicators: RecordingIndicators;
   notifier: RecordingNotifier;
   /** Dates the windows and runs the daemon's timers. */
@@ -71,19 +75,32 @@ function testConfig(overrides: ConfigOverrides = {}): Readonly<AgentConfig> {
   });
 }
 
-function createHarness(
-  options: { overrides?: ConfigOverrides; watchdogIntervalMs?: number | undefined; metrics?: (calls: string[]) => DaemonMetrics } = {},
-): Harness {
+interface HarnessOptions {
+  overrides?: ConfigOverrides;
+  watchdogIntervalMs?: number | undefined;
+  metrics?: (calls: string[]) => DaemonMetrics;
+}
+
+function createHarness(options: HarnessOptions = {}): Harness {
+  return createHarnessWith((calls) => new RecordingPublisher(calls), options);
+}
+
+/** The harness with a publisher of the test's own, e.g. a real MqttPublisher on the harness's clock. */
+function createHarnessWith<P extends EventPublisher>(
+  makePublisher: (calls: string[], clock: ManualClock, logger: Logger) => P,
+  options: HarnessOptions = {},
+): Harness<P> {
   const config = testConfig(options.overrides);
   const calls: string[] = [];
   const { logger, lines } = captureLogs();
+  const clock = new ManualClock(T0);
   const parts = {
     source: new FakeSource(calls),
     classifier: new ScriptedClassifier(),
-    publisher: new RecordingPublisher(calls),
+    publisher: makePublisher(calls, clock, logger),
     indicators: new RecordingIndicators(calls),
     notifier: new RecordingNotifier(calls, 'watchdogIntervalMs' in options ? options.watchdogIntervalMs : WATCHDOG_MS),
-    clock: new ManualClock(T0),
+    clock,
     probe: new FakeProcessProbe(),
   };
   const models = new ModelSlot<DaemonModel>({ windowClassifier: parts.classifier, identity: MODEL, resources: [] });
@@ -113,7 +130,7 @@ function createHarness(
 }
 
 /** A started daemon whose capture reports 'running'. */
-async function startedHarness(options: Parameters<typeof createHarness>[0] = {}): Promise<Harness> {
+async function startedHarness(options: HarnessOptions = {}): Promise<Harness> {
   const harness = createHarness(options);
   await harness.daemon.start();
   harness.source.state('running');
@@ -487,6 +504,55 @@ describe('Daemon and its supervisor', () => {
     h.publisher.state = 'connected';
     expect(h.indicators.status).toBe('listening');
     expect(h.clock.requested).not.toContain(1000);
+  });
+});
+
+describe('Daemon status with a real broker', () => {
+  it('shows broker-down when the broker goes away and listening when it is back, without a poll', async () => {
+    // The daemon's clock never moves except to fire the publisher's reconnect wait, so nothing
+    // could be polling: the status follows the publisher's own report of each change.
+    let broker: TestBroker = await startTestBroker();
+    const { port } = broker;
+    const h = createHarnessWith(
+      (_calls, clock, logger) =>
+        new MqttPublisher({
+          url: broker.url,
+          deviceId: 'status-box',
+          device: { model: 'ser-cnn-lstm', swVersion: '0.1.0' },
+          discovery: { enabled: false },
+          reconnect: { minMs: 100, maxMs: 1000 },
+          clock,
+          logger,
+        }),
+      { watchdogIntervalMs: undefined },
+    );
+    try {
+      await h.daemon.start();
+      h.source.state('running');
+      const status = (wanted: string) => () => (h.indicators.status === wanted ? true : undefined);
+      const brokerState = (): string => h.daemon.healthReport().broker.state;
+      await waitFor('the first connection', status('listening'), 10_000);
+      expect(brokerState()).toBe('connected');
+
+      await broker.close();
+      await waitFor('broker-down', status('broker-down'), 10_000);
+      expect(brokerState()).toBe('disconnected');
+      expect(h.clock.now()).toBe(T0);
+
+      broker = await startTestBroker({ port });
+      // The publisher's reconnect wait (100 ms) is the only timer due before the health report's.
+      expect(h.clock.requested).toEqual([h.config.mqtt.healthSeconds * 1000, 100]);
+      h.clock.fireNext();
+      await waitFor('listening again', status('listening'), 10_000);
+      expect(brokerState()).toBe('connected');
+      expect(h.clock.now()).toBe(T0 + 100);
+      // Each change of broker state is reported, so the same status may be set more than once in a row.
+      const shown = h.indicators.statuses.filter((shownStatus, index) => shownStatus !== h.indicators.statuses[index - 1]);
+      expect(shown).toEqual(['broker-down', 'listening', 'broker-down', 'listening']);
+    } finally {
+      await h.stops.stop();
+      await broker.close();
+    }
   });
 });
 
