@@ -16,7 +16,6 @@ import {
   type ReloadReport,
 } from './mqtt/payloads.js';
 import { type PublisherCounters } from './mqtt/publisher.js';
-import { type WallClock } from './pipeline/wall-clock.js';
 import { InferenceQueue } from './pipeline/inference-queue.js';
 import { freeUnshared, type ModelSlot, type SlotModel } from './pipeline/model-slot.js';
 import { LatencyStats } from './pipeline/latency-stats.js';
@@ -27,7 +26,8 @@ import { type TimedPrediction, type WindowResult } from './pipeline/window-class
 import { modelWindowOptions, Windower, type CapturedWindow, type StreamPosition } from './pipeline/windower.js';
 import { type PreparedChange, type RuntimeSettings, type RuntimeSettingValues, type SetResult } from './settings/runtime-settings.js';
 import { type Notifier } from './system/sd-notify.js';
-import { type Scheduler } from './system/scheduler.js';
+import { type Clock } from './system/clock.js';
+import { type StopList } from './system/stop-list.js';
 
 /** The MQTT side as the daemon uses it; MqttPublisher is one. */
 export interface EventPublisher {
@@ -41,6 +41,8 @@ export interface EventPublisher {
   publishSettings(settings: RuntimeSettingValues): void;
   /** Answers a settings change on `<prefix>/<deviceId>/set/result`. */
   publishSetResult(result: SetResult): void;
+  /** Hands over each change of `state` (the status LED follows it); called before start(). */
+  onStateChange(listener: (state: BrokerState) => void): void;
   /** Takes the messages sent to `<prefix>/<deviceId>/set`; called before start(). */
   onSettingsCommand(handler: (payload: string) => void): void;
   /** Shows the model now running on the Home Assistant device (its discovery configs are sent again). */
@@ -121,20 +123,24 @@ export interface DaemonParts {
   brokerUrl: string;
   indicators: EmotionIndicators;
   notifier: Notifier;
-  /** Wall clock (ms since the epoch) for window and report times. */
-  clock: WallClock;
-  scheduler: Scheduler;
+  /** Dates windows and reports, and times the health reports and the watchdog. */
+  clock: Clock;
   nextEventId: EventIdGenerator;
   processProbe: ProcessProbe;
   /** The Prometheus endpoint, when metrics.port is set; its module is loaded only then. */
   metrics?: DaemonMetrics;
+  /**
+   * The agent's one stop list: start() adds each part as it brings it up, after whatever the
+   * caller added before (the event queue, the model), and whoever owns the list stops them all.
+   */
+  stops: StopList;
 }
 
 /**
  * Wires capture → windows → silence gate → inference queue (speech gate, then the model) →
- * smoothing → MQTT events and LEDs, plus health reports and the systemd watchdog. The constructor only wires; start()
- * brings the parts up, stop() takes them down in reverse order, each step on its own so one
- * failure never leaves the others running.
+ * smoothing → MQTT events and LEDs, plus health reports and the systemd watchdog. The
+ * constructor only wires; start() brings the parts up and adds each to the stop list it was
+ * given, whose owner takes them down in reverse order (see StopList).
  */
 export class Daemon {
   readonly #parts: DaemonParts;
@@ -165,7 +171,6 @@ export class Daemon {
   #cpuAtLastReport = { micros: 0, at: 0 };
   #cancelTimers: Array<() => void> = [];
   #started = false;
-  #stopping: Promise<void> | undefined;
   /** The last change of the model (a settings change, a reload) queued; see exclusive(). */
   #changes: Promise<unknown> = Promise.resolve();
   #sourceEnded: () => void = () => undefined;
@@ -200,29 +205,47 @@ export class Daemon {
     });
   }
 
+  /**
+   * Brings the parts up in order, each added to the stop list before its start is awaited; a
+   * stop of the list while this waits means nothing more is started.
+   */
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    const { indicators, publisher, source, scheduler, notifier, clock, processProbe, metrics } = this.#parts;
+    const { indicators, publisher, source, notifier, clock, processProbe, metrics, stops } = this.#parts;
     this.#startedAt = clock.now();
     this.#cpuAtLastReport = { micros: processProbe.cpuMicros(), at: this.#startedAt };
     // First, so that a scrape can watch the rest come up (the broker connecting, capture starting).
-    await metrics?.start(() => this.#readings());
-    if (this.#stopping) return;
+    if (metrics !== undefined) {
+      stops.add('metrics', () => metrics.stop());
+      await metrics.start(() => this.#readings());
+      if (stops.stopping) return;
+    }
+    stops.add('indicators', () => indicators.stop());
     await indicators.start();
-    // stop() may be called while start() waits; then nothing more is started.
-    if (this.#stopping) return;
+    if (stops.stopping) return;
     this.#updateStatus();
+    publisher.onStateChange(() => this.#updateStatus());
     publisher.onSettingsCommand((payload) => this.#onSettingsCommand(payload));
     publisher.publishSettings(this.#parts.settings.current);
+    stops.add('mqtt', () => publisher.stop());
     await publisher.start();
-    if (this.#stopping) return;
+    if (stops.stopping) return;
+    // Windows still waiting are dropped (and counted) once capture has stopped cutting them.
+    stops.add('inference', () => this.#queue.stop());
+    stops.add('capture', () => source.stop());
+    // First of all at a stop: systemd hears the stop has begun, and no report or ping goes out during it.
+    stops.add('reports', () => {
+      notifier.stopping();
+      for (const cancel of this.#cancelTimers) cancel();
+      this.#cancelTimers = [];
+      this.#cancelHealth?.();
+      this.#cancelHealth = undefined;
+    });
     this.#scheduleHealth();
     if (notifier.watchdogIntervalMs !== undefined) {
-      this.#cancelTimers.push(scheduler.every(notifier.watchdogIntervalMs, () => this.#watchdogTick()));
+      this.#cancelTimers.push(clock.every(notifier.watchdogIntervalMs, () => this.#watchdogTick()));
     }
-    // The status LED follows the broker; polled because the publisher reports to one listener.
-    this.#cancelTimers.push(scheduler.every(1000, () => this.#updateStatus()));
     await source.start({
       samples: (chunk) => this.#onSamples(chunk),
       state: (state, reason) => this.#onCaptureState(state, reason),
@@ -231,36 +254,6 @@ export class Daemon {
       },
     });
     this.#log.info({ source: source.description, model: this.#parts.models.current.identity }, 'listening');
-  }
-
-  /** Stops capture, finishes the window in flight, says `offline`, turns the LEDs off. */
-  stop(): Promise<void> {
-    this.#stopping ??= this.#stopParts();
-    return this.#stopping;
-  }
-
-  async #stopParts(): Promise<void> {
-    const { notifier, source, publisher, indicators, metrics } = this.#parts;
-    notifier.stopping();
-    for (const cancel of this.#cancelTimers) cancel();
-    this.#cancelTimers = [];
-    this.#cancelHealth?.();
-    this.#cancelHealth = undefined;
-    const steps: Array<[string, () => Promise<void>]> = [
-      ['capture', () => source.stop()],
-      ['inference', () => this.#queue.stop()],
-      ['mqtt', () => publisher.stop()],
-      ['indicators', () => indicators.stop()],
-      ['metrics', () => metrics?.stop() ?? Promise.resolve()],
-    ];
-    for (const [part, step] of steps) {
-      try {
-        await step();
-      } catch (error) {
-        this.#log.error({ err: error, part }, 'could not stop cleanly');
-      }
-    }
-    this.#log.info({}, 'stopped');
   }
 
   #onSamples(chunk: Float32Array): void {
@@ -385,7 +378,7 @@ export class Daemon {
       minSpeechRatio: next['window.minSpeechRatio'],
       speechModel: this.#config.window.speechModel,
     });
-    if (this.#stopping) {
+    if (this.#parts.stops.stopping) {
       freeUnshared(model, running, this.#log);
       throw new InterruptedError('the agent is stopping; send the change again once it runs');
     }
@@ -455,7 +448,7 @@ export class Daemon {
 
   #scheduleHealth(): void {
     this.#cancelHealth?.();
-    this.#cancelHealth = this.#parts.scheduler.every(this.#config.mqtt.healthSeconds * 1000, () => this.#publishHealth());
+    this.#cancelHealth = this.#parts.clock.every(this.#config.mqtt.healthSeconds * 1000, () => this.#publishHealth());
   }
 
   /** Applies runtime settings to the running pipeline; only the hop can be refused, and it is checked first. */

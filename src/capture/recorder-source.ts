@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { SAMPLE_RATE } from '../dsp/constants.js';
 import { describeError } from '../errors.js';
 import { type Logger } from '../logging/logger.js';
-import { type AudioSink, type AudioSource, type CaptureState } from './audio-source.js';
 import { reconnectDelay, validateBackoff, type Backoff } from '../system/backoff.js';
-import { systemClock, type CaptureClock } from './clock.js';
+import { systemClock, type Clock } from '../system/clock.js';
 import { findExecutable } from './find-executable.js';
 import { S16leDecoder } from './pcm.js';
+import { SourceBase } from './source-base.js';
 import { recorderCommand, type RecorderCommand, type RecorderName } from './recorder-command.js';
 import { diagnoseRecorderExit } from './recorder-diagnosis.js';
 
@@ -28,7 +28,7 @@ export interface RecorderSourceOptions {
    * handed down by the CLI, or a test's.
    */
   env: Readonly<Record<string, string | undefined>>;
-  clock?: CaptureClock;
+  clock?: Clock;
 }
 
 /**
@@ -45,23 +45,20 @@ export interface RecorderSourceOptions {
  * as the stream's 'error'. Working around all three would leave it contributing only an
  * argument list.
  */
-export class RecorderSource implements AudioSource {
+export class RecorderSource extends SourceBase {
   readonly sampleRate = SAMPLE_RATE;
   readonly description: string;
 
-  private readonly logger: Logger;
   private readonly command: RecorderCommand;
   private readonly device: string;
   private readonly stallMs: number;
   private readonly stopGraceMs: number;
   private readonly env: Readonly<Record<string, string | undefined>>;
-  private readonly clock: CaptureClock;
+  private readonly clock: Clock;
   private readonly backoff: Backoff;
   /** Failed starts since audio last flowed: the exponent of the retry wait. */
   private failures = 0;
 
-  private sink: AudioSink | undefined;
-  private state: CaptureState = 'stopped';
   /** The recorder whose output is delivered; older ones are being killed and are ignored. */
   private current: ChildProcess | undefined;
   /** Every recorder not yet reaped, with a promise of its exit, so stop() leaves none behind. */
@@ -69,13 +66,12 @@ export class RecorderSource implements AudioSource {
   private lastDataAt = 0;
   private cancelRetry: (() => void) | undefined;
   private cancelStallCheck: (() => void) | undefined;
-  private stopping: Promise<void> | undefined;
 
   constructor(options: RecorderSourceOptions) {
+    super(options.logger.child({ module: 'capture' }));
     this.device = options.device ?? 'default';
     this.command = recorderCommand(options.recorder ?? 'arecord', this.device, SAMPLE_RATE);
     this.description = this.command.description;
-    this.logger = options.logger.child({ module: 'capture' });
     this.stallMs = (options.stallSeconds ?? 5) * 1000;
     this.stopGraceMs = options.stopGraceMs ?? 2000;
     this.env = options.env;
@@ -83,31 +79,18 @@ export class RecorderSource implements AudioSource {
     this.backoff = validateBackoff({ minMs: options.initialRetryMs ?? 1000, maxMs: options.maxRetryMs ?? 60_000 });
   }
 
-  start(sink: AudioSink): Promise<void> {
-    if (this.sink !== undefined) return Promise.resolve();
-    this.sink = sink;
+  protected begin(): void {
     this.failures = 0;
-    this.report('starting');
     this.launch();
-    return Promise.resolve();
   }
 
-  async stop(): Promise<void> {
-    if (this.sink === undefined) return;
-    this.stopping ??= this.shutdown();
-    await this.stopping;
-  }
-
-  private async shutdown(): Promise<void> {
+  protected async end(): Promise<void> {
     this.cancelRetry?.();
     this.cancelRetry = undefined;
     this.cancelStallCheck?.();
     this.cancelStallCheck = undefined;
     this.current = undefined;
     await Promise.all([...this.alive.keys()].map((child) => this.terminate(child)));
-    this.report('stopped');
-    this.sink = undefined;
-    this.stopping = undefined;
   }
 
   private launch(): void {
@@ -132,7 +115,7 @@ export class RecorderSource implements AudioSource {
     }
     this.track(child);
     this.current = child;
-    this.lastDataAt = this.clock.now();
+    this.lastDataAt = this.clock.monotonic();
     this.scheduleStallCheck(this.stallMs);
     this.logger.info({ pid: child.pid, command: [executable, ...args].join(' ') }, 'recorder started');
 
@@ -164,7 +147,7 @@ export class RecorderSource implements AudioSource {
   }
 
   private deliver(samples: Float32Array): void {
-    this.lastDataAt = this.clock.now();
+    this.lastDataAt = this.clock.monotonic();
     if (this.state !== 'running') {
       this.failures = 0;
       this.report('running');
@@ -183,11 +166,11 @@ export class RecorderSource implements AudioSource {
    */
   private scheduleStallCheck(delayMs: number): void {
     this.cancelStallCheck?.();
-    this.cancelStallCheck = this.clock.setTimeout(() => {
+    this.cancelStallCheck = this.clock.after(delayMs, () => {
       this.cancelStallCheck = undefined;
       const child = this.current;
       if (child === undefined) return;
-      const silentMs = this.clock.now() - this.lastDataAt;
+      const silentMs = this.clock.monotonic() - this.lastDataAt;
       if (silentMs < this.stallMs) {
         this.scheduleStallCheck(this.stallMs - silentMs);
         return;
@@ -198,7 +181,7 @@ export class RecorderSource implements AudioSource {
       this.fail(
         `no audio from ${this.description} for ${this.stallMs / 1000} s; check that the device delivers sound (try: arecord -D ${this.device} -d 3 test.wav)`,
       );
-    }, delayMs);
+    });
   }
 
   private fail(reason: string, cause?: unknown): void {
@@ -209,7 +192,7 @@ export class RecorderSource implements AudioSource {
     this.failures++;
     this.logger.warn({ reason, retryInMs: delayMs, ...(cause === undefined ? {} : { err: cause }) }, 'capture failed');
     this.report('degraded', `${reason}; retrying in ${delayMs / 1000} s`);
-    this.cancelRetry = this.clock.setTimeout(() => this.launch(), delayMs);
+    this.cancelRetry = this.clock.after(delayMs, () => this.launch());
   }
 
   private track(child: ChildProcess): void {
@@ -232,23 +215,14 @@ export class RecorderSource implements AudioSource {
     child.kill('SIGINT');
     let cancelKill: (() => void) | undefined;
     const killed = new Promise<void>((resolve) => {
-      cancelKill = this.clock.setTimeout(() => {
+      cancelKill = this.clock.after(this.stopGraceMs, () => {
         this.logger.warn({ pid: child.pid, graceMs: this.stopGraceMs }, 'recorder ignored SIGINT; killing it');
         child.kill('SIGKILL');
         resolve();
-      }, this.stopGraceMs);
+      });
     });
     await Promise.race([exited, killed]);
     cancelKill?.();
     await exited;
-  }
-
-  private report(state: CaptureState, reason?: string): void {
-    this.state = state;
-    try {
-      this.sink?.state(state, reason);
-    } catch (error) {
-      this.logger.error({ err: error }, 'the audio sink threw on a state change');
-    }
   }
 }

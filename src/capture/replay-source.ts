@@ -2,9 +2,10 @@ import { loadAudio } from '../audio/load-clip.js';
 import { SAMPLE_RATE } from '../dsp/constants.js';
 import { describeError } from '../errors.js';
 import { type Logger } from '../logging/logger.js';
-import { type AudioSink, type AudioSource, type CaptureState } from './audio-source.js';
-import { systemClock, type CaptureClock } from './clock.js';
+import { systemClock, type Clock } from '../system/clock.js';
+import { type AudioSink } from './audio-source.js';
 import { CAPTURE_PERIOD_SECONDS } from './recorder-command.js';
+import { SourceBase } from './source-base.js';
 
 export interface ReplaySourceOptions {
   logger: Logger;
@@ -17,7 +18,7 @@ export interface ReplaySourceOptions {
   realtime?: boolean;
   /** Length of each delivered chunk; default CAPTURE_PERIOD_SECONDS, like the live recorder's buffers. */
   chunkSeconds?: number;
-  clock?: CaptureClock;
+  clock?: Clock;
 }
 
 /**
@@ -25,25 +26,21 @@ export interface ReplaySourceOptions {
  * for demos and machines without a microphone. A file that cannot be decoded is reported as
  * 'degraded' and skipped; `end()` follows the last file.
  */
-export class ReplaySource implements AudioSource {
+export class ReplaySource extends SourceBase {
   readonly sampleRate = SAMPLE_RATE;
   readonly description: string;
 
-  private readonly logger: Logger;
   private readonly files: readonly string[];
   private readonly realtime: boolean;
   private readonly chunkSeconds: number;
-  private readonly clock: CaptureClock;
+  private readonly clock: Clock;
 
-  private sink: AudioSink | undefined;
-  private state: CaptureState = 'stopped';
   private playing: Promise<void> | undefined;
   private cancelled = false;
   private interruptWait: (() => void) | undefined;
-  private stopping: Promise<void> | undefined;
 
   constructor(options: ReplaySourceOptions) {
-    this.logger = options.logger.child({ module: 'replay' });
+    super(options.logger.child({ module: 'replay' }));
     this.files = [...options.files];
     this.realtime = options.realtime ?? true;
     this.chunkSeconds = options.chunkSeconds ?? CAPTURE_PERIOD_SECONDS;
@@ -51,33 +48,20 @@ export class ReplaySource implements AudioSource {
     this.description = `replay of ${this.files.join(', ')}`;
   }
 
-  start(sink: AudioSink): Promise<void> {
-    if (this.sink !== undefined) return Promise.resolve();
-    this.sink = sink;
+  protected begin(sink: AudioSink): void {
     this.cancelled = false;
-    this.report('starting');
     this.playing = this.play(sink).catch((error: unknown) => {
       // play() handles every file's failure itself; this is a sink that threw.
       this.logger.error({ err: error }, 'replay stopped by an unexpected error');
       this.report('degraded', `replay stopped: ${describeError(error)}`);
     });
-    return Promise.resolve();
   }
 
-  async stop(): Promise<void> {
-    if (this.sink === undefined) return;
-    this.stopping ??= this.shutdown();
-    await this.stopping;
-  }
-
-  private async shutdown(): Promise<void> {
+  protected async end(): Promise<void> {
     this.cancelled = true;
     this.interruptWait?.();
     await this.playing;
-    this.report('stopped');
-    this.sink = undefined;
     this.playing = undefined;
-    this.stopping = undefined;
   }
 
   private async play(sink: AudioSink): Promise<void> {
@@ -98,10 +82,10 @@ export class ReplaySource implements AudioSource {
       if (this.state !== 'running') this.report('running');
       // Chunks are scheduled from the file's start rather than from the previous chunk, so a
       // slow sink or a late timer does not make the replay drift behind real time.
-      const origin = this.clock.now();
+      const origin = this.clock.monotonic();
       for (let index = 0; index * chunkLength < samples.length; index += 1) {
         const end = Math.min(samples.length, (index + 1) * chunkLength);
-        if (this.realtime) await this.waitFor(origin + (end / SAMPLE_RATE) * 1000 - this.clock.now());
+        if (this.realtime) await this.waitFor(origin + (end / SAMPLE_RATE) * 1000 - this.clock.monotonic());
         else await nextTurn();
         if (this.cancelled) return;
         sink.samples(samples.slice(index * chunkLength, end));
@@ -112,21 +96,12 @@ export class ReplaySource implements AudioSource {
 
   private waitFor(delayMs: number): Promise<void> {
     return new Promise((resolve) => {
-      const cancelTimer = this.clock.setTimeout(resolve, Math.max(0, delayMs));
+      const cancelTimer = this.clock.after(Math.max(0, delayMs), resolve);
       this.interruptWait = () => {
         cancelTimer();
         resolve();
       };
     });
-  }
-
-  private report(state: CaptureState, reason?: string): void {
-    this.state = state;
-    try {
-      this.sink?.state(state, reason);
-    } catch (error) {
-      this.logger.error({ err: error }, 'the audio sink threw on a state change');
-    }
   }
 }
 

@@ -2,6 +2,7 @@ import { type ParseArgsConfig } from 'node:util';
 import { type AgentConfig } from '../config/load.js';
 import { type Logger } from '../logging/logger.js';
 import { type Hangups } from '../system/hangups.js';
+import { type CloseControl } from '../system/shutdown.js';
 
 /** What every command receives from the CLI; commands never touch process globals. */
 export interface CommandContext {
@@ -19,7 +20,13 @@ export interface CommandContext {
   version: string;
   /** The command line as typed, recorded in trained models for reproducibility. */
   commandLine: string;
+  /** Aborted when the command is asked to stop (a signal, a fatal error): shutdown.signal. */
   signal: AbortSignal;
+  /**
+   * The deadline of the command's close, and a close of its own making (see CloseControl);
+   * absent when nothing ends the process for it (tests).
+   */
+  shutdown?: CloseControl;
   /** Reads the configuration again from the same files, environment and flags (a reload). */
   readConfig?: () => Readonly<AgentConfig>;
   /** SIGHUP, for a command with `reloadsOnHangup`; absent when nothing delivers it (tests). */

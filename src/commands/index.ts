@@ -4,6 +4,7 @@ import { BACKEND_PREFERENCES, type BackendPreference } from '../model/backend.js
 import { ConfigError, describeError, ModelError, SerError, UsageError } from '../errors.js';
 import { chooseLogSetup, LOG_FORMATS, LOG_LEVELS, openLogger } from '../logging/logger.js';
 import { type Hangups } from '../system/hangups.js';
+import { type CloseControl } from '../system/shutdown.js';
 import { EXIT, type Command } from './command.js';
 
 /** A command as the CLI lists it; its module, and everything it imports, loads only when it runs. */
@@ -104,7 +105,8 @@ export interface CliEnvironment {
   logFd?: number;
   /** Whether a file descriptor is a terminal (tty.isatty in production): `log.format: auto` asks it. */
   isTerminal: (fd: number) => boolean;
-  signal: AbortSignal;
+  /** Signals and fatal errors, as the command sees them: its abort signal, and the deadline of its close. */
+  shutdown: CloseControl;
   /** SIGHUP, caught from the start and held until the command says what it does with it. */
   hangups?: Hangups;
 }
@@ -181,7 +183,8 @@ export async function runCli(environment: CliEnvironment): Promise<number> {
       out: environment.out,
       err: environment.err,
       commandLine: ['ser-agent', ...environment.argv].join(' '),
-      signal: environment.signal,
+      signal: environment.shutdown.signal,
+      shutdown: environment.shutdown,
       // The same files, environment and flags as at start: a reload gives what a restart would.
       readConfig: () => loadConfig(sources),
       ...(environment.hangups === undefined || command.reloadsOnHangup !== true ? {} : { hangups: environment.hangups }),

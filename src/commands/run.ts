@@ -12,11 +12,11 @@ import { deviceModel } from '../mqtt/discovery.js';
 import { MqttPublisher } from '../mqtt/publisher.js';
 import { readTlsOptions } from '../mqtt/tls-options.js';
 import { ModelSlot } from '../pipeline/model-slot.js';
-import { systemWallClock } from '../pipeline/wall-clock.js';
 import { Reloader } from '../reloader.js';
 import { RuntimeSettings } from '../settings/runtime-settings.js';
 import { createNotifier } from '../system/sd-notify.js';
-import { nodeScheduler } from '../system/scheduler.js';
+import { StopList } from '../system/stop-list.js';
+import { systemClock } from '../system/clock.js';
 import { EXIT, type Command, type CommandContext } from './command.js';
 import { openWindowModel, withSpeechGate, type WindowModel } from './open-window-model.js';
 import { stringList } from './options.js';
@@ -29,10 +29,12 @@ export const runCommand: Command = {
   async run(values, positionals, context) {
     // `--input a.wav b.flac` reads naturally; the files after the first are positionals.
     const inputs = [...stringList(values, 'input'), ...(values['input'] === undefined ? [] : positionals)];
-    const { config, logger } = context;
-    const started: Array<{ name: string; stop: () => Promise<void> }> = [];
+    const { config, logger, shutdown } = context;
     // The daemon's configuration once it runs: a reload may change its shutdown deadline.
     let running = (): Readonly<typeof config> => config;
+    shutdown?.setDeadline(() => running().shutdownSeconds * 1000);
+    // Everything that runs, in the order it starts; stopped newest first (see StopList).
+    const stops = new StopList(logger.child({ module: 'lifecycle' }));
     // First, so that a SIGHUP while the model loads is held for after start-up, not lost.
     let models: ModelSlot<WindowModel> | undefined;
     let settings: RuntimeSettings | undefined;
@@ -43,20 +45,19 @@ export const runCommand: Command = {
       // The file read again, with the settings changed over MQTT in force over its values:
       // a reload must not undo the operator's window.minSpeechRatio.
       openModel: (next, current) => openWindowModel((settings as RuntimeSettings).applyTo(next), logger, current),
-      now: () => systemWallClock.now(),
+      now: () => systemClock.now(),
     });
     const stopListening = context.hangups?.listen(() => reloader.request());
     try {
       // Before the model loads: a bad certificate or key file is a configuration error (exit 78).
       const tls = readTlsOptions(config.mqtt.tls, config.mqtt.url, logger);
-      // Also before the model: an unusable state directory is a configuration error. Closed
-      // last, after the publisher has stopped using it.
+      // Also before the model: an unusable state directory is a configuration error.
       const queue = DurableQueue.open({
         directory: config.state.directory,
         limits: { count: config.mqtt.queueLimit, bytes: config.mqtt.queueBytes },
         logger,
       });
-      started.push({ name: 'event queue', stop: () => queue.close() });
+      stops.add('event queue', () => queue.close());
       // Settings changed over MQTT in earlier runs, beside the queue; a damaged file is only logged.
       const runtimeSettings = RuntimeSettings.open({ config, directory: config.state.directory, logger });
       settings = runtimeSettings;
@@ -65,16 +66,16 @@ export const runCommand: Command = {
       // whichever runs last once its window in flight is done.
       const slot = new ModelSlot(await openWindowModel(runtimeSettings.applyTo(config), logger), { logger });
       models = slot;
-      started.push({ name: 'model', stop: () => slot.close() });
+      stops.add('model', () => slot.close());
 
       let brokerUrl = config.mqtt.url;
       if (brokerUrl === '') {
         // Loaded only here: a box that talks to a real broker never carries Aedes.
         const { EmbeddedBroker } = await import('../mqtt/embedded-broker.js');
         const broker = new EmbeddedBroker({ logger });
-        brokerUrl = await broker.start();
+        stops.add('embedded broker', () => broker.stop());
         // The broker logs that it started and how to watch it.
-        started.push({ name: 'embedded broker', stop: () => broker.stop() });
+        brokerUrl = await broker.start();
       }
 
       const gpioLogger = logger.child({ module: 'gpio' });
@@ -107,8 +108,7 @@ export const runCommand: Command = {
         brokerUrl: redactBrokerUrl(brokerUrl),
         indicators: new Indicators({ config: config.gpio, driver, logger: gpioLogger }),
         notifier: createNotifier(context.env, logger, context.pid),
-        clock: systemWallClock,
-        scheduler: nodeScheduler,
+        clock: systemClock,
         nextEventId: createEventIdGenerator(),
         processProbe: {
           rssBytes: () => process.memoryUsage.rss(),
@@ -119,24 +119,29 @@ export const runCommand: Command = {
           liveTensors: () => slot.current.classifier.instance.liveTensors(),
         },
         ...(metrics === undefined ? {} : { metrics }),
+        stops,
       });
-      started.push({ name: 'daemon', stop: () => daemon.stop() });
       await daemon.start();
       running = () => daemon.config;
-      // Stopped first: a reload in progress ends (its new model freed) before the daemon stops.
-      started.push({ name: 'reloader', stop: () => reloader.stop() });
+      // Before attach, which may start a reload held since start-up: a reload in progress ends
+      // (its new model freed) before the daemon's parts stop. Until then requests are only held.
+      stops.add('reloader', async () => {
+        stopListening?.();
+        await reloader.stop();
+      });
       reloader.attach(daemon);
 
-      // Runs until a signal, or until a replay of --input files has been fully processed.
+      // Runs until a signal or fatal error, or until a replay of --input files has been fully processed.
       await Promise.race([aborted(context.signal), daemon.finished]);
-      stopListening?.();
-      return (await stopWithin(started, running().shutdownSeconds * 1000, logger)) ? EXIT.ok : EXIT.failure;
     } catch (error) {
+      shutdown?.close();
       stopListening?.();
-      await reloader.stop();
-      await stopWithin(started, running().shutdownSeconds * 1000, logger);
+      await stops.stop();
       throw error;
     }
+    shutdown?.close();
+    const { failed } = await stops.stop();
+    return failed.length === 0 ? EXIT.ok : EXIT.failure;
   },
 };
 
@@ -156,33 +161,4 @@ function aborted(signal: AbortSignal): Promise<void> {
   return signal.aborted
     ? Promise.resolve()
     : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-}
-
-/**
- * Stops what was started, newest first, raced against the shutdown deadline. Resolves false
- * when the deadline passed (the CLI then exits non-zero; a second signal exits at once).
- */
-async function stopWithin(
-  started: ReadonlyArray<{ name: string; stop: () => Promise<void> }>,
-  deadlineMs: number,
-  logger: Logger,
-): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), deadlineMs);
-  });
-  const stopAll = (async () => {
-    for (const part of [...started].reverse()) {
-      try {
-        await part.stop();
-      } catch (error) {
-        logger.error({ err: error, part: part.name }, 'could not stop cleanly');
-      }
-    }
-    return true as const;
-  })();
-  const inTime = await Promise.race([stopAll, deadline]);
-  clearTimeout(timer);
-  if (!inTime) logger.error({ deadlineMs }, 'shutdown did not finish within the deadline');
-  return inTime;
 }

@@ -2,7 +2,7 @@ import { ConfigError } from '../errors.js';
 import { EMOTIONS, isEmotion, type Emotion } from '../labels.js';
 import { type Logger } from '../logging/logger.js';
 import { type LedDriver } from './led-driver.js';
-import { nodeScheduler, type Scheduler } from '../system/scheduler.js';
+import { systemClock, type Clock } from '../system/clock.js';
 
 /** The `gpio` config keys the indicators use. */
 export interface IndicatorConfig {
@@ -72,7 +72,7 @@ export interface IndicatorsOptions {
   config: IndicatorConfig;
   driver: LedDriver;
   logger: Logger;
-  scheduler?: Scheduler;
+  clock?: Pick<Clock, 'after' | 'every'>;
 }
 
 /**
@@ -84,7 +84,7 @@ export class Indicators {
   readonly #config: IndicatorConfig;
   readonly #driver: LedDriver;
   readonly #logger: Logger;
-  readonly #scheduler: Scheduler;
+  readonly #clock: Pick<Clock, 'after' | 'every'>;
   /** What each open pin shows now, so only real changes reach the driver. */
   readonly #lit = new Map<number, boolean>();
   /** Pins whose last write failed; their next failure is not logged again. */
@@ -99,7 +99,7 @@ export class Indicators {
     this.#config = options.config;
     this.#driver = options.driver;
     this.#logger = options.logger;
-    this.#scheduler = options.scheduler ?? nodeScheduler;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /** Validates the config, claims the pins (all off) and shows the current status. */
@@ -138,7 +138,7 @@ export class Indicators {
       return;
     }
     this.#write(pin, true);
-    this.#cancelHold = this.#scheduler.after(this.#config.holdSeconds * 1000, () => {
+    this.#cancelHold = this.#clock.after(this.#config.holdSeconds * 1000, () => {
       this.#cancelHold = undefined;
       this.#write(pin, false);
     });
@@ -187,7 +187,7 @@ export class Indicators {
     }
     // Blinks start lit so a change of pattern is visible at once.
     this.#write(pin, true);
-    this.#cancelBlink = this.#scheduler.every(BLINK_HALF_PERIOD_MS[status], () => {
+    this.#cancelBlink = this.#clock.every(BLINK_HALF_PERIOD_MS[status], () => {
       this.#write(pin, !this.#lit.get(pin));
     });
   }

@@ -9,7 +9,7 @@ import { memoryEventQueue, type EventQueue, type QueueEntry, type QueuedEvent } 
 import type { TlsConnectOptions } from './tls-options.js';
 import type { BrokerState, EmotionEvent, HealthReport, ModelIdentity } from './payloads.js';
 import type { RuntimeSettingValues, SetResult } from '../settings/runtime-settings.js';
-import { nodeScheduler, type Scheduler } from '../system/scheduler.js';
+import { systemClock, type Clock } from '../system/clock.js';
 import {
   DEFAULT_DISCOVERY_PREFIX,
   DEFAULT_TOPIC_PREFIX,
@@ -58,9 +58,7 @@ export interface MqttPublisherOptions {
   /** How long stop() waits for `offline` and pending events to be acknowledged. Default 2 s. */
   stopTimeoutMs?: number;
   logger: Logger;
-  /** Called on every state change, e.g. to drive the status LED. */
-  onStateChange?: (state: BrokerState) => void;
-  scheduler?: Scheduler;
+  clock?: Pick<Clock, 'after'>;
   /** Makes each connection's client; MQTT.js `connect` by default. Tests wrap it to reach the socket. */
   connect?: (url: string, options: IClientOptions) => MqttClient;
 }
@@ -110,7 +108,7 @@ export class MqttPublisher {
   #device: DiscoveryDevice;
   readonly #options: MqttPublisherOptions;
   readonly #backoff: Backoff;
-  readonly #scheduler: Scheduler;
+  readonly #clock: Pick<Clock, 'after'>;
   readonly #log: Logger;
   readonly #queue: EventQueue;
 
@@ -131,6 +129,7 @@ export class MqttPublisher {
   /** The last settings published: sent again on every connection, as a broker may have lost them. */
   #settingsPayload: string | undefined;
   #onSettingsCommand: ((payload: string) => void) | undefined;
+  #onStateChange: ((state: BrokerState) => void) | undefined;
 
   constructor(options: MqttPublisherOptions) {
     this.#options = options;
@@ -145,7 +144,7 @@ export class MqttPublisher {
     }
     this.#device = { ...options.device, deviceId: this.#deviceId };
     this.#backoff = validateBackoff(options.reconnect ?? DEFAULT_BACKOFF);
-    this.#scheduler = options.scheduler ?? nodeScheduler;
+    this.#clock = options.clock ?? systemClock;
     this.#log = options.logger.child({ module: 'mqtt' });
     this.#queue = options.queue ?? memoryEventQueue({ count: options.queueLimit ?? 1000, bytes: Number.POSITIVE_INFINITY });
     this.#droppedBeforeOutage = this.#queue.dropped;
@@ -170,7 +169,7 @@ export class MqttPublisher {
 
   /**
    * Starts connecting and returns: an unreachable broker is not a start-up failure, events are
-   * queued until it answers. Watch `state` or `onStateChange` for the connection.
+   * queued until it answers. Read `state`, or hear of each change through `onStateChange`.
    */
   async start(): Promise<void> {
     if (this.#stopping !== undefined) await this.#stopping;
@@ -224,6 +223,11 @@ export class MqttPublisher {
    */
   onSettingsCommand(handler: (payload: string) => void): void {
     this.#onSettingsCommand = handler;
+  }
+
+  /** Hands every change of `state` to `listener` (one; a later call replaces it), e.g. to drive the status LED. */
+  onStateChange(listener: (state: BrokerState) => void): void {
+    this.#onStateChange = listener;
   }
 
   /** Publishes the effective runtime settings retained, now if connected and on every later connection. */
@@ -376,7 +380,7 @@ export class MqttPublisher {
       wasConnected ? 'lost the connection to the MQTT broker' : 'cannot connect to the MQTT broker',
     );
     this.#lastError = undefined;
-    this.#cancelRetry = this.#scheduler.after(delayMs, () => {
+    this.#cancelRetry = this.#clock.after(delayMs, () => {
       this.#cancelRetry = undefined;
       if (this.#running) this.#connect();
     });
@@ -470,7 +474,7 @@ export class MqttPublisher {
   #deadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
     let cancel: (() => void) | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      cancel = this.#scheduler.after(timeoutMs, () => reject(new Error(`${what} took longer than ${timeoutMs} ms`)));
+      cancel = this.#clock.after(timeoutMs, () => reject(new Error(`${what} took longer than ${timeoutMs} ms`)));
     });
     return Promise.race([promise, timeout]).finally(() => cancel?.());
   }
@@ -479,7 +483,7 @@ export class MqttPublisher {
     if (state === this.#state) return;
     this.#state = state;
     try {
-      this.#options.onStateChange?.(state);
+      this.#onStateChange?.(state);
     } catch (error) {
       // A failing listener (an LED write) must not break publishing.
       this.#log.error({ err: error, state }, 'broker state listener failed');

@@ -4,6 +4,7 @@ import type { FeatureExtractor } from '../dsp/features.js';
 import { SpeechDetectionError } from '../errors.js';
 import { FEATURES_LENGTH, type Prediction } from '../model/classifier.js';
 import type { WindowSpeechMeter } from '../speech/speech-track.js';
+import { systemClock, type Clock } from '../system/clock.js';
 import type { StreamPosition } from './windower.js';
 
 /** What the daemon needs of a classifier; EmotionClassifier is one. */
@@ -39,14 +40,13 @@ export type WindowResult = TimedPrediction | NonSpeechWindow;
  * The inference for one window, exactly as `ser-agent classify` does it for each window of a file: the
  * speech gate (when configured), then prepareClip, FeatureExtractor.extract, classify. The
  * time covers the last three, since together they decide whether the worker keeps up with
- * the windows. `now` is a monotonic clock in ms (performance.now in production), injected so
- * tests can fix the durations.
+ * the windows, on the clock's monotonic scale, injected so tests can fix the durations.
  */
 export class WindowClassifier {
   readonly #extractor: FeatureExtractor;
   readonly #classifier: FeatureClassifier;
   readonly #speechGate: SpeechGate | undefined;
-  readonly #now: () => number;
+  readonly #clock: Pick<Clock, 'monotonic'>;
   /** Reused for every window: classify copies the features into its input tensor. */
   readonly #features = new Float32Array(FEATURES_LENGTH);
   /** Reused for every window: the features are computed from it before the next one comes. */
@@ -55,7 +55,7 @@ export class WindowClassifier {
   constructor(
     extractor: FeatureExtractor,
     classifier: FeatureClassifier,
-    options: { speechGate?: SpeechGate; now?: () => number } = {},
+    options: { speechGate?: SpeechGate; clock?: Pick<Clock, 'monotonic'> } = {},
   ) {
     const gate = options.speechGate;
     if (gate !== undefined && !(gate.minSpeechRatio > 0 && gate.minSpeechRatio <= 1)) {
@@ -66,7 +66,7 @@ export class WindowClassifier {
     this.#extractor = extractor;
     this.#classifier = classifier;
     this.#speechGate = gate;
-    this.#now = options.now ?? (() => performance.now());
+    this.#clock = options.clock ?? systemClock;
   }
 
   /**
@@ -85,9 +85,9 @@ export class WindowClassifier {
       if (ratio < this.#speechGate.minSpeechRatio) return { outcome: 'non_speech', speechRatio: ratio };
       speechRatio = ratio;
     }
-    const started = this.#now();
+    const started = this.#clock.monotonic();
     const features = this.#extractor.extract(prepareClip(samples, this.#clip), this.#features);
     const prediction = this.#classifier.classify(features);
-    return { outcome: 'classified', prediction, inferenceMs: this.#now() - started, speechRatio };
+    return { outcome: 'classified', prediction, inferenceMs: this.#clock.monotonic() - started, speechRatio };
   }
 }

@@ -1,5 +1,5 @@
 import { CLIP_SAMPLES, SAMPLE_RATE } from '../dsp/constants.js';
-import type { WallClock } from './wall-clock.js';
+import type { Clock } from '../system/clock.js';
 import { levelDbfs } from './level.js';
 import { SampleBufferPool } from './sample-buffer-pool.js';
 
@@ -65,7 +65,7 @@ export function modelWindowOptions(hopSeconds: number): WindowerOptions {
  */
 export class Windower {
   readonly #options: WindowerOptions;
-  readonly #clock: WallClock;
+  readonly #clock: Pick<Clock, 'now'>;
   readonly #ring: Float32Array;
   readonly #buffers: SampleBufferPool;
   /** Where the next sample goes; once the ring is full, also where the oldest sample is. */
@@ -78,7 +78,7 @@ export class Windower {
   /** Whether a window was cut since the last reset: #untilWindow then counts a hop, not a whole window. */
   #cutSinceReset = false;
 
-  constructor(options: WindowerOptions, clock: WallClock, buffers?: SampleBufferPool) {
+  constructor(options: WindowerOptions, clock: Pick<Clock, 'now'>, buffers?: SampleBufferPool) {
     checkWholePositive('sampleRate', options.sampleRate);
     checkWholePositive('windowSamples', options.windowSamples);
     checkWholePositive('hopSamples', options.hopSamples);

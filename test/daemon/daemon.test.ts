@@ -5,15 +5,20 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type AgentConfig, type ConfigOverrides } from '../../src/config/load.js';
 import { planReload } from '../../src/config/reload-policy.js';
-import { Daemon, type DaemonMetrics, type DaemonModel, type DaemonReadings } from '../../src/daemon.js';
+import { Daemon, type DaemonMetrics, type DaemonModel, type DaemonReadings, type EventPublisher } from '../../src/daemon.js';
 import { CLIP_SAMPLES, SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { ModelError, SpeechDetectionError } from '../../src/errors.js';
 import { EMOTIONS, type Emotion } from '../../src/labels.js';
+import { type Logger } from '../../src/logging/logger.js';
 import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
+import { MqttPublisher } from '../../src/mqtt/publisher.js';
 import { HEALTH_SCHEMA_VERSION, type ModelIdentity } from '../../src/mqtt/payloads.js';
 import { AgentMetrics } from '../../src/metrics/agent-metrics.js';
 import { ModelSlot } from '../../src/pipeline/model-slot.js';
 import { RuntimeSettings } from '../../src/settings/runtime-settings.js';
+import { StopList } from '../../src/system/stop-list.js';
+import { waitFor } from '../helpers/agent-process.js';
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { captureLogs } from '../helpers/logs.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { freePort } from '../helpers/ports.js';
@@ -40,17 +45,19 @@ const WATCHDOG_MS = 5000;
 /** Deterministic random part, so the expected event id can be computed by a second generator. */
 const fixedRandom = (bytes: number): Uint8Array => new Uint8Array(bytes).fill(7);
 
-interface Harness {
+interface Harness<P extends EventPublisher = RecordingPublisher> {
   daemon: Daemon;
+  /** The stop list the daemon adds its parts to; stopping it stops the daemon. */
+  stops: StopList;
   /** The configuration the daemon started with. */
   config: Readonly<AgentConfig>;
   models: ModelSlot<DaemonModel>;
   source: FakeSource;
   classifier: ScriptedClassifier;
-  publisher: RecordingPublisher;
+  publisher: P;
   indicators: RecordingIndicators;
   notifier: RecordingNotifier;
-  scheduler: ManualClock;
+  /** Dates the windows and runs the daemon's timers. */
   clock: ManualClock;
   probe: FakeProcessProbe;
   calls: string[];
@@ -72,24 +79,37 @@ function testConfig(overrides: ConfigOverrides = {}): Readonly<AgentConfig> {
   });
 }
 
-function createHarness(
-  options: { overrides?: ConfigOverrides; watchdogIntervalMs?: number | undefined; metrics?: (calls: string[]) => DaemonMetrics } = {},
-): Harness {
+interface HarnessOptions {
+  overrides?: ConfigOverrides;
+  watchdogIntervalMs?: number | undefined;
+  metrics?: (calls: string[]) => DaemonMetrics;
+}
+
+function createHarness(options: HarnessOptions = {}): Harness {
+  return createHarnessWith((calls) => new RecordingPublisher(calls), options);
+}
+
+/** The harness with a publisher of the test's own, e.g. a real MqttPublisher on the harness's clock. */
+function createHarnessWith<P extends EventPublisher>(
+  makePublisher: (calls: string[], clock: ManualClock, logger: Logger) => P,
+  options: HarnessOptions = {},
+): Harness<P> {
   const config = testConfig(options.overrides);
   const calls: string[] = [];
   const { logger, lines } = captureLogs();
+  const clock = new ManualClock(T0);
   const parts = {
     source: new FakeSource(calls),
     classifier: new ScriptedClassifier(),
-    publisher: new RecordingPublisher(calls),
+    publisher: makePublisher(calls, clock, logger),
     indicators: new RecordingIndicators(calls),
     notifier: new RecordingNotifier(calls, 'watchdogIntervalMs' in options ? options.watchdogIntervalMs : WATCHDOG_MS),
-    scheduler: new ManualClock(),
-    clock: new ManualClock(T0),
+    clock,
     probe: new FakeProcessProbe(),
   };
   const models = new ModelSlot<DaemonModel>({ windowClassifier: parts.classifier, identity: MODEL, resources: [] });
   const gateRequests: Harness['gateRequests'] = [];
+  const stops = new StopList(logger);
   const daemon = new Daemon({
     config,
     // A state directory of its own, so persisted changes start empty; test/isolate-state.ts removes XDG_STATE_HOME.
@@ -111,17 +131,27 @@ function createHarness(
     indicators: parts.indicators,
     notifier: parts.notifier,
     clock: parts.clock,
-    scheduler: parts.scheduler,
     nextEventId: createEventIdGenerator(fixedRandom),
     processProbe: parts.probe,
     ...(options.metrics === undefined ? {} : { metrics: options.metrics(calls) }),
+    stops,
   });
-  const harness: Harness = { daemon, config, models, calls, logLines: lines, gateRequests, speechGate: () => Promise.resolve(models.current), ...parts };
+  const harness: Harness<P> = {
+    daemon,
+    stops,
+    config,
+    models,
+    calls,
+    logLines: lines,
+    gateRequests,
+    speechGate: () => Promise.resolve(models.current),
+    ...parts,
+  };
   return harness;
 }
 
 /** A started daemon whose capture reports 'running'. */
-async function startedHarness(options: Parameters<typeof createHarness>[0] = {}): Promise<Harness> {
+async function startedHarness(options: HarnessOptions = {}): Promise<Harness> {
   const harness = createHarness(options);
   await harness.daemon.start();
   harness.source.state('running');
@@ -270,7 +300,7 @@ describe('Daemon speech gate', () => {
       failed: 0,
       dropped: 0,
     });
-    await h.daemon.stop();
+    await h.stops.stop();
   });
 
   it('logs and counts a speech detector failure on one window, and classifies the next', async () => {
@@ -289,7 +319,7 @@ describe('Daemon speech gate', () => {
     expect(h.publisher.events.map((e) => e.emotion)).toEqual(['happiness']);
     expect(h.indicators.status).toBe('listening');
     expect(h.daemon.healthReport().windows).toMatchObject({ processed: 1, skippedNonSpeech: 0, failed: 1 });
-    await h.daemon.stop();
+    await h.stops.stop();
   });
 });
 
@@ -364,7 +394,7 @@ describe('Daemon runtime settings', () => {
     await settle();
     expect(h.classifier.seen).toHaveLength(0);
     expect(h.publisher.events).toEqual([]);
-    h.scheduler.advance(WATCHDOG_MS);
+    h.clock.advance(WATCHDOG_MS);
     expect(h.notifier.watchdogCount).toBe(1);
 
     await set(h, { paused: false });
@@ -450,7 +480,7 @@ describe('Daemon runtime settings', () => {
     h.speechGate = () => new Promise((resolve) => (loaded = resolve));
     const running = h.models.current;
     await set(h, { 'window.minSpeechRatio': 0.5 });
-    await h.daemon.stop();
+    await h.stops.stop();
     let freed = false;
     loaded({ windowClassifier: new ScriptedClassifier(), identity: MODEL, resources: [{ dispose: () => (freed = true) }] });
     await settle();
@@ -551,47 +581,95 @@ describe('Daemon and its supervisor', () => {
 
   it('feeds the watchdog only in intervals where windows arrived (silent ones count: a quiet room is alive)', async () => {
     const h = await startedHarness();
-    h.scheduler.advance(WATCHDOG_MS);
+    h.clock.advance(WATCHDOG_MS);
     expect(h.notifier.watchdogCount).toBe(0);
 
     h.source.push(loud(3));
     await settle();
-    h.scheduler.advance(WATCHDOG_MS);
+    h.clock.advance(WATCHDOG_MS);
     expect(h.notifier.watchdogCount).toBe(1);
 
-    h.scheduler.advance(WATCHDOG_MS);
-    h.scheduler.advance(WATCHDOG_MS);
+    h.clock.advance(WATCHDOG_MS);
+    h.clock.advance(WATCHDOG_MS);
     expect(h.notifier.watchdogCount).toBe(1);
 
     h.source.push(quiet(3));
-    h.scheduler.advance(WATCHDOG_MS);
+    h.clock.advance(WATCHDOG_MS);
     expect(h.notifier.watchdogCount).toBe(2);
   });
 
   it('schedules no watchdog ping when the notifier has no interval', async () => {
     const withWatchdog = await startedHarness();
     const without = await startedHarness({ watchdogIntervalMs: undefined });
-    // Health and the broker poll, plus the watchdog only where asked for.
-    expect(withWatchdog.scheduler.active).toBe(3);
-    expect(without.scheduler.active).toBe(2);
+    // Health, plus the watchdog only where asked for.
+    expect(withWatchdog.clock.active).toBe(2);
+    expect(without.clock.active).toBe(1);
     without.source.push(loud(3));
-    without.scheduler.advance(60_000);
+    without.clock.advance(60_000);
     expect(without.notifier.watchdogCount).toBe(0);
   });
 
-  it('shows broker-down while capture runs and the broker is unreachable, polling every second', async () => {
+  it('shows broker-down while capture runs and the broker is unreachable, the moment the publisher says so', async () => {
     const h = await startedHarness();
     expect(h.indicators.status).toBe('listening');
 
+    // No time passes: the status follows the publisher's own report of each change.
     h.publisher.state = 'disconnected';
-    h.scheduler.advance(999);
-    expect(h.indicators.status).toBe('listening');
-    h.scheduler.advance(1);
     expect(h.indicators.status).toBe('broker-down');
-
+    h.publisher.state = 'connecting';
+    expect(h.indicators.status).toBe('broker-down');
     h.publisher.state = 'connected';
-    h.scheduler.advance(1000);
     expect(h.indicators.status).toBe('listening');
+    expect(h.clock.requested).not.toContain(1000);
+  });
+});
+
+describe('Daemon status with a real broker', () => {
+  it('shows broker-down when the broker goes away and listening when it is back, without a poll', async () => {
+    // The daemon's clock never moves except to fire the publisher's reconnect wait, so nothing
+    // could be polling: the status follows the publisher's own report of each change.
+    let broker: TestBroker = await startTestBroker();
+    const { port } = broker;
+    const h = createHarnessWith(
+      (_calls, clock, logger) =>
+        new MqttPublisher({
+          url: broker.url,
+          deviceId: 'status-box',
+          device: { model: 'ser-cnn-lstm', swVersion: '0.1.0' },
+          discovery: { enabled: false },
+          reconnect: { minMs: 100, maxMs: 1000 },
+          clock,
+          logger,
+        }),
+      { watchdogIntervalMs: undefined },
+    );
+    try {
+      await h.daemon.start();
+      h.source.state('running');
+      const status = (wanted: string) => () => (h.indicators.status === wanted ? true : undefined);
+      const brokerState = (): string => h.daemon.healthReport().broker.state;
+      await waitFor('the first connection', status('listening'), 10_000);
+      expect(brokerState()).toBe('connected');
+
+      await broker.close();
+      await waitFor('broker-down', status('broker-down'), 10_000);
+      expect(brokerState()).toBe('disconnected');
+      expect(h.clock.now()).toBe(T0);
+
+      broker = await startTestBroker({ port });
+      // The publisher's reconnect wait (100 ms) is the only timer due before the health report's.
+      expect(h.clock.requested).toEqual([h.config.mqtt.healthSeconds * 1000, 100]);
+      h.clock.fireNext();
+      await waitFor('listening again', status('listening'), 10_000);
+      expect(brokerState()).toBe('connected');
+      expect(h.clock.now()).toBe(T0 + 100);
+      // Each change of broker state is reported, so the same status may be set more than once in a row.
+      const shown = h.indicators.statuses.filter((shownStatus, index) => shownStatus !== h.indicators.statuses[index - 1]);
+      expect(shown).toEqual(['broker-down', 'listening', 'broker-down', 'listening']);
+    } finally {
+      await h.stops.stop();
+      await broker.close();
+    }
   });
 });
 
@@ -599,19 +677,19 @@ describe('Daemon.stop', () => {
   it('says stopping, then stops capture, MQTT and the LEDs in that order, and cancels its timers', async () => {
     const h = await startedHarness();
     h.calls.length = 0;
-    await h.daemon.stop();
+    await h.stops.stop();
 
     expect(h.calls).toEqual(['notifier.stopping', 'source.stop', 'publisher.stop', 'indicators.stop']);
-    expect(h.scheduler.active).toBe(0);
+    expect(h.clock.active).toBe(0);
   });
 
   it('is idempotent', async () => {
     const h = await startedHarness();
     h.calls.length = 0;
-    const first = h.daemon.stop();
-    const second = h.daemon.stop();
+    const first = h.stops.stop();
+    const second = h.stops.stop();
     await Promise.all([first, second]);
-    await h.daemon.stop();
+    await h.stops.stop();
 
     expect(second).toBe(first);
     expect(h.calls).toEqual(['notifier.stopping', 'source.stop', 'publisher.stop', 'indicators.stop']);
@@ -622,7 +700,7 @@ describe('Daemon.stop', () => {
     h.source.stopError = new Error('recorder ignored SIGKILL');
     h.publisher.stopError = new Error('broker closed the socket');
     h.calls.length = 0;
-    await expect(h.daemon.stop()).resolves.toBeUndefined();
+    await expect(h.stops.stop()).resolves.toEqual({ failed: ['capture', 'mqtt'] });
 
     expect(h.calls).toEqual(['notifier.stopping', 'source.stop', 'publisher.stop', 'indicators.stop']);
     expect(h.logLines.filter((l) => l['msg'] === 'could not stop cleanly').map((l) => l['part'])).toEqual(['capture', 'mqtt']);
@@ -631,7 +709,7 @@ describe('Daemon.stop', () => {
   it('drops (and counts) windows still waiting for inference at stop', async () => {
     const h = await startedHarness();
     h.source.push(loud(3));
-    await h.daemon.stop();
+    await h.stops.stop();
     await settle();
 
     expect(h.classifier.seen).toHaveLength(0);
@@ -649,11 +727,11 @@ describe('Daemon.stop during start', () => {
     });
     const starting = h.daemon.start();
     await settle();
-    const stopping = h.daemon.stop();
+    const stopping = h.stops.stop();
     releasePublisher();
     await Promise.all([starting, stopping]);
     expect(h.calls).not.toContain('source.start');
-    expect(h.scheduler.active).toBe(0);
+    expect(h.clock.active).toBe(0);
   });
 });
 
@@ -750,13 +828,13 @@ describe('Daemon reload', () => {
     h.daemon.reconfigure(planReload(h.daemon.config, testConfig({ mqtt: { healthSeconds: 10 } })).config, h.models.current);
     const report = { ts: iso(T0), outcome: 'ok' as const, reason: null, modelChanged: false, applied: ['mqtt.healthSeconds'], needsRestart: [] };
     h.daemon.recordReload(report);
-    h.scheduler.advance(10_000);
+    h.clock.advance(10_000);
     expect(h.publisher.health).toHaveLength(1);
     expect(h.publisher.health[0]?.reload).toEqual(report);
-    h.scheduler.advance(10_000);
+    h.clock.advance(10_000);
     expect(h.publisher.health).toHaveLength(2);
-    await h.daemon.stop();
-    expect(h.scheduler.active).toBe(0);
+    await h.stops.stop();
+    expect(h.clock.active).toBe(0);
   });
 
   it('refuses, before anything changes, a hop the windower cannot cut', async () => {
@@ -792,11 +870,10 @@ describe('Daemon health report', () => {
     h.probe.rss = 123_456_789;
 
     // 7.5 s of CPU over 30 s of wall clock.
-    h.clock.set(T0 + 30_000);
     h.probe.cpu = 1_000_000 + 7_500_000;
-    h.scheduler.advance(29_999);
+    h.clock.advance(29_999);
     expect(h.publisher.health).toEqual([]);
-    h.scheduler.advance(1);
+    h.clock.advance(1);
 
     expect(h.publisher.health).toEqual([
       {
@@ -919,7 +996,7 @@ describe('Daemon metrics endpoint', () => {
     expect(windowToEvent.count).toBe('2');
     // The first event came 0.4 s after its window: above 0.25 s, within 0.5 s.
     expect([windowToEvent.buckets?.['0.25'], windowToEvent.buckets?.['0.5']]).toEqual(['1', '2']);
-    await h.daemon.stop();
+    await h.stops.stop();
   });
 
   it('answers 404 off /metrics, 405 to other methods, HEAD without a body, and survives a malformed request', async () => {
@@ -937,14 +1014,14 @@ describe('Daemon metrics endpoint', () => {
     h.source.push(loud(3));
     await settle();
     expect(value((await scrape(url)).families, 'ser_windows_total', { outcome: 'classified' })).toBe(1);
-    await h.daemon.stop();
+    await h.stops.stop();
   });
 
   it('starts first and stops last, freeing its port', async () => {
     const { h, url } = await withMetrics();
     expect(h.calls.slice(0, 3)).toEqual(['metrics.start', 'indicators.start', 'publisher.start']);
     h.calls.length = 0;
-    await h.daemon.stop();
+    await h.stops.stop();
     expect(h.calls).toEqual(['notifier.stopping', 'source.stop', 'publisher.stop', 'indicators.stop', 'metrics.stop']);
     await expect(fetch(url)).rejects.toThrow();
   });
@@ -967,7 +1044,7 @@ describe('Daemon metrics endpoint', () => {
       h.source.push(loud(3));
       await settle();
       expect(h.publisher.events).toHaveLength(1);
-      await expect(h.daemon.stop()).resolves.toBeUndefined();
+      await expect(h.stops.stop()).resolves.toEqual({ failed: [] });
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }
@@ -981,6 +1058,6 @@ describe('Daemon metrics endpoint', () => {
     const classified = async (url: string): Promise<number> =>
       value((await scrape(url)).families, 'ser_windows_total', { outcome: 'classified' });
     expect([await classified(first.url), await classified(second.url)]).toEqual([1, 0]);
-    await Promise.all([first.h.daemon.stop(), second.h.daemon.stop()]);
+    await Promise.all([first.h.stops.stop(), second.h.stops.stop()]);
   });
 });

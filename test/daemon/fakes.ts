@@ -83,7 +83,8 @@ export function timedPrediction(emotion: Emotion, confidence: number, inferenceM
 }
 
 export class RecordingPublisher implements EventPublisher {
-  state: BrokerState = 'connected';
+  #state: BrokerState = 'connected';
+  #onStateChange: ((state: BrokerState) => void) | undefined;
   counters: PublisherCounters = { published: 0, queued: 0, queuedBytes: 0, dropped: 0 };
   readonly events: EmotionEvent[] = [];
   readonly health: HealthReport[] = [];
@@ -94,6 +95,21 @@ export class RecordingPublisher implements EventPublisher {
   stopError: Error | undefined;
 
   constructor(private readonly calls: string[]) {}
+
+  get state(): BrokerState {
+    return this.#state;
+  }
+
+  /** Sets the broker state as MqttPublisher does: its listener hears of each change at once. */
+  set state(state: BrokerState) {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.#onStateChange?.(state);
+  }
+
+  onStateChange(listener: (state: BrokerState) => void): void {
+    this.#onStateChange = listener;
+  }
 
   start(): Promise<void> {
     this.calls.push('publisher.start');

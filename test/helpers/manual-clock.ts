@@ -1,6 +1,4 @@
-import type { CaptureClock } from '../../src/capture/clock.js';
-import type { WallClock } from '../../src/pipeline/wall-clock.js';
-import type { Scheduler } from '../../src/system/scheduler.js';
+import type { Clock } from '../../src/system/clock.js';
 
 interface Timer {
   dueAt: number;
@@ -10,14 +8,15 @@ interface Timer {
 }
 
 /**
- * Time that moves only when the test moves it, for every time seam the production code takes:
- * the pipeline's wall clock, the capture clock and the system scheduler. Timers fire in due
- * order, each with the time set to when it was due, and only from `advance` or `fireNext`.
+ * Time that moves only when the test moves it, for the production code's one time seam
+ * (src/system/clock.ts). Wall and monotonic time are the same number here, since a test sets
+ * both. Timers fire in due order, each with the time set to when it was due, and only from
+ * `advance` or `fireNext`.
  */
-export class ManualClock implements WallClock, CaptureClock, Scheduler {
+export class ManualClock implements Clock {
   #now: number;
   #timers: Timer[] = [];
-  /** Every delay asked for (after, every, setTimeout), in order: the waits the code chose. */
+  /** Every delay asked for (after, every), in order: the waits the code chose. */
   readonly requested: number[] = [];
 
   constructor(startMs = 0) {
@@ -25,6 +24,10 @@ export class ManualClock implements WallClock, CaptureClock, Scheduler {
   }
 
   now(): number {
+    return this.#now;
+  }
+
+  monotonic(): number {
     return this.#now;
   }
 
@@ -44,10 +47,6 @@ export class ManualClock implements WallClock, CaptureClock, Scheduler {
 
   every(ms: number, callback: () => void): () => void {
     return this.#add(ms, ms, callback);
-  }
-
-  setTimeout(callback: () => void, delayMs: number): () => void {
-    return this.#add(delayMs, undefined, callback);
   }
 
   /** Moves time on by `ms`, firing every timer that falls due on the way, in due order. */

@@ -202,7 +202,7 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
       const { publisher, logs } = agent({
         protocolVersion,
         password: 'not-the-password',
-        scheduler,
+        clock: scheduler,
         reconnect: { minMs: 100, maxMs: 400, jitter: 0.5 },
         random: () => 0.5,
       });
@@ -229,7 +229,7 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
 
   it('refuses a broker whose certificate an untrusted CA signed, before sending any credentials', async () => {
     const scheduler = new ManualClock();
-    const { publisher, logs } = agent({ listener: 'impostor', scheduler });
+    const { publisher, logs } = agent({ listener: 'impostor', clock: scheduler });
     const before = broker.log();
     await publisher.start();
     await failedAttempts(scheduler, 1);
@@ -244,7 +244,7 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
   });
 
   it('checks the broker certificate against mqtt.tls.servername when set', async () => {
-    const wrongName = agent({ tlsSettings: { servername: 'broker.example.org' }, scheduler: new ManualClock() });
+    const wrongName = agent({ tlsSettings: { servername: 'broker.example.org' }, clock: new ManualClock() });
     await wrongName.publisher.start();
     await waitUntil(() => connectionFailures(wrongName.logs.lines).length === 1);
     expect(connectionFailures(wrongName.logs.lines)[0]).toMatchObject({
@@ -259,7 +259,7 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
   });
 
   it('is refused without a client certificate, and with one from a CA the broker does not trust', async () => {
-    const without = agent({ tlsSettings: { certFile: '', keyFile: '' }, scheduler: new ManualClock() });
+    const without = agent({ tlsSettings: { certFile: '', keyFile: '' }, clock: new ManualClock() });
     await without.publisher.start();
     await waitUntil(() => connectionFailures(without.logs.lines).length === 1);
     expect(connectionFailures(without.logs.lines)[0]).toMatchObject({
@@ -270,7 +270,7 @@ describe('MqttPublisher against mosquitto with mutual TLS, passwords and an ACL'
 
     const rogue = agent({
       tlsSettings: { certFile: pki.rogueClient.cert, keyFile: pki.rogueClient.key },
-      scheduler: new ManualClock(),
+      clock: new ManualClock(),
     });
     await rogue.publisher.start();
     await waitUntil(() => connectionFailures(rogue.logs.lines).length === 1);

@@ -181,9 +181,9 @@ function publisher(overrides: Partial<MqttPublisherOptions> = {}): { publisher: 
     deviceId: DEVICE,
     device: { model: 'ser-cnn-lstm', swVersion: '0.1.0' },
     logger: pino({ level: 'silent' }),
-    onStateChange: (state) => states.push(state),
     ...overrides,
   });
+  created.onStateChange((state) => states.push(state));
   cleanups.push(() => created.stop());
   return { publisher: created, states };
 }
@@ -450,7 +450,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
 
   it('publishes the settings retained, and again on every connection, as a restarted broker has lost them', async () => {
     const scheduler = new ManualClock();
-    const { publisher: pub } = publisher({ discovery: { enabled: false }, scheduler, reconnect: { minMs: 100, maxMs: 1000 } });
+    const { publisher: pub } = publisher({ discovery: { enabled: false }, clock: scheduler, reconnect: { minMs: 100, maxMs: 1000 } });
     pub.publishSettings(SETTINGS);
     await pub.start();
     await connected(pub);
@@ -473,7 +473,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
 
   it('queues events while the broker is down, drops the oldest, and delivers the rest in order', async () => {
     const scheduler = new ManualClock();
-    const { publisher: pub, states } = publisher({ scheduler, queueLimit: 3, reconnect: { minMs: 100, maxMs: 1000 } });
+    const { publisher: pub, states } = publisher({ clock: scheduler, queueLimit: 3, reconnect: { minMs: 100, maxMs: 1000 } });
     await pub.start();
     await connected(pub);
 
@@ -506,7 +506,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     const { port } = broker;
     await broker.close();
     const firstQueue = openQueue();
-    const first = publisher({ url: `mqtt://127.0.0.1:${port}`, queue: firstQueue, scheduler: new ManualClock() }).publisher;
+    const first = publisher({ url: `mqtt://127.0.0.1:${port}`, queue: firstQueue, clock: new ManualClock() }).publisher;
     await first.start();
     const events = [makeEvent(), makeEvent(), makeEvent(), makeEvent()];
     for (const event of events) first.publishEvent(event);
@@ -556,7 +556,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     const queue = openQueue();
     cleanups.push(() => queue.close());
     const scheduler = new ManualClock();
-    const pub = publisher({ url: `mqtt://127.0.0.1:${port}`, queue, scheduler, discovery: { enabled: false } }).publisher;
+    const pub = publisher({ url: `mqtt://127.0.0.1:${port}`, queue, clock: scheduler, discovery: { enabled: false } }).publisher;
     await pub.start();
     await connected(pub);
     const event = makeEvent();
@@ -616,7 +616,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     const scheduler = new ManualClock();
     const pub = publisher({
       url: `mqtt://127.0.0.1:${port}`,
-      scheduler,
+      clock: scheduler,
       protocolVersion: 5,
       discovery: { enabled: false },
       logger: logs.logger,
@@ -645,13 +645,8 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     const live: EmotionEvent[] = [makeEvent(), makeEvent()];
     const pub: MqttPublisher = publisher({
       url: `mqtt://127.0.0.1:${port}`,
-      scheduler,
+      clock: scheduler,
       queueLimit: 1000,
-      // An event made the moment the connection comes up is live, not backlog.
-      onStateChange: (state) => {
-        // Runs only after start(), when pub is assigned.
-        if (state === 'connected') pub.publishEvent(live[0]!);
-      },
       connect: (url: string, options: IClientOptions) => {
         const client = connect(url, options);
         outstanding = new Set();
@@ -674,6 +669,10 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
         return client;
       },
     }).publisher;
+    // An event made the moment the connection comes up is live, not backlog.
+    pub.onStateChange((state) => {
+      if (state === 'connected') pub.publishEvent(live[0]!);
+    });
     await pub.start();
     await waitUntil(() => pub.state === 'disconnected');
     const backlog = Array.from({ length: 200 }, () => makeEvent());
@@ -707,7 +706,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
       url: `mqtt://agent:url-secret@127.0.0.1:${port}`,
       username: 'agent',
       password: 'option-secret',
-      scheduler,
+      clock: scheduler,
       logger: logs.logger,
       reconnect: { minMs: 100, maxMs: 800 },
     });
@@ -742,7 +741,7 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     const { port } = broker;
     await broker.close();
     const scheduler = new ManualClock();
-    const { publisher: pub } = publisher({ url: `mqtt://127.0.0.1:${port}`, scheduler });
+    const { publisher: pub } = publisher({ url: `mqtt://127.0.0.1:${port}`, clock: scheduler });
     await pub.start();
     await waitUntil(() => scheduler.active === 1);
     await pub.stop();

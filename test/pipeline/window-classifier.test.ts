@@ -69,7 +69,7 @@ describe('WindowClassifier', () => {
       if (reading === undefined) throw new Error('the clock was read more than twice');
       return reading;
     };
-    const result = new WindowClassifier(new FeatureExtractor(), classifier, { now }).classify(new Float32Array(CLIP_SAMPLES));
+    const result = new WindowClassifier(new FeatureExtractor(), classifier, { clock: { monotonic: now } }).classify(new Float32Array(CLIP_SAMPLES));
     expect(result).toMatchObject({ outcome: 'classified', inferenceMs: 12.5 });
     expect(readings).toEqual([]);
   });
