@@ -1,8 +1,8 @@
 import { cp, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { applyCalibration } from '../model/calibration.js';
-import { recordModelMetrics } from '../model/model-dir.js';
+import { applyCalibration } from '../model/runtime/calibration.js';
+import { recordModelMetrics } from '../model/artifact/store.js';
 import { scanDatasets } from '../training/datasets.js';
 import { predictSet } from '../training/evaluate.js';
 import { fitSiteAdaptation, scoreSite, splitSiteClips, uncalibrate, type SiteScore } from '../training/site-adaptation.js';

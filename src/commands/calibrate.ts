@@ -1,4 +1,4 @@
-import { recordModelMetrics } from '../model/model-dir.js';
+import { recordModelMetrics } from '../model/artifact/store.js';
 import { calibrate, type CalibrationReport } from '../training/calibrate.js';
 import { predictSet } from '../training/evaluate.js';
 import { warnAbsentCorpora, recordedSplitOf } from '../training/recorded-split.js';

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { recordModelMetrics, verifyModelDir } from '../model/model-dir.js';
+import { recordModelMetrics, verifyModelDir } from '../model/artifact/store.js';
 import {
   chooseBest,
   measureLeftOutRun,

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { calibrationError } from '../model/calibration.js';
+import { calibrationError } from '../model/runtime/calibration.js';
 import { scanDatasets, type LabelledFile } from '../training/datasets.js';
 import { evaluateByCorpus, subsetMetrics } from '../training/evaluate.js';
 import { warnAbsentCorpora, readSplitProvenance, rebuildRecordedSplit } from '../training/recorded-split.js';

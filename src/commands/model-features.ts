@@ -1,6 +1,6 @@
 import { FeatureExtractor } from '../dsp/features.js';
 import { FeatureCache } from '../features/feature-cache.js';
-import { type ModelMetadata } from '../model/metadata.js';
+import { type ModelMetadata } from '../model/artifact/metadata.js';
 import { buildFeatureSet, type FeatureSet } from '../training/feature-set.js';
 import { type LabelledFile } from '../training/datasets.js';
 import { type CommandContext } from './command.js';

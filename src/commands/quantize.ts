@@ -1,10 +1,10 @@
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EmotionClassifier, FEATURES_LENGTH } from '../model/classifier.js';
-import { recordModelMetrics, recordOnnxQuantization, verifyModelDir, ONNX_FILES } from '../model/model-dir.js';
-import { exportOnnxToModelDir } from '../model/onnx/export-model-dir.js';
+import { EmotionClassifier, FEATURES_LENGTH } from '../model/runtime/classifier.js';
+import { recordModelMetrics, recordOnnxQuantization, verifyModelDir, ONNX_FILES } from '../model/artifact/store.js';
+import { exportOnnxToModelDir } from '../model/convert/onnx/export-model-dir.js';
 import { UsageError } from '../errors.js';
-import { quantizeModelDir } from '../model/quantize.js';
+import { quantizeModelDir } from '../model/convert/quantize.js';
 import { evaluateByCorpus, evaluateClassifier, subsetMetrics, summarizeTestReport, topOneAgreement } from '../training/evaluate.js';
 import { heldOutSpeakers } from '../training/splits.js';
 import { warnAbsentCorpora, recordedSplitOf } from '../training/recorded-split.js';

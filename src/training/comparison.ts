@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { ModelError, UsageError } from '../errors.js';
-import { type EmotionClassifier } from '../model/classifier.js';
-import { type ModelMetadata } from '../model/metadata.js';
+import { type EmotionClassifier } from '../model/runtime/classifier.js';
+import { type ModelMetadata } from '../model/artifact/metadata.js';
 import { type LabelledFile } from './datasets.js';
 import { predictSet, subsetMetrics } from './evaluate.js';
 import { type FeatureSet } from './feature-set.js';

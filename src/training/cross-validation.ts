@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InterruptedError } from '../errors.js';
-import { recordModelMetrics, verifyModelDir } from '../model/model-dir.js';
+import { recordModelMetrics, verifyModelDir } from '../model/artifact/store.js';
 import { scanDatasets } from './datasets.js';
 import { type ClassificationMetrics } from './metrics.js';
 import { speakerFolds } from './splits.js';

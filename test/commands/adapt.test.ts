@@ -2,7 +2,7 @@ import { mkdir, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMOTIONS } from '../../src/labels.js';
-import { verifyModelDir } from '../../src/model/model-dir.js';
+import { verifyModelDir } from '../../src/model/artifact/store.js';
 import { labelFile, scanDataset } from '../../src/training/datasets.js';
 import { runSerAgent, REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError, ModelError } from '../../errors.js';
-import { type ModelMetadata } from '../../model/metadata.js';
+import { type ModelMetadata } from '../../model/artifact/metadata.js';
 import { type EpochLog } from '../trainer.js';
 import { TRAINING_HISTORY_FILE } from '../train-run.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FLOAT16_MAX, encodeAffineUint8, encodeFloat16 } from '../../src/model/weight-codecs.js';
+import { FLOAT16_MAX, encodeAffineUint8, encodeFloat16 } from '../../../src/model/convert/weight-codecs.js';
 
 /** IEEE 754 binary16 bit pattern to its value, straight from the definition. */
 function float16Value(bits: number): number {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { FEATURE_PARAMETERS } from '../../src/dsp/constants.js';
-import { EMOTIONS } from '../../src/labels.js';
-import type { ModelMetadata } from '../../src/model/metadata.js';
-import { renderModelCard } from '../../src/model/model-card.js';
+import { FEATURE_PARAMETERS } from '../../../src/dsp/constants.js';
+import { EMOTIONS } from '../../../src/labels.js';
+import type { ModelMetadata } from '../../../src/model/artifact/metadata.js';
+import { renderModelCard } from '../../../src/model/artifact/card.js';
 
 const SHA_A = 'a'.repeat(64);
 const SHA_B = 'b'.repeat(64);

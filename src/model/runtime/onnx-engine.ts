@@ -1,6 +1,6 @@
 import { N_FEATURES, N_FRAMES } from '../../dsp/constants.js';
 import { EMOTIONS } from '../../labels.js';
-import { OnnxSession } from './session.js';
+import { OnnxSession } from './onnx-session.js';
 
 /** Runs an exported ONNX model through ONNX Runtime: features in, probabilities out. */
 export class OnnxEngine {

@@ -1,5 +1,5 @@
-import { loadModelDir, addOnnxFile, ONNX_METADATA_KEYS } from '../model-dir.js';
-import type { OnnxFileRecord, OnnxWeightsDtype } from '../metadata.js';
+import { loadModelDir, addOnnxFile, ONNX_METADATA_KEYS } from '../../artifact/store.js';
+import type { OnnxFileRecord, OnnxWeightsDtype } from '../../artifact/metadata.js';
 import { exportLayersModel, ONNX_OPSET } from './export.js';
 import { FLOAT_OPS } from './float-ops.js';
 import { INT8_OPS } from './int8-ops.js';

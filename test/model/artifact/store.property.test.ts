@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelError } from '../../src/errors.js';
-import { loadModelDir, verifyModelDir } from '../../src/model/model-dir.js';
-import { REPO_ROOT } from '../helpers/cli.js';
-import { useWasm } from './seed-model-fixture.js';
+import { ModelError } from '../../../src/errors.js';
+import { loadModelDir, verifyModelDir } from '../../../src/model/artifact/store.js';
+import { REPO_ROOT } from '../../helpers/cli.js';
+import { useWasm } from '../seed-model-fixture.js';
 
 /**
  * Issue 3, part 4 ("Hostile input"): a tampered copy of the shipped model is refused with a

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
-import { ModelError } from '../errors.js';
-import { verifyModelDir, writeModelDir, type WriteModelDirOptions } from './model-dir.js';
+import { ModelError } from '../../errors.js';
+import { verifyModelDir, writeModelDir, type WriteModelDirOptions } from '../artifact/store.js';
 import { encodeAffineUint8, encodeFloat16 } from './weight-codecs.js';
 
 export type QuantizationDtype = 'uint8' | 'float16';

@@ -4,11 +4,11 @@ import path from 'node:path';
 // Types only: TensorFlow.js itself loads where a model is built or saved (below), so a daemon
 // that verifies a model directory and runs its ONNX file never loads it.
 import type * as tf from '@tensorflow/tfjs';
-import { FEATURE_PARAMETERS, N_FEATURES, N_FRAMES } from '../dsp/constants.js';
-import { type ClipWindow } from '../dsp/clip-window.js';
-import { type FrontEnd } from '../dsp/front-end.js';
-import { ModelError, describeError } from '../errors.js';
-import { EMOTIONS } from '../labels.js';
+import { FEATURE_PARAMETERS, N_FEATURES, N_FRAMES } from '../../dsp/constants.js';
+import { type ClipWindow } from '../../dsp/clip-window.js';
+import { type FrontEnd } from '../../dsp/front-end.js';
+import { ModelError, describeError } from '../../errors.js';
+import { EMOTIONS } from '../../labels.js';
 import {
   METADATA_FORMAT,
   checkFeatureParameters,
@@ -21,8 +21,8 @@ import {
   type TrainingProvenance,
   type WeightsDtype,
 } from './metadata.js';
-import { renderModelCard } from './model-card.js';
-import { readOnnxMetadata } from './onnx/onnx-proto.js';
+import { renderModelCard } from './card.js';
+import { readOnnxMetadata } from '../convert/onnx/onnx-proto.js';
 
 export const MODEL_JSON_FILE = 'model.json';
 export const METADATA_FILE = 'metadata.json';
@@ -275,7 +275,7 @@ export async function buildLayersModel(verified: VerifiedModelDir): Promise<tf.L
 }
 
 /**
- * Records evaluation results (and a fitted softmax temperature, see src/model/calibration.ts)
+ * Records evaluation results (and a fitted softmax temperature, see src/model/runtime/calibration.ts)
  * in a verified model directory's metadata and card. The weights and their hashes are
  * unchanged, so the model keeps its identity.
  */

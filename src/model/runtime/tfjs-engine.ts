@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
-import { describeError } from '../errors.js';
+import { N_FEATURES, N_FRAMES } from '../../dsp/constants.js';
+import { describeError } from '../../errors.js';
 import type { BackendAttempt, BackendName } from './backend.js';
 import { type InferenceEngine } from './inference-engine.js';
-import { buildLayersModel, type VerifiedModelDir } from './model-dir.js';
+import { buildLayersModel, type VerifiedModelDir } from '../artifact/store.js';
 
 /**
  * TensorFlow.js as an inference engine: activating its backends (tfjs-node, wasm, cpu) and

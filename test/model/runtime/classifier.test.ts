@@ -1,13 +1,13 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { yieldToEventLoop } from '../helpers/event-loop.js';
-import { ModelError } from '../../src/errors.js';
-import { EMOTIONS } from '../../src/labels.js';
-import { EmotionClassifier, FEATURES_LENGTH } from '../../src/model/classifier.js';
-import { verifyModelDir } from '../../src/model/model-dir.js';
-import { applyFrontEnd } from '../../src/dsp/front-end.js';
-import { randomFeatures, recordingLogger, saveRandomSeedModel, scratchDir, TEST_INFO, useWasm } from './seed-model-fixture.js';
+import { yieldToEventLoop } from '../../helpers/event-loop.js';
+import { ModelError } from '../../../src/errors.js';
+import { EMOTIONS } from '../../../src/labels.js';
+import { EmotionClassifier, FEATURES_LENGTH } from '../../../src/model/runtime/classifier.js';
+import { verifyModelDir } from '../../../src/model/artifact/store.js';
+import { applyFrontEnd } from '../../../src/dsp/front-end.js';
+import { randomFeatures, recordingLogger, saveRandomSeedModel, scratchDir, TEST_INFO, useWasm } from '../seed-model-fixture.js';
 
 let scratch: Awaited<ReturnType<typeof scratchDir>>;
 let modelDir: string;

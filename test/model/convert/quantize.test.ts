@@ -2,12 +2,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { yieldToEventLoop } from '../helpers/event-loop.js';
-import { ModelError } from '../../src/errors.js';
-import { EmotionClassifier, type Prediction } from '../../src/model/classifier.js';
-import { recordModelMetrics, verifyModelDir } from '../../src/model/model-dir.js';
-import { quantizeModelDir, type QuantizationSummary } from '../../src/model/quantize.js';
-import { randomFeatures, saveRandomSeedModel, scratchDir, serveDirectory, useWasm } from './seed-model-fixture.js';
+import { yieldToEventLoop } from '../../helpers/event-loop.js';
+import { ModelError } from '../../../src/errors.js';
+import { EmotionClassifier, type Prediction } from '../../../src/model/runtime/classifier.js';
+import { recordModelMetrics, verifyModelDir } from '../../../src/model/artifact/store.js';
+import { quantizeModelDir, type QuantizationSummary } from '../../../src/model/convert/quantize.js';
+import { randomFeatures, saveRandomSeedModel, scratchDir, serveDirectory, useWasm } from '../seed-model-fixture.js';
 
 const SEED_PARAMS = 459_335;
 const AGREEMENT_INPUTS = 400;

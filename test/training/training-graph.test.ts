@@ -3,8 +3,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ModelError } from '../../src/errors.js';
 import { buildAttentionModel, buildSeedModel } from '../../src/model/architecture.js';
-import { initialiseKerasWeights } from '../../src/model/initializers.js';
-import { createTrainingGraph } from '../../src/model/training-graph.js';
+import { initialiseKerasWeights } from '../../src/training/initializers.js';
+import { createTrainingGraph } from '../../src/training/training-graph.js';
 import { createRandom, type Random } from '../../src/training/random.js';
 
 /** Sets every weight to random values, BatchNorm statistics included, so no layer is a no-op. */

@@ -1,12 +1,12 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EMOTIONS } from '../../src/labels.js';
-import { type ClassificationMetrics } from '../../src/training/metrics.js';
-import { ONNX_FILES, verifyModelDir } from '../../src/model/model-dir.js';
-import { runSerAgent, REPO_ROOT } from '../helpers/cli.js';
-import { DATASETS_DIR } from '../helpers/golden.js';
-import { scratchDir } from './seed-model-fixture.js';
+import { EMOTIONS } from '../../../src/labels.js';
+import { type ClassificationMetrics } from '../../../src/training/metrics.js';
+import { ONNX_FILES, verifyModelDir } from '../../../src/model/artifact/store.js';
+import { runSerAgent, REPO_ROOT } from '../../helpers/cli.js';
+import { DATASETS_DIR } from '../../helpers/golden.js';
+import { scratchDir } from '../seed-model-fixture.js';
 
 const SHIPPED = path.join(REPO_ROOT, 'models', 'ser-cnn-lstm');
 

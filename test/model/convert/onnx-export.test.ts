@@ -4,15 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { N_FEATURES, N_FRAMES } from '../../../src/dsp/constants.js';
 import { EMOTIONS } from '../../../src/labels.js';
 import { buildModel } from '../../../src/model/architecture.js';
-import { loadModelDir } from '../../../src/model/model-dir.js';
-import { exportLayersModel } from '../../../src/model/onnx/export.js';
-import { FLOAT_OPS } from '../../../src/model/onnx/float-ops.js';
-import { INT8_OPS, WEIGHT_ZERO_POINT } from '../../../src/model/onnx/int8-ops.js';
-import { encodeOnnxModel, type OnnxModel } from '../../../src/model/onnx/onnx-proto.js';
-import { OnnxSession } from '../../../src/model/onnx/session.js';
+import { loadModelDir } from '../../../src/model/artifact/store.js';
+import { exportLayersModel } from '../../../src/model/convert/onnx/export.js';
+import { FLOAT_OPS } from '../../../src/model/convert/onnx/float-ops.js';
+import { INT8_OPS, WEIGHT_ZERO_POINT } from '../../../src/model/convert/onnx/int8-ops.js';
+import { encodeOnnxModel, type OnnxModel } from '../../../src/model/convert/onnx/onnx-proto.js';
+import { OnnxSession } from '../../../src/model/runtime/onnx-session.js';
 import { GOLDEN_WAVS, readGoldenF32 } from '../../helpers/golden.js';
 import { buildCalibratedSeedModel, useWasm } from '../seed-model-fixture.js';
-import { INT8_PROBABILITY_TOLERANCE } from './tolerances.js';
+import { INT8_PROBABILITY_TOLERANCE } from '../tolerances.js';
 
 
 const SHIPPED = path.resolve('models/ser-cnn-lstm');

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { ModelError } from '../../errors.js';
+import { ModelError } from '../../../errors.js';
 import { OnnxGraphBuilder } from './graph-builder.js';
 import type { OnnxModel } from './onnx-proto.js';
 import type { WeightedOps } from './weighted-ops.js';

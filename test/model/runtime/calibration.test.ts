@@ -1,20 +1,20 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelError } from '../../src/errors.js';
-import { EMOTIONS } from '../../src/labels.js';
+import { ModelError } from '../../../src/errors.js';
+import { EMOTIONS } from '../../../src/labels.js';
 import {
   applyTemperature,
   calibrationError,
   fitTemperature,
   negativeLogLikelihood,
-} from '../../src/model/calibration.js';
-import { EmotionClassifier } from '../../src/model/classifier.js';
-import { recordModelMetrics, verifyModelDir } from '../../src/model/model-dir.js';
-import { calibrate, MIN_SPEAKER_FIT_FILES } from '../../src/training/calibrate.js';
-import type { LabelledFile } from '../../src/training/datasets.js';
-import { createRandom } from '../../src/training/random.js';
-import { randomFeatures, saveRandomSeedModel, scratchDir, useWasm } from './seed-model-fixture.js';
+} from '../../../src/model/runtime/calibration.js';
+import { EmotionClassifier } from '../../../src/model/runtime/classifier.js';
+import { recordModelMetrics, verifyModelDir } from '../../../src/model/artifact/store.js';
+import { calibrate, MIN_SPEAKER_FIT_FILES } from '../../../src/training/calibrate.js';
+import type { LabelledFile } from '../../../src/training/datasets.js';
+import { createRandom } from '../../../src/training/random.js';
+import { randomFeatures, saveRandomSeedModel, scratchDir, useWasm } from '../seed-model-fixture.js';
 
 function softmax(logits: readonly number[]): number[] {
   const max = Math.max(...logits);

@@ -2,10 +2,10 @@ import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelError } from '../../../src/errors.js';
-import { EmotionClassifier } from '../../../src/model/classifier.js';
-import { addOnnxFile, METADATA_FILE, ONNX_METADATA_KEYS, verifyModelDir } from '../../../src/model/model-dir.js';
-import { exportOnnxToModelDir } from '../../../src/model/onnx/export-model-dir.js';
-import { encodeOnnxModel } from '../../../src/model/onnx/onnx-proto.js';
+import { EmotionClassifier } from '../../../src/model/runtime/classifier.js';
+import { addOnnxFile, METADATA_FILE, ONNX_METADATA_KEYS, verifyModelDir } from '../../../src/model/artifact/store.js';
+import { exportOnnxToModelDir } from '../../../src/model/convert/onnx/export-model-dir.js';
+import { encodeOnnxModel } from '../../../src/model/convert/onnx/onnx-proto.js';
 import { randomFeatures, recordingLogger, saveRandomSeedModel, scratchDir, useWasm } from '../seed-model-fixture.js';
 
 let scratch: Awaited<ReturnType<typeof scratchDir>>;

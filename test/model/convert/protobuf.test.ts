@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeOnnxModel, readOnnxMetadata, type OnnxModel } from '../../../src/model/onnx/onnx-proto.js';
-import { ProtoWriter, readFields } from '../../../src/model/onnx/protobuf.js';
+import { encodeOnnxModel, readOnnxMetadata, type OnnxModel } from '../../../src/model/convert/onnx/onnx-proto.js';
+import { ProtoWriter, readFields } from '../../../src/model/convert/onnx/protobuf.js';
 
 describe('ProtoWriter and readFields', () => {
   it('round-trips varints of any int64, including negatives as ten-byte two’s complement', () => {

@@ -1,9 +1,9 @@
-import { FEATURE_PARAMETERS, type FeatureParameters } from '../dsp/constants.js';
-import { CLIP_WINDOWS, type ClipWindow } from '../dsp/clip-window.js';
-import { FRONT_ENDS, type FrontEnd } from '../dsp/front-end.js';
-import { ModelError } from '../errors.js';
-import { EMOTIONS, type Emotion } from '../labels.js';
-import { TEMPERATURE_RANGE } from './calibration.js';
+import { FEATURE_PARAMETERS, type FeatureParameters } from '../../dsp/constants.js';
+import { CLIP_WINDOWS, type ClipWindow } from '../../dsp/clip-window.js';
+import { FRONT_ENDS, type FrontEnd } from '../../dsp/front-end.js';
+import { ModelError } from '../../errors.js';
+import { EMOTIONS, type Emotion } from '../../labels.js';
+import { TEMPERATURE_RANGE } from '../runtime/calibration.js';
 
 /** The metadata.json layout this build writes and reads. */
 export const METADATA_FORMAT = 1;
@@ -91,7 +91,7 @@ export interface ModelMetadata {
   /** Evaluation results, free-form; rendered as tables in the model card. */
   metrics: Record<string, unknown>;
   /**
-   * Softmax temperature fitted on the validation split (src/model/calibration.ts) and applied
+   * Softmax temperature fitted on the validation split (src/model/runtime/calibration.ts) and applied
    * to every prediction; absent means 1, the probabilities as the network computes them.
    */
   temperature?: number;

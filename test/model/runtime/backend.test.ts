@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BackendError } from '../../src/errors.js';
-import { selectBackend } from '../../src/model/backend.js';
-import { recordingLogger } from './seed-model-fixture.js';
+import { BackendError } from '../../../src/errors.js';
+import { selectBackend } from '../../../src/model/runtime/backend.js';
+import { recordingLogger } from '../seed-model-fixture.js';
 
 // The real failure when tfjs-node is installed but its native binary is not.
 const missingBinding = (): Promise<unknown> =>

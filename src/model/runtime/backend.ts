@@ -1,5 +1,5 @@
-import { BackendError, describeError } from '../errors.js';
-import { loadOnnxRuntime } from './onnx/session.js';
+import { BackendError, describeError } from '../../errors.js';
+import { loadOnnxRuntime } from './onnx-session.js';
 
 /** The compute backends the agent can run on, fastest first. */
 export type BackendName = 'onnxruntime' | 'tfjs-node' | 'wasm' | 'cpu';

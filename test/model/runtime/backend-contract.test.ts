@@ -3,12 +3,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { N_FEATURES, N_FRAMES } from '../../../src/dsp/constants.js';
 import { BackendError } from '../../../src/errors.js';
 import { EMOTIONS } from '../../../src/labels.js';
-import type { BackendName } from '../../../src/model/backend.js';
-import { EmotionClassifier, type Prediction } from '../../../src/model/classifier.js';
-import type { OnnxWeightsDtype } from '../../../src/model/metadata.js';
+import type { BackendName } from '../../../src/model/runtime/backend.js';
+import { EmotionClassifier, type Prediction } from '../../../src/model/runtime/classifier.js';
+import type { OnnxWeightsDtype } from '../../../src/model/artifact/metadata.js';
 import { GOLDEN_WAVS, readGoldenF32 } from '../../helpers/golden.js';
 import { recordingLogger } from '../seed-model-fixture.js';
-import { INT8_PROBABILITY_TOLERANCE } from './tolerances.js';
+import { INT8_PROBABILITY_TOLERANCE } from '../tolerances.js';
 
 /**
  * The contract every backend keeps on the shipped model: the same inputs give the same top

@@ -1,7 +1,7 @@
-import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
-import { applyFrontEnd } from '../dsp/front-end.js';
-import { ModelError } from '../errors.js';
-import { EMOTIONS, type Emotion } from '../labels.js';
+import { N_FEATURES, N_FRAMES } from '../../dsp/constants.js';
+import { applyFrontEnd } from '../../dsp/front-end.js';
+import { ModelError } from '../../errors.js';
+import { EMOTIONS, type Emotion } from '../../labels.js';
 import { applyCalibration } from './calibration.js';
 import {
   selectBackend,
@@ -10,10 +10,10 @@ import {
   type BackendPreference,
   type OnnxFormatPreference,
 } from './backend.js';
-import type { ModelMetadata, OnnxWeightsDtype } from './metadata.js';
+import type { ModelMetadata, OnnxWeightsDtype } from '../artifact/metadata.js';
 import { type InferenceEngine } from './inference-engine.js';
-import { ONNX_FILES, verifyModelDir, type VerifiedModelDir } from './model-dir.js';
-import { OnnxEngine } from './onnx/onnx-engine.js';
+import { ONNX_FILES, verifyModelDir, type VerifiedModelDir } from '../artifact/store.js';
+import { OnnxEngine } from './onnx-engine.js';
 
 /** Values in one clip's feature matrix: N_FRAMES rows of N_FEATURES, row-major. */
 export const FEATURES_LENGTH = N_FRAMES * N_FEATURES;

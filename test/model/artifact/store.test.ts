@@ -3,13 +3,13 @@ import { cp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FEATURE_PARAMETERS } from '../../src/dsp/constants.js';
-import { ModelError } from '../../src/errors.js';
-import { EMOTIONS } from '../../src/labels.js';
-import { buildSeedModel } from '../../src/model/architecture.js';
-import type { ModelMetadata } from '../../src/model/metadata.js';
-import { loadModelDir, recordModelMetrics, saveModelDir, verifyModelDir } from '../../src/model/model-dir.js';
-import { TEST_INFO, TEST_TRAINING, randomFeatures, scratchDir, serveDirectory, useWasm } from './seed-model-fixture.js';
+import { FEATURE_PARAMETERS } from '../../../src/dsp/constants.js';
+import { ModelError } from '../../../src/errors.js';
+import { EMOTIONS } from '../../../src/labels.js';
+import { buildSeedModel } from '../../../src/model/architecture.js';
+import type { ModelMetadata } from '../../../src/model/artifact/metadata.js';
+import { loadModelDir, recordModelMetrics, saveModelDir, verifyModelDir } from '../../../src/model/artifact/store.js';
+import { TEST_INFO, TEST_TRAINING, randomFeatures, scratchDir, serveDirectory, useWasm } from '../seed-model-fixture.js';
 
 const SEED_WEIGHT_BYTES = 459_335 * 4;
 const SHARD_BYTES = 1_000_000;
