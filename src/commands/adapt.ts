@@ -1,8 +1,8 @@
-import { cp, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { applyCalibration } from '../model/runtime/calibration.js';
-import { recordModelMetrics } from '../model/artifact/store.js';
+import { copyModelDir } from '../model/artifact/store.js';
 import { scanDatasets } from '../training/datasets.js';
 import { predictSet } from '../training/evaluate.js';
 import { fitSiteAdaptation, scoreSite, splitSiteClips, uncalibrate, type SiteScore } from '../training/site-adaptation.js';
@@ -42,7 +42,7 @@ export const adaptCommand: Command = {
     const { fit, heldOut } = splitSiteClips(scan.files, holdout, seed);
     const classifier = await openClassifier(context);
     const featuresOf = modelFeatures(context, classifier.metadata);
-    const { temperature: previousTemperature = 1, classBias: previousBias, metrics } = classifier.metadata;
+    const { temperature: previousTemperature = 1, classBias: previousBias } = classifier.metadata;
     let result: { fitted: ReturnType<typeof fitSiteAdaptation>; before: SiteScore; after: SiteScore; fitFiles: number };
     try {
       const scored = async (files: typeof fit) => {
@@ -65,12 +65,11 @@ export const adaptCommand: Command = {
     }
 
     // The original stays where it was; the copy carries the fit and says where it came from.
-    await cp(modelDir, outDir, { recursive: true, errorOnExist: true, force: false });
     const { fitted, before, after, fitFiles } = result;
-    await recordModelMetrics(
+    await copyModelDir(
+      modelDir,
       outDir,
       {
-        ...metrics,
         siteAdaptation: {
           command: context.commandLine,
           adaptedFrom: path.resolve(modelDir),

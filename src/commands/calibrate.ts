@@ -20,7 +20,6 @@ export const calibrateCommand: Command = {
     const modelDir = context.config.model.path;
     const classifier = await openClassifier(context);
     let report: CalibrationReport;
-    const metrics = classifier.metadata.metrics;
     try {
       // The model's own recorded split: fit on its validation files (its held-out validation
       // speakers' where it has them), measure on its test files.
@@ -42,7 +41,7 @@ export const calibrateCommand: Command = {
     // The command goes with the numbers: the card then says how to reproduce this calibration.
     await recordModelMetrics(
       modelDir,
-      { ...metrics, calibration: { command: context.commandLine, ...report } },
+      { calibration: { command: context.commandLine, ...report } },
       { temperature: report.temperature },
     );
     for (const line of describeCalibration(report)) context.out(line);

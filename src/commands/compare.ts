@@ -154,7 +154,7 @@ export const compareCommand: Command = {
         ...(Object.keys(randomSplitRuns).length > 0 ? { seedStyleRandomSplit: randomSplitRuns } : {}),
         ...(Object.keys(leftOutRuns).length > 0 ? { leaveOneCorpusOut: leftOutRuns } : {}),
       };
-      await recordModelMetrics(recordDir, { ...recorded.metadata.metrics, comparison });
+      await recordModelMetrics(recordDir, { comparison });
       context.out(`comparison recorded in ${recordDir}/metadata.json and its model card`);
     }
     return EXIT.ok;

@@ -1,10 +1,11 @@
 import path from 'node:path';
+import { readTrainingHistory } from '../model/artifact/store.js';
 import { calibrationError } from '../model/runtime/calibration.js';
 import { scanDatasets, type LabelledFile } from '../training/datasets.js';
 import { evaluateByCorpus, subsetMetrics } from '../training/evaluate.js';
 import { warnAbsentCorpora, readSplitProvenance, rebuildRecordedSplit } from '../training/recorded-split.js';
 import { writeEvaluationReport, type ReportRow } from '../training/report/html-report.js';
-import { describeModelSettings, readTrainingHistory } from '../training/report/model-settings.js';
+import { describeModelSettings } from '../training/report/model-settings.js';
 import { heldOutSpeakers } from '../training/splits.js';
 import { EXIT, type Command } from './command.js';
 import { modelFeatures } from './model-features.js';

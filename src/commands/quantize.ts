@@ -1,14 +1,12 @@
-import { copyFile } from 'node:fs/promises';
-import path from 'node:path';
 import { EmotionClassifier, FEATURES_LENGTH } from '../model/runtime/classifier.js';
-import { recordModelMetrics, recordOnnxQuantization, verifyModelDir, ONNX_FILES } from '../model/artifact/store.js';
+import { ONNX_FILES } from '../model/artifact/onnx-files.js';
+import { recordModelMetrics, recordOnnxQuantization, verifyModelDir } from '../model/artifact/store.js';
 import { exportOnnxToModelDir } from '../model/convert/onnx/export-model-dir.js';
 import { UsageError } from '../errors.js';
 import { quantizeModelDir } from '../model/convert/quantize.js';
 import { evaluateByCorpus, evaluateClassifier, subsetMetrics, summarizeTestReport, topOneAgreement } from '../training/evaluate.js';
 import { heldOutSpeakers } from '../training/splits.js';
 import { warnAbsentCorpora, recordedSplitOf } from '../training/recorded-split.js';
-import { TRAINING_HISTORY_FILE } from '../training/train-run.js';
 import { EXIT, type Command, type CommandContext, type OptionValues } from './command.js';
 import { modelFeatures } from './model-features.js';
 import { openClassifier } from './open-classifier.js';
@@ -34,12 +32,6 @@ export const quantizeCommand: Command = {
     const outDir = requiredString(values, 'out', 'the directory the quantized model is written to');
     const dtype = choiceOption(values, 'dtype', ['uint8', 'float16'] as const, 'uint8');
     const summary = await quantizeModelDir(source, outDir, dtype);
-    // The quantized model comes from the same training run: keep its learning curves with it.
-    await copyFile(path.join(source, TRAINING_HISTORY_FILE), path.join(outDir, TRAINING_HISTORY_FILE)).catch(
-      (error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
-      },
-    );
     context.out(
       `${outDir}: ${dtype} weights ${summary.bytesAfter} bytes, float32 ${summary.bytesBefore} bytes ` +
         `(${(summary.bytesBefore / summary.bytesAfter).toFixed(2)}x smaller)`,

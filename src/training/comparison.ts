@@ -2,6 +2,7 @@ import path from 'node:path';
 import { ModelError, UsageError } from '../errors.js';
 import { type EmotionClassifier } from '../model/runtime/classifier.js';
 import { type ModelMetadata } from '../model/artifact/metadata.js';
+import { type ModelMetrics } from '../model/artifact/metrics.js';
 import { type LabelledFile } from './datasets.js';
 import { predictSet, subsetMetrics } from './evaluate.js';
 import { type FeatureSet } from './feature-set.js';
@@ -99,9 +100,13 @@ export interface SourcedComparison extends RecordedComparison {
   sources: Record<string, string>;
 }
 
-/** The comparison already in a model's metrics, checked enough to choose among its rows. */
-export function recordedComparison(metrics: Record<string, unknown>, modelDir: string): SourcedComparison | undefined {
-  const comparison = metrics['comparison'] as { runs?: unknown; command?: unknown; commands?: unknown } | undefined;
+/**
+ * The comparison already in a model's metrics, checked enough to choose among its rows: the
+ * metadata parser checks only that it is an object, and it may have been recorded by an
+ * earlier build (one `command`, no `commands`).
+ */
+export function recordedComparison(metrics: ModelMetrics, modelDir: string): SourcedComparison | undefined {
+  const comparison = metrics.comparison as { runs?: unknown; command?: unknown; commands?: unknown } | undefined;
   if (comparison === undefined) return undefined;
   const damaged = (what: string): never => {
     throw new ModelError(

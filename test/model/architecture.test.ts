@@ -12,7 +12,7 @@ import {
 import { EMOTIONS } from '../../src/labels.js';
 import { EmotionClassifier } from '../../src/model/runtime/classifier.js';
 import { initialiseKerasWeights } from '../../src/training/initializers.js';
-import { saveModelDir } from '../../src/model/artifact/store.js';
+import { saveModelDir } from '../../src/model/artifact/tfjs-model.js';
 import { quantizeModelDir } from '../../src/model/convert/quantize.js';
 import { createRandom } from '../../src/training/random.js';
 import { randomFeatures, scratchDir, TEST_INFO, useWasm } from './seed-model-fixture.js';

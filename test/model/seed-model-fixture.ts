@@ -9,7 +9,8 @@ import { SEED_ARCHITECTURE, buildSeedModel } from '../../src/model/architecture.
 import { selectBackend, type BackendLogger } from '../../src/model/runtime/backend.js';
 import { FEATURES_LENGTH } from '../../src/model/runtime/classifier.js';
 import type { TrainingProvenance } from '../../src/model/artifact/metadata.js';
-import { saveModelDir, type ModelInfo, type WriteModelDirOptions } from '../../src/model/artifact/store.js';
+import { type WriteModelDirOptions } from '../../src/model/artifact/store.js';
+import { saveModelDir, type ModelInfo } from '../../src/model/artifact/tfjs-model.js';
 
 export const TEST_TRAINING: TrainingProvenance = {
   command: 'ser-agent train --data ../shared/datasets/ravdess --seed 7',

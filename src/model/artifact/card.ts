@@ -142,12 +142,12 @@ function metricsSection(metadata: ModelMetadata): string[] {
  * with a row per key; a matrix (a confusion matrix) as a grid, headed by a sibling `labels`
  * list when there is one; any other object as its own subsection.
  */
-function metricsTables(metrics: Record<string, unknown>, depth: number): string[] {
+function metricsTables(metrics: object, depth: number): string[] {
   const entries = Object.entries(metrics);
   const blocks: string[][] = [];
   const cells = entries.filter(([, value]) => fitsCell(value));
   if (cells.length > 0) blocks.push([table(['Metric', 'Value'], cells.map(([key, value]) => [key, formatValue(value)]))]);
-  const labels = Array.isArray(metrics['labels']) ? metrics['labels'].map(String) : undefined;
+  const labels = 'labels' in metrics && Array.isArray(metrics.labels) ? metrics.labels.map(String) : undefined;
   for (const [key, value] of entries.filter(([, v]) => !fitsCell(v))) {
     const heading = `${'#'.repeat(Math.min(depth, 6))} ${key}`;
     if (isMatrix(value)) {

@@ -4,6 +4,9 @@ import { FRONT_ENDS, type FrontEnd } from '../../dsp/front-end.js';
 import { ModelError } from '../../errors.js';
 import { EMOTIONS, type Emotion } from '../../labels.js';
 import { TEMPERATURE_RANGE } from '../runtime/calibration.js';
+import { parseModelMetrics, type ModelMetrics, type OnnxQuantization } from './metrics.js';
+// Types only: the history is the trainer's per-epoch log, and the daemon never loads the trainer.
+import type { EpochLog } from '../../training/trainer.js';
 
 /** The metadata.json layout this build writes and reads. */
 export const METADATA_FORMAT = 1;
@@ -70,8 +73,11 @@ export interface OnnxFileRecord extends FileDigest {
   /** weights.sha256 of the tfjs weights it was exported from; must equal this model's. */
   sourceWeightsSha256: string;
   /** How the int8 model compares with the float32 one, when measured on the held-out split. */
-  quantization?: Record<string, unknown>;
+  quantization?: OnnxQuantization;
 }
+
+/** training-history.json: the trainer's log of every epoch, in order. */
+export type TrainingHistory = EpochLog[];
 
 export interface ModelMetadata {
   format: typeof METADATA_FORMAT;
@@ -88,8 +94,8 @@ export interface ModelMetadata {
   modelJson: FileDigest;
   weights: WeightsRecord;
   training: TrainingProvenance;
-  /** Evaluation results, free-form; rendered as tables in the model card. */
-  metrics: Record<string, unknown>;
+  /** Evaluation results, a section per command that measured the model; rendered as tables in the model card. */
+  metrics: ModelMetrics;
   /**
    * Softmax temperature fitted on the validation split (src/model/runtime/calibration.ts) and applied
    * to every prediction; absent means 1, the probabilities as the network computes them.
@@ -102,6 +108,11 @@ export interface ModelMetadata {
   classBias?: number[];
   /** ONNX files of the same weights, run by the onnxruntime backend; absent on tfjs-only models. */
   onnx?: OnnxFileRecord[];
+  /**
+   * The training run's per-epoch history (training-history.json), verified like the weights;
+   * absent on models trained elsewhere and on those written before the history was listed.
+   */
+  history?: FileDigest;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -177,7 +188,9 @@ export function parseModelMetadata(json: unknown, file: string): ModelMetadata {
     if (!(ONNX_DTYPES as readonly unknown[]).includes(fileDtype)) throw damaged(`${field}.dtype`, `one of ${ONNX_DTYPES.join(', ')}`, fileDtype);
     const source = text(entry['sourceWeightsSha256'], `${field}.sourceWeightsSha256`);
     if (!SHA256_HEX.test(source)) throw damaged(`${field}.sourceWeightsSha256`, '64 lowercase hex digits', source);
-    const quantization = entry['quantization'] === undefined ? undefined : record(entry['quantization'], `${field}.quantization`, damaged);
+    // Read by people (the card), never by code: an object is all it must be.
+    const quantization =
+      entry['quantization'] === undefined ? undefined : (record(entry['quantization'], `${field}.quantization`, damaged) as unknown as OnnxQuantization);
     return {
       ...digest(entry, field),
       dtype: fileDtype as OnnxWeightsDtype,
@@ -228,10 +241,11 @@ export function parseModelMetadata(json: unknown, file: string): ModelMetadata {
         : { quantizedFrom: { weightsSha256: text(quantizedFrom['weightsSha256'], 'weights.quantizedFrom.weightsSha256') } }),
     },
     training: training as TrainingProvenance,
-    metrics: record(root['metrics'], 'metrics', damaged),
+    metrics: parseModelMetrics(root['metrics'], damaged),
     ...(root['temperature'] === undefined ? {} : { temperature: temperature(root['temperature']) }),
     ...(root['classBias'] === undefined ? {} : { classBias: classBias(root['classBias']) }),
     ...(onnx === undefined ? {} : { onnx }),
+    ...(root['history'] === undefined ? {} : { history: digest(root['history'], 'history') }),
   };
 }
 

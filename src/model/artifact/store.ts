@@ -1,14 +1,26 @@
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-// Types only: TensorFlow.js itself loads where a model is built or saved (below), so a daemon
-// that verifies a model directory and runs its ONNX file never loads it.
+// Types only: TensorFlow.js loads where a model is built (./tfjs-model.ts), so a daemon that
+// verifies a model directory and runs its ONNX file never loads it.
 import type * as tf from '@tensorflow/tfjs';
-import { FEATURE_PARAMETERS, N_FEATURES, N_FRAMES } from '../../dsp/constants.js';
-import { type ClipWindow } from '../../dsp/clip-window.js';
-import { type FrontEnd } from '../../dsp/front-end.js';
-import { ModelError, describeError } from '../../errors.js';
-import { EMOTIONS } from '../../labels.js';
+import { ModelError } from '../../errors.js';
+import { renderModelCard } from './card.js';
+import {
+  METADATA_FILE,
+  MODEL_JSON_FILE,
+  RESTORE,
+  concatBytes,
+  digestOf,
+  isJsonObject,
+  parseJson,
+  readOptional,
+  readRequired,
+  readVerified,
+  refuseExisting,
+  requireDirectory,
+  sha256Hex,
+  writeAtomically,
+} from './files.js';
 import {
   METADATA_FORMAT,
   checkFeatureParameters,
@@ -18,36 +30,25 @@ import {
   type ModelMetadata,
   type OnnxFileRecord,
   type OnnxWeightsDtype,
-  type TrainingProvenance,
+  type TrainingHistory,
   type WeightsDtype,
 } from './metadata.js';
-import { renderModelCard } from './card.js';
-import { readOnnxMetadata } from '../convert/onnx/onnx-proto.js';
+import { type ModelMetrics, type OnnxQuantization } from './metrics.js';
+import { ONNX_FILES, checkOnnxFile } from './onnx-files.js';
 
-export const MODEL_JSON_FILE = 'model.json';
-export const METADATA_FILE = 'metadata.json';
+/**
+ * The one owner of a model directory: it writes the directory (weights, model.json, ONNX
+ * copies, training history, metadata.json, the README.md card), verifies every file against
+ * the sizes and sha256 the metadata lists, and records what commands measure in the typed
+ * metadata. Commands and the training code ask it; none of them edits the directory's JSON.
+ */
+
+export { METADATA_FILE, MODEL_JSON_FILE } from './files.js';
 export const MODEL_CARD_FILE = 'README.md';
-/** Where each ONNX copy of the model lives inside its directory. */
-export const ONNX_FILES: Record<OnnxWeightsDtype, string> = { float32: 'model.onnx', int8: 'model.int8.onnx' };
-/** ModelProto.metadata_props keys that tie an ONNX file to the directory it belongs in. */
-export const ONNX_METADATA_KEYS = { labels: 'ser_agent.labels', sourceWeightsSha256: 'ser_agent.source_weights_sha256' } as const;
+/** Per-epoch loss, accuracy and learning rate of the training run, listed in the metadata. */
+export const TRAINING_HISTORY_FILE = 'training-history.json';
 /** tfjs-converter's shard size: small enough for HTTP caches, large enough to be few files. */
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
-
-const RESTORE = 'restore the model directory from its original copy';
-
-/** What the caller knows about a model that its weights cannot say. */
-export interface ModelInfo {
-  name: string;
-  version: string;
-  architecture: string;
-  /** The features' normalisation; absent = `seed`. */
-  frontEnd?: FrontEnd;
-  /** Which 3 s of each file it was trained and is evaluated on; absent = `start`. */
-  clipWindow?: ClipWindow;
-  training: TrainingProvenance;
-  metrics?: Record<string, unknown>;
-}
 
 export interface WriteModelDirOptions {
   /** Largest weight file; the weights are split across as many files as needed. */
@@ -62,8 +63,10 @@ export interface ModelDirContent {
   weightSpecs: tf.io.WeightsManifestEntry[];
   weightData: Uint8Array;
   weightsDtype: WeightsDtype;
-  description: Omit<ModelMetadata, 'format' | 'modelJson' | 'weights'>;
+  description: Omit<ModelMetadata, 'format' | 'modelJson' | 'weights' | 'history'>;
   quantizedFrom?: { weightsSha256: string };
+  /** The training run's per-epoch history, written as training-history.json and listed. */
+  history?: TrainingHistory;
 }
 
 /** A model directory whose every file matched its metadata when it was read. */
@@ -76,65 +79,8 @@ export interface VerifiedModelDir {
   weightData: Uint8Array;
   /** The bytes of every ONNX file the metadata lists, each checked like the weights. */
   onnx: Map<OnnxWeightsDtype, Uint8Array>;
-}
-
-export interface LoadedModel {
-  model: tf.LayersModel;
-  metadata: ModelMetadata;
-}
-
-/**
- * Writes `model` as a model directory: tfjs LayersModel artifacts (model.json plus weight
- * shards), metadata.json with sizes and sha256 of every file, and a README.md model card.
- */
-export async function saveModelDir(
-  model: tf.LayersModel,
-  dir: string,
-  info: ModelInfo,
-  options: WriteModelDirOptions = {},
-): Promise<ModelMetadata> {
-  const tfjs = await import('@tensorflow/tfjs');
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  // A save handler that only captures: the file:// handler exists only in tfjs-node.
-  await model.save(
-    tfjs.io.withSaveHandler((captured) => {
-      artifacts = captured;
-      return Promise.resolve({ modelArtifactsInfo: tfjs.io.getModelArtifactsInfoForJSON(captured) });
-    }),
-  );
-  if (artifacts === undefined || !isJsonObject(artifacts.modelTopology) || artifacts.weightSpecs === undefined) {
-    throw new ModelError(`${dir}: the model did not serialise to a JSON topology with weights; only LayersModels can be saved`);
-  }
-  return writeModelDir(
-    dir,
-    {
-      modelJson: {
-        modelTopology: artifacts.modelTopology,
-        ...(artifacts.format === undefined ? {} : { format: artifacts.format }),
-        ...(artifacts.generatedBy === undefined ? {} : { generatedBy: artifacts.generatedBy }),
-        ...(artifacts.convertedBy == null ? {} : { convertedBy: artifacts.convertedBy }),
-      },
-      weightSpecs: artifacts.weightSpecs,
-      weightData: concatBytes(
-        (Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData ?? new ArrayBuffer(0)]).map(
-          (buffer) => new Uint8Array(buffer),
-        ),
-      ),
-      weightsDtype: 'float32',
-      description: {
-        name: info.name,
-        version: info.version,
-        architecture: info.architecture,
-        labels: [...EMOTIONS],
-        featureParameters: { ...FEATURE_PARAMETERS },
-        ...(info.frontEnd === undefined || info.frontEnd === 'seed' ? {} : { frontEnd: info.frontEnd }),
-        ...(info.clipWindow === undefined || info.clipWindow === 'start' ? {} : { clipWindow: info.clipWindow }),
-        training: info.training,
-        metrics: info.metrics ?? {},
-      },
-    },
-    options,
-  );
+  /** The training history, when the metadata lists one (see trainingHistoryOf for older directories). */
+  history?: TrainingHistory;
 }
 
 /**
@@ -168,6 +114,12 @@ export async function writeModelDir(
     };
     const modelJsonBytes = Buffer.from(JSON.stringify(modelJson));
     await writeFile(path.join(staging, MODEL_JSON_FILE), modelJsonBytes);
+    let history: FileDigest | undefined;
+    if (content.history !== undefined) {
+      const historyBytes = Buffer.from(`${JSON.stringify(content.history, null, 2)}\n`);
+      await writeFile(path.join(staging, TRAINING_HISTORY_FILE), historyBytes);
+      history = digestOf(TRAINING_HISTORY_FILE, historyBytes);
+    }
     const metadata: ModelMetadata = {
       format: METADATA_FORMAT,
       ...content.description,
@@ -179,6 +131,7 @@ export async function writeModelDir(
         sha256: sha256Hex(shards),
         ...(content.quantizedFrom === undefined ? {} : { quantizedFrom: content.quantizedFrom }),
       },
+      ...(history === undefined ? {} : { history }),
     };
     await writeDescription(staging, metadata);
     if (options.overwrite === true) await rm(target, { recursive: true, force: true });
@@ -229,65 +182,90 @@ export async function verifyModelDir(dir: string): Promise<VerifiedModelDir> {
   checkFeatureParameters(metadata, root);
   const onnx = new Map<OnnxWeightsDtype, Uint8Array>();
   for (const record of metadata.onnx ?? []) onnx.set(record.dtype, checkOnnxFile(root, metadata, record, await readVerified(root, record)));
-  return { dir: root, metadata, modelJson, weightSpecs, weightData, onnx };
+  const history =
+    metadata.history === undefined
+      ? undefined
+      : parseHistory(await readVerified(root, metadata.history), path.join(root, metadata.history.path), RESTORE);
+  return { dir: root, metadata, modelJson, weightSpecs, weightData, onnx, ...(history === undefined ? {} : { history }) };
 }
 
-/** Verifies a model directory (see verifyModelDir), then builds the model it holds. */
-export async function loadModelDir(dir: string): Promise<LoadedModel> {
-  const verified = await verifyModelDir(dir);
-  return { model: await buildLayersModel(verified), metadata: verified.metadata };
-}
-
-/** The TensorFlow.js model of an already verified directory, checked to map features to labels. */
-export async function buildLayersModel(verified: VerifiedModelDir): Promise<tf.LayersModel> {
-  const modelJsonFile = path.join(verified.dir, verified.metadata.modelJson.path);
-  const weightBuffer = verified.weightData.slice().buffer;
-  const tfjs = await import('@tensorflow/tfjs');
-  let model: tf.LayersModel;
-  try {
-    const artifacts = await tfjs.io.getModelArtifactsForJSON(verified.modelJson, () =>
-      Promise.resolve([verified.weightSpecs, weightBuffer]),
-    );
-    model = await tfjs.loadLayersModel(tfjs.io.fromMemory(artifacts));
-  } catch (error) {
-    throw new ModelError(
-      `${modelJsonFile}: TensorFlow.js cannot build the model (${describeError(error)}); ${RESTORE}, or re-export the model`,
-      { cause: error },
-    );
-  }
-  const expectedInput = [null, N_FRAMES, N_FEATURES];
-  const expectedOutput = [null, verified.metadata.labels.length];
-  const input = model.inputs[0]?.shape;
-  const output = model.outputs[0]?.shape;
-  if (
-    model.inputs.length !== 1 ||
-    model.outputs.length !== 1 ||
-    JSON.stringify(input) !== JSON.stringify(expectedInput) ||
-    JSON.stringify(output) !== JSON.stringify(expectedOutput)
-  ) {
-    model.dispose();
-    throw new ModelError(
-      `${modelJsonFile}: the model maps ${JSON.stringify(input)} to ${JSON.stringify(output)}, but ser-agent feeds ` +
-        `${JSON.stringify(expectedInput)} and reads ${JSON.stringify(expectedOutput)}; use a model built for these features and labels`,
-    );
-  }
-  return model;
+/** The training history of the model directory `dir` (see trainingHistoryOf). */
+export async function readTrainingHistory(dir: string): Promise<TrainingHistory | undefined> {
+  return trainingHistoryOf(await verifyModelDir(dir));
 }
 
 /**
- * Records evaluation results (and a fitted softmax temperature, see src/model/runtime/calibration.ts)
- * in a verified model directory's metadata and card. The weights and their hashes are
- * unchanged, so the model keeps its identity.
+ * The training history of a verified model directory, checked against the metadata that lists
+ * it; or, in a directory written before the history was listed (the shipped model's), the
+ * unlisted file as it is. Undefined when the model has none (models trained elsewhere).
+ */
+export async function trainingHistoryOf(verified: VerifiedModelDir): Promise<TrainingHistory | undefined> {
+  if (verified.history !== undefined) return verified.history;
+  const file = path.join(verified.dir, TRAINING_HISTORY_FILE);
+  const bytes = await readOptional(file);
+  return bytes === undefined ? undefined : parseHistory(bytes, file, 'restore it or delete it');
+}
+
+/**
+ * Records what a command measured in a verified model directory's metadata and card: each
+ * section given replaces the one of that name, the others stay as recorded. With them, a
+ * fitted softmax temperature (see src/model/runtime/calibration.ts) or class biases. The
+ * weights and their hashes are unchanged, so the model keeps its identity.
  */
 export async function recordModelMetrics(
   dir: string,
-  metrics: Record<string, unknown>,
+  sections: ModelMetrics,
   calibration: { temperature?: number; classBias?: number[] } = {},
 ): Promise<ModelMetadata> {
   const verified = await verifyModelDir(dir);
-  const metadata: ModelMetadata = { ...verified.metadata, metrics, ...calibration };
+  const metadata: ModelMetadata = { ...verified.metadata, metrics: { ...verified.metadata.metrics, ...sections }, ...calibration };
   await writeDescription(verified.dir, metadata);
   return metadata;
+}
+
+/**
+ * Copies a verified model directory to `to` (which must not exist or be empty), through a
+ * staging directory renamed into place, then records `sections` and `calibration` in the
+ * copy as recordModelMetrics does. The copy lists the training history even where the
+ * source did not yet.
+ */
+export async function copyModelDir(
+  from: string,
+  to: string,
+  sections: ModelMetrics,
+  calibration: { temperature?: number; classBias?: number[] } = {},
+): Promise<ModelMetadata> {
+  const source = await verifyModelDir(from);
+  const history = await trainingHistoryOf(source);
+  const target = path.resolve(to);
+  await refuseExisting(target, false);
+  await mkdir(path.dirname(target), { recursive: true });
+  const staging = await mkdtemp(path.join(path.dirname(target), `.${path.basename(target)}.partial-`));
+  try {
+    await cp(source.dir, staging, { recursive: true, force: true });
+    let historyRecord = source.metadata.history;
+    if (historyRecord === undefined && history !== undefined) {
+      const bytes = Buffer.from(`${JSON.stringify(history, null, 2)}\n`);
+      await writeFile(path.join(staging, TRAINING_HISTORY_FILE), bytes);
+      historyRecord = digestOf(TRAINING_HISTORY_FILE, bytes);
+    }
+    const metadata: ModelMetadata = {
+      ...source.metadata,
+      metrics: { ...source.metadata.metrics, ...sections },
+      ...calibration,
+      ...(historyRecord === undefined ? {} : { history: historyRecord }),
+    };
+    await writeDescription(staging, metadata);
+    // Checked as any loader will check it before it takes the name: a source file changed
+    // since it was verified cannot slip into the copy.
+    await verifyModelDir(staging);
+    await rm(target, { recursive: true, force: true });
+    await rename(staging, target);
+    return metadata;
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 /** An ONNX file to add to a model directory, made from that directory's own weights. */
@@ -295,7 +273,7 @@ export interface OnnxFileContent {
   dtype: OnnxWeightsDtype;
   bytes: Uint8Array;
   opset: number;
-  quantization?: Record<string, unknown>;
+  quantization?: OnnxQuantization;
 }
 
 /**
@@ -314,9 +292,7 @@ export async function addOnnxFile(dir: string, content: OnnxFileContent): Promis
     ...(content.quantization === undefined ? {} : { quantization: content.quantization }),
   };
   checkOnnxFile(verified.dir, verified.metadata, record, content.bytes);
-  const partial = path.join(verified.dir, `.${file}.partial`);
-  await writeFile(partial, content.bytes);
-  await rename(partial, path.join(verified.dir, file));
+  await writeAtomically(verified.dir, file, content.bytes);
   const others = (verified.metadata.onnx ?? []).filter((existing) => existing.dtype !== content.dtype);
   const onnx = [...others, record].sort((a, b) => a.dtype.localeCompare(b.dtype));
   await writeDescription(verified.dir, { ...verified.metadata, onnx });
@@ -327,7 +303,7 @@ export async function addOnnxFile(dir: string, content: OnnxFileContent): Promis
 export async function recordOnnxQuantization(
   dir: string,
   dtype: OnnxWeightsDtype,
-  quantization: Record<string, unknown>,
+  quantization: OnnxQuantization,
 ): Promise<ModelMetadata> {
   const verified = await verifyModelDir(dir);
   const records = verified.metadata.onnx ?? [];
@@ -340,119 +316,23 @@ export async function recordOnnxQuantization(
   return metadata;
 }
 
-/**
- * Both formats must describe the same model: the ONNX file names the labels and the tfjs
- * weights it was exported from, and both must be this directory's.
- */
-function checkOnnxFile(dir: string, metadata: ModelMetadata, record: OnnxFileRecord, bytes: Uint8Array): Uint8Array {
-  const file = path.join(dir, record.path);
-  const reexport = `re-export it with \`ser-agent ${record.dtype === 'int8' ? 'quantize --format onnx --dtype int8' : 'export-onnx'} --model ${dir}\``;
-  if (record.sourceWeightsSha256 !== metadata.weights.sha256) {
-    throw new ModelError(
-      `${file} was exported from weights ${record.sourceWeightsSha256}, but this model's weights are ${metadata.weights.sha256}; ${reexport}`,
-    );
-  }
-  let embedded: Record<string, string>;
-  try {
-    embedded = readOnnxMetadata(bytes);
-  } catch (error) {
-    throw new ModelError(`${file} is not an ONNX model (${describeError(error)}); ${reexport}`, { cause: error });
-  }
-  const labels = JSON.stringify(metadata.labels);
-  if (embedded[ONNX_METADATA_KEYS.labels] !== labels || embedded[ONNX_METADATA_KEYS.sourceWeightsSha256] !== metadata.weights.sha256) {
-    throw new ModelError(
-      `${file} says it has labels ${embedded[ONNX_METADATA_KEYS.labels] ?? 'missing'} and source weights ` +
-        `${embedded[ONNX_METADATA_KEYS.sourceWeightsSha256] ?? 'missing'}; ${METADATA_FILE} says ${labels} and ${metadata.weights.sha256}; ${reexport}`,
-    );
-  }
-  return bytes;
-}
-
 /** metadata.json and README.md, each written beside its final name and renamed into place. */
 async function writeDescription(dir: string, metadata: ModelMetadata): Promise<void> {
-  const files: Array<[string, string]> = [
-    [METADATA_FILE, `${JSON.stringify(metadata, null, 2)}\n`],
-    [MODEL_CARD_FILE, renderModelCard(metadata)],
-  ];
-  for (const [file, text] of files) {
-    const partial = path.join(dir, `.${file}.partial`);
-    await writeFile(partial, text);
-    await rename(partial, path.join(dir, file));
-  }
+  await writeAtomically(dir, METADATA_FILE, `${JSON.stringify(metadata, null, 2)}\n`);
+  await writeAtomically(dir, MODEL_CARD_FILE, renderModelCard(metadata));
 }
 
-async function refuseExisting(target: string, overwrite: boolean): Promise<void> {
-  let entries: string[];
-  try {
-    entries = await readdir(target);
-  } catch (error) {
-    if (isErrnoCode(error, 'ENOENT')) return;
-    throw new ModelError(`${target}: cannot write a model here (${describeError(error)}); choose another output directory`, {
-      cause: error,
-    });
-  }
-  if (entries.length > 0 && !overwrite) {
-    throw new ModelError(
-      `${target} already exists and is not empty; choose a new output directory or allow overwriting it`,
-    );
-  }
-}
+const HISTORY_FIELDS = ['epoch', 'loss', 'accuracy', 'valLoss', 'valAccuracy', 'learningRate'] as const;
 
-async function requireDirectory(dir: string): Promise<void> {
-  try {
-    if ((await stat(dir)).isDirectory()) return;
-  } catch (error) {
-    if (!isErrnoCode(error, 'ENOENT')) {
-      throw new ModelError(`model directory ${dir} cannot be read (${describeError(error)}); check its permissions`, { cause: error });
-    }
-    throw new ModelError(
-      `model directory ${dir} does not exist; pass a directory containing ${MODEL_JSON_FILE} and ${METADATA_FILE}`,
-    );
+function parseHistory(bytes: Buffer, file: string, fix: string): TrainingHistory {
+  const history = parseJson(bytes, file, fix);
+  if (
+    !Array.isArray(history) ||
+    !history.every((entry) => isJsonObject(entry) && HISTORY_FIELDS.every((field) => Number.isFinite(entry[field])))
+  ) {
+    throw new ModelError(`${file} should be a list of epochs with ${HISTORY_FIELDS.join(', ')} numbers; ${fix}`);
   }
-  throw new ModelError(`model directory ${dir} is a file; pass the directory containing ${MODEL_JSON_FILE} and ${METADATA_FILE}`);
-}
-
-async function readRequired(file: string, whenMissing: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (error) {
-    if (isErrnoCode(error, 'ENOENT')) throw new ModelError(`${file} is missing: ${whenMissing}`);
-    throw new ModelError(`${file} cannot be read (${describeError(error)}); check its permissions`, { cause: error });
-  }
-}
-
-/** A file of the model directory, refused unless its size and sha256 match the metadata. */
-async function readVerified(dir: string, expected: FileDigest): Promise<Buffer> {
-  if (!isBareFileName(expected.path)) {
-    throw new ModelError(
-      `${path.join(dir, METADATA_FILE)}: file "${expected.path}" is not a plain file name inside the model directory; ${RESTORE}`,
-    );
-  }
-  const file = path.join(dir, expected.path);
-  const bytes = await readRequired(file, `expected ${expected.bytes} bytes; ${RESTORE}`);
-  if (bytes.byteLength < expected.bytes) {
-    throw new ModelError(`${file} is truncated: ${bytes.byteLength} of ${expected.bytes} bytes; ${RESTORE}`);
-  }
-  if (bytes.byteLength > expected.bytes) {
-    throw new ModelError(
-      `${file} has ${bytes.byteLength} bytes, ${expected.bytes} were recorded: modified or corrupted; ${RESTORE}`,
-    );
-  }
-  const actual = sha256Hex([bytes]);
-  if (actual !== expected.sha256) {
-    throw new ModelError(
-      `${file} has sha256 ${actual}, ${expected.sha256} was recorded: modified or corrupted; ${RESTORE}`,
-    );
-  }
-  return bytes;
-}
-
-function parseJson(bytes: Buffer, file: string): unknown {
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch (error) {
-    throw new ModelError(`${file} is not valid JSON (${describeError(error)}); ${RESTORE}`, { cause: error });
-  }
+  return history as TrainingHistory;
 }
 
 function parseModelJson(json: unknown, file: string): tf.io.ModelJSON {
@@ -516,37 +396,4 @@ function splitIntoShards(data: Uint8Array, shardBytes: number): Uint8Array[] {
   }
   // A model without weights still gets one (empty) file, so the manifest is never pathless.
   return shards.length > 0 ? shards : [data];
-}
-
-function digestOf(file: string, bytes: Uint8Array): FileDigest {
-  return { path: file, bytes: bytes.byteLength, sha256: sha256Hex([bytes]) };
-}
-
-function sha256Hex(parts: readonly Uint8Array[]): string {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part);
-  return hash.digest('hex');
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const total = parts.reduce((sum, part) => sum + part.byteLength, 0);
-  const joined = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.byteLength;
-  }
-  return joined;
-}
-
-function isBareFileName(name: string): boolean {
-  return name !== '' && name !== '.' && name !== '..' && !/[/\\]/.test(name);
-}
-
-function isJsonObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof ArrayBuffer);
-}
-
-function isErrnoCode(error: unknown, code: string): boolean {
-  return (error as NodeJS.ErrnoException | null)?.code === code;
 }

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../../errors.js';
-import { verifyModelDir, writeModelDir, type WriteModelDirOptions } from '../artifact/store.js';
+import { type ModelMetrics } from '../artifact/metrics.js';
+import { trainingHistoryOf, verifyModelDir, writeModelDir, type WriteModelDirOptions } from '../artifact/store.js';
 import { encodeAffineUint8, encodeFloat16 } from './weight-codecs.js';
 
 export type QuantizationDtype = 'uint8' | 'float16';
@@ -10,7 +11,7 @@ export interface QuantizeOptions extends WriteModelDirOptions {
    * Evaluation of the quantized model, if the caller has one. The source's metrics are not
    * carried over: they were measured on different weights.
    */
-  metrics?: Record<string, unknown>;
+  metrics?: ModelMetrics;
 }
 
 export interface QuantizationSummary {
@@ -79,6 +80,7 @@ export async function quantizeModelDir(
 
   const { name, version, architecture, labels, featureParameters, frontEnd, clipWindow, training, temperature, weights: sourceWeights } =
     source.metadata;
+  const history = await trainingHistoryOf(source);
   const metadata = await writeModelDir(
     outDir,
     {
@@ -102,6 +104,8 @@ export async function quantizeModelDir(
         ...(temperature === undefined ? {} : { temperature }),
       },
       quantizedFrom: { weightsSha256: sourceWeights.sha256 },
+      // The same training run: its learning curves go with the copy.
+      ...(history === undefined ? {} : { history }),
     },
     options,
   );

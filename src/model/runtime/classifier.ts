@@ -12,7 +12,8 @@ import {
 } from './backend.js';
 import type { ModelMetadata, OnnxWeightsDtype } from '../artifact/metadata.js';
 import { type InferenceEngine } from './inference-engine.js';
-import { ONNX_FILES, verifyModelDir, type VerifiedModelDir } from '../artifact/store.js';
+import { ONNX_FILES } from '../artifact/onnx-files.js';
+import { verifyModelDir, type VerifiedModelDir } from '../artifact/store.js';
 import { OnnxEngine } from './onnx-engine.js';
 
 /** Values in one clip's feature matrix: N_FRAMES rows of N_FEATURES, row-major. */

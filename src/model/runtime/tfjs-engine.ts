@@ -3,7 +3,8 @@ import { N_FEATURES, N_FRAMES } from '../../dsp/constants.js';
 import { describeError } from '../../errors.js';
 import type { BackendAttempt, BackendName } from './backend.js';
 import { type InferenceEngine } from './inference-engine.js';
-import { buildLayersModel, type VerifiedModelDir } from '../artifact/store.js';
+import { type VerifiedModelDir } from '../artifact/store.js';
+import { buildLayersModel } from '../artifact/tfjs-model.js';
 
 /**
  * TensorFlow.js as an inference engine: activating its backends (tfjs-node, wasm, cpu) and

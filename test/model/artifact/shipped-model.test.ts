@@ -1,9 +1,12 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EMOTIONS } from '../../../src/labels.js';
 import { type ClassificationMetrics } from '../../../src/training/metrics.js';
-import { ONNX_FILES, verifyModelDir } from '../../../src/model/artifact/store.js';
+import { ONNX_FILES } from '../../../src/model/artifact/onnx-files.js';
+import { renderModelCard } from '../../../src/model/artifact/card.js';
+import { parseModelMetadata } from '../../../src/model/artifact/metadata.js';
+import { readTrainingHistory, verifyModelDir } from '../../../src/model/artifact/store.js';
 import { runSerAgent, REPO_ROOT } from '../../helpers/cli.js';
 import { DATASETS_DIR } from '../../helpers/golden.js';
 import { scratchDir } from '../seed-model-fixture.js';
@@ -35,12 +38,21 @@ describe('the shipped model (models/ser-cnn-lstm)', () => {
     expect(metadata.weights.quantizedFrom?.weightsSha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('reads in this build as it was written: metadata.json and its card come back byte for byte, the unlisted history is read', async () => {
+    // What the store writes back when it records anything in a directory of this format: a
+    // section it did not touch, or a field this build reads differently, would show here.
+    const text = await readFile(path.join(SHIPPED, 'metadata.json'), 'utf8');
+    const metadata = parseModelMetadata(JSON.parse(text), 'metadata.json');
+    expect(`${JSON.stringify(metadata, null, 2)}\n`).toBe(text);
+    expect(renderModelCard(metadata)).toBe(await readFile(path.join(SHIPPED, 'README.md'), 'utf8'));
+    expect(metadata.history).toBeUndefined();
+    expect((await readTrainingHistory(SHIPPED))?.length).toBe(metadata.training['epochs']);
+  });
+
   it('re-evaluated on the held-out test files of the corpora in ../shared, reproduces what its card reports for them', async () => {
     const { metadata } = await verifyModelDir(SHIPPED);
-    const recorded = metadata.metrics['testByCorpus'] as Record<string, ClassificationMetrics>;
-    const int8ByCorpus = metadata.onnx?.find((record) => record.dtype === 'int8')?.quantization?.['int8AccuracyByCorpus'] as
-      | Record<string, number>
-      | undefined;
+    const recorded = metadata.metrics.testByCorpus ?? {};
+    const int8ByCorpus = metadata.onnx?.find((record) => record.dtype === 'int8')?.quantization?.int8AccuracyByCorpus;
     const work = await scratchDir();
     const data = ['--data', path.join(DATASETS_DIR, 'ravdess'), '--data', path.join(DATASETS_DIR, 'tess')];
     try {

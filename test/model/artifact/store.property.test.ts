@@ -6,7 +6,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelError } from '../../../src/errors.js';
-import { loadModelDir, verifyModelDir } from '../../../src/model/artifact/store.js';
+import { verifyModelDir } from '../../../src/model/artifact/store.js';
+import { loadModelDir } from '../../../src/model/artifact/tfjs-model.js';
 import { REPO_ROOT } from '../../helpers/cli.js';
 import { useWasm } from '../seed-model-fixture.js';
 

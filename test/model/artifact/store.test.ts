@@ -8,7 +8,8 @@ import { ModelError } from '../../../src/errors.js';
 import { EMOTIONS } from '../../../src/labels.js';
 import { buildSeedModel } from '../../../src/model/architecture.js';
 import type { ModelMetadata } from '../../../src/model/artifact/metadata.js';
-import { loadModelDir, recordModelMetrics, saveModelDir, verifyModelDir } from '../../../src/model/artifact/store.js';
+import { copyModelDir, readTrainingHistory, recordModelMetrics, verifyModelDir } from '../../../src/model/artifact/store.js';
+import { loadModelDir, saveModelDir } from '../../../src/model/artifact/tfjs-model.js';
 import { TEST_INFO, TEST_TRAINING, randomFeatures, scratchDir, serveDirectory, useWasm } from '../seed-model-fixture.js';
 
 const SEED_WEIGHT_BYTES = 459_335 * 4;
@@ -127,11 +128,12 @@ describe('loading', () => {
 
   it('recordModelMetrics updates metadata and card but keeps the weights identity', async () => {
     const dir = await copyOfModel('metrics');
-    const metadata = await recordModelMetrics(dir, { accuracy: 0.5, uar: 0.25 });
-    expect(metadata.metrics).toEqual({ accuracy: 0.5, uar: 0.25 });
+    const summary = { 'all test files': { files: 8, accuracy: 0.5, uar: 0.25, macroF1: 0.2 } };
+    const metadata = await recordModelMetrics(dir, { summary });
+    expect(metadata.metrics).toEqual({ summary });
     expect(metadata.weights).toEqual(saved.weights);
-    expect((await verifyModelDir(dir)).metadata.metrics).toEqual({ accuracy: 0.5, uar: 0.25 });
-    expect(await readFile(path.join(dir, 'README.md'), 'utf8')).toContain('| accuracy | 0.5000 |');
+    expect((await verifyModelDir(dir)).metadata.metrics).toEqual({ summary });
+    expect(await readFile(path.join(dir, 'README.md'), 'utf8')).toContain('| all test files | 8 | 0.5000 | 0.2500 | 0.2000 |');
   });
 
   it('refuses a model whose input or output shape does not fit the features and labels', async () => {
@@ -250,5 +252,106 @@ describe('verifyModelDir refuses a damaged or foreign model directory', () => {
       (json['modelJson'] as Record<string, unknown>)['path'] = '../seed/model.json';
     });
     expect((await refusal(dir)).message).toMatch(/file "\.\.\/seed\/model\.json" is not a plain file name/);
+  });
+});
+
+describe('the store', () => {
+  const HISTORY = [
+    { epoch: 1, loss: 1.9, accuracy: 0.2, valLoss: 1.8, valAccuracy: 0.25, learningRate: 0.001, seconds: 12 },
+    { epoch: 2, loss: 1.6, accuracy: 0.35, valLoss: 1.7, valAccuracy: 0.3, learningRate: 0.001, seconds: 11 },
+  ];
+  let withHistory: string;
+
+  beforeAll(async () => {
+    withHistory = path.join(scratch.dir, 'with-history');
+    await saveModelDir(original, withHistory, { ...TEST_INFO, history: HISTORY });
+  });
+
+  it('lists the training history in the metadata and reads it back verified', async () => {
+    const { metadata } = await verifyModelDir(withHistory);
+    const bytes = await readFile(path.join(withHistory, 'training-history.json'));
+    expect(metadata.history).toEqual({ path: 'training-history.json', bytes: bytes.byteLength, sha256: sha256(bytes) });
+    expect(await readTrainingHistory(withHistory)).toEqual(HISTORY);
+  });
+
+  it('refuses a listed history that was edited, naming the file', async () => {
+    const dir = path.join(scratch.dir, 'edited-history');
+    await cp(withHistory, dir, { recursive: true });
+    const file = path.join(dir, 'training-history.json');
+    await writeFile(file, (await readFile(file, 'utf8')).replace('"epoch": 2', '"epoch": 3'));
+    await expect(verifyModelDir(dir)).rejects.toThrow(/training-history\.json has sha256 [0-9a-f]{64}, [0-9a-f]{64} was recorded/);
+  });
+
+  it('reads the unlisted history of a directory written before the history was listed, and none where there is none', async () => {
+    const dir = await copyOfModel('unlisted-history');
+    expect(await readTrainingHistory(dir)).toBeUndefined();
+    await writeFile(path.join(dir, 'training-history.json'), JSON.stringify(HISTORY));
+    expect(await readTrainingHistory(dir)).toEqual(HISTORY);
+    await writeFile(path.join(dir, 'training-history.json'), '[{"epoch": 1}]');
+    await expect(readTrainingHistory(dir)).rejects.toThrow(/training-history\.json should be a list of epochs .*; restore it or delete it/);
+  });
+
+  it('merges each recorded section into those already recorded, in their order', async () => {
+    const dir = await copyOfModel('merged-sections');
+    const summary = { 'all test files': { files: 8, accuracy: 0.5, uar: 0.25, macroF1: 0.2 } };
+    await recordModelMetrics(dir, { summary });
+    const quantization = {
+      command: 'quantize',
+      dtype: 'uint8',
+      testFiles: 8,
+      topOneAgreementWithFloat: 1,
+      floatAccuracy: 0.5,
+      quantizedAccuracy: 0.5,
+      sizeRatio: 4,
+    };
+    await recordModelMetrics(dir, { quantization });
+    const later = { 'all test files': { files: 9, accuracy: 0.6, uar: 0.3, macroF1: 0.25 } };
+    const { metrics } = (await verifyModelDir(dir)).metadata;
+    expect(metrics).toEqual({ summary, quantization });
+    await recordModelMetrics(dir, { summary: later });
+    expect(Object.entries((await verifyModelDir(dir)).metadata.metrics)).toEqual([
+      ['summary', later],
+      ['quantization', quantization],
+    ]);
+  });
+
+  it('refuses a known metrics section that is not an object, naming it', async () => {
+    const dir = await copyOfModel('bad-section');
+    await editJson(path.join(dir, 'metadata.json'), (json) => {
+      json['metrics'] = { calibration: 1.5 };
+    });
+    await expect(verifyModelDir(dir)).rejects.toThrow(/field "metrics\.calibration" should be an object but is 1\.5/);
+  });
+
+  it('keeps metrics sections it does not know through a merge, as a directory of another build may hold them', async () => {
+    const dir = await copyOfModel('unknown-section');
+    await editJson(path.join(dir, 'metadata.json'), (json) => {
+      json['metrics'] = { fromNewerBuild: { score: 1 } };
+    });
+    const summary = { 'all test files': { files: 8, accuracy: 0.5, uar: 0.25, macroF1: 0.2 } };
+    await recordModelMetrics(dir, { summary });
+    expect((await verifyModelDir(dir)).metadata.metrics).toEqual({ fromNewerBuild: { score: 1 }, summary });
+  });
+
+  it('copies a directory with the sections and calibration given, listing a history the source kept unlisted', async () => {
+    const source = await copyOfModel('copy-source');
+    await writeFile(path.join(source, 'training-history.json'), JSON.stringify(HISTORY));
+    const copy = path.join(scratch.dir, 'copy-target');
+    const summary = { 'all test files': { files: 8, accuracy: 0.5, uar: 0.25, macroF1: 0.2 } };
+    const metadata = await copyModelDir(source, copy, { summary }, { temperature: 2 });
+    const verified = await verifyModelDir(copy);
+    expect(verified.metadata).toEqual(metadata);
+    expect(verified.metadata).toMatchObject({ temperature: 2, metrics: { summary }, weights: saved.weights });
+    expect(verified.history).toEqual(HISTORY);
+    expect((await verifyModelDir(source)).metadata).toEqual(saved);
+    await expect(copyModelDir(source, copy, {})).rejects.toThrow(/copy-target already exists and is not empty/);
+  });
+
+  it('refuses to copy a damaged directory and leaves nothing behind', async () => {
+    const source = await copyOfModel('damaged-source');
+    await truncate(path.join(source, 'group1-shard2of2.bin'), 10);
+    const copy = path.join(scratch.dir, 'never-written');
+    await expect(copyModelDir(source, copy, {})).rejects.toThrow(/group1-shard2of2\.bin is truncated/);
+    expect((await readdir(scratch.dir)).filter((name) => name.includes('never-written'))).toEqual([]);
   });
 });

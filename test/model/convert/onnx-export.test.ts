@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { N_FEATURES, N_FRAMES } from '../../../src/dsp/constants.js';
 import { EMOTIONS } from '../../../src/labels.js';
 import { buildModel } from '../../../src/model/architecture.js';
-import { loadModelDir } from '../../../src/model/artifact/store.js';
+import { loadModelDir } from '../../../src/model/artifact/tfjs-model.js';
 import { exportLayersModel } from '../../../src/model/convert/onnx/export.js';
 import { FLOAT_OPS } from '../../../src/model/convert/onnx/float-ops.js';
 import { INT8_OPS, WEIGHT_ZERO_POINT } from '../../../src/model/convert/onnx/int8-ops.js';

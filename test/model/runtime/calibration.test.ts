@@ -207,7 +207,7 @@ describe('temperature in a model directory', () => {
     const before = raw.classifyBatch(features);
     raw.dispose();
 
-    const metadata = await recordModelMetrics(modelDir, { calibration: { temperature: 3 } }, { temperature: 3 });
+    const metadata = await recordModelMetrics(modelDir, {}, { temperature: 3 });
     expect(metadata.temperature).toBe(3);
     expect((await verifyModelDir(modelDir)).metadata.temperature).toBe(3);
     const scaled = await EmotionClassifier.load(modelDir);

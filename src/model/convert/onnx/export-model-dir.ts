@@ -1,4 +1,6 @@
-import { loadModelDir, addOnnxFile, ONNX_METADATA_KEYS } from '../../artifact/store.js';
+import { ONNX_METADATA_KEYS } from '../../artifact/onnx-files.js';
+import { addOnnxFile } from '../../artifact/store.js';
+import { loadModelDir } from '../../artifact/tfjs-model.js';
 import type { OnnxFileRecord, OnnxWeightsDtype } from '../../artifact/metadata.js';
 import { exportLayersModel, ONNX_OPSET } from './export.js';
 import { FLOAT_OPS } from './float-ops.js';
@@ -20,7 +22,6 @@ export async function exportOnnxToModelDir(
   dir: string,
   dtype: OnnxWeightsDtype,
   producerVersion: string,
-  quantization?: Record<string, unknown>,
 ): Promise<OnnxExport> {
   const { model, metadata } = await loadModelDir(dir);
   let bytes: Uint8Array;
@@ -37,6 +38,6 @@ export async function exportOnnxToModelDir(
   } finally {
     model.dispose();
   }
-  const record = await addOnnxFile(dir, { dtype, bytes, opset: ONNX_OPSET, ...(quantization === undefined ? {} : { quantization }) });
+  const record = await addOnnxFile(dir, { dtype, bytes, opset: ONNX_OPSET });
   return { record, tfjsWeightBytes: metadata.weights.bytes };
 }
