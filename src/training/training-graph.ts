@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../errors.js';
+import { readLayerConfig, type Activation, type LayerOf } from '../model/layer-config.js';
 
 /**
  * Inference reproduces `model.predict`; training uses batch statistics for BatchNorm (and
@@ -104,36 +105,28 @@ function shapeFits(actual: readonly number[], expected: readonly (number | null)
 }
 
 function compileLayer(layer: tf.layers.Layer, index: number, isLast: boolean, layerCount: number): MergeStage {
-  const config = layer.getConfig();
-  switch (layer.getClassName()) {
+  const spec = readLayerConfig(layer);
+  switch (spec.type) {
     case 'Conv1D':
-      return single(layer, conv1dStage(layer, config));
+      return single(layer, conv1dStage(layer, spec));
     case 'BatchNormalization':
-      return single(layer, batchNormStage(layer, config));
+      return single(layer, batchNormStage(layer, spec));
     case 'MaxPooling1D':
-      return single(layer, maxPool1dStage(layer, config));
+      return single(layer, maxPool1dStage(spec));
     case 'Dropout':
-      return single(layer, dropoutStage(layer, config, index, layerCount));
+      return single(layer, dropoutStage(spec, index, layerCount));
     case 'LSTM':
-      return single(layer, lstmStage(layer, config));
+      return single(layer, lstmStage(layer, spec));
     case 'Dense':
-      return single(layer, denseStage(layer, config, isLast));
+      return single(layer, denseStage(layer, spec, isLast));
     case 'Flatten':
       return single(layer, (x) => tf.reshape(x, [x.shape[0], -1]));
     case 'Softmax':
-      return single(layer, softmaxStage(layer, config));
+      return single(layer, softmaxStage(spec));
     case 'Dot':
-      return dotStage(layer, config);
-    default:
-      throw new ModelError(
-        `layer ${layer.name} is a ${layer.getClassName()}, which the training graph does not ` +
-          'implement; use Conv1D, BatchNormalization, MaxPooling1D, Dropout, LSTM, Dense, Flatten, ' +
-          'Softmax and Dot layers',
-      );
+      return dotStage(layer);
   }
 }
-
-type LayerConfig = ReturnType<tf.layers.Layer['getConfig']>;
 
 /**
  * a @ b for rank-2 tensors, with a gradient built from untransposed matMuls and explicit
@@ -158,7 +151,7 @@ function affine(
   x: tf.Tensor,
   kernel: tf.Tensor,
   bias: tf.Tensor | undefined,
-  activation: Activation,
+  activation: StageActivation,
 ): tf.Tensor2D {
   let output: tf.Tensor2D = matMulWithFastGradient(x, kernel);
   if (bias !== undefined) output = tf.add<tf.Tensor2D>(output, bias);
@@ -166,14 +159,12 @@ function affine(
   return activation === 'tanh' ? tf.tanh(output) : output;
 }
 
-function conv1dStage(layer: tf.layers.Layer, config: LayerConfig): Stage {
+function conv1dStage(layer: tf.layers.Layer, spec: LayerOf<'Conv1D'>): Stage {
   const kernel = weightOf(layer, 'kernel');
   const bias = optionalWeightOf(layer, 'bias');
   const [kernelSize, inChannels, filters] = kernel.shape as [number, number, number];
-  requireConfig(layer, 'padding', config['padding'], ['same']);
-  requireConfig(layer, 'strides', singleValue(config['strides']), [1]);
-  requireConfig(layer, 'dilationRate', singleValue(config['dilationRate']), [1]);
-  const activation = supportedActivation(layer, config['activation']);
+  requireSupported(spec.name, 'padding', spec.padding, ['same']);
+  const activation = supportedActivation(spec.name, spec.activation);
   // TensorFlow's 'same' padding puts the odd extra frame on the right: (k - 1) // 2 on the left.
   const padLeft = Math.floor((kernelSize - 1) / 2);
   const padRight = kernelSize - 1 - padLeft;
@@ -196,14 +187,11 @@ function conv1dStage(layer: tf.layers.Layer, config: LayerConfig): Stage {
   };
 }
 
-function batchNormStage(layer: tf.layers.Layer, config: LayerConfig): Stage {
-  requireConfig(layer, 'axis', config['axis'], [-1]);
+function batchNormStage(layer: tf.layers.Layer, { momentum, epsilon }: LayerOf<'BatchNormalization'>): Stage {
   const gamma = optionalWeightOf(layer, 'gamma');
   const beta = optionalWeightOf(layer, 'beta');
   const movingMean = weightOf(layer, 'moving_mean');
   const movingVariance = weightOf(layer, 'moving_variance');
-  const momentum = numberConfig(layer, 'momentum', config['momentum']);
-  const epsilon = numberConfig(layer, 'epsilon', config['epsilon']);
 
   return (x, mode) => {
     let mean: tf.Tensor = movingMean;
@@ -228,20 +216,14 @@ function batchNormStage(layer: tf.layers.Layer, config: LayerConfig): Stage {
   };
 }
 
-function maxPool1dStage(layer: tf.layers.Layer, config: LayerConfig): Stage {
-  const poolSize = singleValue(config['poolSize']);
-  const stride = singleValue(config['strides']) ?? poolSize;
-  requireConfig(layer, 'padding', config['padding'], ['valid']);
-  if (typeof poolSize !== 'number' || typeof stride !== 'number') {
-    throw new ModelError(`layer ${layer.name} has no numeric poolSize/strides in its config; rebuild the model`);
-  }
+function maxPool1dStage({ name, poolSize, strides: stride }: LayerOf<'MaxPooling1D'>): Stage {
   // Not tf.maxPool: the wasm MaxPoolGrad kernel (tfjs 4.22) drops some gradients, measured
   // against the cpu backend. Instead, split each window's positions apart and fold them with
   // tf.maximum, whose gradient goes to the first of tied maxima, as TensorFlow's MaxPool does
   // (ties are common right after a ReLU).
   if (stride !== poolSize) {
     throw new ModelError(
-      `layer ${layer.name} pools ${poolSize} frames with stride ${stride}; the training graph ` +
+      `layer ${name} pools ${poolSize} frames with stride ${stride}; the training graph ` +
         'supports stride equal to the pool size only',
     );
   }
@@ -255,11 +237,7 @@ function maxPool1dStage(layer: tf.layers.Layer, config: LayerConfig): Stage {
   };
 }
 
-function dropoutStage(layer: tf.layers.Layer, config: LayerConfig, index: number, layerCount: number): Stage {
-  const rate = numberConfig(layer, 'rate', config['rate']);
-  if (config['noiseShape'] !== undefined && config['noiseShape'] !== null) {
-    throw new ModelError(`layer ${layer.name} sets noiseShape, which the training graph does not implement`);
-  }
+function dropoutStage({ rate }: LayerOf<'Dropout'>, index: number, layerCount: number): Stage {
   return (x, mode) => {
     if (!mode.training || rate === 0) return x;
     // One distinct stream per (step, layer): the seed space is partitioned by layer index.
@@ -270,19 +248,14 @@ function dropoutStage(layer: tf.layers.Layer, config: LayerConfig, index: number
   };
 }
 
-function lstmStage(layer: tf.layers.Layer, config: LayerConfig): Stage {
+function lstmStage(layer: tf.layers.Layer, spec: LayerOf<'LSTM'>): Stage {
   const kernel = weightOf(layer, 'kernel');
   const recurrentKernel = weightOf(layer, 'recurrent_kernel');
   const bias = optionalWeightOf(layer, 'bias');
-  const units = numberConfig(layer, 'units', config['units']);
-  requireConfig(layer, 'activation', config['activation'], ['tanh']);
-  requireConfig(layer, 'recurrentActivation', config['recurrentActivation'], ['sigmoid']);
-  requireConfig(layer, 'goBackwards', config['goBackwards'], [false]);
-  requireConfig(layer, 'stateful', config['stateful'], [false]);
-  requireConfig(layer, 'returnState', config['returnState'], [false]);
-  requireConfig(layer, 'dropout', config['dropout'], [0]);
-  requireConfig(layer, 'recurrentDropout', config['recurrentDropout'], [0]);
-  const returnSequences = config['returnSequences'] === true;
+  const { units, returnSequences } = spec;
+  // Dropout inside the recurrence is not implemented; inference (the exporter) ignores it.
+  requireSupported(spec.name, 'dropout', spec.dropout, [0]);
+  requireSupported(spec.name, 'recurrentDropout', spec.recurrentDropout, [0]);
 
   return (x) => {
     const [batch, steps, features] = x.shape as [number, number, number];
@@ -308,12 +281,11 @@ function lstmStage(layer: tf.layers.Layer, config: LayerConfig): Stage {
   };
 }
 
-function denseStage(layer: tf.layers.Layer, config: LayerConfig, isLast: boolean): Stage {
+function denseStage(layer: tf.layers.Layer, spec: LayerOf<'Dense'>, isLast: boolean): Stage {
   const kernel = weightOf(layer, 'kernel');
   const bias = optionalWeightOf(layer, 'bias');
   // The output layer's softmax is left out: forward returns logits (see TrainingGraph.forward).
-  const activation =
-    isLast && config['activation'] === 'softmax' ? 'linear' : supportedActivation(layer, config['activation']);
+  const activation = isLast && spec.activation === 'softmax' ? 'linear' : supportedActivation(spec.name, spec.activation);
   return (x) => {
     if (x.rank === 2) return affine(x, kernel, bias, activation);
     if (x.rank === 3) {
@@ -326,11 +298,10 @@ function denseStage(layer: tf.layers.Layer, config: LayerConfig, isLast: boolean
   };
 }
 
-function softmaxStage(layer: tf.layers.Layer, config: LayerConfig): Stage {
-  const axis = singleValue(config['axis']);
+function softmaxStage({ name, axis }: LayerOf<'Softmax'>): Stage {
   return (x) => {
     if (axis !== -1 && axis !== x.rank - 1) {
-      throw new ModelError(`layer ${layer.name} takes its softmax over axis ${String(axis)}; the training graph supports the last axis`);
+      throw new ModelError(`layer ${name} takes its softmax over axis ${axis}; the training graph supports the last axis`);
     }
     return tf.softmax(x);
   };
@@ -341,12 +312,7 @@ function softmaxStage(layer: tf.layers.Layer, config: LayerConfig): Stage {
  * weighted sum over steps, [batch, channels] (attention pooling). Written as a broadcast
  * multiply and a sum, whose gradients are plain elementwise ops on wasm.
  */
-function dotStage(layer: tf.layers.Layer, config: LayerConfig): MergeStage {
-  const axes: unknown[] = Array.isArray(config['axes']) ? config['axes'] : [config['axes'], config['axes']];
-  if (axes[0] !== 1 || axes[1] !== 1) {
-    throw new ModelError(`layer ${layer.name} has axes = ${JSON.stringify(config['axes'])}; the training graph supports 1`);
-  }
-  requireConfig(layer, 'normalize', config['normalize'], [false]);
+function dotStage(layer: tf.layers.Layer): MergeStage {
   if (inboundLayerNames(layer).length !== 2) {
     throw new ModelError(`layer ${layer.name} has ${inboundLayerNames(layer).length} inputs; a Dot takes two`);
   }
@@ -361,13 +327,12 @@ function dotStage(layer: tf.layers.Layer, config: LayerConfig): MergeStage {
   };
 }
 
-type Activation = 'relu' | 'linear' | 'tanh';
+type StageActivation = Exclude<Activation, 'softmax'>;
 
-function supportedActivation(layer: tf.layers.Layer, activation: unknown): Activation {
-  if (activation === 'relu' || activation === 'linear' || activation === 'tanh') return activation;
+function supportedActivation(name: string, activation: Activation): StageActivation {
+  if (activation !== 'softmax') return activation;
   throw new ModelError(
-    `layer ${layer.name} uses activation ${String(activation)}; the training graph supports relu, tanh and ` +
-      'linear (and softmax on the output layer)',
+    `layer ${name} uses activation softmax; the training graph supports relu, tanh and linear (and softmax on the output layer)`,
   );
 }
 
@@ -393,21 +358,10 @@ function variableOf(layer: tf.layers.Layer, weight: tf.layers.Layer['weights'][n
   return value as tf.Variable;
 }
 
-function singleValue(value: unknown): unknown {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function numberConfig(layer: tf.layers.Layer, key: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new ModelError(`layer ${layer.name} has ${key} = ${String(value)}; a finite number is required`);
-  }
-  return value;
-}
-
-function requireConfig(layer: tf.layers.Layer, key: string, value: unknown, supported: readonly unknown[]): void {
+function requireSupported(name: string, key: string, value: unknown, supported: readonly unknown[]): void {
   if (!supported.includes(value)) {
     throw new ModelError(
-      `layer ${layer.name} has ${key} = ${JSON.stringify(value)}; the training graph supports ` +
+      `layer ${name} has ${key} = ${JSON.stringify(value)}; the training graph supports ` +
         `${supported.map((s) => JSON.stringify(s)).join(' or ')}`,
     );
   }

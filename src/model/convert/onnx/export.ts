@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../../../errors.js';
+import { readLayerConfig, type Activation } from '../../layer-config.js';
 import { OnnxGraphBuilder } from './graph-builder.js';
 import type { OnnxModel } from './onnx-proto.js';
 import type { WeightedOps } from './weighted-ops.js';
@@ -72,20 +73,16 @@ export function exportLayersModel(model: tf.LayersModel, ops: WeightedOps, heade
   };
 
   for (const [index, layer] of layers.entries()) {
-    const name = layer.name;
-    const config = layer.getConfig();
+    const spec = readLayerConfig(layer);
+    const name = spec.name;
     const weights = weightsByRole(layer);
-    switch (layer.getClassName()) {
+    switch (spec.type) {
       case 'Conv1D': {
         applyPending();
         toLayout('batch-channels-time', name);
         const kernel = weights.get('kernel') as tf.Tensor;
         const [width, inChannels, outChannels] = kernel.shape as [number, number, number];
-        requireConfig(name, config, { strides: [1], dilationRate: [1], dataFormat: 'channelsLast' });
-        const padding = config['padding'];
-        if (padding !== 'same' && padding !== 'valid') {
-          throw new ModelError(`layer ${name} uses padding ${JSON.stringify(padding)}; only 'same' and 'valid' can be exported`);
-        }
+        const padding = spec.padding;
         // Keras 'same' with stride 1 pads floor((width-1)/2) before and the rest after.
         const before = padding === 'same' ? Math.floor((width - 1) / 2) : 0;
         const after = padding === 'same' ? width - 1 - before : 0;
@@ -97,26 +94,21 @@ export function exportLayersModel(model: tf.LayersModel, ops: WeightedOps, heade
           bias: biasOf(weights, outChannels),
           pads: [before, after],
         });
-        value = activation(graph, name, value, config['activation']);
+        value = activation(graph, name, value, spec.activation);
         break;
       }
       case 'BatchNormalization': {
         applyPending();
-        pending = batchNormAffine(name, config, weights);
+        pending = batchNormAffine(name, spec.epsilon, weights);
         if (!canFoldForward(layers, index, pending)) applyPending();
         break;
       }
       case 'MaxPooling1D': {
         // A positive pending scale passes through max unchanged (canFoldForward checked it).
         toLayout('batch-channels-time', name);
-        const poolSize = single(config['poolSize'], name, 'poolSize');
-        const strides = single(config['strides'] ?? config['poolSize'], name, 'strides');
-        if (config['padding'] !== 'valid') {
-          throw new ModelError(`layer ${name} uses padding ${JSON.stringify(config['padding'])}; only 'valid' pooling can be exported`);
-        }
         value = graph.op('MaxPool', name, [value], [
-          { name: 'kernel_shape', ints: [poolSize] },
-          { name: 'strides', ints: [strides] },
+          { name: 'kernel_shape', ints: [spec.poolSize] },
+          { name: 'strides', ints: [spec.strides] },
         ]);
         break;
       }
@@ -124,7 +116,6 @@ export function exportLayersModel(model: tf.LayersModel, ops: WeightedOps, heade
         break;
       case 'LSTM': {
         toLayout('time-batch-channels', name);
-        requireConfig(name, config, { activation: 'tanh', recurrentActivation: 'sigmoid', goBackwards: false, stateful: false });
         const kernel = weights.get('kernel') as tf.Tensor;
         const [inputs, gates] = kernel.shape as [number, number];
         const hidden = gates / 4;
@@ -139,8 +130,8 @@ export function exportLayersModel(model: tf.LayersModel, ops: WeightedOps, heade
           inputs,
           hidden,
         });
-        const axes = graph.constant(`${name}/squeeze_axes`, 'int64', [1], BigInt64Array.of(config['returnSequences'] === true ? 1n : 0n));
-        if (config['returnSequences'] === true) {
+        const axes = graph.constant(`${name}/squeeze_axes`, 'int64', [1], BigInt64Array.of(spec.returnSequences ? 1n : 0n));
+        if (spec.returnSequences) {
           value = graph.op('Squeeze', `${name}/sequence`, [lstm.sequence, axes]);
         } else {
           value = graph.op('Squeeze', `${name}/last`, [lstm.last, axes]);
@@ -160,7 +151,7 @@ export function exportLayersModel(model: tf.LayersModel, ops: WeightedOps, heade
         if (pending !== undefined) ({ kernel: matrix, bias } = foldIntoKernel(pending, matrix, bias, inputs, units));
         pending = undefined;
         value = ops.dense(graph, name, value, { kernel: matrix, inputs, units, bias });
-        value = activation(graph, name, value, config['activation']);
+        value = activation(graph, name, value, spec.activation);
         break;
       }
       case 'Flatten': {
@@ -171,22 +162,17 @@ export function exportLayersModel(model: tf.LayersModel, ops: WeightedOps, heade
         break;
       }
       case 'Softmax': {
-        if (layout !== 'batch-features' || ![-1, 1, undefined].includes(config['axis'] as number | undefined)) {
-          throw new ModelError(`layer ${name} is a Softmax over axis ${JSON.stringify(config['axis'])} of a ${layout} value; only the last axis of [batch, features] can be exported`);
+        if (layout !== 'batch-features' || ![-1, 1].includes(spec.axis)) {
+          throw new ModelError(`layer ${name} is a Softmax over axis ${spec.axis} of a ${layout} value; only the last axis of [batch, features] can be exported`);
         }
         value = graph.op('Softmax', name, [value], [{ name: 'axis', int: -1 }]);
         break;
       }
       case 'Dot': {
         applyPending();
-        ({ value, layout } = attentionPool(graph, name, config, layer, outputs));
+        ({ value, layout } = attentionPool(graph, name, layer, outputs));
         break;
       }
-      default:
-        throw new ModelError(
-          `layer ${name} is a ${layer.getClassName()}, which the ONNX exporter does not translate; ` +
-            'it handles Conv1D, BatchNormalization, MaxPooling1D, Dropout, LSTM, Dense, Flatten, Softmax and Dot',
-        );
     }
     outputs.set(name, { value, layout });
   }
@@ -216,16 +202,12 @@ const PERMUTATIONS: Record<string, number[]> = {
 function attentionPool(
   graph: OnnxGraphBuilder,
   name: string,
-  config: tf.serialization.ConfigDict,
   layer: tf.layers.Layer,
   outputs: ReadonlyMap<string, { value: string; layout: Layout }>,
 ): { value: string; layout: Layout } {
-  const axes = config['axes'];
   const sources = (layer.inboundNodes[0]?.inboundLayers ?? []).map((source) => outputs.get(source.name));
   const [weights, steps] = sources;
   if (
-    JSON.stringify(axes) !== JSON.stringify(Array.isArray(axes) ? [1, 1] : 1) ||
-    config['normalize'] === true ||
     sources.length !== 2 ||
     weights?.layout !== 'batch-features' ||
     (steps?.layout !== 'time-batch-channels' && steps?.layout !== 'batch-time-channels')
@@ -256,25 +238,9 @@ function biasOf(weights: Map<string, tf.Tensor>, size: number): Float32Array {
   return bias === undefined ? new Float32Array(size) : Float32Array.from(bias.dataSync());
 }
 
-function requireConfig(name: string, config: tf.serialization.ConfigDict, expected: Record<string, unknown>): void {
-  for (const [key, wanted] of Object.entries(expected)) {
-    const actual = config[key];
-    if (actual !== undefined && JSON.stringify(actual) !== JSON.stringify(wanted)) {
-      throw new ModelError(`layer ${name} has ${key} = ${JSON.stringify(actual)}; the ONNX exporter handles only ${JSON.stringify(wanted)}`);
-    }
-  }
-}
-
-function single(value: unknown, name: string, field: string): number {
-  const number: unknown = Array.isArray(value) ? (value.length === 1 ? (value[0] as unknown) : undefined) : value;
-  if (typeof number !== 'number') throw new ModelError(`layer ${name} has ${field} = ${JSON.stringify(value)}; expected one number`);
-  return number;
-}
-
-function activation(graph: OnnxGraphBuilder, name: string, value: string, kind: unknown): string {
+function activation(graph: OnnxGraphBuilder, name: string, value: string, kind: Activation): string {
   switch (kind) {
     case 'linear':
-    case undefined:
       return value;
     case 'relu':
       return graph.op('Relu', name, [value]);
@@ -282,8 +248,6 @@ function activation(graph: OnnxGraphBuilder, name: string, value: string, kind: 
       return graph.op('Tanh', name, [value]);
     case 'softmax':
       return graph.op('Softmax', name, [value], [{ name: 'axis', int: -1 }]);
-    default:
-      throw new ModelError(`layer ${name} uses activation '${String(kind)}'; the ONNX exporter handles linear, relu, tanh and softmax`);
   }
 }
 
@@ -315,13 +279,12 @@ function reorderGates(kernel: Float32Array, rows: number, hidden: number): Float
   return out;
 }
 
-function batchNormAffine(name: string, config: tf.serialization.ConfigDict, weights: Map<string, tf.Tensor>): Affine {
+function batchNormAffine(name: string, epsilon: number, weights: Map<string, tf.Tensor>): Affine {
   const mean = weights.get('moving_mean')?.dataSync() as Float32Array | undefined;
   const variance = weights.get('moving_variance')?.dataSync() as Float32Array | undefined;
   if (mean === undefined || variance === undefined) throw new ModelError(`layer ${name} has no moving statistics; it cannot be exported`);
   const gamma = weights.get('gamma')?.dataSync() ?? new Float32Array(mean.length).fill(1);
   const beta = weights.get('beta')?.dataSync() ?? new Float32Array(mean.length);
-  const epsilon = typeof config['epsilon'] === 'number' ? config['epsilon'] : 1e-3;
   const scale = new Float32Array(mean.length);
   const shift = new Float32Array(mean.length);
   for (let c = 0; c < mean.length; c++) {
