@@ -6,8 +6,8 @@ import { copyModelDir } from '../model/artifact/store.js';
 import { scanDatasets } from '../training/datasets.js';
 import { predictSet } from '../training/evaluate.js';
 import { fitSiteAdaptation, scoreSite, splitSiteClips, uncalibrate, type SiteScore } from '../training/site-adaptation.js';
-import { EXIT, type Command } from './command.js';
-import { modelFeatures } from './model-features.js';
+import { modelFeatures } from '../training/model-features.js';
+import { EXIT, featureSource, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
 import { dataDirectories, integerOption, refusePositionals, requiredString, stringOption } from './options.js';
 import { percent } from './report.js';
@@ -41,7 +41,7 @@ export const adaptCommand: Command = {
     for (const file of scan.unlabelled) context.err(`ser-agent: ${file.path}: ${file.reason}`);
     const { fit, heldOut } = splitSiteClips(scan.files, holdout, seed);
     const classifier = await openClassifier(context);
-    const featuresOf = modelFeatures(context, classifier.metadata);
+    const featuresOf = modelFeatures(featureSource(context), classifier.metadata);
     const { temperature: previousTemperature = 1, classBias: previousBias } = classifier.metadata;
     let result: { fitted: ReturnType<typeof fitSiteAdaptation>; before: SiteScore; after: SiteScore; fitFiles: number };
     try {

@@ -1,10 +1,11 @@
 import { recordModelMetrics } from '../model/artifact/store.js';
 import { calibrate, type CalibrationReport } from '../training/calibrate.js';
 import { predictSet } from '../training/evaluate.js';
-import { warnAbsentCorpora, recordedSplitOf } from '../training/recorded-split.js';
+import { scanDatasets } from '../training/datasets.js';
+import { heldOutFeatures } from '../training/held-out.js';
+import { warnAbsentCorpora } from '../training/recorded-split.js';
 import { heldOutSpeakers, validationSpeakers } from '../training/splits.js';
-import { EXIT, type Command } from './command.js';
-import { modelFeatures } from './model-features.js';
+import { EXIT, featureSource, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
 import { dataDirectories, refusePositionals } from './options.js';
 import { percent } from './report.js';
@@ -23,17 +24,16 @@ export const calibrateCommand: Command = {
     try {
       // The model's own recorded split: fit on its validation files (its held-out validation
       // speakers' where it has them), measure on its test files.
-      const { provenance, split, absentCorpora } = await recordedSplitOf(classifier.metadata.training, modelDir, dataDirs);
-      warnAbsentCorpora(absentCorpora, context.err);
-      const featuresOf = modelFeatures(context, classifier.metadata);
-      const validation = await featuresOf(split.validation);
-      const test = await featuresOf(split.test);
+      const heldOut = heldOutFeatures(classifier.metadata, modelDir, (await scanDatasets(dataDirs)).files, featureSource(context));
+      warnAbsentCorpora(heldOut.absentCorpora, context.err);
+      const validation = await heldOut.validation();
+      const test = await heldOut.test();
       report = calibrate(
         { ...validation, probabilities: predictSet(classifier, validation).probabilities },
         { ...test, probabilities: predictSet(classifier, test).probabilities },
-        heldOutSpeakers(provenance.split),
+        heldOutSpeakers(heldOut.provenance.split),
         classifier.metadata.temperature ?? 1,
-        validationSpeakers(provenance.split),
+        validationSpeakers(heldOut.provenance.split),
       ).report;
     } finally {
       classifier.dispose();

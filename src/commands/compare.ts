@@ -17,8 +17,7 @@ import {
   type SourcedComparison,
 } from '../training/comparison.js';
 import { scanDatasets } from '../training/datasets.js';
-import { EXIT, type Command } from './command.js';
-import { modelFeatures } from './model-features.js';
+import { EXIT, featureSource, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
 import { dataDirectories, stringList, stringOption } from './options.js';
 import { formatTable } from './table.js';
@@ -56,7 +55,7 @@ export const compareCommand: Command = {
     const scan = await scanDatasets(dataDirs);
     const opener: RunOpener = {
       classifier: (runDir) => openClassifier(context, runDir),
-      features: (model) => modelFeatures(context, model),
+      features: featureSource(context),
     };
     const runs: Record<string, Omit<ComparisonRow, 'run'>> = {};
     const runsByCorpus: Record<string, Record<string, CorpusRow>> = {};

@@ -6,9 +6,10 @@ import { UsageError } from '../errors.js';
 import { quantizeModelDir } from '../model/convert/quantize.js';
 import { evaluateByCorpus, evaluateClassifier, subsetMetrics, summarizeTestReport, topOneAgreement } from '../training/evaluate.js';
 import { heldOutSpeakers } from '../training/splits.js';
-import { warnAbsentCorpora, recordedSplitOf } from '../training/recorded-split.js';
-import { EXIT, type Command, type CommandContext, type OptionValues } from './command.js';
-import { modelFeatures } from './model-features.js';
+import { scanDatasets } from '../training/datasets.js';
+import { heldOutFeatures } from '../training/held-out.js';
+import { warnAbsentCorpora } from '../training/recorded-split.js';
+import { EXIT, featureSource, type Command, type CommandContext, type OptionValues } from './command.js';
 import { openClassifier } from './open-classifier.js';
 import { choiceOption, refusePositionals, requiredString, stringList } from './options.js';
 import type { FeatureSet } from '../training/feature-set.js';
@@ -43,10 +44,9 @@ export const quantizeCommand: Command = {
     const float = await openClassifier(context, source);
     const quantized = await openClassifier(context, outDir);
     try {
-      const { provenance, split, absentCorpora } = await recordedSplitOf(float.metadata.training, source, dataDirs);
-      warnAbsentCorpora(absentCorpora, context.err);
-      const { test } = split;
-      const set = await modelFeatures(context, float.metadata)(test);
+      const heldOut = heldOutFeatures(float.metadata, source, (await scanDatasets(dataDirs)).files, featureSource(context));
+      warnAbsentCorpora(heldOut.absentCorpora, context.err);
+      const set = await heldOut.test();
       const before = evaluateClassifier(float, set);
       const after = evaluateByCorpus(quantized, set);
       const agreement = topOneAgreement(before.predicted, after.predicted);
@@ -56,7 +56,7 @@ export const quantizeCommand: Command = {
       );
       // The quantized model's own numbers, measured on the float model's held-out files.
       await recordModelMetrics(outDir, {
-        summary: summarizeTestReport(after, heldOutSpeakers(provenance.split)),
+        summary: summarizeTestReport(after, heldOutSpeakers(heldOut.provenance.split)),
         test: after.all,
         testByCorpus: after.byCorpus,
         quantization: {
@@ -106,10 +106,9 @@ async function quantizeOnnx(values: OptionValues, context: CommandContext): Prom
   const floatModel = await open('float32');
   const int8Model = await open('int8');
   try {
-    const { split, absentCorpora } = await recordedSplitOf(floatModel.metadata.training, dir, dataDirs);
-    warnAbsentCorpora(absentCorpora, context.err);
-    const { test } = split;
-    const set = await modelFeatures(context, floatModel.metadata)(test);
+    const heldOut = heldOutFeatures(floatModel.metadata, dir, (await scanDatasets(dataDirs)).files, featureSource(context));
+    warnAbsentCorpora(heldOut.absentCorpora, context.err);
+    const set = await heldOut.test();
     const before = evaluateClassifier(floatModel, set);
     const after = evaluateClassifier(int8Model, set);
     const agreement = topOneAgreement(before.predicted, after.predicted);

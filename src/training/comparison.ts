@@ -5,9 +5,10 @@ import { type ModelMetadata } from '../model/artifact/metadata.js';
 import { type ModelMetrics } from '../model/artifact/metrics.js';
 import { type LabelledFile } from './datasets.js';
 import { predictSet, subsetMetrics } from './evaluate.js';
-import { type FeatureSet } from './feature-set.js';
 import { type ClassificationMetrics } from './metrics.js';
-import { readSplitProvenance, rebuildRecordedSplit, type SplitProvenance } from './recorded-split.js';
+import { heldOutFeatures, type HeldOutFeatures } from './held-out.js';
+import { type FeatureSource } from './model-features.js';
+import { type SplitProvenance } from './recorded-split.js';
 import { type Split } from './splits.js';
 
 /**
@@ -160,26 +161,26 @@ interface OpenedRun {
   measure: (set: readonly LabelledFile[]) => Promise<(keep: (file: LabelledFile) => boolean) => ClassificationMetrics>;
 }
 
-/** How a command opens a run: its model with the command's backend, and features as the model asks for them. */
+/** How a command opens a run: its model with the command's backend, and where features come from. */
 export interface RunOpener {
   classifier(runDir: string): Promise<EmotionClassifier>;
-  features(model: ModelMetadata): (files: readonly LabelledFile[]) => Promise<FeatureSet>;
+  features: FeatureSource;
 }
 
 async function openRun(runDir: string, files: readonly LabelledFile[], opener: RunOpener): Promise<OpenedRun> {
   const classifier = await opener.classifier(runDir);
-  let provenance: SplitProvenance;
+  let heldOut: HeldOutFeatures;
   try {
-    provenance = readSplitProvenance(classifier.metadata.training, runDir);
+    heldOut = heldOutFeatures(classifier.metadata, runDir, files, opener.features);
   } catch (error) {
     classifier.dispose();
     throw error;
   }
-  const featuresOf = opener.features(classifier.metadata);
+  const { provenance, split, featuresOf } = heldOut;
   return {
     classifier,
     provenance,
-    split: rebuildRecordedSplit(files, provenance).split,
+    split,
     measure: async (set) => {
       const features = await featuresOf(set);
       const { classes } = predictSet(classifier, features);
