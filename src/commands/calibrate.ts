@@ -1,10 +1,6 @@
-import { recordModelMetrics } from '../model/artifact/store.js';
-import { calibrate, type CalibrationReport } from '../training/calibrate.js';
-import { predictSet } from '../training/evaluate.js';
-import { scanDatasets } from '../training/datasets.js';
-import { heldOutFeatures } from '../training/held-out.js';
+import { type CalibrationReport } from '../training/calibrate.js';
 import { warnAbsentCorpora } from '../training/recorded-split.js';
-import { heldOutSpeakers, validationSpeakers } from '../training/splits.js';
+import { recalibrateModelDir } from '../training/recalibration.js';
 import { EXIT, featureSource, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
 import { dataDirectories, refusePositionals } from './options.js';
@@ -20,32 +16,15 @@ export const calibrateCommand: Command = {
     const dataDirs = dataDirectories(values);
     const modelDir = context.config.model.path;
     const classifier = await openClassifier(context);
-    let report: CalibrationReport;
+    let calibrated: Awaited<ReturnType<typeof recalibrateModelDir>>;
     try {
-      // The model's own recorded split: fit on its validation files (its held-out validation
-      // speakers' where it has them), measure on its test files.
-      const heldOut = heldOutFeatures(classifier.metadata, modelDir, (await scanDatasets(dataDirs)).files, featureSource(context));
-      warnAbsentCorpora(heldOut.absentCorpora, context.err);
-      const validation = await heldOut.validation();
-      const test = await heldOut.test();
-      report = calibrate(
-        { ...validation, probabilities: predictSet(classifier, validation).probabilities },
-        { ...test, probabilities: predictSet(classifier, test).probabilities },
-        heldOutSpeakers(heldOut.provenance.split),
-        classifier.metadata.temperature ?? 1,
-        validationSpeakers(heldOut.provenance.split),
-      ).report;
+      calibrated = await recalibrateModelDir(classifier, modelDir, dataDirs, featureSource(context), context.commandLine);
     } finally {
       classifier.dispose();
     }
-    // The command goes with the numbers: the card then says how to reproduce this calibration.
-    await recordModelMetrics(
-      modelDir,
-      { calibration: { command: context.commandLine, ...report } },
-      { temperature: report.temperature },
-    );
-    for (const line of describeCalibration(report)) context.out(line);
-    context.out(`temperature ${report.temperature.toFixed(4)} saved in ${modelDir}/metadata.json`);
+    warnAbsentCorpora(calibrated.absentCorpora, context.err);
+    for (const line of describeCalibration(calibrated.report)) context.out(line);
+    context.out(`temperature ${calibrated.report.temperature.toFixed(4)} saved in ${modelDir}/metadata.json`);
     return EXIT.ok;
   },
 };
