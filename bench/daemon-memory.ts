@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type BackendName } from '../src/model/backend.js';
+import { type BackendName } from '../src/model/runtime/backend.js';
 import { startAgentProcess, writeAgentConfig } from '../test/helpers/agent-process.js';
 import { REPO_ROOT } from '../test/helpers/cli.js';
 import { summarize } from './stats.js';

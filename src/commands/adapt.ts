@@ -1,13 +1,13 @@
-import { cp, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { applyCalibration } from '../model/calibration.js';
-import { recordModelMetrics } from '../model/model-dir.js';
+import { applyCalibration } from '../model/runtime/calibration.js';
+import { copyModelDir } from '../model/artifact/store.js';
 import { scanDatasets } from '../training/datasets.js';
 import { predictSet } from '../training/evaluate.js';
 import { fitSiteAdaptation, scoreSite, splitSiteClips, uncalibrate, type SiteScore } from '../training/site-adaptation.js';
-import { EXIT, type Command } from './command.js';
-import { modelFeatures } from './model-features.js';
+import { modelFeatures } from '../training/model-features.js';
+import { EXIT, featureSource, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
 import { dataDirectories, integerOption, refusePositionals, requiredString, stringOption } from './options.js';
 import { percent } from './report.js';
@@ -41,8 +41,8 @@ export const adaptCommand: Command = {
     for (const file of scan.unlabelled) context.err(`ser-agent: ${file.path}: ${file.reason}`);
     const { fit, heldOut } = splitSiteClips(scan.files, holdout, seed);
     const classifier = await openClassifier(context);
-    const featuresOf = modelFeatures(context, classifier.metadata);
-    const { temperature: previousTemperature = 1, classBias: previousBias, metrics } = classifier.metadata;
+    const featuresOf = modelFeatures(featureSource(context), classifier.metadata);
+    const { temperature: previousTemperature = 1, classBias: previousBias } = classifier.metadata;
     let result: { fitted: ReturnType<typeof fitSiteAdaptation>; before: SiteScore; after: SiteScore; fitFiles: number };
     try {
       const scored = async (files: typeof fit) => {
@@ -65,12 +65,11 @@ export const adaptCommand: Command = {
     }
 
     // The original stays where it was; the copy carries the fit and says where it came from.
-    await cp(modelDir, outDir, { recursive: true, errorOnExist: true, force: false });
     const { fitted, before, after, fitFiles } = result;
-    await recordModelMetrics(
+    await copyModelDir(
+      modelDir,
       outDir,
       {
-        ...metrics,
         siteAdaptation: {
           command: context.commandLine,
           adaptedFrom: path.resolve(modelDir),

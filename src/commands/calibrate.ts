@@ -1,10 +1,7 @@
-import { recordModelMetrics } from '../model/model-dir.js';
-import { calibrate, type CalibrationReport } from '../training/calibrate.js';
-import { predictSet } from '../training/evaluate.js';
-import { warnAbsentCorpora, recordedSplitOf } from '../training/recorded-split.js';
-import { heldOutSpeakers, validationSpeakers } from '../training/splits.js';
-import { EXIT, type Command } from './command.js';
-import { modelFeatures } from './model-features.js';
+import { type CalibrationReport } from '../training/calibrate.js';
+import { warnAbsentCorpora } from '../training/recorded-split.js';
+import { recalibrateModelDir } from '../training/recalibration.js';
+import { EXIT, featureSource, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
 import { dataDirectories, refusePositionals } from './options.js';
 import { percent } from './report.js';
@@ -19,34 +16,15 @@ export const calibrateCommand: Command = {
     const dataDirs = dataDirectories(values);
     const modelDir = context.config.model.path;
     const classifier = await openClassifier(context);
-    let report: CalibrationReport;
-    const metrics = classifier.metadata.metrics;
+    let calibrated: Awaited<ReturnType<typeof recalibrateModelDir>>;
     try {
-      // The model's own recorded split: fit on its validation files (its held-out validation
-      // speakers' where it has them), measure on its test files.
-      const { provenance, split, absentCorpora } = await recordedSplitOf(classifier.metadata.training, modelDir, dataDirs);
-      warnAbsentCorpora(absentCorpora, context.err);
-      const featuresOf = modelFeatures(context, classifier.metadata);
-      const validation = await featuresOf(split.validation);
-      const test = await featuresOf(split.test);
-      report = calibrate(
-        { ...validation, probabilities: predictSet(classifier, validation).probabilities },
-        { ...test, probabilities: predictSet(classifier, test).probabilities },
-        heldOutSpeakers(provenance.split),
-        classifier.metadata.temperature ?? 1,
-        validationSpeakers(provenance.split),
-      ).report;
+      calibrated = await recalibrateModelDir(classifier, modelDir, dataDirs, featureSource(context), context.commandLine);
     } finally {
       classifier.dispose();
     }
-    // The command goes with the numbers: the card then says how to reproduce this calibration.
-    await recordModelMetrics(
-      modelDir,
-      { ...metrics, calibration: { command: context.commandLine, ...report } },
-      { temperature: report.temperature },
-    );
-    for (const line of describeCalibration(report)) context.out(line);
-    context.out(`temperature ${report.temperature.toFixed(4)} saved in ${modelDir}/metadata.json`);
+    warnAbsentCorpora(calibrated.absentCorpora, context.err);
+    for (const line of describeCalibration(calibrated.report)) context.out(line);
+    context.out(`temperature ${calibrated.report.temperature.toFixed(4)} saved in ${modelDir}/metadata.json`);
     return EXIT.ok;
   },
 };

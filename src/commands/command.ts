@@ -3,6 +3,7 @@ import { type AgentConfig } from '../config/load.js';
 import { type Logger } from '../logging/logger.js';
 import { type Hangups } from '../system/hangups.js';
 import { type CloseControl } from '../system/shutdown.js';
+import type { FeatureSource } from '../training/model-features.js';
 
 /** What every command receives from the CLI; commands never touch process globals. */
 export interface CommandContext {
@@ -31,6 +32,11 @@ export interface CommandContext {
   readConfig?: () => Readonly<AgentConfig>;
   /** SIGHUP, for a command with `reloadsOnHangup`; absent when nothing delivers it (tests). */
   hangups?: Pick<Hangups, 'listen'>;
+}
+
+/** Features for a command: the configured cache, its stop signal, each file that fails to decode told on stderr. */
+export function featureSource(context: CommandContext): FeatureSource {
+  return { cacheDir: context.config.cache.dir, signal: context.signal, onFailure: (reason) => context.err(`ser-agent: ${reason}`) };
 }
 
 export type OptionValues = Record<string, string | boolean | string[] | undefined>;

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { recordModelMetrics, verifyModelDir } from '../model/model-dir.js';
+import { recordModelMetrics, verifyModelDir } from '../model/artifact/store.js';
 import {
   chooseBest,
   choiceIntervals,
@@ -20,8 +20,7 @@ import {
   type ValidationPredictions,
 } from '../training/comparison.js';
 import { scanDatasets } from '../training/datasets.js';
-import { EXIT, type Command } from './command.js';
-import { modelFeatures } from './model-features.js';
+import { EXIT, featureSource, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
 import { dataDirectories, stringList, stringOption } from './options.js';
 import { formatTable } from './table.js';
@@ -59,7 +58,7 @@ export const compareCommand: Command = {
     const scan = await scanDatasets(dataDirs);
     const opener: RunOpener = {
       classifier: (runDir) => openClassifier(context, runDir),
-      features: (model) => modelFeatures(context, model),
+      features: featureSource(context),
     };
     const runs: Record<string, Omit<ComparisonRow, 'run'>> = {};
     const runsByCorpus: Record<string, Record<string, CorpusRow>> = {};
@@ -166,7 +165,7 @@ export const compareCommand: Command = {
         ...(Object.keys(leftOutRuns).length > 0 ? { leaveOneCorpusOut: leftOutRuns } : {}),
         ...(Object.keys(intervals).length > 0 ? { choiceIntervals: intervals } : {}),
       };
-      await recordModelMetrics(recordDir, { ...recorded.metadata.metrics, comparison });
+      await recordModelMetrics(recordDir, { comparison });
       context.out(`comparison recorded in ${recordDir}/metadata.json and its model card`);
     }
     return EXIT.ok;

@@ -1,13 +1,16 @@
 import path from 'node:path';
-import { calibrationError } from '../model/calibration.js';
-import { scanDatasets, type LabelledFile } from '../training/datasets.js';
+import { readTrainingHistory } from '../model/artifact/store.js';
+import { calibrationError } from '../model/runtime/calibration.js';
+import { scanDatasets } from '../training/datasets.js';
+import { type FeatureSet } from '../training/feature-set.js';
 import { evaluateByCorpus, subsetMetrics } from '../training/evaluate.js';
-import { warnAbsentCorpora, readSplitProvenance, rebuildRecordedSplit } from '../training/recorded-split.js';
+import { heldOutFeatures } from '../training/held-out.js';
+import { modelFeatures } from '../training/model-features.js';
+import { warnAbsentCorpora } from '../training/recorded-split.js';
 import { writeEvaluationReport, type ReportRow } from '../training/report/html-report.js';
-import { describeModelSettings, readTrainingHistory } from '../training/report/model-settings.js';
+import { describeModelSettings } from '../training/report/model-settings.js';
 import { heldOutSpeakers } from '../training/splits.js';
-import { EXIT, type Command } from './command.js';
-import { modelFeatures } from './model-features.js';
+import { EXIT, featureSource, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
 import { choiceOption, dataDirectories, refusePositionals, stringOption } from './options.js';
 import { describeMetrics, percent } from './report.js';
@@ -31,17 +34,18 @@ export const evaluateCommand: Command = {
     try {
       const { metadata } = classifier;
       const scan = await scanDatasets(dataDirs);
-      let files: LabelledFile[] = scan.files;
+      let set: FeatureSet;
       let speakers: string[] = [];
       if (which === 'test') {
         // Only the files this model never saw in training: its own recorded split, rebuilt.
-        const provenance = readSplitProvenance(metadata.training, modelDir);
-        const rebuilt = rebuildRecordedSplit(scan.files, provenance);
-        warnAbsentCorpora(rebuilt.absentCorpora, context.err);
-        files = rebuilt.split.test;
-        speakers = heldOutSpeakers(provenance.split).filter((speaker) => files.some((file) => file.speaker === speaker));
+        const heldOut = heldOutFeatures(metadata, modelDir, scan.files, featureSource(context));
+        warnAbsentCorpora(heldOut.absentCorpora, context.err);
+        const files = heldOut.split.test;
+        speakers = heldOutSpeakers(heldOut.provenance.split).filter((speaker) => files.some((file) => file.speaker === speaker));
+        set = await heldOut.test();
+      } else {
+        set = await modelFeatures(featureSource(context), metadata)(scan.files);
       }
-      const set = await modelFeatures(context, metadata)(files);
       const report = evaluateByCorpus(classifier, set);
       const metrics = report.all;
       const calibration = calibrationError(report.probabilities, set.labels);

@@ -1,4 +1,4 @@
-import { exportOnnxToModelDir } from '../model/onnx/export-model-dir.js';
+import { exportOnnxToModelDir } from '../model/convert/onnx/export-model-dir.js';
 import { EXIT, type Command } from './command.js';
 import { refusePositionals } from './options.js';
 

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
-import { BACKEND_PREFERENCES, type BackendPreference } from '../model/backend.js';
+import { BACKEND_PREFERENCES, type BackendPreference } from '../model/runtime/backend.js';
 import { ConfigError, describeError, ModelError, SerError, UsageError } from '../errors.js';
 import { chooseLogSetup, LOG_FORMATS, LOG_LEVELS, openLogger } from '../logging/logger.js';
 import { type Hangups } from '../system/hangups.js';

@@ -1,7 +1,7 @@
 import { type AgentConfig } from '../config/load.js';
 import { type Logger } from '../logging/logger.js';
-import { EmotionClassifier } from '../model/classifier.js';
-import { verifyModelDir, type VerifiedModelDir } from '../model/model-dir.js';
+import { EmotionClassifier } from '../model/runtime/classifier.js';
+import { verifyModelDir, type VerifiedModelDir } from '../model/artifact/store.js';
 import { type CommandContext } from './command.js';
 
 /**

@@ -1,19 +1,14 @@
-import { copyFile } from 'node:fs/promises';
-import path from 'node:path';
-import { EmotionClassifier, FEATURES_LENGTH } from '../model/classifier.js';
-import { recordModelMetrics, recordOnnxQuantization, verifyModelDir, ONNX_FILES } from '../model/model-dir.js';
-import { exportOnnxToModelDir } from '../model/onnx/export-model-dir.js';
+import { EmotionClassifier } from '../model/runtime/classifier.js';
+import { ONNX_FILES } from '../model/artifact/onnx-files.js';
+import { verifyModelDir } from '../model/artifact/store.js';
+import { exportOnnxToModelDir } from '../model/convert/onnx/export-model-dir.js';
 import { UsageError } from '../errors.js';
-import { quantizeModelDir } from '../model/quantize.js';
-import { evaluateByCorpus, evaluateClassifier, subsetMetrics, summarizeTestReport, topOneAgreement } from '../training/evaluate.js';
-import { heldOutSpeakers } from '../training/splits.js';
-import { warnAbsentCorpora, recordedSplitOf } from '../training/recorded-split.js';
-import { TRAINING_HISTORY_FILE } from '../training/train-run.js';
-import { EXIT, type Command, type CommandContext, type OptionValues } from './command.js';
-import { modelFeatures } from './model-features.js';
+import { quantizeModelDir } from '../model/convert/quantize.js';
+import { measureOnnxInt8, measureQuantizedCopy } from '../training/quantization.js';
+import { warnAbsentCorpora } from '../training/recorded-split.js';
+import { EXIT, featureSource, type Command, type CommandContext, type OptionValues } from './command.js';
 import { openClassifier } from './open-classifier.js';
 import { choiceOption, refusePositionals, requiredString, stringList } from './options.js';
-import type { FeatureSet } from '../training/feature-set.js';
 
 const percent = (value: number) => `${(value * 100).toFixed(2)}%`;
 
@@ -34,12 +29,6 @@ export const quantizeCommand: Command = {
     const outDir = requiredString(values, 'out', 'the directory the quantized model is written to');
     const dtype = choiceOption(values, 'dtype', ['uint8', 'float16'] as const, 'uint8');
     const summary = await quantizeModelDir(source, outDir, dtype);
-    // The quantized model comes from the same training run: keep its learning curves with it.
-    await copyFile(path.join(source, TRAINING_HISTORY_FILE), path.join(outDir, TRAINING_HISTORY_FILE)).catch(
-      (error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
-      },
-    );
     context.out(
       `${outDir}: ${dtype} weights ${summary.bytesAfter} bytes, float32 ${summary.bytesBefore} bytes ` +
         `(${(summary.bytesBefore / summary.bytesAfter).toFixed(2)}x smaller)`,
@@ -50,38 +39,24 @@ export const quantizeCommand: Command = {
     // With the training data at hand, measure what quantization costs on the held-out files.
     const float = await openClassifier(context, source);
     const quantized = await openClassifier(context, outDir);
+    let result: Awaited<ReturnType<typeof measureQuantizedCopy>>;
     try {
-      const { provenance, split, absentCorpora } = await recordedSplitOf(float.metadata.training, source, dataDirs);
-      warnAbsentCorpora(absentCorpora, context.err);
-      const { test } = split;
-      const set = await modelFeatures(context, float.metadata)(test);
-      const before = evaluateClassifier(float, set);
-      const after = evaluateByCorpus(quantized, set);
-      const agreement = topOneAgreement(before.predicted, after.predicted);
-      context.out(
-        `test split (${set.labels.length} files): top-1 agreement ${percent(agreement)}, ` +
-          `accuracy float32 ${percent(before.metrics.accuracy)} → ${dtype} ${percent(after.all.accuracy)}`,
-      );
-      // The quantized model's own numbers, measured on the float model's held-out files.
-      await recordModelMetrics(outDir, {
-        summary: summarizeTestReport(after, heldOutSpeakers(provenance.split)),
-        test: after.all,
-        testByCorpus: after.byCorpus,
-        quantization: {
-          command: context.commandLine,
-          dtype,
-          testFiles: set.labels.length,
-          topOneAgreementWithFloat: agreement,
-          floatAccuracy: before.metrics.accuracy,
-          quantizedAccuracy: after.all.accuracy,
-          sizeRatio: summary.bytesBefore / summary.bytesAfter,
-        },
+      result = await measureQuantizedCopy({ float, quantized }, { source, out: outDir }, dataDirs, featureSource(context), {
+        command: context.commandLine,
+        dtype,
+        sizeRatio: summary.bytesBefore / summary.bytesAfter,
       });
-      return EXIT.ok;
     } finally {
       float.dispose();
       quantized.dispose();
     }
+    warnAbsentCorpora(result.absentCorpora, context.err);
+    const { measured } = result;
+    context.out(
+      `test split (${measured.testFiles} files): top-1 agreement ${percent(measured.topOneAgreementWithFloat)}, ` +
+        `accuracy float32 ${percent(measured.floatAccuracy)} → ${dtype} ${percent(measured.quantizedAccuracy)}`,
+    );
+    return EXIT.ok;
   },
 };
 
@@ -113,59 +88,25 @@ async function quantizeOnnx(values: OptionValues, context: CommandContext): Prom
     EmotionClassifier.load(dir, { backend: { preference: 'onnxruntime', logger, threads: context.config.model.threads, onnxFormat } });
   const floatModel = await open('float32');
   const int8Model = await open('int8');
+  let result: Awaited<ReturnType<typeof measureOnnxInt8>>;
   try {
-    const { split, absentCorpora } = await recordedSplitOf(floatModel.metadata.training, dir, dataDirs);
-    warnAbsentCorpora(absentCorpora, context.err);
-    const { test } = split;
-    const set = await modelFeatures(context, floatModel.metadata)(test);
-    const before = evaluateClassifier(floatModel, set);
-    const after = evaluateClassifier(int8Model, set);
-    const agreement = topOneAgreement(before.predicted, after.predicted);
-    const floatMs = medianBatchOneMs(floatModel, set);
-    const int8Ms = medianBatchOneMs(int8Model, set);
-    context.out(
-      `test split (${set.labels.length} files): top-1 agreement ${percent(agreement)}, accuracy float32 ` +
-        `${percent(before.metrics.accuracy)} → int8 ${percent(after.metrics.accuracy)}; batch-1 inference ` +
-        `${floatMs.toFixed(3)} → ${int8Ms.toFixed(3)} ms median (${context.config.model.threads} thread(s))`,
-    );
-    await recordOnnxQuantization(dir, 'int8', {
+    result = await measureOnnxInt8({ float: floatModel, int8: int8Model }, dir, dataDirs, featureSource(context), {
       command: context.commandLine,
-      testFiles: set.labels.length,
-      topOneAgreementWithFloat: agreement,
-      floatAccuracy: before.metrics.accuracy,
-      int8Accuracy: after.metrics.accuracy,
-      // Per corpus too, so the model can be checked on whichever of its corpora are at hand (CI has two).
-      int8AccuracyByCorpus: Object.fromEntries(
-        [...new Set(set.files.map((file) => file.corpus))].map((corpus) => [
-          corpus,
-          subsetMetrics(set, after.predicted, (file) => file.corpus === corpus).accuracy,
-        ]),
-      ),
       floatBytes: floatRecord.bytes,
       int8Bytes: record.bytes,
-      floatBatch1MedianMs: floatMs,
-      int8Batch1MedianMs: int8Ms,
       threads: context.config.model.threads,
     });
-    context.out(`${dir}: measurements recorded with ${ONNX_FILES.int8} in its metadata and model card`);
-    return EXIT.ok;
   } finally {
     floatModel.dispose();
     int8Model.dispose();
   }
-}
-
-/** Median of single-clip classifications over the test files: what one daemon window pays. */
-function medianBatchOneMs(classifier: EmotionClassifier, set: FeatureSet): number {
-  const times: number[] = [];
-  for (let round = 0; round < 3; round++) {
-    for (let offset = 0; offset < set.features.length; offset += FEATURES_LENGTH) {
-      const features = set.features.subarray(offset, offset + FEATURES_LENGTH);
-      const started = performance.now();
-      classifier.classify(features);
-      times.push(performance.now() - started);
-    }
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)] as number;
+  warnAbsentCorpora(result.absentCorpora, context.err);
+  const { measured } = result;
+  context.out(
+    `test split (${measured.testFiles} files): top-1 agreement ${percent(measured.topOneAgreementWithFloat)}, accuracy float32 ` +
+      `${percent(measured.floatAccuracy)} → int8 ${percent(measured.int8Accuracy)}; batch-1 inference ` +
+      `${measured.floatBatch1MedianMs.toFixed(3)} → ${measured.int8Batch1MedianMs.toFixed(3)} ms median (${measured.threads} thread(s))`,
+  );
+  context.out(`${dir}: measurements recorded with ${ONNX_FILES.int8} in its metadata and model card`);
+  return EXIT.ok;
 }

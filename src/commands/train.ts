@@ -2,7 +2,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { FeatureExtractor } from '../dsp/features.js';
 import { FeatureCache } from '../features/feature-cache.js';
 import { ARCHITECTURES, type ArchitectureChoice } from '../model/architecture.js';
-import { selectBackend } from '../model/backend.js';
+import { selectBackend } from '../model/runtime/backend.js';
 import { CLIP_WINDOWS } from '../dsp/clip-window.js';
 import { FRONT_ENDS } from '../dsp/front-end.js';
 import { parseBatchAugmentation } from '../training/augment/batch.js';

@@ -7,7 +7,7 @@ import { type LogFormat, type LogLevel } from '../logging/logger.js';
 import { type RecorderName } from '../capture/recorder-command.js';
 import { type LedDriverChoice } from '../indicators/select-driver.js';
 import { type SmoothingMode } from '../pipeline/smoothing.js';
-import { type BackendPreference, type OnnxFormatPreference } from '../model/backend.js';
+import { type BackendPreference, type OnnxFormatPreference } from '../model/runtime/backend.js';
 import { checkDeviceId, checkTopicPrefix } from '../mqtt/topics.js';
 import { checkTlsSettings, type TlsSettings } from '../mqtt/tls-options.js';
 import {

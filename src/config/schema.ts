@@ -3,7 +3,7 @@ import { LOG_FORMATS, LOG_LEVELS } from '../logging/logger.js';
 
 import { RECORDERS } from '../capture/recorder-command.js';
 import { LED_DRIVER_CHOICES } from '../indicators/select-driver.js';
-import { BACKEND_PREFERENCES, ONNX_FORMAT_PREFERENCES } from '../model/backend.js';
+import { BACKEND_PREFERENCES, ONNX_FORMAT_PREFERENCES } from '../model/runtime/backend.js';
 import { SMOOTHING_MODES } from '../pipeline/smoothing.js';
 
 

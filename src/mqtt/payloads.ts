@@ -1,6 +1,6 @@
 import type { Emotion } from '../labels.js';
-import type { Prediction } from '../model/classifier.js';
-import type { ModelMetadata } from '../model/metadata.js';
+import type { Prediction } from '../model/runtime/classifier.js';
+import type { ModelMetadata } from '../model/artifact/metadata.js';
 import type { EventIdGenerator } from './event-id.js';
 
 /** Bumped when a field of the event changes meaning or is removed; documented in schemas/event.schema.json. */

@@ -1,5 +1,5 @@
 import { EMOTIONS, type Emotion } from '../labels.js';
-import type { Prediction } from '../model/classifier.js';
+import type { Prediction } from '../model/runtime/classifier.js';
 
 export const SMOOTHING_MODES = ['none', 'majority', 'mean'] as const;
 export type SmoothingMode = (typeof SMOOTHING_MODES)[number];

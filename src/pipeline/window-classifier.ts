@@ -2,7 +2,7 @@ import { prepareClip } from '../dsp/clip.js';
 import { CLIP_SAMPLES } from '../dsp/constants.js';
 import type { FeatureExtractor } from '../dsp/features.js';
 import { SpeechDetectionError } from '../errors.js';
-import { FEATURES_LENGTH, type Prediction } from '../model/classifier.js';
+import { FEATURES_LENGTH, type Prediction } from '../model/runtime/classifier.js';
 import type { WindowSpeechMeter } from '../speech/speech-track.js';
 import { systemClock, type Clock } from '../system/clock.js';
 import type { StreamPosition } from './windower.js';

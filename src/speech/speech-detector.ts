@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { type LowpassDesign } from '../audio/lowpass-kernel.js';
 import { resampleSync } from '../audio/resample.js';
 import { describeError, ModelError } from '../errors.js';
-import { loadNativeSession, type NativeSession, type NativeTensor, type OrtRuntime } from '../model/onnx/session.js';
+import { loadNativeSession, type NativeSession, type NativeTensor, type OrtRuntime } from '../model/runtime/onnx-session.js';
 
 /**
  * Silero VAD (https://github.com/snakers4/silero-vad, MIT) run by onnxruntime-node: how much

@@ -1,6 +1,6 @@
 import { SAMPLE_RATE } from '../dsp/constants.js';
 import { EMOTIONS, type Emotion } from '../labels.js';
-import { type Prediction } from '../model/classifier.js';
+import { type Prediction } from '../model/runtime/classifier.js';
 import { type RecordingWindow } from '../pipeline/recording-classifier.js';
 
 /** What became of a window: the daemon's words (health, metrics) for the same outcomes. */

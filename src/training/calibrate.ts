@@ -6,7 +6,7 @@ import {
   fitTemperature,
   TEMPERATURE_RANGE,
   type ReliabilityBin,
-} from '../model/calibration.js';
+} from '../model/runtime/calibration.js';
 import { type LabelledFile } from './datasets.js';
 
 /** The probabilities a model gave a set of files, and the files' true classes. */

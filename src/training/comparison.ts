@@ -1,12 +1,14 @@
 import path from 'node:path';
 import { ModelError, UsageError } from '../errors.js';
-import { type EmotionClassifier } from '../model/classifier.js';
-import { type ModelMetadata } from '../model/metadata.js';
+import { type EmotionClassifier } from '../model/runtime/classifier.js';
+import { type ModelMetadata } from '../model/artifact/metadata.js';
+import { type ModelMetrics } from '../model/artifact/metrics.js';
 import { type LabelledFile } from './datasets.js';
 import { predictSet, subsetMetrics } from './evaluate.js';
-import { type FeatureSet } from './feature-set.js';
 import { type ClassificationMetrics } from './metrics.js';
-import { readSplitProvenance, rebuildRecordedSplit, type SplitProvenance } from './recorded-split.js';
+import { heldOutFeatures, type HeldOutFeatures } from './held-out.js';
+import { type FeatureSource } from './model-features.js';
+import { type SplitProvenance } from './recorded-split.js';
 import { bootstrapUarDifference, type ScoredFile } from './speaker-bootstrap.js';
 import { type Split } from './splits.js';
 
@@ -123,9 +125,13 @@ export interface SourcedComparison extends RecordedComparison {
   sources: Record<string, string>;
 }
 
-/** The comparison already in a model's metrics, checked enough to choose among its rows. */
-export function recordedComparison(metrics: Record<string, unknown>, modelDir: string): SourcedComparison | undefined {
-  const comparison = metrics['comparison'] as { runs?: unknown; command?: unknown; commands?: unknown } | undefined;
+/**
+ * The comparison already in a model's metrics, checked enough to choose among its rows: the
+ * metadata parser checks only that it is an object, and it may have been recorded by an
+ * earlier build (one `command`, no `commands`).
+ */
+export function recordedComparison(metrics: ModelMetrics, modelDir: string): SourcedComparison | undefined {
+  const comparison = metrics.comparison as { runs?: unknown; command?: unknown; commands?: unknown } | undefined;
   if (comparison === undefined) return undefined;
   const damaged = (what: string): never => {
     throw new ModelError(
@@ -185,26 +191,26 @@ interface MeasuredSet {
   predictions(keep: (file: LabelledFile) => boolean): ValidationPredictions;
 }
 
-/** How a command opens a run: its model with the command's backend, and features as the model asks for them. */
+/** How a command opens a run: its model with the command's backend, and where features come from. */
 export interface RunOpener {
   classifier(runDir: string): Promise<EmotionClassifier>;
-  features(model: ModelMetadata): (files: readonly LabelledFile[]) => Promise<FeatureSet>;
+  features: FeatureSource;
 }
 
 async function openRun(runDir: string, files: readonly LabelledFile[], opener: RunOpener): Promise<OpenedRun> {
   const classifier = await opener.classifier(runDir);
-  let provenance: SplitProvenance;
+  let heldOut: HeldOutFeatures;
   try {
-    provenance = readSplitProvenance(classifier.metadata.training, runDir);
+    heldOut = heldOutFeatures(classifier.metadata, runDir, files, opener.features);
   } catch (error) {
     classifier.dispose();
     throw error;
   }
-  const featuresOf = opener.features(classifier.metadata);
+  const { provenance, split, featuresOf } = heldOut;
   return {
     classifier,
     provenance,
-    split: rebuildRecordedSplit(files, provenance).split,
+    split,
     measure: async (set) => {
       const features = await featuresOf(set);
       const { classes } = predictSet(classifier, features);

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InterruptedError } from '../errors.js';
-import { recordModelMetrics, verifyModelDir } from '../model/model-dir.js';
+import { recordModelMetrics } from '../model/artifact/store.js';
 import { scanDatasets } from './datasets.js';
 import { type ClassificationMetrics } from './metrics.js';
 import { speakerFolds } from './splits.js';
@@ -127,10 +127,7 @@ export async function crossValidate(
   // Each fold model's card carries the spread over all folds, so whichever is used says how
   // much its own numbers owe to the choice of test speakers.
   for (const result of results) {
-    const dir = path.join(outDir, result.model);
-    const { metadata } = await verifyModelDir(dir);
-    await recordModelMetrics(dir, {
-      ...metadata.metrics,
+    await recordModelMetrics(path.join(outDir, result.model), {
       crossValidation: { folds, fold: result.fold, command: plan.command, ...report.spread },
     });
   }

@@ -1,6 +1,6 @@
 import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
 import { EMOTIONS } from '../labels.js';
-import { type EmotionClassifier } from '../model/classifier.js';
+import { type EmotionClassifier } from '../model/runtime/classifier.js';
 import { type Corpus, type LabelledFile } from './datasets.js';
 import { type FeatureSet } from './feature-set.js';
 import { computeMetrics, type ClassificationMetrics } from './metrics.js';

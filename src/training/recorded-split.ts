@@ -1,5 +1,5 @@
 import { ModelError } from '../errors.js';
-import { scanDatasets, type LabelledFile } from './datasets.js';
+import { type LabelledFile } from './datasets.js';
 import { applySplitPlan, sampleAcrossSpeakers, samplePerClass, type Split, type SplitPlan } from './splits.js';
 
 /** What a model's metadata records about its training data, enough to rebuild its split. */
@@ -79,20 +79,6 @@ export function rebuildRecordedSplit(files: readonly LabelledFile[], provenance:
   const keep = (speakers: string[]) => speakers.filter((speaker) => present.has(corpusOf(speaker)));
   const partial = { ...plan, testSpeakers: keep(plan.testSpeakers), validationSpeakers: keep(plan.validationSpeakers) };
   return { split: splitFromProvenance(files, { ...provenance, split: partial }), absentCorpora };
-}
-
-/**
- * The recorded split of the model in `modelDir` (its metadata's `training`), rebuilt from the
- * dataset folders given: what evaluate, calibrate, compare and quantize measure on.
- */
-export async function recordedSplitOf(
-  training: unknown,
-  modelDir: string,
-  dataDirs: readonly string[],
-): Promise<RebuiltSplit & { provenance: SplitProvenance }> {
-  const provenance = readSplitProvenance(training, modelDir);
-  const { files } = await scanDatasets(dataDirs);
-  return { provenance, ...rebuildRecordedSplit(files, provenance) };
 }
 
 /** Tells the user, through `err`, which of a model's held-out corpora were not given and so are not measured. */

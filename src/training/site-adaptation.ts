@@ -1,7 +1,7 @@
 import { DatasetError } from '../errors.js';
 import { EMOTIONS } from '../labels.js';
-import { applyCalibration, calibrationError, TEMPERATURE_RANGE } from '../model/calibration.js';
-import { CLASS_BIAS_LIMIT } from '../model/metadata.js';
+import { applyCalibration, calibrationError, TEMPERATURE_RANGE } from '../model/runtime/calibration.js';
+import { CLASS_BIAS_LIMIT } from '../model/artifact/metadata.js';
 import { type LabelledFile } from './datasets.js';
 import { computeMetrics } from './metrics.js';
 import { createRandom, shuffledIndices } from './random.js';

@@ -1,13 +1,12 @@
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { DatasetError, InterruptedError } from '../errors.js';
 import { type FeatureExtractor } from '../dsp/features.js';
 import { type FeatureCache } from '../features/feature-cache.js';
 import { type Logger } from '../logging/logger.js';
 import { ARCHITECTURES, buildModel, type ArchitectureChoice } from '../model/architecture.js';
-import { EmotionClassifier } from '../model/classifier.js';
-import { type DataSource } from '../model/metadata.js';
-import { recordModelMetrics, saveModelDir } from '../model/model-dir.js';
+import { EmotionClassifier } from '../model/runtime/classifier.js';
+import { type DataSource } from '../model/artifact/metadata.js';
+import { recordModelMetrics } from '../model/artifact/store.js';
+import { saveModelDir } from '../model/artifact/tfjs-model.js';
 import { type ClipWindow } from '../dsp/clip-window.js';
 import { applyFrontEnd, type FrontEnd } from '../dsp/front-end.js';
 import { CORPORA, scanDatasets, tallyByCorpus, type Corpus, type LabelledFile } from './datasets.js';
@@ -19,9 +18,6 @@ import { heldOutSpeakers, resolveSplitRequest, validationSpeakers, type SplitPla
 import { splitFromProvenance } from './recorded-split.js';
 import { trainModel, type TrainOptions, type TrainResult } from './trainer.js';
 import { prepareImprovements, type TrainingImprovements } from './training-options.js';
-
-/** Per-epoch loss, accuracy and learning rate, saved beside the model. */
-export const TRAINING_HISTORY_FILE = 'training-history.json';
 
 export interface TrainingPlan {
   /** Dataset folders as the user named them (recorded as given, for the model card). */
@@ -181,11 +177,11 @@ export async function trainAndSave(
         stopReason: training.stopReason,
         date: new Date().toISOString(),
       },
+      history: training.history,
     });
   } finally {
     model.dispose();
   }
-  await writeFile(path.join(outDir, TRAINING_HISTORY_FILE), `${JSON.stringify(training.history, null, 2)}\n`);
 
   const speakers = heldOutSpeakers(splitPlan);
   const { report, calibration } = await evaluateAndCalibrate(outDir, validation, test, speakers, validationSpeakers(splitPlan));

@@ -2,7 +2,7 @@ import { mkdir, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMOTIONS } from '../../src/labels.js';
-import { verifyModelDir } from '../../src/model/model-dir.js';
+import { verifyModelDir } from '../../src/model/artifact/store.js';
 import { labelFile, scanDataset } from '../../src/training/datasets.js';
 import { runSerAgent, REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
@@ -49,9 +49,12 @@ describe('ser-agent adapt', () => {
 
     const { metadata } = await verifyModelDir(out);
     expect(metadata.classBias).toHaveLength(EMOTIONS.length);
-    const record = metadata.metrics['siteAdaptation'] as { heldOutFiles: number; heldOutBefore: { uar: number }; heldOutAfter: { uar: number } };
-    expect(record.heldOutFiles).toBe(14);
-    expect(record.heldOutAfter.uar).toBeGreaterThanOrEqual(0);
+    const record = metadata.metrics.siteAdaptation;
+    expect(record?.heldOutFiles).toBe(14);
+    expect(record?.heldOutAfter.uar).toBeGreaterThanOrEqual(0);
+    // The copy keeps the shipped model's own sections and lists the history it carried unlisted.
+    expect(metadata.metrics.comparison).toEqual((await verifyModelDir(SHIPPED)).metadata.metrics.comparison);
+    expect(metadata.history?.path).toBe('training-history.json');
 
     const clip = (await scanDataset(site)).files[0]?.path as string;
     const [before, after] = await Promise.all(

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyModelDir } from '../../src/model/artifact/store.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
 import { messageLines, runSerAgent } from '../helpers/cli.js';
 import { scratchDir } from '../model/seed-model-fixture.js';
@@ -49,6 +50,8 @@ describe('train, quantize, evaluate on a small subset', () => {
     expect(metadata.metrics.test.confusion.flat().reduce((a, b) => a + b, 0)).toBe(test);
     const history = JSON.parse(await readFile(path.join(out, 'training-history.json'), 'utf8')) as unknown[];
     expect(history).toHaveLength(2);
+    // Listed like every other file of the directory, so loading verifies it.
+    expect((await verifyModelDir(out)).history).toEqual(history);
     const card = await readFile(path.join(out, 'README.md'), 'utf8');
     expect(card).toContain('CC BY-NC-SA 4.0');
     expect(card).toContain('CC BY-NC-ND 4.0');
@@ -70,6 +73,9 @@ describe('train, quantize, evaluate on a small subset', () => {
     };
     expect(metadata.weights.dtype).toBe('uint8');
     expect(metadata.metrics.quantization.testFiles).toBeGreaterThan(0);
+    // The quantized copy comes from the same run: its history goes with it, listed.
+    expect((await verifyModelDir(q8)).history).toEqual((await verifyModelDir(float)).history);
+    expect((await verifyModelDir(q8)).history).toHaveLength(2);
 
     const evaluation = await runSerAgent(
       ['evaluate', '--json', '--model', q8, '--split', 'test', '--data', ravdess, '--data', tess],

@@ -10,10 +10,10 @@ import {
   type ArchitectureChoice,
 } from '../../src/model/architecture.js';
 import { EMOTIONS } from '../../src/labels.js';
-import { EmotionClassifier } from '../../src/model/classifier.js';
-import { initialiseKerasWeights } from '../../src/model/initializers.js';
-import { saveModelDir } from '../../src/model/model-dir.js';
-import { quantizeModelDir } from '../../src/model/quantize.js';
+import { EmotionClassifier } from '../../src/model/runtime/classifier.js';
+import { initialiseKerasWeights } from '../../src/training/initializers.js';
+import { saveModelDir } from '../../src/model/artifact/tfjs-model.js';
+import { quantizeModelDir } from '../../src/model/convert/quantize.js';
 import { createRandom } from '../../src/training/random.js';
 import { randomFeatures, scratchDir, TEST_INFO, useWasm } from './seed-model-fixture.js';
 

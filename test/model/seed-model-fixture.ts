@@ -6,10 +6,11 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { N_FEATURES, N_FRAMES } from '../../src/dsp/constants.js';
 import { SEED_ARCHITECTURE, buildSeedModel } from '../../src/model/architecture.js';
-import { selectBackend, type BackendLogger } from '../../src/model/backend.js';
-import { FEATURES_LENGTH } from '../../src/model/classifier.js';
-import type { TrainingProvenance } from '../../src/model/metadata.js';
-import { saveModelDir, type ModelInfo, type WriteModelDirOptions } from '../../src/model/model-dir.js';
+import { selectBackend, type BackendLogger } from '../../src/model/runtime/backend.js';
+import { FEATURES_LENGTH } from '../../src/model/runtime/classifier.js';
+import type { TrainingProvenance } from '../../src/model/artifact/metadata.js';
+import { type WriteModelDirOptions } from '../../src/model/artifact/store.js';
+import { saveModelDir, type ModelInfo } from '../../src/model/artifact/tfjs-model.js';
 
 export const TEST_TRAINING: TrainingProvenance = {
   command: 'ser-agent train --data ../shared/datasets/ravdess --seed 7',

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { EMOTIONS } from '../../src/labels.js';
-import type { Prediction } from '../../src/model/classifier.js';
+import type { Prediction } from '../../src/model/runtime/classifier.js';
 import { createEventIdGenerator } from '../../src/mqtt/event-id.js';
 import {
   createEmotionEvent,

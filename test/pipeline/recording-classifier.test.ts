@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CLIP_SAMPLES, SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { EMOTIONS } from '../../src/labels.js';
-import { type Prediction } from '../../src/model/classifier.js';
+import { type Prediction } from '../../src/model/runtime/classifier.js';
 import { levelDbfs } from '../../src/pipeline/level.js';
 import { RecordingClassifier, type GatedClassifier, type RecordingWindow } from '../../src/pipeline/recording-classifier.js';
 import { type WindowResult } from '../../src/pipeline/window-classifier.js';

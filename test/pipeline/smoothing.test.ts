@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EMOTIONS, type Emotion } from '../../src/labels.js';
-import type { Prediction } from '../../src/model/classifier.js';
+import type { Prediction } from '../../src/model/runtime/classifier.js';
 import { PredictionSmoother, type SmoothingOptions } from '../../src/pipeline/smoothing.js';
 
 /** A prediction with `confidence` on `emotion` and the rest shared evenly by the others. */

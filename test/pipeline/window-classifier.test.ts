@@ -4,7 +4,7 @@ import { loadAudio } from '../../src/audio/load-clip.js';
 import { CLIP_SAMPLES, SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { FeatureExtractor } from '../../src/dsp/features.js';
 import { featuresForFile } from '../../src/features/file-features.js';
-import { EmotionClassifier, type Prediction } from '../../src/model/classifier.js';
+import { EmotionClassifier, type Prediction } from '../../src/model/runtime/classifier.js';
 import { WindowClassifier, type FeatureClassifier, type WindowResult } from '../../src/pipeline/window-classifier.js';
 import { SpeechDetector } from '../../src/speech/speech-detector.js';
 import { SpeechTrack } from '../../src/speech/speech-track.js';

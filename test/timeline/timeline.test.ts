@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EMOTIONS, type Emotion } from '../../src/labels.js';
-import { type Prediction } from '../../src/model/classifier.js';
+import { type Prediction } from '../../src/model/runtime/classifier.js';
 import { clock, describeShares } from '../../src/timeline/describe.js';
 import { speechSegments } from '../../src/timeline/report.js';
 import { summarizeTimeline, type TimelineWindow } from '../../src/timeline/timeline.js';

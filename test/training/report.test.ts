@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMOTIONS } from '../../src/labels.js';
-import { calibrationError } from '../../src/model/calibration.js';
+import { calibrationError } from '../../src/model/runtime/calibration.js';
 import { computeMetrics } from '../../src/training/metrics.js';
 import {
   renderEvaluationReport,

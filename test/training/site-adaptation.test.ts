@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DatasetError } from '../../src/errors.js';
 import { EMOTIONS } from '../../src/labels.js';
-import { applyCalibration } from '../../src/model/calibration.js';
+import { applyCalibration } from '../../src/model/runtime/calibration.js';
 import { type LabelledFile } from '../../src/training/datasets.js';
 import { createRandom } from '../../src/training/random.js';
 import { fitSiteAdaptation, scoreSite, splitSiteClips, uncalibrate } from '../../src/training/site-adaptation.js';

@@ -1,7 +1,7 @@
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { EMOTIONS } from '../../labels.js';
-import { type ReliabilityBin } from '../../model/calibration.js';
+import { type ReliabilityBin } from '../../model/runtime/calibration.js';
 import { type ClassificationMetrics } from '../metrics.js';
 import { type EpochLog } from '../trainer.js';
 

@@ -1,6 +1,6 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type ReliabilityBin } from '../../model/calibration.js';
+import { type ReliabilityBin } from '../../model/runtime/calibration.js';
 import { type ClassificationMetrics } from '../metrics.js';
 import { type EpochLog } from '../trainer.js';
 import { confusionMatrixSpec, learningCurvesSpec, perClassSpec, reliabilitySpec, renderSvg } from './charts.js';
