@@ -35,14 +35,6 @@ const DETECTOR_RESAMPLING: Readonly<LowpassDesign> = Object.freeze({
 });
 /** One onnxruntime thread: the detector runs between emotion inferences, on the same core. */
 const THREADS = 1;
-/**
- * ONNX Runtime's graph optimizations off: on the shipped Silero VAD they grew the session by
- * about 6 MB of allocations (24.8 → 18.1 MB of glibc heap after loading both models) and made
- * a 32 ms chunk slower, not faster (0.31 → 0.28 ms). The probabilities move by rounding only:
- * over 45,891 chunks of 400 RAVDESS clips, at most 1.2e-6, and no chunk crossed the 0.5
- * threshold, so the gate decides as before.
- */
-const GRAPH_OPTIMIZATION = 'disabled';
 
 /** `samples` at the detector's rate, resampled with its lowpass when they are not. */
 export function toDetectorRate(samples: Float32Array, sampleRate: number): Float32Array {
@@ -81,7 +73,7 @@ export class SpeechDetector {
     }
     let loaded: { runtime: OrtRuntime; session: NativeSession };
     try {
-      loaded = await loadNativeSession(bytes, { threads: THREADS, graphOptimization: GRAPH_OPTIMIZATION });
+      loaded = await loadNativeSession(bytes, { threads: THREADS });
     } catch (error) {
       throw new ModelError(`speech model ${file} does not load in ONNX Runtime (${describeError(error)}); ${fix}`, { cause: error });
     }

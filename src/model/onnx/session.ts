@@ -81,11 +81,6 @@ function requireRuntime(): OrtRuntime {
 export interface OnnxSessionOptions {
   /** Threads one operator may use; 1 leaves the other cores to capture and MQTT. */
   threads: number;
-  /**
-   * ONNX Runtime's graph optimizations at load: 'all' (the default) or 'disabled', for a
-   * model they make bigger in memory without making it faster (the speech detector's).
-   */
-  graphOptimization?: 'all' | 'disabled';
 }
 
 /**
@@ -103,7 +98,7 @@ export async function loadNativeSession(
     intraOpNumThreads: options.threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
-    graphOptimizationLevel: options.graphOptimization ?? 'all',
+    graphOptimizationLevel: 'all',
     // The spinning workers would burn the core the daemon leaves to capture between windows.
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
