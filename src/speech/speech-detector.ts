@@ -95,25 +95,26 @@ export class SpeechDetector {
     // The context (the previous chunk's last 64 samples) then the new samples, as the model takes them.
     const input = new Float32Array(CONTEXT_SAMPLES + CHUNK_SAMPLES);
     const state = new Float32Array(STATE_LENGTH);
-    // Tensors wrap their arrays without copying and ONNX Runtime reads them at each run, so one
-    // pair serves the whole stream: a new pair per 32 ms chunk cost about a tenth of the chunk.
-    const { Tensor } = this.#runtime;
-    const feeds = { input: new Tensor('float32', input, [1, input.length]), state: new Tensor('float32', state, STATE_DIMS), sr: this.#rate };
     return {
       next: (chunk) => {
         input.copyWithin(0, CHUNK_SAMPLES);
         input.set(chunk.subarray(0, CHUNK_SAMPLES), CONTEXT_SAMPLES);
         input.fill(0, CONTEXT_SAMPLES + Math.min(chunk.length, CHUNK_SAMPLES));
-        return this.#run(feeds, state);
+        return this.#run(input, state);
       },
     };
   }
 
-  /** Runs the model on `feeds` (context + chunk, `state`, rate); `state` is replaced by the next one. */
-  #run(feeds: Record<(typeof INPUTS)[number], NativeTensor>, state: Float32Array): number {
+  /** Runs the model on one context + chunk; `state` is read and replaced by the next one. */
+  #run(input: Float32Array, state: Float32Array): number {
     const session = this.#session;
     if (session === undefined) throw new Error('the speech detector was disposed');
-    const outputs = session.run(feeds, this.#fetches, {});
+    const { Tensor } = this.#runtime;
+    const outputs = session.run(
+      { input: new Tensor('float32', input, [1, input.length]), state: new Tensor('float32', state, STATE_DIMS), sr: this.#rate },
+      this.#fetches,
+      {},
+    );
     state.set(outputs['stateN']?.data as Float32Array);
     return (outputs['output']?.data as Float32Array)[0] as number;
   }
