@@ -11,7 +11,7 @@ export type RecorderName = (typeof RECORDERS)[number];
  * (on devices that honour the period; otherwise the wait is at most one period). It is the
  * longest period that divides both 1 s and 3 s (4,410 samples = 5 × 882). Against the 40 ms
  * used before, five wake-ups a second instead of 25 took the daemon listening to windows it
- * skips as silence from 0.63-0.73% to 0.37% of a core (npm run bench, `daemon_capture_only`),
+ * skips as silence from 0.63-0.73% to 0.20-0.37% of a core (npm run bench, `daemon_capture_only`),
  * and Node alone reading such a pipe from 0.45% to 0.12%. The defaults (~125 ms for arecord,
  * 8 KiB = 186 ms for sox) divide neither and dominated the latency.
  */
@@ -19,7 +19,7 @@ export const CAPTURE_PERIOD_SECONDS = 0.2;
 /**
  * The device's ring buffer, in periods: arecord's default (the smaller of the device's maximum
  * and 500 ms) would hold only two 200 ms periods, so a recorder descheduled for one period
- * would overrun. Five periods (1 s) keep the margin the 40 ms periods had.
+ * would overrun. Five periods (1 s) give twice the 500 ms the 40 ms periods had.
  */
 const BUFFER_PERIODS = 5;
 
