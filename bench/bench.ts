@@ -104,7 +104,10 @@ const actor = path.resolve(root, '..', 'shared', 'datasets', 'ravdess', 'Actor_1
 const speech = readdirSync(actor).sort().slice(0, 15).map((file) => path.join(actor, file));
 const daemon = await measureDaemon(speech, { warmupSeconds: 12, seconds: 30 });
 // The same without the speech gate: the difference is what the gate costs a box at hop 1 s.
-const ungatedDaemon = await measureDaemon(speech, { warmupSeconds: 12, seconds: 30, minSpeechRatio: 0 });
+const ungatedDaemon = await measureDaemon(speech, { warmupSeconds: 12, seconds: 30, window: { minSpeechRatio: 0 } });
+// Listening alone: every window skipped as silence (a 0 dBFS threshold), so no speech gate,
+// features, inference or event; what remains is capture, cutting windows, their level, timers.
+const captureOnlyDaemon = await measureDaemon(speech, { warmupSeconds: 12, seconds: 30, window: { silenceDbfs: 0 } });
 
 // Memory as a 512 MB board pays for it: the daemon replaying 8 clips of the same actor (about
 // 30 s) with `run --input`, on the default backend and on wasm, where onnxruntime cannot run.
@@ -123,6 +126,7 @@ const result = {
   daemon,
   daemon_memory_mb: daemonMemory,
   daemon_without_speech_gate: ungatedDaemon,
+  daemon_capture_only: captureOnlyDaemon,
 };
 
 if (asJson) {
@@ -145,7 +149,10 @@ if (asJson) {
   for (const [name, s] of rows) {
     process.stdout.write(`${name.padEnd(width)}  ${s.median.toFixed(3).padStart(9)}  ${s.p95.toFixed(3).padStart(9)}\n`);
   }
-  process.stdout.write(`${'window end to MQTT publish'.padEnd(width)}  ${daemon.publish_latency_ms.median.toFixed(3).padStart(9)}  ${daemon.publish_latency_ms.p95.toFixed(3).padStart(9)}\n`);
+  const latency = daemon.publish_latency_ms;
+  if (latency !== null) {
+    process.stdout.write(`${'window end to MQTT publish'.padEnd(width)}  ${latency.median.toFixed(3).padStart(9)}  ${latency.p95.toFixed(3).padStart(9)}\n`);
+  }
   process.stdout.write(`peak RSS of the bench: ${result.peak_rss_mb} MB\n`);
   process.stdout.write(
     `daemon at hop 1 s, live capture: CPU ${daemon.cpu_percent}% of one core (user ${daemon.cpu_user_percent}%, ` +
@@ -153,13 +160,20 @@ if (asJson) {
       `RSS ${daemon.rss_mb} MB, ${daemon.events} events\n`,
   );
   for (const [backend, memory] of Object.entries(daemonMemory)) {
+    const parts = memory.peak_breakdown_mb;
     process.stdout.write(
-      `daemon memory on ${backend}, replaying speech (run --input): peak VmHWM ${memory.peak_vmhwm_mb} MB, steady RSS ${memory.steady_rss_mb} MB\n`,
+      `daemon memory on ${backend}, replaying speech (run --input): peak VmHWM ${memory.peak_vmhwm_mb} MB, steady RSS ${memory.steady_rss_mb} MB; ` +
+        `at the peak: node binary ${parts.node_binary}, onnxruntime library ${parts.onnxruntime_library}, other files ${parts.other_files}, ` +
+        `malloc heap ${parts.malloc_heap}, other anonymous ${parts.anonymous} MB\n`,
     );
   }
   process.stdout.write(
     `the same without the speech gate (window.minSpeechRatio 0): CPU ${ungatedDaemon.cpu_percent}% of one core, ` +
       `RSS ${ungatedDaemon.rss_mb} MB, ${ungatedDaemon.events} events; the gate adds ` +
       `${Math.round((daemon.cpu_percent - ungatedDaemon.cpu_percent) * 100) / 100} points\n`,
+  );
+  process.stdout.write(
+    `listening alone, every window skipped as silence (window.silenceDbfs 0): CPU ${captureOnlyDaemon.cpu_percent}% of one core, ` +
+      `${captureOnlyDaemon.wakeups_per_second} wake-ups/s, arecord ${captureOnlyDaemon.recorder_cpu_percent}%\n`,
   );
 }

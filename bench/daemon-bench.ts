@@ -9,6 +9,7 @@ import { SAMPLE_RATE } from '../src/dsp/constants.js';
 import { startAgentProcess, writeAgentConfig } from '../test/helpers/agent-process.js';
 import { childProcesses, createAlsaFifoCapture, encodeS16le } from '../test/helpers/alsa.js';
 import { startTestBroker } from '../test/helpers/broker.js';
+import { unitEnvironment, unitNodeOptions } from './daemon-memory.js';
 import { summarize, type Summary } from './stats.js';
 
 export interface DaemonMeasurement {
@@ -23,8 +24,8 @@ export interface DaemonMeasurement {
   recorder_cpu_percent: number;
   /** Resident memory at the end of the run. */
   rss_mb: number;
-  /** From a window's end (its `ts`) to the subscriber receiving its event. */
-  publish_latency_ms: Summary;
+  /** From a window's end (its `ts`) to the subscriber receiving its event; null when no event came. */
+  publish_latency_ms: Summary | null;
   events: number;
 }
 
@@ -67,7 +68,15 @@ function voluntarySwitches(pid: number): number {
  */
 export async function measureDaemon(
   files: readonly string[],
-  options: { warmupSeconds: number; seconds: number; minSpeechRatio?: number },
+  options: {
+    warmupSeconds: number;
+    seconds: number;
+    /** window.* settings over the defaults, e.g. minSpeechRatio 0 for no speech gate. */
+    window?: Record<string, number>;
+    /** Node options and environment; the systemd unit's by default, as a box runs the daemon. */
+    nodeOptions?: readonly string[];
+    env?: Record<string, string>;
+  },
 ): Promise<DaemonMeasurement> {
   const speech = await speechPcm(files);
   const work = await mkdtemp(path.join(os.tmpdir(), 'ser-bench-'));
@@ -84,13 +93,15 @@ export async function measureDaemon(
   const config = await writeAgentConfig(work, {
     deviceId: 'bench',
     mqtt: { url: broker.url, discovery: { enabled: false } },
-    window: { hopSeconds: 1, ...(options.minSpeechRatio === undefined ? {} : { minSpeechRatio: options.minSpeechRatio }) },
+    window: { hopSeconds: 1, ...options.window },
     gpio: { driver: 'simulated' },
     log: { level: 'warn' },
     audio: { recorder: 'arecord', device: microphone.device },
     state: { directory: path.join(work, 'state') },
   });
-  const daemon = startAgentProcess(['run', '--config', config], microphone.env);
+  const daemon = startAgentProcess(['run', '--config', config], { ...microphone.env, ...(options.env ?? unitEnvironment()) }, {
+    nodeOptions: options.nodeOptions ?? unitNodeOptions(),
+  });
   let fifo: FileHandle | undefined;
   let feeding: Promise<void> | undefined;
   let stopFeeding = false;
@@ -124,7 +135,7 @@ export async function measureDaemon(
         recorderAfter.userSeconds + recorderAfter.systemSeconds - recorderBefore.userSeconds - recorderBefore.systemSeconds,
       ),
       rss_mb: Math.round(after.rssBytes / 1024 / 1024),
-      publish_latency_ms: summarize(latencies),
+      publish_latency_ms: latencies.length === 0 ? null : summarize(latencies),
       events: latencies.length,
     };
   } finally {
@@ -149,7 +160,8 @@ async function speechPcm(files: readonly string[]): Promise<Buffer> {
 /**
  * Writes one capture period at a time, each when a sound card would have filled it, looping the
  * speech. The file plugin reads whole periods and pads a short read with silence, so every
- * write is one whole period (under PIPE_BUF, so Linux makes it atomic).
+ * write is one whole period, which Linux copies into the (nearly empty) FIFO whole before it
+ * wakes the reader.
  */
 async function feedInRealTime(fifo: FileHandle, speech: Buffer, stopped: () => boolean): Promise<void> {
   const periodBytes = Math.round(CAPTURE_PERIOD_SECONDS * SAMPLE_RATE) * 2;

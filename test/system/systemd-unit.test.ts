@@ -31,5 +31,27 @@ describe('systemd/ser-agent.service', () => {
     expect(value('ExecReload')).toEqual(['/bin/kill -HUP $MAINPID']);
     // The small young generation is part of the daemon's memory budget (README "Memory").
     expect(value('ExecStart')[0]).toMatch(/^\/usr\/bin\/node --max-semi-space-size=\d+ /);
+    // So is glibc's allocator, tuned through the environment (bench/daemon-memory.ts reads it too).
+    expect(value('Environment').flatMap((line) => line.split(/\s+/))).toEqual(
+      expect.arrayContaining(['MALLOC_ARENA_MAX=1', expect.stringMatching(/^MALLOC_TRIM_THRESHOLD_=\d+$/), expect.stringMatching(/^MALLOC_MMAP_THRESHOLD_=\d+$/)]),
+    );
+  });
+
+  it('is the unit the README describes: every node option and allocator setting it starts the daemon with is named there', async () => {
+    const unit = await readFile(UNIT, 'utf8');
+    const readme = await readFile(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '';
+    const nodeOptions = execStart.split(/\s+/).filter((word) => word.startsWith('--'));
+    const allocator = [...unit.matchAll(/^Environment=(.*)$/gm)].flatMap(([, line]) => (line ?? '').split(/\s+/)).filter((word) => word.startsWith('MALLOC_'));
+    expect(nodeOptions).not.toEqual([]);
+    expect(allocator).not.toEqual([]);
+    // Both places an operator looks: how the unit runs the daemon, and what memory it takes.
+    for (const heading of ['## Run under systemd', '### Memory']) {
+      const start = readme.indexOf(`\n${heading}\n`);
+      expect(start, heading).toBeGreaterThan(0);
+      const end = readme.slice(start + heading.length + 2).search(/\n#{2,3} /);
+      const section = readme.slice(start, end < 0 ? undefined : start + heading.length + 2 + end);
+      for (const setting of [...nodeOptions, ...allocator]) expect(section, `${heading} names ${setting}`).toContain(`\`${setting}\``);
+    }
   });
 });
