@@ -87,7 +87,7 @@ export const compareCommand: Command = {
     }
 
     const best = chooseBest(runs);
-    const intervals = choiceIntervals(best, validation);
+    const intervals = choiceIntervals(best, validation, earlier.choiceIntervals);
     for (const line of formatTable(
       ['run', 'architecture', 'options', 'corpora', 'val speakers UAR', 'test speakers acc', 'UAR', 'macro-F1', 'other test acc', 'weights'],
       Object.entries(runs).map(([run, row]) => [

@@ -165,6 +165,9 @@ export function mergeComparisons(comparisons: readonly (SourcedComparison | unde
     if (comparison.seedStyleRandomSplit !== undefined) {
       merged.seedStyleRandomSplit = { ...merged.seedStyleRandomSplit, ...comparison.seedStyleRandomSplit };
     }
+    if (comparison.choiceIntervals !== undefined) {
+      merged.choiceIntervals = { ...merged.choiceIntervals, ...comparison.choiceIntervals };
+    }
     if (comparison.leaveOneCorpusOut !== undefined) {
       merged.leaveOneCorpusOut = { ...merged.leaveOneCorpusOut, ...comparison.leaveOneCorpusOut };
     }
@@ -364,14 +367,21 @@ export async function measureRun(
 /**
  * For every run measured in this comparison other than `best`, its validation UAR minus best's
  * with the speaker-bootstrap interval. Runs are paired file by file, so a run whose validation
- * files differ from best's (other data, another split) gets none, and neither does a run only
- * recorded earlier, whose predictions are gone.
+ * files differ from best's (other data, another split) gets none. A run only recorded earlier
+ * keeps the interval recorded for it, if that was against the same chosen run.
  */
-export function choiceIntervals(best: string, measured: Record<string, ValidationPredictions>): Record<string, ChoiceInterval> {
+export function choiceIntervals(
+  best: string,
+  measured: Record<string, ValidationPredictions>,
+  earlier: Record<string, ChoiceInterval> = {},
+): Record<string, ChoiceInterval> {
+  // An interval recorded earlier still holds while the same run is chosen and the other run
+  // was not measured again (its predictions are gone, so it cannot be paired anew).
+  const kept = Object.fromEntries(Object.entries(earlier).filter(([run, interval]) => interval.versus === best && !(run in measured)));
   const chosen = measured[best];
-  if (chosen === undefined) return {};
+  if (chosen === undefined) return kept;
   const chosenRow = new Map(chosen.files.map((file, row) => [file.path, row]));
-  const intervals: Record<string, ChoiceInterval> = {};
+  const intervals: Record<string, ChoiceInterval> = kept;
   for (const [run, other] of Object.entries(measured)) {
     if (run === best || other.files.length !== chosen.files.length) continue;
     const rows = other.files.map((file) => chosenRow.get(file.path));
