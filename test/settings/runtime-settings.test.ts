@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig, type ConfigOverrides } from '../../src/config/load.js';
+import { type ConfigOverrides } from '../../src/config/load.js';
 import {
   RUNTIME_SETTING_KEYS,
   RuntimeSettings,
@@ -10,6 +10,7 @@ import {
   type RuntimeSettingValues,
   type SetResult,
 } from '../../src/settings/runtime-settings.js';
+import { testConfig } from '../helpers/config.js';
 import { captureLogs } from '../helpers/logs.js';
 
 /** The settings store on a real state directory, with the real configuration loader. */
@@ -25,14 +26,7 @@ function stateDirectory(): string {
 }
 
 function open(directory: string, overrides: ConfigOverrides = {}) {
-  const config = loadConfig({
-    env: {},
-    installDir: '/nonexistent/ser-agent',
-    systemFile: '/nonexistent/etc/ser-agent/config.json',
-    homeDir: '/home/test',
-    hostname: 'test-box',
-    overrides,
-  });
+  const config = testConfig(overrides);
   const logs = captureLogs();
   return { settings: RuntimeSettings.open({ config, directory, logger: logs.logger }), logs };
 }
@@ -176,14 +170,7 @@ describe('RuntimeSettings', () => {
     const directory = stateDirectory();
     await change(open(directory).settings, '{"window.minSpeechRatio": 0.5}');
     const { settings } = open(directory);
-    const config = loadConfig({
-      env: {},
-      installDir: '/nonexistent/ser-agent',
-      systemFile: '/nonexistent/etc/ser-agent/config.json',
-      homeDir: '/home/test',
-      hostname: 'test-box',
-      overrides: { window: { minSpeechRatio: 0, minConfidence: 0.4, hopSeconds: 1 } },
-    });
+    const config = testConfig({ window: { minSpeechRatio: 0, minConfidence: 0.4, hopSeconds: 1 } });
     const applied = settings.applyTo(config);
     // The MQTT value wins; keys never changed over MQTT follow the configuration given.
     expect(applied.window).toEqual({ ...config.window, minSpeechRatio: 0.5 });
