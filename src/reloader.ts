@@ -5,6 +5,7 @@ import { describeError } from './errors.js';
 import { type Logger } from './logging/logger.js';
 import { type ReloadReport } from './mqtt/payloads.js';
 import { freeUnshared } from './pipeline/model-slot.js';
+import { type Clock } from './system/clock.js';
 
 /** What a reload changes: the Daemon is one. */
 export interface Reconfigurable<M extends DaemonModel> {
@@ -35,8 +36,8 @@ export interface ReloaderOptions<M extends DaemonModel> {
    * checks, having freed what it built.
    */
   openModel(config: Readonly<AgentConfig>, running: M): Promise<M>;
-  /** Wall clock (ms since the epoch) for the report's time. */
-  now(): number;
+  /** The one clock (src/system/clock.ts); its wall time dates the report. */
+  clock: Pick<Clock, 'now'>;
 }
 
 /**
@@ -148,7 +149,7 @@ export class Reloader<M extends DaemonModel> {
     target.reconfigure(plan.config, model);
     const modelChanged = model !== running;
     const report: ReloadReport = {
-      ts: new Date(this.#options.now()).toISOString(),
+      ts: new Date(this.#options.clock.now()).toISOString(),
       outcome: 'ok',
       reason: null,
       modelChanged,
@@ -172,7 +173,7 @@ export class Reloader<M extends DaemonModel> {
   #refuse(target: Reconfigurable<M>, reason: string): void {
     this.#log.error({ reason }, 'reload refused; still running on the previous configuration and model');
     target.recordReload({
-      ts: new Date(this.#options.now()).toISOString(),
+      ts: new Date(this.#options.clock.now()).toISOString(),
       outcome: 'refused',
       reason,
       modelChanged: false,

@@ -91,7 +91,7 @@ function harness(options: { files?: Array<Readonly<AgentConfig> | Error> } = {})
       new Promise<DaemonModel>((resolve, reject) =>
         loads.push({ config: next, exclusive: daemon.inExclusive, finish: resolve, fail: reject }),
       ),
-    now: () => NOW,
+    clock: { now: () => NOW },
   });
   const logged = (msg: string) => logs.lines.filter((line) => line['msg'] === msg);
   return { reloader, daemon, loads, logs, logged, reads: () => reads };

@@ -45,7 +45,7 @@ export const runCommand: Command = {
       // The file read again, with the settings changed over MQTT in force over its values:
       // a reload must not undo the operator's window.minSpeechRatio.
       openModel: (next, current) => openWindowModel((settings as RuntimeSettings).applyTo(next), logger, current),
-      now: () => systemClock.now(),
+      clock: systemClock,
     });
     const stopListening = context.hangups?.listen(() => reloader.request());
     try {
