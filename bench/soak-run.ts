@@ -90,13 +90,11 @@ const WINDOW_BYTES = CLIP_SAMPLES * 2;
  * arecord reads the ALSA file plugin's infile one period at a time: CAPTURE_PERIOD_SECONDS
  * (the agent's --period-time) of 2-byte frames. A read that finds fewer bytes in the FIFO returns them
  * and the plugin pads the rest of the period with the null device's silence, which would
- * shift every later sample; writes are therefore one whole period each (8,820 bytes). Linux
- * copies a write that fits in the FIFO's free space whole before it wakes the reader; a write
- * that finds the 64 KiB FIFO full waits behind seven whole periods, far more than arecord
- * reads before the writer is woken.
+ * shift every later sample; writes are therefore whole periods and at most PIPE_BUF (4096)
+ * bytes, which Linux makes atomic, so the FIFO always holds whole periods.
  */
 const PERIOD_BYTES = Math.round(CAPTURE_PERIOD_SECONDS * SAMPLE_RATE) * 2;
-const WRITE_BYTES = PERIOD_BYTES;
+const WRITE_BYTES = PERIOD_BYTES * Math.floor(4096 / PERIOD_BYTES);
 /**
  * Windows written ahead of the events received: a window is written only once at most three
  * earlier ones lack their event, so at most four ever wait for inference, which is what

@@ -5,9 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
-import { CAPTURE_PERIOD_SECONDS } from '../../src/capture/recorder-command.js';
 import { RecorderSource, type RecorderSourceOptions } from '../../src/capture/recorder-source.js';
-import { SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { type AlsaReplay, CaptureSink, childProcesses, createAlsaReplay, encodeS16le } from '../helpers/alsa.js';
 import { captureLogs } from '../helpers/logs.js';
 import { goldenWavPath } from '../helpers/golden.js';
@@ -71,16 +69,16 @@ async function liveMicrophone(replay: AlsaReplay): Promise<{ write(samples: Floa
     await writer.close();
     await holder.close();
   });
-  // arecord reads one capture period at a time; a read finding part of one would be padded
-  // with silence. So the test writes one whole period at a time: Linux copies a write that fits
-  // in the FIFO's free space (64 KiB) whole before it wakes the reader.
-  const periodBytes = Math.round(CAPTURE_PERIOD_SECONDS * SAMPLE_RATE) * 2;
+  // arecord reads one 441-frame period at a time; a read finding part of one would be padded
+  // with silence. Writes of whole periods, each at most PIPE_BUF bytes, are atomic.
+  const periodBytes = 441 * 2;
+  const writeBytes = periodBytes * 4;
   return {
     async write(samples: Float32Array) {
       const bytes = encodeS16le(samples);
-      if (bytes.length % periodBytes !== 0) throw new Error(`the test writes whole ${periodBytes / 2}-sample periods only`);
-      for (let offset = 0; offset < bytes.length; offset += periodBytes) {
-        await writer.write(bytes, offset, periodBytes);
+      if (bytes.length % periodBytes !== 0) throw new Error('the test writes whole 441-sample periods only');
+      for (let offset = 0; offset < bytes.length; offset += writeBytes) {
+        await writer.write(bytes, offset, Math.min(writeBytes, bytes.length - offset));
       }
     },
   };
@@ -88,12 +86,12 @@ async function liveMicrophone(replay: AlsaReplay): Promise<{ write(samples: Floa
 
 describe('RecorderSource heals itself with the real arecord', () => {
   it('restarts a recorder killed mid-speech; the rest of the speech arrives after the restart', async () => {
-    const period = Math.round(CAPTURE_PERIOD_SECONDS * SAMPLE_RATE);
-    const replay = await replayDevice((await speech()).subarray(0, period * 10));
+    const period = 441;
+    const replay = await replayDevice((await speech()).subarray(0, period * 100));
     const quantised = replay.samples;
     const microphone = await liveMicrophone(replay);
-    const firstPart = quantised.subarray(0, period * 4);
-    const rest = quantised.subarray(period * 4);
+    const firstPart = quantised.subarray(0, period * 40);
+    const rest = quantised.subarray(period * 40);
     // A long stall limit: the recorder waits for the test's audio without being called hung.
     const source = recorder(replay, { stallSeconds: 60 });
     const sink = new CaptureSink(quantised.length);
