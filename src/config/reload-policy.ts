@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { type AgentConfig } from './load.js';
 import { configSchema } from './schema.js';
+import { setAt, valueAt } from './dotted-keys.js';
 
 /**
  * What a reload (SIGHUP, `systemctl reload ser-agent`) does with a changed key:
@@ -124,23 +125,6 @@ export function planReload(running: Readonly<AgentConfig>, next: Readonly<AgentC
     }
   }
   return { config: deepFreeze(merged), applied, needsRestart };
-}
-
-function valueAt(root: object, dotted: string): unknown {
-  let node: unknown = root;
-  for (const part of dotted.split('.')) {
-    if (typeof node !== 'object' || node === null) return undefined;
-    node = (node as Record<string, unknown>)[part];
-  }
-  return node;
-}
-
-function setAt(root: object, dotted: string, value: unknown): void {
-  const parts = dotted.split('.');
-  const last = parts.pop() as string;
-  let node = root as Record<string, unknown>;
-  for (const part of parts) node = node[part] as Record<string, unknown>;
-  node[last] = value;
 }
 
 function deepFreeze<T extends object>(value: T): Readonly<T> {

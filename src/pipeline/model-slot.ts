@@ -112,15 +112,7 @@ export class ModelSlot<T extends SlotModel> {
     this.#retiring.delete(model);
     const held = new Set<ModelResource>(this.#closed ? [] : this.#current.resources);
     for (const other of this.#retiring) for (const resource of other.resources) held.add(resource);
-    for (const resource of new Set(model.resources)) {
-      if (held.has(resource)) continue;
-      try {
-        resource.dispose();
-      } catch (error) {
-        // A failed free leaks memory but must not take the pipeline down.
-        this.#log?.error({ err: error }, 'could not free a replaced model');
-      }
-    }
+    disposeUnheld(model, held, this.#log, 'could not free a replaced model');
     if (this.#retiring.size === 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
@@ -135,13 +127,18 @@ export class ModelSlot<T extends SlotModel> {
  */
 export function freeUnshared(built: SlotModel, running: SlotModel, log: Logger): void {
   if (built === running) return;
-  const kept = new Set<ModelResource>(running.resources);
-  for (const resource of built.resources) {
-    if (kept.has(resource)) continue;
+  disposeUnheld(built, new Set(running.resources), log, 'could not free a model that was not used');
+}
+
+/** Disposes each resource of `model` (once, if listed twice) that `held` does not keep. */
+function disposeUnheld(model: SlotModel, held: ReadonlySet<ModelResource>, log: Logger | undefined, failure: string): void {
+  for (const resource of new Set(model.resources)) {
+    if (held.has(resource)) continue;
     try {
       resource.dispose();
     } catch (error) {
-      log.error({ err: error }, 'could not free a model that was not used');
+      // A failed free leaks memory but must not take the pipeline down.
+      log?.error({ err: error }, failure);
     }
   }
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import convict from 'convict';
 import { describeError } from '../errors.js';
 import type { AgentConfig } from '../config/load.js';
+import { setAt, valueAt } from '../config/dotted-keys.js';
 import { configSchema, customFormats } from '../config/schema.js';
 import type { Logger } from '../logging/logger.js';
 
@@ -168,13 +169,7 @@ export class RuntimeSettings {
    */
   applyTo(config: Readonly<AgentConfig>): Readonly<AgentConfig> {
     const applied = structuredClone(config) as AgentConfig;
-    for (const [key, value] of Object.entries(this.preview(config))) {
-      const parts = key.split('.');
-      const last = parts.pop() as string;
-      let node = applied as unknown as Record<string, unknown>;
-      for (const part of parts) node = node[part] as Record<string, unknown>;
-      node[last] = value;
-    }
+    for (const [key, value] of Object.entries(this.preview(config))) setAt(applied, key, value);
     return Object.freeze(applied);
   }
 
@@ -334,13 +329,4 @@ export function settingChoices(key: RuntimeSettingKey): string[] {
 /** The configuration schema's entry for a dotted key (flattened, since convict would otherwise nest it). */
 function schemaEntry(key: string): { default: unknown } {
   return valueAt(configSchema, key) as { default: unknown };
-}
-
-function valueAt(root: object, dotted: string): unknown {
-  let node: unknown = root;
-  for (const part of dotted.split('.')) {
-    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, part)) return undefined;
-    node = (node as Record<string, unknown>)[part];
-  }
-  return node;
 }
