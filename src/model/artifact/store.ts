@@ -1,4 +1,5 @@
-import { cp, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 // Types only: TensorFlow.js loads where a model is built (./tfjs-model.ts), so a daemon that
 // verifies a model directory and runs its ONNX file never loads it.
@@ -98,8 +99,7 @@ export async function writeModelDir(
   }
   const target = path.resolve(dir);
   await refuseExisting(target, options.overwrite === true);
-  await mkdir(path.dirname(target), { recursive: true });
-  const staging = await mkdtemp(path.join(path.dirname(target), `.${path.basename(target)}.partial-`));
+  const staging = await makeStagingDir(target);
   try {
     const shards = splitIntoShards(content.weightData, shardBytes);
     const weightFiles: FileDigest[] = [];
@@ -239,8 +239,7 @@ export async function copyModelDir(
   const history = await trainingHistoryOf(source);
   const target = path.resolve(to);
   await refuseExisting(target, false);
-  await mkdir(path.dirname(target), { recursive: true });
-  const staging = await mkdtemp(path.join(path.dirname(target), `.${path.basename(target)}.partial-`));
+  const staging = await makeStagingDir(target);
   try {
     await cp(source.dir, staging, { recursive: true, force: true });
     let historyRecord = source.metadata.history;
@@ -396,4 +395,17 @@ function splitIntoShards(data: Uint8Array, shardBytes: number): Uint8Array[] {
   }
   // A model without weights still gets one (empty) file, so the manifest is never pathless.
   return shards.length > 0 ? shards : [data];
+}
+
+/**
+ * A fresh directory beside `target` to build it in, renamed onto it once complete. Made by
+ * mkdir, so it has the mode every other directory gets under the umask (0755 as a rule), not
+ * mkdtemp's 0700: a model written with sudo must stay readable by the daemon's own user, or
+ * a reload after `quantize` or `calibrate` would refuse it as unreadable.
+ */
+async function makeStagingDir(target: string): Promise<string> {
+  await mkdir(path.dirname(target), { recursive: true });
+  const staging = path.join(path.dirname(target), `.${path.basename(target)}.partial-${randomUUID()}`);
+  await mkdir(staging);
+  return staging;
 }

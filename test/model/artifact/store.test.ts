@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { cp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,6 +101,18 @@ describe('saveModelDir', () => {
     // Same weights, whatever the sharding: the identity is the hash of the weight bytes.
     expect(metadata.weights.sha256).toBe(saved.weights.sha256);
     expect((await readdir(scratch.dir)).filter((name) => name.includes('partial'))).toEqual([]);
+  });
+
+  it('gives a new model directory the mode any directory gets, so the daemon\'s own user can read it', async () => {
+    // The daemon runs as its own user; a model written with sudo must not be 0700 (mkdtemp's mode).
+    const plain = path.join(scratch.dir, 'plain-directory');
+    await mkdir(plain);
+    const expected = (await stat(plain)).mode & 0o777;
+    expect(expected & 0o055).not.toBe(0);
+    expect((await stat(modelDir)).mode & 0o777).toBe(expected);
+    const recorded = path.join(scratch.dir, 'recorded-copy');
+    await copyModelDir(modelDir, recorded, {});
+    expect((await stat(recorded)).mode & 0o777).toBe(expected);
   });
 });
 
