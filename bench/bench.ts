@@ -77,7 +77,7 @@ daemonClassifier.dispose();
 
 // The speech gate on the same window as the daemon runs it, before the model: the 3 s at
 // 22,050 Hz resampled to 16 kHz, then 94 Silero VAD chunks. The resampling is shown apart.
-const detector = await SpeechDetector.load(path.join(root, 'models', 'silero-vad', 'silero_vad.onnx'));
+const detector = await SpeechDetector.load(path.join(root, 'models', 'silero-vad', 'silero_vad_16k_op15.onnx'));
 const window = new Float32Array(CLIP_SAMPLES);
 window.set((await loadAudio(sampleFile)).subarray(0, CLIP_SAMPLES));
 const gateSummary = summarize(await time(() => detector.speechRatio(window, SAMPLE_RATE), 100, 10));
@@ -110,10 +110,13 @@ const ungatedDaemon = await measureDaemon(speech, { warmupSeconds: 12, seconds: 
 const captureOnlyDaemon = await measureDaemon(speech, { warmupSeconds: 12, seconds: 30, window: { silenceDbfs: 0 } });
 
 // Memory as a 512 MB board pays for it: the daemon replaying 8 clips of the same actor (about
-// 30 s) with `run --input`, on the default backend and on wasm, where onnxruntime cannot run.
+// 30 s) with `run --input`, publishing to a central broker as a deployed box does, on the
+// default backend and on wasm, where onnxruntime cannot run; and on the default backend with
+// the embedded broker of a box tried alone, which carries Aedes in the daemon.
 const daemonMemory = {
-  onnxruntime: await measureDaemonMemory(speech.slice(0, 8), 'onnxruntime'),
-  wasm: await measureDaemonMemory(speech.slice(0, 8), 'wasm'),
+  onnxruntime: await measureDaemonMemory(speech.slice(0, 8), 'onnxruntime', 'central'),
+  wasm: await measureDaemonMemory(speech.slice(0, 8), 'wasm', 'central'),
+  'onnxruntime, embedded broker': await measureDaemonMemory(speech.slice(0, 8), 'onnxruntime', 'embedded'),
 };
 
 const result = {

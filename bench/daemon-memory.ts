@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type BackendName } from '../src/model/runtime/backend.js';
 import { startAgentProcess, writeAgentConfig } from '../test/helpers/agent-process.js';
+import { startTestBroker, type TestBroker } from '../test/helpers/broker.js';
 import { REPO_ROOT } from '../test/helpers/cli.js';
 import { summarize } from './stats.js';
 
@@ -33,17 +34,27 @@ export interface MemoryBreakdown {
 const SAMPLE_MS = 100;
 
 /**
- * The daemon's memory as a box pays for it: `ser-agent run --input FILES` on `backend`,
- * started with the node options and allocator environment of the shipped systemd unit, publishing to its embedded
- * broker (empty `mqtt.url`), sampled from /proc/<pid>/status until the replay ends. VmHWM
- * is what the kernel saw at the worst moment; compare numbers from one run of the bench.
+ * Where the daemon publishes: `central`, a broker in another process, as a box deployed
+ * against its site's broker runs; `embedded`, the agent's own Aedes broker (empty `mqtt.url`),
+ * which a box trying the agent alone runs and which loads Aedes into the daemon.
  */
-export async function measureDaemonMemory(files: readonly string[], backend: BackendName): Promise<DaemonMemory> {
+export type BrokerPlacement = 'central' | 'embedded';
+
+/**
+ * The daemon's memory as a box pays for it: `ser-agent run --input FILES` on `backend`,
+ * started with the node options and allocator environment of the shipped systemd unit,
+ * publishing to a broker placed as `broker` says, sampled from /proc/<pid>/status until the
+ * replay ends. VmHWM is what the kernel saw at the worst moment; compare numbers from one run
+ * of the bench.
+ */
+export async function measureDaemonMemory(files: readonly string[], backend: BackendName, broker: BrokerPlacement): Promise<DaemonMemory> {
   const work = await mkdtemp(path.join(os.tmpdir(), 'ser-bench-memory-'));
+  let central: TestBroker | undefined;
   try {
+    central = broker === 'central' ? await startTestBroker() : undefined;
     const config = await writeAgentConfig(work, {
       deviceId: 'bench-memory',
-      mqtt: { url: '' },
+      mqtt: { url: central?.url ?? '' },
       model: { backend },
       gpio: { driver: 'simulated' },
       // An explicit backend, not auto: one that cannot start fails the run instead of being replaced.
@@ -80,6 +91,7 @@ export async function measureDaemonMemory(files: readonly string[], backend: Bac
       peak_breakdown_mb: breakdown,
     };
   } finally {
+    await central?.close();
     await rm(work, { recursive: true, force: true });
   }
 }

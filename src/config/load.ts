@@ -158,7 +158,7 @@ export function loadConfig(sources: ConfigSources): Readonly<AgentConfig> {
     mqtt: { ...raw.mqtt, password },
     window: {
       ...raw.window,
-      speechModel: raw.window.speechModel || path.join(sources.installDir, 'models', 'silero-vad', 'silero_vad.onnx'),
+      speechModel: raw.window.speechModel || path.join(sources.installDir, 'models', 'silero-vad', 'silero_vad_16k_op15.onnx'),
     },
     model: { ...raw.model, path: raw.model.path || path.join(sources.installDir, 'models', 'ser-cnn-lstm') },
     cache: { dir: raw.cache.dir || path.join(cacheHome, 'ser-agent') },

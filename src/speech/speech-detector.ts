@@ -60,7 +60,7 @@ export class SpeechDetector {
   }
 
   /**
-   * Loads a Silero VAD ONNX file (the shipped one is models/silero-vad/silero_vad.onnx).
+   * Loads a Silero VAD ONNX file (the shipped one is models/silero-vad/silero_vad_16k_op15.onnx).
    * Throws a ModelError naming the file, what is wrong and the fix.
    */
   static async load(file: string): Promise<SpeechDetector> {

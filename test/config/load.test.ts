@@ -45,7 +45,7 @@ describe('loadConfig', () => {
     expect(config.mqtt.topicPrefix).toBe('ser');
     expect(config.window.hopSeconds).toBe(3);
     expect(config.window.minSpeechRatio).toBe(0.3);
-    expect(config.window.speechModel).toBe(path.join(dir, 'install', 'models', 'silero-vad', 'silero_vad.onnx'));
+    expect(config.window.speechModel).toBe(path.join(dir, 'install', 'models', 'silero-vad', 'silero_vad_16k_op15.onnx'));
     expect(config.gpio.pins).toEqual({});
     expect(Object.isFrozen(config.mqtt.discovery)).toBe(true);
   });

@@ -16,7 +16,7 @@ import { useWasm } from '../model/seed-model-fixture.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 
 const SHIPPED = path.join(REPO_ROOT, 'models', 'ser-cnn-lstm');
-const SHIPPED_VAD = path.join(REPO_ROOT, 'models', 'silero-vad', 'silero_vad.onnx');
+const SHIPPED_VAD = path.join(REPO_ROOT, 'models', 'silero-vad', 'silero_vad_16k_op15.onnx');
 // A short TESS word (padded with silence to 3 s, as featuresForFile pads it) and a RAVDESS
 // sentence longer than 3 s (its first 3 s fill the window).
 const RECORDINGS = [

@@ -10,7 +10,7 @@ import { DATASETS_DIR, goldenWavPath } from '../helpers/golden.js';
 import { loudPinkNoise, pluckedChords } from '../helpers/non-speech.js';
 
 /** The real Silero VAD shipped with the agent, on real speech and on loud sound that is not speech. */
-const SHIPPED_VAD = path.join(REPO_ROOT, 'models', 'silero-vad', 'silero_vad.onnx');
+const SHIPPED_VAD = path.join(REPO_ROOT, 'models', 'silero-vad', 'silero_vad_16k_op15.onnx');
 /** Recordings that are speech from start to end, but for breaths and short gaps. */
 const SPEECH = [path.join(DATASETS_DIR, 'tess', 'OAF_angry', 'OAF_bath_angry.flac'), goldenWavPath('speech_b_44k'), goldenWavPath('speech_a_16k')];
 /** A RAVDESS sentence: about a second of room silence before it, so its first 3 s are half speech. */

@@ -11,7 +11,7 @@ import { loudPinkNoise, pluckedChords } from '../helpers/non-speech.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 
 /** The speech gate's meter on real windows cut by the real Windower from real audio, with the shipped Silero VAD. */
-const SHIPPED_VAD = path.join(REPO_ROOT, 'models', 'silero-vad', 'silero_vad.onnx');
+const SHIPPED_VAD = path.join(REPO_ROOT, 'models', 'silero-vad', 'silero_vad_16k_op15.onnx');
 
 let detector: SpeechDetector;
 /** Speech, noise, music, speech: 18 s, so windows at hop 1 s cross every boundary. */
