@@ -5,15 +5,18 @@ export type RecorderName = (typeof RECORDERS)[number];
  * How often the recorder hands audio over, in seconds: each hand-over wakes the agent (a pipe
  * read, a decode, a windower push), so this sets the idle cost of listening, and a window
  * cannot be classified before the buffer holding its last sample arrives, so it also bounds the
- * wait added to the latency from window end to event. 40 ms is 882 samples at 22,050 Hz, which
- * divides the 3 s window and every hop that is a multiple of 40 ms (1 s included): the
- * windows then end exactly where a buffer ends and wait for nothing (on devices that honour
- * the period, until an overrun loses samples; otherwise the wait is at most 40 ms). It halves the wake-ups of
- * the 20 ms used before, which took the daemon from about 2.5% to 1.9% of a core at hop 1 s;
- * 100 ms saved nothing measurable beyond that. The defaults (~125 ms for arecord, 8 KiB =
- * 186 ms for sox) divide neither and dominated the latency.
+ * wait added to the latency from window end to event. 1/14 s is 1,575 samples at 22,050 Hz,
+ * which divides the 3 s window and every hop that is a whole number of seconds: the windows
+ * then end exactly where a buffer ends and wait for nothing (on devices that honour the
+ * period, until an overrun loses samples; otherwise the wait is at most 71 ms). Its 3,150 bytes
+ * still fit in one atomic pipe write (PIPE_BUF, 4,096 bytes), which the soak's FIFO microphone
+ * needs to be fed whole periods. Against 40 ms, in one run of two rounds: the daemon at hop 1 s
+ * 1.83/2.13% → 1.50/1.80% of a core, listening alone 0.80/0.70% → 0.57/0.63% (14 wake-ups a
+ * second instead of 25). 200 ms did better still but is 8,820 bytes, too much for one pipe
+ * write. The defaults (~125 ms for arecord, 8 KiB = 186 ms for sox) divide neither window
+ * nor hop and dominated the latency.
  */
-export const CAPTURE_PERIOD_SECONDS = 0.04;
+export const CAPTURE_PERIOD_SECONDS = 1 / 14;
 
 export interface RecorderCommand {
   binary: RecorderName;

@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
+import { CAPTURE_PERIOD_SECONDS } from '../../src/capture/recorder-command.js';
 import { RecorderSource, type RecorderSourceOptions } from '../../src/capture/recorder-source.js';
+import { SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { type AlsaReplay, CaptureSink, childProcesses, createAlsaReplay, encodeS16le } from '../helpers/alsa.js';
 import { captureLogs } from '../helpers/logs.js';
 import { goldenWavPath } from '../helpers/golden.js';
@@ -21,6 +23,9 @@ const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
+
+/** The frames arecord reads at a time from the file plugin: the agent's capture period. */
+const PERIOD_FRAMES = Math.round(CAPTURE_PERIOD_SECONDS * SAMPLE_RATE);
 
 async function speech(): Promise<Float32Array> {
   return loadAudio(goldenWavPath('speech_e_22k'), { durationSeconds: Infinity });
@@ -69,14 +74,14 @@ async function liveMicrophone(replay: AlsaReplay): Promise<{ write(samples: Floa
     await writer.close();
     await holder.close();
   });
-  // arecord reads one 441-frame period at a time; a read finding part of one would be padded
-  // with silence. Writes of whole periods, each at most PIPE_BUF bytes, are atomic.
-  const periodBytes = 441 * 2;
-  const writeBytes = periodBytes * 4;
+  // arecord reads one period at a time; a read finding part of one would be padded with
+  // silence. Writes of whole periods, each at most PIPE_BUF (4,096) bytes, are atomic.
+  const periodBytes = PERIOD_FRAMES * 2;
+  const writeBytes = periodBytes * Math.floor(4096 / periodBytes);
   return {
     async write(samples: Float32Array) {
       const bytes = encodeS16le(samples);
-      if (bytes.length % periodBytes !== 0) throw new Error('the test writes whole 441-sample periods only');
+      if (bytes.length % periodBytes !== 0) throw new Error(`the test writes whole ${PERIOD_FRAMES}-sample periods only`);
       for (let offset = 0; offset < bytes.length; offset += writeBytes) {
         await writer.write(bytes, offset, Math.min(writeBytes, bytes.length - offset));
       }
@@ -86,12 +91,13 @@ async function liveMicrophone(replay: AlsaReplay): Promise<{ write(samples: Floa
 
 describe('RecorderSource heals itself with the real arecord', () => {
   it('restarts a recorder killed mid-speech; the rest of the speech arrives after the restart', async () => {
-    const period = 441;
-    const replay = await replayDevice((await speech()).subarray(0, period * 100));
+    const audio = await speech();
+    const periods = Math.floor(audio.length / PERIOD_FRAMES);
+    const replay = await replayDevice(audio.subarray(0, PERIOD_FRAMES * periods));
     const quantised = replay.samples;
     const microphone = await liveMicrophone(replay);
-    const firstPart = quantised.subarray(0, period * 40);
-    const rest = quantised.subarray(period * 40);
+    const firstPart = quantised.subarray(0, PERIOD_FRAMES * Math.floor(periods * 0.4));
+    const rest = quantised.subarray(firstPart.length);
     // A long stall limit: the recorder waits for the test's audio without being called hung.
     const source = recorder(replay, { stallSeconds: 60 });
     const sink = new CaptureSink(quantised.length);
