@@ -30,7 +30,7 @@ export const trainCommand: Command = {
   usage:
     'ser-agent train --data DIR... --out DIR [--split speaker|random] [--test-corpus CORPUS]\n' +
     '                [--test-speakers ravdess:17-20 --validation-speakers ravdess:15-16] [--folds K]\n' +
-    '                [--seed 42] [--epochs 100] [--batch-size 32] [--front-end seed|band] [--clip-window start|loudest]\n' +
+    '                [--seed 42] [--epochs 100] [--batch-size 32] [--front-end seed|band|speaker] [--clip-window start|loudest]\n' +
     '                [--sampling shuffle|balanced] [--spec-augment] [--mixup 0.2]\n' +
     '                [--limit-per-class N] [--name ser-cnn-lstm] [--version 1.0.0]\n' +
     '                [--architecture seed|attention] [--class-weights none|balanced] [--label-smoothing 0.1]\n' +

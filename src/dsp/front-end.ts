@@ -1,3 +1,4 @@
+import { BandStatistics } from './band-statistics.js';
 import { N_FEATURES, N_FRAMES } from './constants.js';
 
 /**
@@ -10,43 +11,36 @@ import { N_FEATURES, N_FRAMES } from './constants.js';
  *   130 frames (per-utterance cepstral mean and variance normalisation). A microphone's or a
  *   room's colouring and much of a voice's timbre are near-constant offsets per band over a
  *   window; this removes them, where the seed's one mean per block keeps them.
+ * - `speaker`: then every band z-scored with the statistics of the voice the window belongs
+ *   to (src/dsp/band-statistics.ts): in training and evaluation, each speaker's over all of
+ *   their clips; on a device, running statistics over the windows it has heard, starting from
+ *   the training set's (`bandStatistics` in metadata.json). Like `band` it removes the voice,
+ *   the microphone and the room, but keeps how one window differs from the voice's usual,
+ *   which is where emotion is.
  *
- * Since `band` only re-normalises the seed features, one feature cache serves both.
+ * Since both only re-normalise the seed features, one feature cache serves all three.
  */
-export const FRONT_ENDS = ['seed', 'band'] as const;
+export const FRONT_ENDS = ['seed', 'band', 'speaker'] as const;
 export type FrontEnd = (typeof FRONT_ENDS)[number];
 
 /**
- * A band whose spread over the window is below this (in the seed's z-score units) is treated
- * as constant and set to 0, instead of blowing up its quantisation noise: the zero padding of a
- * short clip and the -80 dB floor of silent bands are constant.
+ * Applies `frontEnd` to one or more (N_FRAMES, N_FEATURES) blocks laid back to back, in place.
+ * `speaker` needs the voice's `statistics`.
  */
-const BAND_STD_FLOOR = 1e-2;
-
-/** Applies `frontEnd` to one or more (N_FRAMES, N_FEATURES) blocks laid back to back, in place. */
-export function applyFrontEnd(frontEnd: FrontEnd, blocks: Float32Array): void {
-  if (frontEnd === 'seed') return;
-  const clipValues = N_FRAMES * N_FEATURES;
-  for (let offset = 0; offset < blocks.length; offset += clipValues) {
-    normaliseBands(blocks.subarray(offset, offset + clipValues));
-  }
-}
-
-function normaliseBands(block: Float32Array): void {
-  for (let band = 0; band < N_FEATURES; band++) {
-    let sum = 0;
-    for (let t = 0; t < N_FRAMES; t++) sum += block[t * N_FEATURES + band] as number;
-    const mean = sum / N_FRAMES;
-    let squares = 0;
-    for (let t = 0; t < N_FRAMES; t++) {
-      const deviation = (block[t * N_FEATURES + band] as number) - mean;
-      squares += deviation * deviation;
+export function applyFrontEnd(frontEnd: FrontEnd, blocks: Float32Array, statistics?: BandStatistics): void {
+  switch (frontEnd) {
+    case 'seed':
+      return;
+    case 'band': {
+      const clipValues = N_FRAMES * N_FEATURES;
+      for (let offset = 0; offset < blocks.length; offset += clipValues) {
+        const block = blocks.subarray(offset, offset + clipValues);
+        BandStatistics.of(block).normalise(block);
+      }
+      return;
     }
-    const std = Math.sqrt(squares / N_FRAMES);
-    const scale = std < BAND_STD_FLOOR ? 0 : 1 / std;
-    for (let t = 0; t < N_FRAMES; t++) {
-      const index = t * N_FEATURES + band;
-      block[index] = ((block[index] as number) - mean) * scale;
-    }
+    case 'speaker':
+      if (statistics === undefined) throw new Error("applyFrontEnd: the 'speaker' front-end needs the voice's band statistics");
+      statistics.normalise(blocks);
   }
 }

@@ -30,6 +30,8 @@ export interface RecordingClassifierOptions {
 /** What RecordingClassifier needs of the speech gate and the model; WindowClassifier is one. */
 export interface GatedClassifier {
   classify(samples: Float32Array, position?: StreamPosition): WindowResult;
+  /** Starts learning a new voice (see WindowClassifier.newVoice). */
+  newVoice(): void;
 }
 
 /**
@@ -66,6 +68,7 @@ export class RecordingClassifier {
    * as it is reached; a generator, so a long recording's results can be shown as they come.
    */
   *windows(samples: Float32Array): Generator<RecordingWindow> {
+    this.#classifier.newVoice();
     if (samples.length <= CLIP_SAMPLES) {
       yield this.#shortRecording(samples);
       return;

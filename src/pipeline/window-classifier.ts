@@ -1,3 +1,4 @@
+import { RunningBandStatistics, type BandStatistics } from '../dsp/band-statistics.js';
 import { prepareClip } from '../dsp/clip.js';
 import { CLIP_SAMPLES } from '../dsp/constants.js';
 import type { FeatureExtractor } from '../dsp/features.js';
@@ -9,7 +10,10 @@ import type { StreamPosition } from './windower.js';
 
 /** What the daemon needs of a classifier; EmotionClassifier is one. */
 export interface FeatureClassifier {
-  classify(features: Float32Array): Prediction;
+  /** `voice`: the statistics of the voice heard so far, for a model with the `speaker` front-end. */
+  classify(features: Float32Array, voice?: BandStatistics): Prediction;
+  /** Where a voice's statistics start; set only for a model with the `speaker` front-end. */
+  readonly trainingStatistics?: BandStatistics | undefined;
 }
 
 /** The speech gate: windows with less speech than `minSpeechRatio` get no emotion. */
@@ -51,6 +55,8 @@ export class WindowClassifier {
   readonly #features = new Float32Array(FEATURES_LENGTH);
   /** Reused for every window: the features are computed from it before the next one comes. */
   readonly #clip = new Float32Array(CLIP_SAMPLES);
+  /** What the windows classified so far say of the voice and the room; for a `speaker` front-end model only. */
+  #voice: RunningBandStatistics | undefined;
 
   constructor(
     extractor: FeatureExtractor,
@@ -67,6 +73,16 @@ export class WindowClassifier {
     this.#classifier = classifier;
     this.#speechGate = gate;
     this.#clock = options.clock ?? systemClock;
+    this.newVoice();
+  }
+
+  /**
+   * Forgets what was learnt of the voice: the next window starts again from the model's
+   * training statistics. Each recording `classify` hears is its own voice.
+   */
+  newVoice(): void {
+    const prior = this.#classifier.trainingStatistics;
+    this.#voice = prior === undefined ? undefined : new RunningBandStatistics(prior);
   }
 
   /**
@@ -87,7 +103,9 @@ export class WindowClassifier {
     }
     const started = this.#clock.monotonic();
     const features = this.#extractor.extract(prepareClip(samples, this.#clip), this.#features);
-    const prediction = this.#classifier.classify(features);
+    // Only windows that reach the model teach it the voice: silence and noise would not.
+    this.#voice?.add(features);
+    const prediction = this.#classifier.classify(features, this.#voice?.current());
     return { outcome: 'classified', prediction, inferenceMs: this.#clock.monotonic() - started, speechRatio };
   }
 }

@@ -1,3 +1,4 @@
+import { statisticsByGroup, type BandStatistics } from '../dsp/band-statistics.js';
 import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
 import { EMOTIONS } from '../labels.js';
 import { type EmotionClassifier } from '../model/runtime/classifier.js';
@@ -16,9 +17,18 @@ export interface Predictions {
   probabilities: Float64Array[];
 }
 
-/** Predictions for every row of `set`, through the same classifier the CLI and daemon use. */
-export function predictSet(classifier: EmotionClassifier, set: LabelledSet): Predictions {
+/** A set whose speakers are known, row by row: what a `speaker` front-end model is evaluated on. */
+export type SpeakerSet = LabelledSet & { files?: ReadonlyArray<Pick<LabelledFile, 'speaker'>> };
+
+/**
+ * Predictions for every row of `set`, through the same classifier the CLI and daemon use.
+ * A model with the `speaker` front-end hears each clip with its speaker's statistics over all
+ * of the set's clips of that speaker, as it was trained: what a device has learnt of a voice
+ * after hearing it for a while.
+ */
+export function predictSet(classifier: EmotionClassifier, set: SpeakerSet): Predictions {
   const count = set.labels.length;
+  const voices = voicesOf(classifier, set);
   const classes = new Int32Array(count);
   const probabilities: Float64Array[] = [];
   for (let start = 0; start < count; start += EVALUATION_BATCH) {
@@ -26,7 +36,7 @@ export function predictSet(classifier: EmotionClassifier, set: LabelledSet): Pre
     const batch = Array.from({ length: end - start }, (_, i) =>
       set.features.subarray((start + i) * CLIP_VALUES, (start + i + 1) * CLIP_VALUES),
     );
-    classifier.classifyBatch(batch).forEach((prediction, i) => {
+    classifier.classifyBatch(batch, voices?.slice(start, end)).forEach((prediction, i) => {
       classes[start + i] = EMOTIONS.indexOf(prediction.emotion);
       probabilities.push(Float64Array.from(EMOTIONS, (emotion) => prediction.probabilities[emotion]));
     });
@@ -34,9 +44,20 @@ export function predictSet(classifier: EmotionClassifier, set: LabelledSet): Pre
   return { classes, probabilities };
 }
 
+/** Each row's speaker statistics, for a model with the `speaker` front-end; undefined for the others. */
+function voicesOf(classifier: EmotionClassifier, set: SpeakerSet): BandStatistics[] | undefined {
+  if (classifier.metadata.frontEnd !== 'speaker') return undefined;
+  if (set.files === undefined) {
+    throw new Error(`predictSet: the model's front-end is 'speaker', and the set does not say whose each clip is`);
+  }
+  const speakers = set.files.map((file) => file.speaker);
+  const bySpeaker = statisticsByGroup(set.features, speakers);
+  return speakers.map((speaker) => bySpeaker.get(speaker) as BandStatistics);
+}
+
 export function evaluateClassifier(
   classifier: EmotionClassifier,
-  set: LabelledSet,
+  set: SpeakerSet,
 ): { metrics: ClassificationMetrics; predicted: Int32Array; probabilities: Float64Array[] } {
   const { classes, probabilities } = predictSet(classifier, set);
   return { metrics: computeMetrics(set.labels, classes), predicted: classes, probabilities };

@@ -8,6 +8,7 @@ import { type DataSource } from '../model/artifact/metadata.js';
 import { recordModelMetrics } from '../model/artifact/store.js';
 import { saveModelDir } from '../model/artifact/tfjs-model.js';
 import { type ClipWindow } from '../dsp/clip-window.js';
+import { BandStatistics, normaliseByGroup } from '../dsp/band-statistics.js';
 import { applyFrontEnd, type FrontEnd } from '../dsp/front-end.js';
 import { CORPORA, scanDatasets, tallyByCorpus, type Corpus, type LabelledFile } from './datasets.js';
 import { calibrate, type CalibrationResult } from './calibrate.js';
@@ -141,9 +142,11 @@ export async function trainAndSave(
   try {
     // The network trains on the front-end's output; evaluation below goes through the saved
     // model's classifier, which applies the front-end itself to the plain features.
-    const [trainInput, validationInput, ...variantInputs] = [train, validation, ...(improvements.options.trainingVariants ?? [])].map(
-      (set) => withFrontEnd(frontEnd, set),
-    ) as [FeatureSet, FeatureSet, ...FeatureSet[]];
+    // An augmented copy's rows are the training files', in order, so they share their speakers.
+    const trainSpeakers = train.files.map((file) => file.speaker);
+    const trainInput = withFrontEnd(frontEnd, train, trainSpeakers);
+    const validationInput = withFrontEnd(frontEnd, validation, validation.files.map((file) => file.speaker));
+    const variantInputs = (improvements.options.trainingVariants ?? []).map((set) => withFrontEnd(frontEnd, set, trainSpeakers));
     training = await trainModel(model, trainInput, validationInput, {
       ...improvements.options,
       ...(variantInputs.length === 0 ? {} : { trainingVariants: variantInputs }),
@@ -163,6 +166,7 @@ export async function trainAndSave(
       version: plan.modelVersion,
       architecture: ARCHITECTURES[architecture].name,
       frontEnd,
+      ...(frontEnd === 'speaker' ? { bandStatistics: BandStatistics.of(train.features).toRecord() } : {}),
       clipWindow,
       training: {
         command: plan.command,
@@ -240,11 +244,16 @@ async function evaluateAndCalibrate(
   }
 }
 
-/** The set as the network sees it under `frontEnd`: the same object for `seed`, else a normalised copy. */
-function withFrontEnd<T extends { features: Float32Array }>(frontEnd: FrontEnd, set: T): T {
+/**
+ * The set as the network sees it under `frontEnd`: the same object for `seed`, else a
+ * normalised copy; `speaker` normalises each row with its speaker's (`speakers[row]`)
+ * statistics over the set, as evaluation (predictSet) does.
+ */
+function withFrontEnd<T extends { features: Float32Array }>(frontEnd: FrontEnd, set: T, speakers: readonly string[]): T {
   if (frontEnd === 'seed') return set;
   const features = Float32Array.from(set.features);
-  applyFrontEnd(frontEnd, features);
+  if (frontEnd === 'speaker') normaliseByGroup(features, speakers);
+  else applyFrontEnd(frontEnd, features);
   return { ...set, features };
 }
 

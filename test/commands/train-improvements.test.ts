@@ -66,6 +66,34 @@ describe('train with architecture, augmentation, class weights and label smoothi
     expect(report.ece).toBeCloseTo(metadata.metrics.calibration.test.eceAfter, 12);
   });
 
+  it("trains with the speaker front-end: each voice normalised by its own statistics, in training and in evaluate", async () => {
+    const out = path.join(work.dir, 'speaker');
+    const cache = { SER_CACHE_DIR: path.join(work.dir, 'cache') };
+    const args = ['train', '--data', ravdess, '--limit-per-class', '2', '--epochs', '1', '--seed', '3', '--front-end', 'speaker', '--out', out];
+    const trained = await runSerAgent(args, cache);
+    expect(trained.code, trained.stderr).toBe(0);
+    const metadata = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8')) as {
+      frontEnd: string;
+      bandStatistics: { mean: number[]; std: number[] };
+      metrics: { calibration: { test: { eceAfter: number } } };
+    };
+    expect(metadata.frontEnd).toBe('speaker');
+    expect(metadata.bandStatistics.mean).toHaveLength(168);
+    expect(metadata.bandStatistics.std.every((std) => std > 0)).toBe(true);
+    expect(await readFile(path.join(out, 'README.md'), 'utf8')).toMatch(/\| Front-end \| speaker: /);
+
+    const evaluated = await runSerAgent(['evaluate', '--model', out, '--data', ravdess, '--split', 'test', '--json'], cache);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    // evaluate hears each held-out actor with that actor's statistics, as train's own test did.
+    const report = JSON.parse(evaluated.stdout) as { ece: number };
+    expect(report.ece).toBeCloseTo(metadata.metrics.calibration.test.eceAfter, 12);
+
+    const file = path.join(ravdess, 'Actor_01', '03-01-05-01-01-01-01.flac');
+    const classified = await runSerAgent(['classify', '--model', out, '--json', file], cache);
+    expect(classified.code, classified.stderr).toBe(0);
+    expect(JSON.parse(classified.stdout)).toMatchObject({ file, windows: { total: 2, classified: 2 } });
+  });
+
   it('rejects bad option values with a usage error naming the flag', async () => {
     const base = ['train', '--data', ravdess, '--out', path.join(work.dir, 'x')];
     const cases: Array<[string[], RegExp]> = [

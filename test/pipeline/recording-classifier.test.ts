@@ -17,11 +17,17 @@ const PREDICTION: Prediction = {
 /** Remembers what it was given (copies: the window's buffer is reused) and answers `answer`. */
 class RecordingFake implements GatedClassifier {
   readonly calls: Array<{ samples: Float32Array; position: StreamPosition | undefined }> = [];
+  /** The call count at each newVoice. */
+  readonly newVoices: number[] = [];
   constructor(private readonly answer: (samples: Float32Array) => WindowResult = () => ({ outcome: 'classified', prediction: PREDICTION, inferenceMs: 1, speechRatio: 0.9 })) {}
 
   classify(samples: Float32Array, position?: StreamPosition): WindowResult {
     this.calls.push({ samples: samples.slice(), position: position === undefined ? undefined : { ...position } });
     return this.answer(samples);
+  }
+
+  newVoice(): void {
+    this.newVoices.push(this.calls.length);
   }
 }
 
@@ -67,6 +73,14 @@ describe('RecordingClassifier', () => {
     expect(runs[2]).toBe(runs[3]);
     expect(runs[2]).not.toBe(runs[0]);
     expect(fake.calls[2]?.position?.endSample).toBe(CLIP_SAMPLES);
+  });
+
+  it('starts a new voice before each recording, short or long, so one recording\'s voice never colours the next', () => {
+    const fake = new RecordingFake();
+    const recordings = new RecordingClassifier(fake, { hopSeconds: 1, silenceDbfs: -50 });
+    const counts = [4, 2, 4].map((seconds) => [...recordings.windows(loud(seconds))].length);
+    expect(counts).toEqual([2, 1, 2]);
+    expect(fake.newVoices).toEqual([0, 2, 3]);
   });
 
   it('gives a recording of a window or less one window of what there is, heard on its own as classify always did', () => {

@@ -1,10 +1,12 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
+import { BandStatistics, RunningBandStatistics } from '../../src/dsp/band-statistics.js';
+import { prepareClip } from '../../src/dsp/clip.js';
 import { CLIP_SAMPLES, SAMPLE_RATE } from '../../src/dsp/constants.js';
 import { FeatureExtractor } from '../../src/dsp/features.js';
 import { featuresForFile } from '../../src/features/file-features.js';
-import { EmotionClassifier, type Prediction } from '../../src/model/runtime/classifier.js';
+import { EmotionClassifier, FEATURES_LENGTH, type Prediction } from '../../src/model/runtime/classifier.js';
 import { WindowClassifier, type FeatureClassifier, type WindowResult } from '../../src/pipeline/window-classifier.js';
 import { SpeechDetector } from '../../src/speech/speech-detector.js';
 import { SpeechTrack } from '../../src/speech/speech-track.js';
@@ -87,6 +89,53 @@ describe('WindowClassifier', () => {
     );
     expect(interleaved.map(predictionOf)).toEqual([alone[0], alone[1], alone[0]]);
     expect(alone[0]).not.toEqual(alone[1]);
+  });
+
+  describe('with a speaker front-end model', () => {
+    /** Answers as the shipped model, and keeps the voice statistics it was given with each window. */
+    const voiceRecorder = (trainingStatistics: BandStatistics): FeatureClassifier & { voices: Array<BandStatistics | undefined> } => ({
+      trainingStatistics,
+      voices: [],
+      classify(features: Float32Array, voice?: BandStatistics): Prediction {
+        this.voices.push(voice);
+        return classifier.classify(features);
+      },
+    });
+
+    it('learns the voice from the windows that reach the model, and starts again at newVoice', async () => {
+      const extractor = new FeatureExtractor();
+      const windows = await Promise.all(RECORDINGS.map(async (file) => windowFromStream(await loadAudio(file)).samples));
+      const featuresOf = (samples: Float32Array) => extractor.extract(prepareClip(samples));
+      const prior = BandStatistics.of(featuresOf(windows[0] as Float32Array));
+      const model = voiceRecorder(prior);
+      // The speech gate turns the second window away: it must teach nothing.
+      const ratios = [0.9, 0.1, 0.9];
+      const meter = { speechRatio: (): number => ratios.shift() as number };
+      const learner = new WindowClassifier(new FeatureExtractor(), model, { speechGate: { meter, minSpeechRatio: 0.3 } });
+      const [first, second] = windows as [Float32Array, Float32Array];
+      expect(learner.classify(second).outcome).toBe('classified');
+      expect(learner.classify(first).outcome).toBe('non_speech');
+      expect(learner.classify(first).outcome).toBe('classified');
+
+      const expected = new RunningBandStatistics(prior);
+      expected.add(featuresOf(second));
+      const afterOne = expected.current();
+      expected.add(featuresOf(first));
+      expect(model.voices.map((voice) => voice?.toRecord())).toEqual([afterOne.toRecord(), expected.current().toRecord()]);
+      expect(afterOne.toRecord()).not.toEqual(prior.toRecord());
+
+      learner.newVoice();
+      ratios.push(0.9);
+      learner.classify(second);
+      expect(model.voices[2]?.toRecord()).toEqual(afterOne.toRecord());
+    });
+
+    it('passes no voice to a model without the speaker front-end', () => {
+      const model = voiceRecorder(BandStatistics.of(new Float32Array(FEATURES_LENGTH)));
+      const plain: FeatureClassifier & { voices: Array<BandStatistics | undefined> } = { voices: model.voices, classify: model.classify.bind(model) };
+      new WindowClassifier(new FeatureExtractor(), plain).classify(new Float32Array(CLIP_SAMPLES));
+      expect(model.voices).toEqual([undefined]);
+    });
   });
 
   describe('with the speech gate', () => {

@@ -67,9 +67,17 @@ export function renderModelCard(metadata: ModelMetadata): string {
 }
 
 function describeFrontEnd(frontEnd: ModelMetadata['frontEnd']): string {
-  return frontEnd === 'band'
-    ? 'band: the seed features, then every coefficient and mel band z-scored over the window'
-    : 'seed: the MFCC and mel blocks each z-scored over the window (../shared/golden)';
+  switch (frontEnd) {
+    case 'band':
+      return 'band: the seed features, then every coefficient and mel band z-scored over the window';
+    case 'speaker':
+      return (
+        "speaker: the seed features, then every coefficient and mel band z-scored with the voice's statistics " +
+        "(each speaker's in training and evaluation; on a device, running statistics starting from the training set's)"
+      );
+    default:
+      return 'seed: the MFCC and mel blocks each z-scored over the window (../shared/golden)';
+  }
 }
 
 function describeClipWindow(clipWindow: ModelMetadata['clipWindow']): string {

@@ -1,4 +1,5 @@
-import { FEATURE_PARAMETERS, type FeatureParameters } from '../../dsp/constants.js';
+import { type BandStatisticsRecord } from '../../dsp/band-statistics.js';
+import { FEATURE_PARAMETERS, N_FEATURES, type FeatureParameters } from '../../dsp/constants.js';
 import { CLIP_WINDOWS, type ClipWindow } from '../../dsp/clip-window.js';
 import { FRONT_ENDS, type FrontEnd } from '../../dsp/front-end.js';
 import { ModelError } from '../../errors.js';
@@ -89,6 +90,12 @@ export interface ModelMetadata {
   featureParameters: FeatureParameters;
   /** How the features are normalised before the network (src/dsp/front-end.ts); absent = `seed`. */
   frontEnd?: FrontEnd;
+  /**
+   * The `speaker` front-end's starting point: every band's mean and spread over the training
+   * speakers' frames, which a voice's running statistics start from. Present exactly when
+   * frontEnd is `speaker`.
+   */
+  bandStatistics?: BandStatisticsRecord;
   /** Which 3 s of a file training and evaluation used (src/dsp/clip-window.ts); absent = `start`. */
   clipWindow?: ClipWindow;
   modelJson: FileDigest;
@@ -203,6 +210,16 @@ export function parseModelMetadata(json: unknown, file: string): ModelMetadata {
     if (!(FRONT_ENDS as readonly unknown[]).includes(value)) throw damaged('frontEnd', `one of ${FRONT_ENDS.join(', ')}`, value);
     return value as FrontEnd;
   };
+  const bandStatistics = (value: unknown): BandStatisticsRecord => {
+    const field = record(value, 'bandStatistics', damaged);
+    const bands = (values: unknown, name: 'mean' | 'std', least: number): number[] => {
+      if (!Array.isArray(values) || values.length !== N_FEATURES || !values.every((v) => typeof v === 'number' && Number.isFinite(v) && v >= least)) {
+        throw damaged(`bandStatistics.${name}`, `${N_FEATURES} finite numbers${least === 0 ? ' of at least 0' : ''}`, values);
+      }
+      return values as number[];
+    };
+    return { mean: bands(field['mean'], 'mean', -Infinity), std: bands(field['std'], 'std', 0) };
+  };
   const clipWindow = (value: unknown): ClipWindow => {
     if (!(CLIP_WINDOWS as readonly unknown[]).includes(value)) throw damaged('clipWindow', `one of ${CLIP_WINDOWS.join(', ')}`, value);
     return value as ClipWindow;
@@ -229,6 +246,7 @@ export function parseModelMetadata(json: unknown, file: string): ModelMetadata {
     labels: labels as Emotion[],
     featureParameters: record(root['featureParameters'], 'featureParameters', damaged) as unknown as FeatureParameters,
     ...(root['frontEnd'] === undefined ? {} : { frontEnd: frontEnd(root['frontEnd']) }),
+    ...(root['bandStatistics'] === undefined && root['frontEnd'] !== 'speaker' ? {} : { bandStatistics: bandStatistics(root['bandStatistics']) }),
     ...(root['clipWindow'] === undefined ? {} : { clipWindow: clipWindow(root['clipWindow']) }),
     modelJson: digest(root['modelJson'], 'modelJson'),
     weights: {

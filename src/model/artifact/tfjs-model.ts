@@ -1,3 +1,4 @@
+import { type BandStatisticsRecord } from '../../dsp/band-statistics.js';
 import path from 'node:path';
 // Types only: TensorFlow.js itself loads where a model is built or saved (below), so a daemon
 // that verifies a model directory and runs its ONNX file never loads it.
@@ -19,6 +20,8 @@ export interface ModelInfo {
   architecture: string;
   /** The features' normalisation; absent = `seed`. */
   frontEnd?: FrontEnd;
+  /** The training speakers' band statistics; with the `speaker` front-end only. */
+  bandStatistics?: BandStatisticsRecord;
   /** Which 3 s of each file it was trained and is evaluated on; absent = `start`. */
   clipWindow?: ClipWindow;
   training: TrainingProvenance;
@@ -78,6 +81,7 @@ export async function saveModelDir(
         labels: [...EMOTIONS],
         featureParameters: { ...FEATURE_PARAMETERS },
         ...(info.frontEnd === undefined || info.frontEnd === 'seed' ? {} : { frontEnd: info.frontEnd }),
+        ...(info.bandStatistics === undefined ? {} : { bandStatistics: info.bandStatistics }),
         ...(info.clipWindow === undefined || info.clipWindow === 'start' ? {} : { clipWindow: info.clipWindow }),
         training: info.training,
         metrics: info.metrics ?? {},

@@ -78,7 +78,7 @@ export async function quantizeModelDir(
     position += part.byteLength;
   }
 
-  const { name, version, architecture, labels, featureParameters, frontEnd, clipWindow, training, temperature, weights: sourceWeights } =
+  const { name, version, architecture, labels, featureParameters, frontEnd, bandStatistics, clipWindow, training, temperature, weights: sourceWeights } =
     source.metadata;
   const history = await trainingHistoryOf(source);
   const metadata = await writeModelDir(
@@ -98,6 +98,7 @@ export async function quantizeModelDir(
         labels,
         featureParameters,
         ...(frontEnd === undefined ? {} : { frontEnd }),
+        ...(bandStatistics === undefined ? {} : { bandStatistics }),
         ...(clipWindow === undefined ? {} : { clipWindow }),
         training,
         metrics: options.metrics ?? {},

@@ -1,4 +1,5 @@
 import { N_FEATURES, N_FRAMES } from '../../dsp/constants.js';
+import { BandStatistics } from '../../dsp/band-statistics.js';
 import { applyFrontEnd } from '../../dsp/front-end.js';
 import { ModelError } from '../../errors.js';
 import { EMOTIONS, type Emotion } from '../../labels.js';
@@ -54,12 +55,14 @@ export class EmotionClassifier {
   readonly #metadata: ModelMetadata;
   readonly #dir: string;
   readonly #runtime: ClassifierRuntime;
+  readonly #trainingStatistics: BandStatistics | undefined;
 
   private constructor(engine: InferenceEngine, metadata: ModelMetadata, dir: string, runtime: ClassifierRuntime) {
     this.#engine = engine;
     this.#metadata = metadata;
     this.#dir = dir;
     this.#runtime = runtime;
+    this.#trainingStatistics = metadata.bandStatistics === undefined ? undefined : BandStatistics.fromRecord(metadata.bandStatistics);
   }
 
   /**
@@ -89,15 +92,30 @@ export class EmotionClassifier {
     return this.#runtime;
   }
 
-  classify(features: Float32Array): Prediction {
-    const [prediction] = this.#predict([features], () => 'features');
+  /**
+   * The training speakers' band statistics, which a voice's running statistics start from;
+   * undefined unless the model's front-end is `speaker`.
+   */
+  get trainingStatistics(): BandStatistics | undefined {
+    return this.#trainingStatistics;
+  }
+
+  /**
+   * `voice`: the band statistics of the voice the features are from, for a model with the
+   * `speaker` front-end (the training statistics without it); other models ignore it.
+   */
+  classify(features: Float32Array, voice?: BandStatistics): Prediction {
+    const [prediction] = this.#predict([features], () => 'features', () => voice);
     return prediction as Prediction;
   }
 
-  /** One forward pass for the whole batch: much cheaper per clip than separate calls. */
-  classifyBatch(batch: readonly Float32Array[]): Prediction[] {
+  /**
+   * One forward pass for the whole batch: much cheaper per clip than separate calls. `voices`
+   * gives each clip's voice statistics, as for classify.
+   */
+  classifyBatch(batch: readonly Float32Array[], voices?: readonly BandStatistics[]): Prediction[] {
     if (batch.length === 0) return [];
-    return this.#predict(batch, (index) => `batch[${index}]`);
+    return this.#predict(batch, (index) => `batch[${index}]`, (index) => voices?.[index]);
   }
 
   /** Live TensorFlow.js tensors, for the health report; none when onnxruntime runs the model. */
@@ -111,19 +129,25 @@ export class EmotionClassifier {
     this.#engine = undefined;
   }
 
-  #predict(batch: readonly Float32Array[], nameOf: (index: number) => string): Prediction[] {
+  #predict(
+    batch: readonly Float32Array[],
+    nameOf: (index: number) => string,
+    voiceOf: (index: number) => BandStatistics | undefined,
+  ): Prediction[] {
     const engine = this.#engine;
     if (engine === undefined) {
       throw new ModelError(`the classifier for ${this.#dir} was disposed; load the model again`);
     }
     const input = new Float32Array(batch.length * FEATURES_LENGTH);
+    const frontEnd = this.#metadata.frontEnd ?? 'seed';
     batch.forEach((features, index) => {
       checkFeatures(features, nameOf(index));
       input.set(features, index * FEATURES_LENGTH);
+      // The model's own normalisation, so every caller (daemon, classify, evaluate) passes the
+      // seed features and gets what the model was trained on.
+      const clip = input.subarray(index * FEATURES_LENGTH, (index + 1) * FEATURES_LENGTH);
+      applyFrontEnd(frontEnd, clip, voiceOf(index) ?? this.#trainingStatistics);
     });
-    // The model's own normalisation, so every caller (daemon, classify, evaluate) passes the
-    // seed features and gets what the model was trained on.
-    applyFrontEnd(this.#metadata.frontEnd ?? 'seed', input);
     const probabilities = engine.run(input, batch.length);
     return batch.map((_, index) => this.#toPrediction(probabilities.subarray(index * EMOTIONS.length, (index + 1) * EMOTIONS.length)));
   }

@@ -7,6 +7,7 @@ import { EMOTIONS } from '../../../src/labels.js';
 import { EmotionClassifier, FEATURES_LENGTH } from '../../../src/model/runtime/classifier.js';
 import { verifyModelDir } from '../../../src/model/artifact/store.js';
 import { applyFrontEnd } from '../../../src/dsp/front-end.js';
+import { BandStatistics } from '../../../src/dsp/band-statistics.js';
 import { randomFeatures, recordingLogger, saveRandomSeedModel, scratchDir, TEST_INFO, useWasm } from '../seed-model-fixture.js';
 
 let scratch: Awaited<ReturnType<typeof scratchDir>>;
@@ -64,6 +65,43 @@ describe('EmotionClassifier', () => {
     } finally {
       band.dispose();
     }
+  });
+
+  it("applies the speaker front-end with the voice's statistics, the training statistics when none are given", async () => {
+    const training = BandStatistics.of(Float32Array.from((inputs[1] as Float32Array).map((v, i) => v * 0.5 + (i % 7))));
+    const voice = BandStatistics.of(Float32Array.from((inputs[2] as Float32Array).map((v, i) => v * 2 - (i % 5))));
+    const speakerDir = path.join(scratch.dir, 'speaker');
+    await saveRandomSeedModel(speakerDir, { ...TEST_INFO, frontEnd: 'speaker', bandStatistics: training.toRecord() });
+    const speaker = await EmotionClassifier.load(speakerDir, { backend: { preference: 'wasm', logger: recordingLogger() } });
+    try {
+      expect(speaker.trainingStatistics?.toRecord()).toEqual(training.toRecord());
+      expect(classifier.trainingStatistics).toBeUndefined();
+      const features = inputs[0] as Float32Array;
+      const byHand = (statistics: BandStatistics) => {
+        const normalised = Float32Array.from(features);
+        statistics.normalise(normalised);
+        return classifier.classify(normalised).probabilities;
+      };
+      const close = (a: Record<string, number>, b: Record<string, number>) => {
+        for (const emotion of EMOTIONS) expect(a[emotion]).toBeCloseTo(b[emotion] as number, 5);
+      };
+      close(speaker.classify(features, voice).probabilities, byHand(voice));
+      close(speaker.classify(features).probabilities, byHand(training));
+      expect(speaker.classify(features, voice).probabilities).not.toEqual(speaker.classify(features).probabilities);
+      const [withVoice, withTraining] = speaker.classifyBatch([features, features], [voice]);
+      close((withVoice as { probabilities: Record<string, number> }).probabilities, byHand(voice));
+      close((withTraining as { probabilities: Record<string, number> }).probabilities, byHand(training));
+      // The unchanged input: the classifier normalises a copy.
+      expect(features).toEqual(inputs[0]);
+    } finally {
+      speaker.dispose();
+    }
+  });
+
+  it('refuses a speaker front-end model whose metadata lacks the training statistics', async () => {
+    const dir = path.join(scratch.dir, 'speaker-without-statistics');
+    const saved = saveRandomSeedModel(dir, { ...TEST_INFO, frontEnd: 'speaker' }).then(() => verifyModelDir(dir));
+    await expect(saved).rejects.toThrow(/field "bandStatistics" should be an object but is missing/);
   });
 
   it('classifies a batch as it classifies each clip alone', () => {
