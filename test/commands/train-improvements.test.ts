@@ -14,6 +14,14 @@ beforeAll(async () => {
   work = await scratchDir();
 });
 
+/** What training records of its calibration on the test split. */
+interface CalibratedMetadata {
+  metrics: { calibration: { test: { eceAfter: number } } };
+}
+
+/** One feature cache for every run here. */
+const cache = () => ({ SER_CACHE_DIR: path.join(work.dir, 'cache') });
+
 afterAll(async () => {
   await work.cleanup();
 });
@@ -45,51 +53,48 @@ describe('train with architecture, augmentation, class weights and label smoothi
     expect(card).toMatch(/\| labelSmoothing \| 0\.1000 \|/);
   });
 
-  it('trains on the loudest 3 s of each file when asked, and evaluates the model on what it was trained on', async () => {
-    const out = path.join(work.dir, 'loudest');
-    const cache = { SER_CACHE_DIR: path.join(work.dir, 'cache') };
-    const args = ['train', '--data', ravdess, '--limit-per-class', '2', '--epochs', '1', '--seed', '3', '--clip-window', 'loudest', '--out', out];
-    const trained = await runSerAgent(args, cache);
+  /** Trains one epoch on two RAVDESS files per class with `options`, and returns its directory and metadata. */
+  async function trainSmall<Metadata>(name: string, options: string[]): Promise<{ out: string; metadata: Metadata & CalibratedMetadata }> {
+    const out = path.join(work.dir, name);
+    const args = ['train', '--data', ravdess, '--limit-per-class', '2', '--epochs', '1', '--seed', '3', ...options, '--out', out];
+    const trained = await runSerAgent(args, cache());
     expect(trained.code, trained.stderr).toBe(0);
-    const metadata = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8')) as {
-      clipWindow: string;
-      metrics: { calibration: { test: { eceAfter: number } } };
-    };
-    expect(metadata.clipWindow).toBe('loudest');
-    expect(await readFile(path.join(out, 'README.md'), 'utf8')).toMatch(/\| Clip window \| loudest: /);
+    return { out, metadata: JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8')) as Metadata & CalibratedMetadata };
+  }
 
-    const evaluated = await runSerAgent(['evaluate', '--model', out, '--data', ravdess, '--split', 'test', '--json'], cache);
+  /**
+   * `evaluate` on the test split gives the calibrated error training recorded: the same
+   * held-out files scored on what the model was trained on (clip window, front-end).
+   */
+  async function expectEvaluateAsTrained(out: string, metadata: CalibratedMetadata): Promise<void> {
+    const evaluated = await runSerAgent(['evaluate', '--model', out, '--data', ravdess, '--split', 'test', '--json'], cache());
     expect(evaluated.code, evaluated.stderr).toBe(0);
-    // The same held-out files scored on the same features give the same calibrated error that
-    // training recorded; features of the first 3 s would score differently.
     const report = JSON.parse(evaluated.stdout) as { ece: number };
     expect(report.ece).toBeCloseTo(metadata.metrics.calibration.test.eceAfter, 12);
+  }
+
+  it('trains on the loudest 3 s of each file when asked, and evaluates the model on what it was trained on', async () => {
+    const { out, metadata } = await trainSmall<{ clipWindow: string }>('loudest', ['--clip-window', 'loudest']);
+    expect(metadata.clipWindow).toBe('loudest');
+    expect(await readFile(path.join(out, 'README.md'), 'utf8')).toMatch(/\| Clip window \| loudest: /);
+    // Features of the first 3 s would score differently.
+    await expectEvaluateAsTrained(out, metadata);
   });
 
-  it("trains with the speaker front-end: each voice normalised by its own statistics, in training and in evaluate", async () => {
-    const out = path.join(work.dir, 'speaker');
-    const cache = { SER_CACHE_DIR: path.join(work.dir, 'cache') };
-    const args = ['train', '--data', ravdess, '--limit-per-class', '2', '--epochs', '1', '--seed', '3', '--front-end', 'speaker', '--out', out];
-    const trained = await runSerAgent(args, cache);
-    expect(trained.code, trained.stderr).toBe(0);
-    const metadata = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8')) as {
-      frontEnd: string;
-      bandStatistics: { mean: number[]; std: number[] };
-      metrics: { calibration: { test: { eceAfter: number } } };
-    };
+  it('trains with the speaker front-end: each voice normalised by its own statistics, in training and in evaluate', async () => {
+    const { out, metadata } = await trainSmall<{ frontEnd: string; bandStatistics: { mean: number[]; std: number[] } }>('speaker', [
+      '--front-end',
+      'speaker',
+    ]);
     expect(metadata.frontEnd).toBe('speaker');
     expect(metadata.bandStatistics.mean).toHaveLength(168);
     expect(metadata.bandStatistics.std.every((std) => std > 0)).toBe(true);
     expect(await readFile(path.join(out, 'README.md'), 'utf8')).toMatch(/\| Front-end \| speaker: /);
-
-    const evaluated = await runSerAgent(['evaluate', '--model', out, '--data', ravdess, '--split', 'test', '--json'], cache);
-    expect(evaluated.code, evaluated.stderr).toBe(0);
     // evaluate hears each held-out actor with that actor's statistics, as train's own test did.
-    const report = JSON.parse(evaluated.stdout) as { ece: number };
-    expect(report.ece).toBeCloseTo(metadata.metrics.calibration.test.eceAfter, 12);
+    await expectEvaluateAsTrained(out, metadata);
 
     const file = path.join(ravdess, 'Actor_01', '03-01-05-01-01-01-01.flac');
-    const classified = await runSerAgent(['classify', '--model', out, '--json', file], cache);
+    const classified = await runSerAgent(['classify', '--model', out, '--json', file], cache());
     expect(classified.code, classified.stderr).toBe(0);
     expect(JSON.parse(classified.stdout)).toMatchObject({ file, windows: { total: 2, classified: 2 } });
   });
