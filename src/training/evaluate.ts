@@ -18,7 +18,7 @@ export interface Predictions {
 }
 
 /** A set whose speakers are known, row by row: what a `speaker` front-end model is evaluated on. */
-export type SpeakerSet = LabelledSet & { files?: ReadonlyArray<Pick<LabelledFile, 'speaker'>> };
+export type SpeakerSet = LabelledSet & { files?: ReadonlyArray<Pick<LabelledFile, 'speaker' | 'corpus'>> };
 
 /**
  * Predictions for every row of `set`, through the same classifier the CLI and daemon use.
@@ -48,11 +48,20 @@ export function predictSet(classifier: EmotionClassifier, set: SpeakerSet): Pred
 function voicesOf(classifier: EmotionClassifier, set: SpeakerSet): BandStatistics[] | undefined {
   if (classifier.metadata.frontEnd !== 'speaker') return undefined;
   if (set.files === undefined) {
-    throw new Error(`predictSet: the model's front-end is 'speaker', and the set does not say whose each clip is`);
+    throw new Error("predictSet: the model's front-end is 'speaker', and the set does not say whose each clip is");
   }
-  const speakers = set.files.map((file) => file.speaker);
-  const bySpeaker = statisticsByGroup(set.features, speakers);
-  return speakers.map((speaker) => bySpeaker.get(speaker) as BandStatistics);
+  const voices = set.files.map(voiceOf);
+  const byVoice = statisticsByGroup(set.features, voices);
+  return voices.map((voice) => byVoice.get(voice) as BandStatistics);
+}
+
+/**
+ * Whose statistics a file is heard with. Recordings in plain `<emotion>/` folders name no
+ * speaker (each is its own "speaker" for splitting), so they are heard as one voice: the site
+ * they were recorded at, as a device learns it (adapt's site clips).
+ */
+export function voiceOf(file: Pick<LabelledFile, 'speaker' | 'corpus'>): string {
+  return file.corpus === 'folder' ? 'folder' : file.speaker;
 }
 
 export function evaluateClassifier(

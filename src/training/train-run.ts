@@ -12,7 +12,7 @@ import { BandStatistics, normaliseByGroup } from '../dsp/band-statistics.js';
 import { applyFrontEnd, type FrontEnd } from '../dsp/front-end.js';
 import { CORPORA, scanDatasets, tallyByCorpus, type Corpus, type LabelledFile } from './datasets.js';
 import { calibrate, type CalibrationResult } from './calibrate.js';
-import { evaluateByCorpus, predictSet, subsetMetrics, summarizeTestReport, type TestReport } from './evaluate.js';
+import { evaluateByCorpus, predictSet, subsetMetrics, summarizeTestReport, voiceOf, type TestReport } from './evaluate.js';
 import { type ClassificationMetrics } from './metrics.js';
 import { buildFeatureSet, selectRows, type FeatureSet } from './feature-set.js';
 import { heldOutSpeakers, resolveSplitRequest, validationSpeakers, type SplitPlan, type SplitRequest } from './splits.js';
@@ -143,10 +143,10 @@ export async function trainAndSave(
     // The network trains on the front-end's output; evaluation below goes through the saved
     // model's classifier, which applies the front-end itself to the plain features.
     // An augmented copy's rows are the training files', in order, so they share their speakers.
-    const trainSpeakers = train.files.map((file) => file.speaker);
-    const trainInput = withFrontEnd(frontEnd, train, trainSpeakers);
-    const validationInput = withFrontEnd(frontEnd, validation, validation.files.map((file) => file.speaker));
-    const variantInputs = (improvements.options.trainingVariants ?? []).map((set) => withFrontEnd(frontEnd, set, trainSpeakers));
+    const trainVoices = train.files.map(voiceOf);
+    const trainInput = withFrontEnd(frontEnd, train, trainVoices);
+    const validationInput = withFrontEnd(frontEnd, validation, validation.files.map(voiceOf));
+    const variantInputs = (improvements.options.trainingVariants ?? []).map((set) => withFrontEnd(frontEnd, set, trainVoices));
     training = await trainModel(model, trainInput, validationInput, {
       ...improvements.options,
       ...(variantInputs.length === 0 ? {} : { trainingVariants: variantInputs }),
@@ -246,13 +246,13 @@ async function evaluateAndCalibrate(
 
 /**
  * The set as the network sees it under `frontEnd`: the same object for `seed`, else a
- * normalised copy; `speaker` normalises each row with its speaker's (`speakers[row]`)
- * statistics over the set, as evaluation (predictSet) does.
+ * normalised copy; `speaker` normalises each row with its voice's (`voices[row]`, see
+ * voiceOf) statistics over the set, as evaluation (predictSet) does.
  */
-function withFrontEnd<T extends { features: Float32Array }>(frontEnd: FrontEnd, set: T, speakers: readonly string[]): T {
+function withFrontEnd<T extends { features: Float32Array }>(frontEnd: FrontEnd, set: T, voices: readonly string[]): T {
   if (frontEnd === 'seed') return set;
   const features = Float32Array.from(set.features);
-  if (frontEnd === 'speaker') normaliseByGroup(features, speakers);
+  if (frontEnd === 'speaker') normaliseByGroup(features, voices);
   else applyFrontEnd(frontEnd, features);
   return { ...set, features };
 }

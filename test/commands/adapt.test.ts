@@ -52,7 +52,7 @@ describe('ser-agent adapt', () => {
     const record = metadata.metrics.siteAdaptation;
     expect(record?.heldOutFiles).toBe(14);
     expect(record?.heldOutAfter.uar).toBeGreaterThanOrEqual(0);
-    // The copy keeps the shipped model's own sections and lists the history it carried unlisted.
+    // The copy keeps the shipped model's own sections and its history.
     expect(metadata.metrics.comparison).toEqual((await verifyModelDir(SHIPPED)).metadata.metrics.comparison);
     expect(metadata.history?.path).toBe('training-history.json');
 

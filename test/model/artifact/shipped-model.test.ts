@@ -38,14 +38,14 @@ describe('the shipped model (models/ser-cnn-lstm)', () => {
     expect(metadata.weights.quantizedFrom?.weightsSha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('reads in this build as it was written: metadata.json and its card come back byte for byte, the unlisted history is read', async () => {
+  it('reads in this build as it was written: metadata.json and its card come back byte for byte, its listed history is read', async () => {
     // What the store writes back when it records anything in a directory of this format: a
     // section it did not touch, or a field this build reads differently, would show here.
     const text = await readFile(path.join(SHIPPED, 'metadata.json'), 'utf8');
     const metadata = parseModelMetadata(JSON.parse(text), 'metadata.json');
     expect(`${JSON.stringify(metadata, null, 2)}\n`).toBe(text);
     expect(renderModelCard(metadata)).toBe(await readFile(path.join(SHIPPED, 'README.md'), 'utf8'));
-    expect(metadata.history).toBeUndefined();
+    expect(metadata.history?.path).toBe('training-history.json');
     expect((await readTrainingHistory(SHIPPED))?.length).toBe(metadata.training['epochs']);
   });
 
