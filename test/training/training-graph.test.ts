@@ -75,6 +75,27 @@ function expectGradientsMatchFiniteDifferences(loss: () => tf.Scalar, variables:
   });
 }
 
+/**
+ * The wasm backend's gradients of `loss` equal the cpu backend's for every variable: finite,
+ * not all zero, and within 1e-4 of the largest entry (float32 sums in another order, through a
+ * dozen layers). The cpu backend implements every gradient kernel and is the reference: a wasm
+ * kernel that drops gradient terms (as wasm MaxPoolGrad does) shows up as a large difference.
+ */
+async function expectGradientsLikeCpu(loss: () => tf.Scalar, variables: readonly tf.Variable[]): Promise<void> {
+  const wasmGradients = gradientValues(loss, variables);
+  await tf.setBackend('cpu');
+  const cpuGradients = gradientValues(loss, variables);
+  await tf.setBackend('wasm');
+  variables.forEach((variable, i) => {
+    const onWasm = wasmGradients[i] as Float32Array;
+    const onCpu = cpuGradients[i] as Float32Array;
+    expect(onWasm.every(Number.isFinite), `${variable.name} finite`).toBe(true);
+    const scale = onCpu.reduce((max, v) => Math.max(max, Math.abs(v)), 0);
+    expect(scale, `${variable.name} non-zero`).toBeGreaterThan(0);
+    expect(maxAbsArrayDifference(onWasm, onCpu), variable.name).toBeLessThan(1e-4 * scale);
+  });
+}
+
 function maxAbsArrayDifference(a: Float32Array, b: Float32Array): number {
   return a.reduce((max, value, i) => Math.max(max, Math.abs(value - (b[i] as number))), 0);
 }
@@ -144,22 +165,7 @@ describe('training graph of the seed model (wasm backend)', () => {
     // 3 conv + 3 dense (kernel, bias), 4 BatchNorm (gamma, beta), 2 LSTM (kernel, recurrent, bias).
     expect(graph.trainableVariables).toHaveLength(26);
 
-    const wasmGradients = gradientValues(loss, graph.trainableVariables);
-    // The cpu backend implements every gradient kernel and is the reference: a wasm kernel
-    // that drops gradient terms (as wasm MaxPoolGrad does) shows up as a large difference.
-    await tf.setBackend('cpu');
-    const cpuGradients = gradientValues(loss, graph.trainableVariables);
-    await tf.setBackend('wasm');
-
-    graph.trainableVariables.forEach((variable, i) => {
-      const onWasm = wasmGradients[i] as Float32Array;
-      const onCpu = cpuGradients[i] as Float32Array;
-      expect(onWasm.every(Number.isFinite), `${variable.name} finite`).toBe(true);
-      const scale = onCpu.reduce((max, v) => Math.max(max, Math.abs(v)), 0);
-      expect(scale, `${variable.name} non-zero`).toBeGreaterThan(0);
-      // Float32 sums in another order, through a dozen layers: agreement to 1e-4 of the largest entry.
-      expect(maxAbsArrayDifference(onWasm, onCpu), variable.name).toBeLessThan(1e-4 * scale);
-    });
+    await expectGradientsLikeCpu(loss, graph.trainableVariables);
     x.dispose();
     model.dispose();
   });
@@ -235,18 +241,7 @@ describe('training graph of the attention model (wasm backend)', () => {
     expect(graph.trainableVariables.map((v) => v.name).sort()).toEqual(model.trainableWeights.map((w) => w.name).sort());
     // The seed's 26 plus the scorer's hidden kernel and bias and its bias-free output kernel.
     expect(graph.trainableVariables).toHaveLength(29);
-    const wasmGradients = gradientValues(loss, graph.trainableVariables);
-    await tf.setBackend('cpu');
-    const cpuGradients = gradientValues(loss, graph.trainableVariables);
-    await tf.setBackend('wasm');
-    graph.trainableVariables.forEach((variable, i) => {
-      const onWasm = wasmGradients[i] as Float32Array;
-      const onCpu = cpuGradients[i] as Float32Array;
-      expect(onWasm.every(Number.isFinite), `${variable.name} finite`).toBe(true);
-      const scale = onCpu.reduce((max, v) => Math.max(max, Math.abs(v)), 0);
-      expect(scale, `${variable.name} non-zero`).toBeGreaterThan(0);
-      expect(maxAbsArrayDifference(onWasm, onCpu), variable.name).toBeLessThan(1e-4 * scale);
-    });
+    await expectGradientsLikeCpu(loss, graph.trainableVariables);
     x.dispose();
     model.dispose();
   });

@@ -132,7 +132,7 @@ export class EmotionClassifier {
   #predict(
     batch: readonly Float32Array[],
     nameOf: (index: number) => string,
-    voiceOf: (index: number) => BandStatistics | undefined,
+    voiceAt: (index: number) => BandStatistics | undefined,
   ): Prediction[] {
     const engine = this.#engine;
     if (engine === undefined) {
@@ -146,7 +146,7 @@ export class EmotionClassifier {
       // The model's own normalisation, so every caller (daemon, classify, evaluate) passes the
       // seed features and gets what the model was trained on.
       const clip = input.subarray(index * FEATURES_LENGTH, (index + 1) * FEATURES_LENGTH);
-      applyFrontEnd(frontEnd, clip, voiceOf(index) ?? this.#trainingStatistics);
+      applyFrontEnd(frontEnd, clip, voiceAt(index) ?? this.#trainingStatistics);
     });
     const probabilities = engine.run(input, batch.length);
     return batch.map((_, index) => this.#toPrediction(probabilities.subarray(index * EMOTIONS.length, (index + 1) * EMOTIONS.length)));
