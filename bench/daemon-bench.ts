@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { loadAudio } from '../src/audio/load-clip.js';
-import { CAPTURE_PERIOD_SECONDS } from '../src/capture/recorder-command.js';
+import { DEFAULT_CAPTURE_PERIOD_SECONDS } from '../src/capture/recorder-command.js';
 import { SAMPLE_RATE } from '../src/dsp/constants.js';
 import { startAgentProcess, writeAgentConfig } from '../test/helpers/agent-process.js';
 import { childProcesses, createAlsaFifoCapture, encodeS16le } from '../test/helpers/alsa.js';
@@ -159,13 +159,14 @@ async function speechPcm(files: readonly string[]): Promise<Buffer> {
 
 /**
  * Writes one capture period at a time, each when a sound card would have filled it, looping the
- * speech. The file plugin reads whole periods and pads a short read with silence, so every
- * write is one whole period, which Linux copies into the (nearly empty) FIFO whole before it
- * wakes the reader.
+ * speech. The file plugin reads whole periods and pads a short read with silence; a period is
+ * more than one atomic pipe write (PIPE_BUF), but written in real time into a FIFO that the
+ * recorder keeps empty, it is copied in whole under the pipe's lock before the reader wakes
+ * (see FED_AHEAD_PERIOD_SECONDS).
  */
 async function feedInRealTime(fifo: FileHandle, speech: Buffer, stopped: () => boolean): Promise<void> {
-  const periodBytes = Math.round(CAPTURE_PERIOD_SECONDS * SAMPLE_RATE) * 2;
-  const periodMs = CAPTURE_PERIOD_SECONDS * 1000;
+  const periodBytes = Math.round(DEFAULT_CAPTURE_PERIOD_SECONDS * SAMPLE_RATE) * 2;
+  const periodMs = DEFAULT_CAPTURE_PERIOD_SECONDS * 1000;
   const origin = performance.now();
   let offset = 0;
   for (let period = 1; !stopped(); period++) {

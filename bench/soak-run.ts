@@ -5,13 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { loadAudio } from '../src/audio/load-clip.js';
-import { CAPTURE_PERIOD_SECONDS } from '../src/capture/recorder-command.js';
 import { CLIP_SAMPLES, SAMPLE_RATE } from '../src/dsp/constants.js';
 import type { HealthReport } from '../src/mqtt/payloads.js';
 import { levelDbfs } from '../src/pipeline/level.js';
 import { DEFAULT_SILENCE_DBFS } from '../src/pipeline/silence.js';
 import { startAgentProcess, writeAgentConfig, type AgentProcess } from '../test/helpers/agent-process.js';
-import { createAlsaFifoCapture, encodeS16le } from '../test/helpers/alsa.js';
+import { createAlsaFifoCapture, encodeS16le, FED_AHEAD_PERIOD_SECONDS, writeAtomicPeriods } from '../test/helpers/alsa.js';
 import { startTestBroker, type TestBroker } from '../test/helpers/broker.js';
 import { summarize } from './stats.js';
 
@@ -86,15 +85,8 @@ export interface SoakResult {
 
 const DEVICE_ID = 'soak';
 const WINDOW_BYTES = CLIP_SAMPLES * 2;
-/**
- * arecord reads the ALSA file plugin's infile one period at a time: CAPTURE_PERIOD_SECONDS
- * (the agent's --period-time) of 2-byte frames. A read that finds fewer bytes in the FIFO returns them
- * and the plugin pads the rest of the period with the null device's silence, which would
- * shift every later sample; writes are therefore whole periods and at most PIPE_BUF (4096)
- * bytes, which Linux makes atomic, so the FIFO always holds whole periods.
- */
-const PERIOD_BYTES = Math.round(CAPTURE_PERIOD_SECONDS * SAMPLE_RATE) * 2;
-const WRITE_BYTES = PERIOD_BYTES * Math.floor(4096 / PERIOD_BYTES);
+/** The soak writes windows ahead of their events, so the agent captures in atomic periods (see FED_AHEAD_PERIOD_SECONDS). */
+const PERIOD_BYTES = Math.round(FED_AHEAD_PERIOD_SECONDS * SAMPLE_RATE) * 2;
 /**
  * Windows written ahead of the events received: a window is written only once at most three
  * earlier ones lack their event, so at most four ever wait for inference, which is what
@@ -158,7 +150,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const config = await writeAgentConfig(work, {
       deviceId: DEVICE_ID,
       mqtt: { url: broker.url, healthSeconds: 1 },
-      audio: { device: microphone.device },
+      audio: { device: microphone.device, periodSeconds: FED_AHEAD_PERIOD_SECONDS },
       gpio: { driver: 'simulated' },
       // Every window must give an event: the flow control above counts events, not windows.
       // The speech gate turns away a few windows of the TESS loop (speech ratios 0.15-0.29
@@ -358,14 +350,10 @@ async function speechLoop(files: readonly string[]): Promise<Buffer> {
   return encodeS16le(samples);
 }
 
-/** Window `index` of the loop, written in whole, atomic periods (see PERIOD_BYTES). */
+/** Window `index` of the loop, written in whole, atomic periods. */
 async function writeWindow(fifo: FileHandle, loop: Buffer, index: number): Promise<void> {
   const start = (index * WINDOW_BYTES) % loop.length;
-  for (let offset = start; offset < start + WINDOW_BYTES; offset += WRITE_BYTES) {
-    const length = Math.min(WRITE_BYTES, start + WINDOW_BYTES - offset);
-    const { bytesWritten } = await fifo.write(loop, offset, length);
-    if (bytesWritten !== length) throw new Error(`short write to the capture FIFO: ${bytesWritten} of ${length} bytes`);
-  }
+  await writeAtomicPeriods(fifo, loop.subarray(start, start + WINDOW_BYTES), PERIOD_BYTES);
 }
 
 /** The daemon's log lines at warn level or above (pino: 40 warn, 50 error), at most 20. */

@@ -18,6 +18,8 @@ export interface RecorderSourceOptions {
   device?: string;
   /** Seconds without a byte from the recorder before it is declared stalled; default 5. */
   stallSeconds?: number;
+  /** Seconds of audio the recorder hands over at a time; default DEFAULT_CAPTURE_PERIOD_SECONDS. */
+  periodSeconds?: number;
   /** First retry delay, doubled after each failure up to maxRetryMs; defaults 1 s and 60 s. */
   initialRetryMs?: number;
   maxRetryMs?: number;
@@ -70,7 +72,7 @@ export class RecorderSource extends SourceBase {
   constructor(options: RecorderSourceOptions) {
     super(options.logger.child({ module: 'capture' }));
     this.device = options.device ?? 'default';
-    this.command = recorderCommand(options.recorder ?? 'arecord', this.device, SAMPLE_RATE);
+    this.command = recorderCommand(options.recorder ?? 'arecord', this.device, SAMPLE_RATE, options.periodSeconds);
     this.description = this.command.description;
     this.stallMs = (options.stallSeconds ?? 5) * 1000;
     this.stopGraceMs = options.stopGraceMs ?? 2000;

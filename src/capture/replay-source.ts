@@ -4,7 +4,7 @@ import { describeError } from '../errors.js';
 import { type Logger } from '../logging/logger.js';
 import { systemClock, type Clock } from '../system/clock.js';
 import { type AudioSink } from './audio-source.js';
-import { CAPTURE_PERIOD_SECONDS } from './recorder-command.js';
+import { DEFAULT_CAPTURE_PERIOD_SECONDS } from './recorder-command.js';
 import { SourceBase } from './source-base.js';
 
 export interface ReplaySourceOptions {
@@ -16,7 +16,7 @@ export interface ReplaySourceOptions {
    * end of its stretch of audio. false: as fast as the sink takes them (tests, soak runs).
    */
   realtime?: boolean;
-  /** Length of each delivered chunk; default CAPTURE_PERIOD_SECONDS, like the live recorder's buffers. */
+  /** Length of each delivered chunk; default DEFAULT_CAPTURE_PERIOD_SECONDS, like the live recorder's buffers. */
   chunkSeconds?: number;
   clock?: Clock;
 }
@@ -43,7 +43,7 @@ export class ReplaySource extends SourceBase {
     super(options.logger.child({ module: 'replay' }));
     this.files = [...options.files];
     this.realtime = options.realtime ?? true;
-    this.chunkSeconds = options.chunkSeconds ?? CAPTURE_PERIOD_SECONDS;
+    this.chunkSeconds = options.chunkSeconds ?? DEFAULT_CAPTURE_PERIOD_SECONDS;
     this.clock = options.clock ?? systemClock;
     this.description = `replay of ${this.files.join(', ')}`;
   }

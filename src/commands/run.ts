@@ -146,13 +146,14 @@ export const runCommand: Command = {
 };
 
 function createSource(inputs: readonly string[], context: CommandContext, logger: Logger): AudioSource {
-  if (inputs.length > 0) return new ReplaySource({ logger, files: inputs, realtime: true });
   const { audio } = context.config;
+  if (inputs.length > 0) return new ReplaySource({ logger, files: inputs, realtime: true, chunkSeconds: audio.periodSeconds });
   return new RecorderSource({
     logger,
     recorder: audio.recorder,
     device: audio.device,
     stallSeconds: audio.stallSeconds,
+    periodSeconds: audio.periodSeconds,
     env: context.env,
   });
 }

@@ -9,6 +9,7 @@ import { type LedDriverChoice } from '../indicators/select-driver.js';
 import { type SmoothingMode } from '../pipeline/smoothing.js';
 import { type BackendPreference, type OnnxFormatPreference } from '../model/runtime/backend.js';
 import { checkDeviceId, checkTopicPrefix } from '../mqtt/topics.js';
+import { valueAt } from './dotted-keys.js';
 import { checkTlsSettings, type TlsSettings } from '../mqtt/tls-options.js';
 import {
   configSchema,
@@ -32,7 +33,7 @@ export interface AgentConfig {
     healthSeconds: number;
     discovery: { enabled: boolean; prefix: string };
   };
-  audio: { recorder: RecorderName; device: string; stallSeconds: number };
+  audio: { recorder: RecorderName; device: string; stallSeconds: number; periodSeconds: number };
   window: {
     hopSeconds: number;
     silenceDbfs: number;
@@ -132,7 +133,12 @@ export function loadConfig(sources: ConfigSources): Readonly<AgentConfig> {
           `cannot be validated (${error.message}); remove that key`,
       );
     } else {
-      problems.push(...describeError(error).split('\n').filter((line) => line.trim().length > 0));
+      problems.push(
+        ...describeError(error)
+          .split('\n')
+          .filter((line) => line.trim().length > 0)
+          .map((line) => withFalsyValue(line, config.getProperties())),
+      );
     }
   }
   const raw = config.getProperties() as unknown as AgentConfig;
@@ -164,6 +170,19 @@ export function loadConfig(sources: ConfigSources): Readonly<AgentConfig> {
     cache: { dir: raw.cache.dir || path.join(cacheHome, 'ser-agent') },
     state: { directory: raw.state.directory || defaultStateDirectory(sources) },
   });
+}
+
+/**
+ * convict's line for a bad key, with the value named where convict leaves it out: it names a
+ * value only if it is truthy, so `"hopSeconds": 0` was refused without saying what it was.
+ * Only 0 and false are added; an empty string is never a secret but says nothing either (the
+ * formats that take text say it themselves).
+ */
+function withFalsyValue(line: string, properties: object): string {
+  const key = /^([\w.]+): /.exec(line)?.[1];
+  if (key === undefined || line.includes(': value was ')) return line;
+  const value = valueAt(properties, key);
+  return value === 0 || value === false ? `${line}: value was ${String(value)}` : line;
 }
 
 /** The configuration as `ser-agent config` prints it: secrets replaced, never shown. */

@@ -38,6 +38,7 @@ export const RELOAD_EFFECTS: Readonly<Record<string, ReloadEffect>> = {
   'audio.recorder': 'restart',
   'audio.device': 'restart',
   'audio.stallSeconds': 'restart',
+  'audio.periodSeconds': 'restart',
   'window.hopSeconds': 'live',
   'window.silenceDbfs': 'live',
   'window.minSpeechRatio': 'live',

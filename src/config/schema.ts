@@ -1,7 +1,12 @@
 import { EMOTIONS } from '../labels.js';
 import { LOG_FORMATS, LOG_LEVELS } from '../logging/logger.js';
 
-import { RECORDERS } from '../capture/recorder-command.js';
+import {
+  DEFAULT_CAPTURE_PERIOD_SECONDS,
+  MAX_CAPTURE_PERIOD_SECONDS,
+  MIN_CAPTURE_PERIOD_SECONDS,
+  RECORDERS,
+} from '../capture/recorder-command.js';
 import { LED_DRIVER_CHOICES } from '../indicators/select-driver.js';
 import { BACKEND_PREFERENCES, ONNX_FORMAT_PREFERENCES } from '../model/runtime/backend.js';
 import { SMOOTHING_MODES } from '../pipeline/smoothing.js';
@@ -9,6 +14,11 @@ import { SMOOTHING_MODES } from '../pipeline/smoothing.js';
 
 /** BCM GPIO numbers a Raspberry Pi exposes on its header. */
 const MAX_BCM_PIN = 27;
+
+/** Text that is not a number stays text, so a message shows "lots" rather than NaN. */
+function numberOrText(text: string): unknown {
+  return /^\s*[-+]?(\d+\.?\d*|\.\d+)\s*$/.test(text) ? Number(text) : text;
+}
 
 /**
  * Custom convict formats. Their messages become part of the one start-up error that lists
@@ -66,14 +76,24 @@ export const customFormats = {
     },
     coerce: Number,
   },
+  'capture-period': {
+    validate(value: unknown): void {
+      if (typeof value !== 'number' || !(value >= MIN_CAPTURE_PERIOD_SECONDS && value <= MAX_CAPTURE_PERIOD_SECONDS)) {
+        throw new Error(
+          `must be a capture period from ${MIN_CAPTURE_PERIOD_SECONDS} to ${MAX_CAPTURE_PERIOD_SECONDS} seconds, ` +
+            `e.g. ${DEFAULT_CAPTURE_PERIOD_SECONDS} (fewer wake-ups) or 0.04 (less latency)`,
+        );
+      }
+    },
+    coerce: numberOrText,
+  },
   'speech-ratio': {
     validate(value: unknown): void {
       if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
         throw new Error('must be the share of a window that must be speech, from 0 to 1, e.g. 0.3; 0 turns the speech gate off');
       }
     },
-    // Text that is not a number stays text, so the message shows "lots" rather than NaN.
-    coerce: (text: string): unknown => (/^\s*[-+]?(\d+\.?\d*|\.\d+)\s*$/.test(text) ? Number(text) : text),
+    coerce: numberOrText,
   },
   'mqtt-protocol-version': {
     validate(value: unknown): void {
@@ -254,6 +274,14 @@ export const configSchema = {
       format: 'positive-number',
       default: 10,
       env: 'SER_AUDIO_STALL_SECONDS',
+    },
+    periodSeconds: {
+      doc:
+        'Seconds of audio the recorder hands over at a time: longer wakes the agent less often, ' +
+        'and a window waits for the hand-over holding its end unless the period divides the hop and the 3 s window.',
+      format: 'capture-period',
+      default: DEFAULT_CAPTURE_PERIOD_SECONDS,
+      env: 'SER_AUDIO_PERIOD_SECONDS',
     },
   },
   window: {

@@ -5,10 +5,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
-import { CAPTURE_PERIOD_SECONDS } from '../../src/capture/recorder-command.js';
 import { RecorderSource, type RecorderSourceOptions } from '../../src/capture/recorder-source.js';
 import { SAMPLE_RATE } from '../../src/dsp/constants.js';
-import { type AlsaReplay, CaptureSink, childProcesses, createAlsaReplay, encodeS16le } from '../helpers/alsa.js';
+import {
+  type AlsaReplay,
+  CaptureSink,
+  childProcesses,
+  createAlsaReplay,
+  encodeS16le,
+  FED_AHEAD_PERIOD_SECONDS,
+  writeAtomicPeriods,
+} from '../helpers/alsa.js';
 import { captureLogs } from '../helpers/logs.js';
 import { goldenWavPath } from '../helpers/golden.js';
 
@@ -24,8 +31,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** The frames arecord reads at a time from the file plugin: the agent's capture period. */
-const PERIOD_FRAMES = Math.round(CAPTURE_PERIOD_SECONDS * SAMPLE_RATE);
+/**
+ * The frames arecord reads at a time from the file plugin: the capture period the recorders
+ * here are given, since the live microphone is fed a whole recording at once.
+ */
+const PERIOD_FRAMES = Math.round(FED_AHEAD_PERIOD_SECONDS * SAMPLE_RATE);
 
 async function speech(): Promise<Float32Array> {
   return loadAudio(goldenWavPath('speech_e_22k'), { durationSeconds: Infinity });
@@ -43,6 +53,7 @@ function recorder(replay: AlsaReplay, options: Partial<RecorderSourceOptions>): 
     device: replay.device,
     env: { ...process.env, ...replay.env },
     initialRetryMs: 50,
+    periodSeconds: FED_AHEAD_PERIOD_SECONDS,
     ...options,
   });
   cleanups.push(() => source.stop());
@@ -74,17 +85,9 @@ async function liveMicrophone(replay: AlsaReplay): Promise<{ write(samples: Floa
     await writer.close();
     await holder.close();
   });
-  // arecord reads one period at a time; a read finding part of one would be padded with
-  // silence. Writes of whole periods, each at most PIPE_BUF (4,096) bytes, are atomic.
-  const periodBytes = PERIOD_FRAMES * 2;
-  const writeBytes = periodBytes * Math.floor(4096 / periodBytes);
   return {
     async write(samples: Float32Array) {
-      const bytes = encodeS16le(samples);
-      if (bytes.length % periodBytes !== 0) throw new Error(`the test writes whole ${PERIOD_FRAMES}-sample periods only`);
-      for (let offset = 0; offset < bytes.length; offset += writeBytes) {
-        await writer.write(bytes, offset, Math.min(writeBytes, bytes.length - offset));
-      }
+      await writeAtomicPeriods(writer, encodeS16le(samples), PERIOD_FRAMES * 2);
     },
   };
 }

@@ -137,6 +137,24 @@ describe('loadConfig', () => {
     }
   });
 
+  it('takes audio.periodSeconds from 0.01 to 1 s (default 0.2), and names the key, the value and the range otherwise', async () => {
+    expect(loadConfig(base).audio.periodSeconds).toBe(0.2);
+    expect(loadConfig({ ...base, env: { SER_AUDIO_PERIOD_SECONDS: '0.04' } }).audio.periodSeconds).toBe(0.04);
+    for (const [name, value] of [['zero.json', 0], ['long.json', 2], ['text.json', 'fast']] as const) {
+      const file = await writeJson(name, { audio: { periodSeconds: value } });
+      const error = errorOf(() => loadConfig({ ...base, file }));
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.message).toMatch(/audio\.periodSeconds: must be a capture period from 0\.01 to 1 seconds, e\.g\. 0\.2 \(fewer wake-ups\) or 0\.04 \(less latency\)/);
+      expect(error.message).toContain(`value was ${JSON.stringify(value)}`);
+    }
+  });
+
+  it('names a value of 0, which convict leaves out of its message', async () => {
+    const file = await writeJson('zero-hop.json', { window: { hopSeconds: 0 } });
+    const error = errorOf(() => loadConfig({ ...base, file }));
+    expect(error.message).toMatch(/window\.hopSeconds: must be a number greater than 0: value was 0$/m);
+  });
+
   it('rejects unknown keys and broken JSON', async () => {
     const unknown = await writeJson('unknown.json', { model: { dirr: '/x' } });
     expect(() => loadConfig({ ...base, file: unknown })).toThrow(/model\.dirr/);

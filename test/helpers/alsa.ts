@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { AudioSink, CaptureState } from '../../src/capture/audio-source.js';
@@ -29,6 +29,33 @@ export interface AlsaFifoCapture extends AlsaCapture {
    */
   fifo: string;
 }
+
+/**
+ * The capture period (`audio.periodSeconds`) for a FIFO microphone fed ahead of the agent (a
+ * recording at once, or windows ahead of their events): 1/14 s, 1,575 samples at 22,050 Hz,
+ * whose 3,150 bytes fit in one atomic pipe write (PIPE_BUF, 4,096 bytes). Such a writer fills
+ * the FIFO and waits for room in the middle of a larger write, and arecord, reading a period at
+ * a time, can then find part of a period alone in the FIFO: the file plugin pads that read
+ * with silence and every later sample moves (35 of 3,600 soak windows with 200 ms periods, on
+ * a loaded machine). A writer in real time never fills the FIFO, and Linux copies a write into
+ * a pipe that has room for it whole, under the pipe's lock: the bench feeds the agent's
+ * default period that way.
+ */
+export const FED_AHEAD_PERIOD_SECONDS = 1 / 14;
+
+/** Writes `bytes`, whole periods of `periodBytes`, as many per write as fit in PIPE_BUF: each write is atomic. */
+export async function writeAtomicPeriods(fifo: FileHandle, bytes: Uint8Array, periodBytes: number): Promise<void> {
+  const writeBytes = periodBytes * Math.floor(PIPE_BUF / periodBytes);
+  if (writeBytes === 0) throw new Error(`a ${periodBytes}-byte period does not fit in one atomic pipe write (${PIPE_BUF} bytes)`);
+  if (bytes.length % periodBytes !== 0) throw new Error(`${bytes.length} bytes are not whole ${periodBytes}-byte periods`);
+  for (let offset = 0; offset < bytes.length; offset += writeBytes) {
+    const length = Math.min(writeBytes, bytes.length - offset);
+    const { bytesWritten } = await fifo.write(bytes, offset, length);
+    if (bytesWritten !== length) throw new Error(`short write to the capture FIFO: ${bytesWritten} of ${length} bytes`);
+  }
+}
+
+const PIPE_BUF = 4096;
 
 /** The PCM name the test ALSA configuration defines. */
 export const REPLAY_DEVICE = 'ser_replay';
