@@ -7,11 +7,13 @@ import {
   measureRandomSplitRun,
   measureRun,
   mergeComparisons,
+  readCrossValidationRun,
   recordedComparison,
   runName,
   type ChoiceInterval,
   type ComparisonRow,
   type CorpusRow,
+  type CrossValidationRow,
   type LeftOutCorpusRow,
   type RandomSplitRow,
   type RecordedComparison,
@@ -19,6 +21,7 @@ import {
   type SourcedComparison,
   type ValidationPredictions,
 } from '../training/comparison.js';
+import { type Spread } from '../training/cross-validation.js';
 import { scanDatasets } from '../training/datasets.js';
 import { EXIT, featureSource, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
@@ -29,12 +32,13 @@ import { percent } from './report.js';
 export const compareCommand: Command = {
   usage:
     'ser-agent compare --data DIR... [--record MODEL_DIR] [--earlier MODEL_DIR] [--random-split RUN_DIR...]\n' +
-    '                  [--left-out RUN_DIR...] RUN_DIR...',
+    '                  [--left-out RUN_DIR...] [--cross-validation FOLDS_DIR...] RUN_DIR...',
   options: {
     data: { type: 'string', multiple: true },
     record: { type: 'string' },
     'random-split': { type: 'string', multiple: true },
     'left-out': { type: 'string', multiple: true },
+    'cross-validation': { type: 'string', multiple: true },
     earlier: { type: 'string' },
   },
   async run(values, positionals, context) {
@@ -84,6 +88,11 @@ export const compareCommand: Command = {
     for (const runDir of stringList(values, 'left-out')) {
       const { run, ...row } = await measureLeftOutRun(runDir, scan.files, opener);
       leftOutRuns[run] = row;
+    }
+    const crossValidationRuns: Record<string, Omit<CrossValidationRow, 'run'>> = { ...earlier.crossValidation };
+    for (const cvDir of stringList(values, 'cross-validation')) {
+      const { run, ...row } = await readCrossValidationRun(cvDir);
+      crossValidationRuns[run] = row;
     }
 
     const best = chooseBest(runs);
@@ -153,6 +162,10 @@ export const compareCommand: Command = {
             ]),
           ),
     );
+    section(
+      'cross-validation by speaker (train --folds K: held-out speakers\' UAR over the folds, mean ± standard deviation, range; never chosen):',
+      Object.keys(crossValidationRuns).length === 0 ? [] : crossValidationTable(crossValidationRuns),
+    );
 
     if (recorded !== undefined && recordDir !== undefined) {
       const comparison: RecordedComparison = {
@@ -163,6 +176,7 @@ export const compareCommand: Command = {
         runsByCorpus,
         ...(Object.keys(randomSplitRuns).length > 0 ? { seedStyleRandomSplit: randomSplitRuns } : {}),
         ...(Object.keys(leftOutRuns).length > 0 ? { leaveOneCorpusOut: leftOutRuns } : {}),
+        ...(Object.keys(crossValidationRuns).length > 0 ? { crossValidation: crossValidationRuns } : {}),
         ...(Object.keys(intervals).length > 0 ? { choiceIntervals: intervals } : {}),
       };
       await recordModelMetrics(recordDir, { comparison });
@@ -180,6 +194,24 @@ function describeInterval({ difference, low, high, speakers }: ChoiceInterval): 
     .join(', ');
   const verdict = low <= 0 && high >= 0 ? 'within what other voices could show' : 'clear of zero';
   return `${points(difference)} points (${points(low)} to ${points(high)}; ${verdict}; voices: ${voices})`;
+}
+
+/** One row per cross-validation run: each corpus's held-out speakers' UAR over the folds, then all of them. */
+function crossValidationTable(runs: Record<string, Omit<CrossValidationRow, 'run'>>): string[] {
+  const corpora = [...new Set(Object.values(runs).flatMap((row) => Object.keys(row.uarByCorpus)))];
+  const spread = (value: Spread | undefined) =>
+    value === undefined ? '-' : `${percent(value.mean)} ± ${percent(value.std)} (${percent(value.min)}-${percent(value.max)})`;
+  return formatTable(
+    ['run', 'folds', 'seed', 'options', ...corpora, 'all held-out speakers'],
+    Object.entries(runs).map(([run, row]) => [
+      run,
+      String(row.folds),
+      String(row.seed),
+      row.options,
+      ...corpora.map((corpus) => spread(row.uarByCorpus[corpus])),
+      spread(row.speakerIndependentUar),
+    ]),
+  );
 }
 
 /** Runs by corpus, when some run was measured on several corpora; empty otherwise. */

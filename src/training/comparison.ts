@@ -3,6 +3,8 @@ import { ModelError, UsageError } from '../errors.js';
 import { type EmotionClassifier } from '../model/runtime/classifier.js';
 import { type ModelMetadata } from '../model/artifact/metadata.js';
 import { type ModelMetrics } from '../model/artifact/metrics.js';
+import { verifyModelDir } from '../model/artifact/store.js';
+import { readCrossValidationReport, type Spread } from './cross-validation.js';
 import { type LabelledFile } from './datasets.js';
 import { predictSet, subsetMetrics } from './evaluate.js';
 import { type ClassificationMetrics } from './metrics.js';
@@ -62,6 +64,24 @@ export interface LeftOutCorpusRow {
   trainedWith: string;
 }
 
+/**
+ * A recipe trained K times by `train --folds K`, each fold holding out its own speakers of
+ * every corpus with enough of them; read from the run's report, never chosen.
+ */
+export interface CrossValidationRow {
+  run: string;
+  folds: number;
+  seed: number;
+  options: string;
+  /** Over every fold's held-out speakers of all corpora: UAR mean, spread and range over the folds. */
+  speakerIndependentUar: Spread;
+  /** Per corpus whose speakers were dealt into the folds: its held-out speakers' UAR over the folds. */
+  uarByCorpus: Record<string, Spread>;
+  /** The same, fold by fold, so the spread can be checked. */
+  uarByFold: Record<string, number[]>;
+  trainedWith: string;
+}
+
 /** A seed-style random-split run, reported beside the comparison and never chosen. */
 export interface RandomSplitRow {
   run: string;
@@ -95,6 +115,7 @@ export interface RecordedComparison {
   runsByCorpus?: Record<string, Record<string, CorpusRow>>;
   seedStyleRandomSplit?: Record<string, Omit<RandomSplitRow, 'run'>>;
   leaveOneCorpusOut?: Record<string, Omit<LeftOutCorpusRow, 'run'>>;
+  crossValidation?: Record<string, Omit<CrossValidationRow, 'run'>>;
   /** Per run measured with the chosen one, how far its validation UAR is from it, and how sure that is. */
   choiceIntervals?: Record<string, ChoiceInterval>;
 }
@@ -170,6 +191,9 @@ export function mergeComparisons(comparisons: readonly (SourcedComparison | unde
     }
     if (comparison.leaveOneCorpusOut !== undefined) {
       merged.leaveOneCorpusOut = { ...merged.leaveOneCorpusOut, ...comparison.leaveOneCorpusOut };
+    }
+    if (comparison.crossValidation !== undefined) {
+      merged.crossValidation = { ...merged.crossValidation, ...comparison.crossValidation };
     }
   }
   return merged;
@@ -308,6 +332,31 @@ export async function measureLeftOutRun(runDir: string, files: readonly Labelled
   } finally {
     classifier.dispose();
   }
+}
+
+/**
+ * A cross-validation run's row, from the report its training wrote (each fold's saved model was
+ * evaluated on its own held-out speakers there) and the first fold model's training options.
+ */
+export async function readCrossValidationRun(cvDir: string): Promise<CrossValidationRow> {
+  const report = await readCrossValidationReport(cvDir);
+  const [first] = report.results;
+  if (first === undefined) throw new UsageError(`--cross-validation ${cvDir} has no folds; train it with --folds K`);
+  const { metadata } = await verifyModelDir(path.join(cvDir, first.model));
+  // Corpora with too few speakers (TESS) were split by files in every fold: they say nothing of new voices.
+  const dealt = Object.keys(report.spread.byCorpus).filter((corpus) =>
+    report.results.every((fold) => fold.testSpeakers.some((speaker) => speaker.startsWith(`${corpus}:`))),
+  );
+  return {
+    run: runName(cvDir),
+    folds: report.folds,
+    seed: report.seed,
+    options: describeOptions(metadata),
+    speakerIndependentUar: report.spread.speakerIndependentUar,
+    uarByCorpus: Object.fromEntries(dealt.map((corpus) => [corpus, report.spread.byCorpus[corpus]?.uar as Spread])),
+    uarByFold: Object.fromEntries(dealt.map((corpus) => [corpus, report.results.map((fold) => fold.byCorpus[corpus]?.uar ?? Number.NaN)])),
+    trainedWith: report.command,
+  };
 }
 
 export async function measureRun(

@@ -1,6 +1,6 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InterruptedError } from '../errors.js';
+import { describeError, InterruptedError, UsageError } from '../errors.js';
 import { recordModelMetrics } from '../model/artifact/store.js';
 import { scanDatasets } from './datasets.js';
 import { type ClassificationMetrics } from './metrics.js';
@@ -132,6 +132,34 @@ export async function crossValidate(
     });
   }
   return report;
+}
+
+/**
+ * The report `train --folds K` wrote in `dir`, with every fold done. A UsageError names the
+ * directory and what to do when there is none, it is damaged, or the run stopped early: a
+ * spread over fewer folds than planned would pass for the recipe's.
+ */
+export async function readCrossValidationReport(dir: string): Promise<CrossValidationReport> {
+  const file = path.join(dir, CROSS_VALIDATION_FILE);
+  let report: Partial<CrossValidationReport>;
+  try {
+    report = JSON.parse(await readFile(file, 'utf8')) as Partial<CrossValidationReport>;
+  } catch (error) {
+    throw new UsageError(
+      `${file} cannot be read (${describeError(error)}); give a directory made by "ser-agent train --folds K --out DIR"`,
+      { cause: error },
+    );
+  }
+  const { folds, results, spread: recorded } = report;
+  if (typeof folds !== 'number' || !Array.isArray(results) || typeof recorded?.byCorpus !== 'object' || typeof report.command !== 'string') {
+    throw new UsageError(`${file} is not a cross-validation report (folds, results, spread and command); train the folds again`);
+  }
+  if (results.length !== folds) {
+    throw new UsageError(
+      `${file} holds ${results.length} of its ${folds} folds: the run stopped early; run its command again to train every fold (${report.command})`,
+    );
+  }
+  return report as CrossValidationReport;
 }
 
 /** Mean, sample standard deviation, minimum and maximum. */

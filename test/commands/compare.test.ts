@@ -18,6 +18,7 @@ beforeAll(async () => {
     ['attention', ['--split', 'speaker', '--architecture', 'attention', '--label-smoothing', '0.1']],
     ['random', ['--split', 'random']],
     ['without-tess', ['--split', 'speaker', '--test-corpus', 'tess']],
+    ['folds', ['--split', 'speaker', '--folds', '2']],
   ] as const;
   for (const [name, extra] of runs) {
     const result = await runSerAgent(
@@ -113,6 +114,47 @@ describe('ser-agent compare', () => {
     const asPlainRun = await runSerAgent(['compare', ...data, '--left-out', runs[0] as string, ...runs], env);
     expect(asPlainRun.code).toBe(2);
     expect(asPlainRun.stderr).toMatch(/was not trained with a corpus left out \(train --test-corpus CORPUS\)/);
+  });
+
+  it('reports a train --folds run per corpus over its folds, records it, and refuses what is not a finished one', async () => {
+    const runs = ['seed', 'attention'].map((name) => path.join(work.dir, name));
+    const folds = path.join(work.dir, 'folds');
+    const target = path.join(work.dir, 'cv-target');
+    await cp(path.join(work.dir, 'attention'), target, { recursive: true });
+    const result = await runSerAgent(['compare', ...data, '--record', target, '--cross-validation', folds, ...runs], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^cross-validation by speaker \(train --folds K: .*never chosen\):$/m);
+    const report = JSON.parse(await readFile(path.join(folds, 'cross-validation.json'), 'utf8')) as {
+      results: Array<{ byCorpus: Record<string, { uar: number }> }>;
+      spread: { byCorpus: Record<string, { uar: { mean: number; std: number } }>; speakerIndependentUar: { mean: number } };
+    };
+    const cell = '(\\d+\\.\\d)% ± (\\d+\\.\\d)% \\((\\d+\\.\\d)%-(\\d+\\.\\d)%\\)';
+    const row = new RegExp(`^folds +2 +5 +none +${cell} +${cell} +${cell}$`, 'm').exec(result.stdout);
+    expect(row, result.stdout).not.toBeNull();
+    expect(Number(row?.[1])).toBeCloseTo(100 * (report.spread.byCorpus['ravdess']?.uar.mean ?? NaN), 1);
+    expect(Number(row?.[2])).toBeCloseTo(100 * (report.spread.byCorpus['ravdess']?.uar.std ?? NaN), 1);
+    expect(Number(row?.[9])).toBeCloseTo(100 * report.spread.speakerIndependentUar.mean, 1);
+
+    const metadata = JSON.parse(await readFile(path.join(target, 'metadata.json'), 'utf8')) as {
+      metrics: { comparison: { crossValidation: Record<string, { folds: number; uarByFold: Record<string, number[]>; trainedWith: string }> } };
+    };
+    const recorded = metadata.metrics.comparison.crossValidation['folds'];
+    expect(recorded?.folds).toBe(2);
+    expect(recorded?.uarByFold['ravdess']).toEqual(report.results.map((fold) => fold.byCorpus['ravdess']?.uar));
+    expect(recorded?.trainedWith).toMatch(/ train .*--folds 2/);
+    expect(await readFile(path.join(target, 'README.md'), 'utf8')).toMatch(/^#+ crossValidation$/m);
+
+    const plainRun = await runSerAgent(['compare', ...data, '--cross-validation', runs[0] as string, ...runs], env);
+    expect(plainRun.code).toBe(2);
+    expect(plainRun.stderr).toMatch(/cross-validation\.json cannot be read .*give a directory made by "ser-agent train --folds K --out DIR"/);
+    const stopped = path.join(work.dir, 'folds-stopped');
+    await cp(folds, stopped, { recursive: true });
+    const stoppedReport = JSON.parse(await readFile(path.join(stopped, 'cross-validation.json'), 'utf8')) as { results: unknown[] };
+    stoppedReport.results = stoppedReport.results.slice(0, 1);
+    await writeFile(path.join(stopped, 'cross-validation.json'), JSON.stringify(stoppedReport));
+    const early = await runSerAgent(['compare', ...data, '--cross-validation', stopped, ...runs], env);
+    expect(early.code).toBe(2);
+    expect(early.stderr).toMatch(/holds 1 of its 2 folds: the run stopped early; run its command again/);
   });
 
   it('adds to a recorded comparison: earlier rows stay, a run measured again replaces its row', async () => {
