@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError, InterruptedError, UsageError } from '../errors.js';
@@ -56,6 +57,10 @@ export interface CrossValidationReport {
  * i (see `speakerFolds`). Every fold's model is kept in `outDir/fold-<i>` with its own
  * recorded split, so `evaluate --split test` reproduces each one; none is picked as "best",
  * since choosing by test score would leak the test speakers into model selection.
+ *
+ * The report is written after every fold, so a run stopped part-way (a session's end, a
+ * reboot: five folds of the shipped recipe take about two hours here) keeps the folds done,
+ * and the same command run again trains only the folds missing.
  */
 export async function crossValidate(
   plan: Omit<TrainingPlan, 'split'>,
@@ -67,16 +72,20 @@ export async function crossValidate(
   const scan = await scanDatasets(plan.dataDirs);
   const plans = speakerFolds(scan.files, folds, plan.seed);
   await mkdir(outDir, { recursive: true });
-  const results: FoldResult[] = [];
+  const results = await foldsAlreadyDone(outDir, plan, plans);
+  if (results.length > 0) {
+    deps.logger.info({ folds: results.map((result) => result.fold) }, 'cross-validation resumed: these folds were done by an earlier run of this command');
+  }
   for (const [index, split] of plans.entries()) {
     const fold = index + 1;
+    if (results.some((result) => result.fold === fold)) continue;
     const model = `fold-${fold}`;
     deps.logger.info({ fold, folds, testSpeakers: split.testSpeakers }, 'cross-validation fold');
     let report: TrainingReport;
     try {
       report = await trainAndSave({ ...plan, split }, path.join(outDir, model), deps);
     } catch (error) {
-      // Stopped before this fold trained: the folds already done still get their report.
+      // Stopped before this fold trained: the folds already done keep their report.
       if (error instanceof InterruptedError && results.length > 0) break;
       throw error;
     }
@@ -101,10 +110,59 @@ export async function crossValidate(
       },
     };
     results.push(result);
+    await writeReport(outDir, summarise(plan, folds, results));
     onFold?.(fold, folds, result);
     if (deps.signal?.aborted === true) break;
   }
-  const report: CrossValidationReport = {
+  const report = summarise(plan, folds, results);
+  await writeReport(outDir, report);
+  // Each fold model's card carries the spread over all folds, so whichever is used says how
+  // much its own numbers owe to the choice of test speakers.
+  for (const result of results) {
+    await recordModelMetrics(path.join(outDir, result.model), {
+      crossValidation: { folds, fold: result.fold, command: plan.command, ...report.spread },
+    });
+  }
+  return report;
+}
+
+/**
+ * The folds an earlier run of the same command finished in `outDir`: its report's results
+ * whose held-out speakers are still the fold's and whose model is still there. A report of
+ * another command is refused rather than overwritten: its folds are someone's hours of training.
+ */
+async function foldsAlreadyDone(
+  outDir: string,
+  plan: Omit<TrainingPlan, 'split'>,
+  plans: ReadonlyArray<{ testSpeakers: readonly string[] }>,
+): Promise<FoldResult[]> {
+  const file = path.join(outDir, CROSS_VALIDATION_FILE);
+  let earlier: CrossValidationReport;
+  try {
+    earlier = JSON.parse(await readFile(file, 'utf8')) as CrossValidationReport;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new UsageError(`${file} cannot be read (${describeError(error)}); delete it, or give another --out`, { cause: error });
+  }
+  if (earlier.command !== plan.command || earlier.folds !== plans.length || earlier.seed !== plan.seed) {
+    throw new UsageError(
+      `${outDir} holds the folds of another command (${String(earlier.command)}); ` +
+        'run that command again to finish it, or give another --out',
+    );
+  }
+  const done: FoldResult[] = [];
+  for (const result of earlier.results) {
+    const expected = plans[result.fold - 1]?.testSpeakers;
+    const sameSpeakers = expected !== undefined && JSON.stringify(expected) === JSON.stringify(result.testSpeakers);
+    if (sameSpeakers && existsSync(path.join(outDir, result.model, 'metadata.json'))) done.push(result);
+  }
+  return done;
+}
+
+/** Every fold's numbers and, over the folds done, their mean and spread. */
+function summarise(plan: Omit<TrainingPlan, 'split'>, folds: number, unordered: readonly FoldResult[]): CrossValidationReport {
+  const results = [...unordered].sort((a, b) => a.fold - b.fold);
+  return {
     folds,
     seed: plan.seed,
     command: plan.command,
@@ -123,15 +181,10 @@ export async function crossValidate(
       ),
     },
   };
+}
+
+async function writeReport(outDir: string, report: CrossValidationReport): Promise<void> {
   await writeFile(path.join(outDir, CROSS_VALIDATION_FILE), `${JSON.stringify(report, null, 2)}\n`);
-  // Each fold model's card carries the spread over all folds, so whichever is used says how
-  // much its own numbers owe to the choice of test speakers.
-  for (const result of results) {
-    await recordModelMetrics(path.join(outDir, result.model), {
-      crossValidation: { folds, fold: result.fold, command: plan.command, ...report.spread },
-    });
-  }
-  return report;
 }
 
 /**
@@ -156,7 +209,7 @@ export async function readCrossValidationReport(dir: string): Promise<CrossValid
   }
   if (results.length !== folds) {
     throw new UsageError(
-      `${file} holds ${results.length} of its ${folds} folds: the run stopped early; run its command again to train every fold (${report.command})`,
+      `${file} holds ${results.length} of its ${folds} folds: the run stopped early; run its command again, which trains only the folds missing (${report.command})`,
     );
   }
   return report as CrossValidationReport;

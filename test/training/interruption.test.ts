@@ -124,42 +124,57 @@ describe('a first SIGINT/SIGTERM while features are computed', () => {
     expect(await exists(out)).toBe(false);
   });
 
-  it('keeps the cross-validation report of the folds already done when a later fold is stopped', async () => {
+  it('keeps the folds already done when a later fold is stopped, and the same command trains only the rest', async () => {
     const out = path.join(work.dir, 'folds');
     const abort = new AbortController();
     let featureBuilds = 0;
-    const report = await crossValidate(
-      {
-        dataDirs: [path.join(DATASETS_DIR, 'ravdess')],
-        limitPerClass: 3,
-        seed: 2,
-        epochs: 1,
-        batchSize: 16,
-        command: 'ser-agent train --folds 2 (test)',
-        modelName: 'fold-test',
-        modelVersion: '0.0.1',
-      },
-      2,
-      out,
-      {
-        extractor: new FeatureExtractor(),
-        cache: new FeatureCache(path.join(work.dir, 'fold-cache')),
-        logger: createLogger('silent'),
-        signal: abort.signal,
-        progress: {
-          // The second fold's feature build is stopped on its third file.
-          onFeatures: (done) => {
-            if (done === 1) featureBuilds += 1;
-            if (featureBuilds === 2 && done === 3) abort.abort();
-          },
+    const plan = {
+      dataDirs: [path.join(DATASETS_DIR, 'ravdess')],
+      limitPerClass: 3,
+      seed: 2,
+      epochs: 1,
+      batchSize: 16,
+      command: 'ser-agent train --folds 2 (test)',
+      modelName: 'fold-test',
+      modelVersion: '0.0.1',
+    };
+    const dependencies = (signal?: AbortSignal) => ({
+      extractor: new FeatureExtractor(),
+      cache: new FeatureCache(path.join(work.dir, 'fold-cache')),
+      logger: createLogger('silent'),
+      ...(signal === undefined ? {} : { signal }),
+      progress: {
+        // The second fold's feature build is stopped on its third file.
+        onFeatures: (done: number) => {
+          if (done === 1) featureBuilds += 1;
+          if (featureBuilds === 2 && done === 3) abort.abort();
         },
       },
-    );
+    });
+    const report = await crossValidate(plan, 2, out, dependencies(abort.signal));
     expect(featureBuilds).toBe(2);
     expect(report.results.map((result) => result.model)).toEqual(['fold-1']);
     const written = JSON.parse(await readFile(path.join(out, 'cross-validation.json'), 'utf8')) as typeof report;
     expect(written.results).toHaveLength(1);
     expect(await exists(path.join(out, 'fold-1', 'metadata.json'))).toBe(true);
     expect(await exists(path.join(out, 'fold-2'))).toBe(false);
+    const firstFoldWeights = await readFile(path.join(out, 'fold-1', 'group1-shard1of1.bin'));
+
+    // The same command again: fold 1 is kept as it was, fold 2 is trained.
+    const resumed = await crossValidate(plan, 2, out, dependencies());
+    expect(featureBuilds).toBe(3);
+    expect(resumed.results.map((result) => result.model)).toEqual(['fold-1', 'fold-2']);
+    expect(resumed.results[0]).toEqual(report.results[0]);
+    expect(await readFile(path.join(out, 'fold-1', 'group1-shard1of1.bin'))).toEqual(firstFoldWeights);
+    expect(resumed.spread.speakerIndependentUar.mean).toBeCloseTo(
+      ((resumed.results[0]?.speakerIndependent.uar ?? NaN) + (resumed.results[1]?.speakerIndependent.uar ?? NaN)) / 2,
+      12,
+    );
+
+    // Another command into the same directory is refused, not written over it.
+    await expect(crossValidate({ ...plan, epochs: 2, command: 'ser-agent train --folds 2 --epochs 2 (test)' }, 2, out, dependencies())).rejects.toThrow(
+      /holds the folds of another command \(ser-agent train --folds 2 \(test\)\); run that command again to finish it, or give another --out/,
+    );
+    expect(featureBuilds).toBe(3);
   });
 });
