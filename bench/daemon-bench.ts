@@ -96,7 +96,8 @@ export async function measureDaemon(
     window: { hopSeconds: 1, ...options.window },
     gpio: { driver: 'simulated' },
     log: { level: 'warn' },
-    audio: { recorder: 'arecord', device: microphone.device },
+    // The default, named so that the feeder below and the agent read the same period.
+    audio: { recorder: 'arecord', device: microphone.device, periodSeconds: DEFAULT_CAPTURE_PERIOD_SECONDS },
     state: { directory: path.join(work, 'state') },
   });
   const daemon = startAgentProcess(['run', '--config', config], { ...microphone.env, ...(options.env ?? unitEnvironment()) }, {

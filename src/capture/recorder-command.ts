@@ -41,13 +41,16 @@ export function recorderCommand(
   periodSeconds = DEFAULT_CAPTURE_PERIOD_SECONDS,
 ): RecorderCommand {
   const rate = String(sampleRate);
-  const bufferMicros = String(Math.round(periodSeconds * 1e6));
+  const periodMicros = String(Math.round(periodSeconds * 1e6));
+  // arecord's own choice of buffer is at most 500 ms: with long periods that is two or three of
+  // them, little time for a late reader before the card overruns. Four periods at least.
+  const bufferMicros = String(Math.max(500_000, Math.round(4 * periodSeconds * 1e6)));
   const bufferBytes = String(Math.round(periodSeconds * sampleRate) * 2);
   switch (recorder) {
     case 'arecord':
       return {
         binary: 'arecord',
-        args: ['-q', '-D', device, '-t', 'raw', '-f', 'S16_LE', '-c', '1', '-r', rate, '--period-time', bufferMicros, '-'],
+        args: ['-q', '-D', device, '-t', 'raw', '-f', 'S16_LE', '-c', '1', '-r', rate, '--period-time', periodMicros, '--buffer-time', bufferMicros, '-'],
         debianPackage: 'alsa-utils',
         description: `arecord -D ${device}`,
       };

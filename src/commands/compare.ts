@@ -27,7 +27,7 @@ import { EXIT, featureSource, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
 import { dataDirectories, stringList, stringOption } from './options.js';
 import { formatTable } from './table.js';
-import { percent } from './report.js';
+import { percent, percentSpread } from './report.js';
 
 export const compareCommand: Command = {
   usage:
@@ -199,8 +199,7 @@ function describeInterval({ difference, low, high, speakers }: ChoiceInterval): 
 /** One row per cross-validation run: each corpus's held-out speakers' UAR over the folds, then all of them. */
 function crossValidationTable(runs: Record<string, Omit<CrossValidationRow, 'run'>>): string[] {
   const corpora = [...new Set(Object.values(runs).flatMap((row) => Object.keys(row.uarByCorpus)))];
-  const spread = (value: Spread | undefined) =>
-    value === undefined ? '-' : `${percent(value.mean)} ± ${percent(value.std)} (${percent(value.min)}-${percent(value.max)})`;
+  const spread = (value: Spread | undefined) => (value === undefined ? '-' : percentSpread(value));
   return formatTable(
     ['run', 'folds', 'seed', 'options', ...corpora, 'all held-out speakers'],
     Object.entries(runs).map(([run, row]) => [

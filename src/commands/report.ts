@@ -1,9 +1,14 @@
+import { type Spread } from '../training/cross-validation.js';
 import { EMOTIONS } from '../labels.js';
 import { type ClassificationMetrics } from '../training/metrics.js';
 import { formatTable } from './table.js';
 
 /** A fraction as a percentage with one decimal, as every command prints accuracies and rates. */
 export const percent = (value: number): string => `${(value * 100).toFixed(1)}%`;
+
+/** A spread over folds: `56.4% ± 2.1% (53.0%-59.8%)`, mean ± standard deviation (range). */
+export const percentSpread = ({ mean, std, min, max }: Spread): string =>
+  `${percent(mean)} ± ${percent(std)} (${percent(min)}-${percent(max)})`;
 
 /** Metrics as a person reads them: the headline numbers, per-class table, confusion matrix. */
 export function describeMetrics(title: string, metrics: ClassificationMetrics): string[] {

@@ -15,14 +15,13 @@ import {
   crossValidate,
   CROSS_VALIDATION_FILE,
   type CrossValidationReport,
-  type Spread,
 } from '../training/cross-validation.js';
 import { heldOutSpeakers, parseSpeakerList, SEED_FRACTIONS, type SplitRequest } from '../training/splits.js';
 import { trainAndSave, type TrainingDependencies, type TrainingPlan } from '../training/train-run.js';
 import { describeCalibration } from './calibrate.js';
 import { EXIT, type Command, type OptionValues } from './command.js';
 import { choiceOption, dataDirectories, integerOption, refusePositionals, requiredString, stringOption } from './options.js';
-import { describeMetrics, percent } from './report.js';
+import { describeMetrics, percent, percentSpread } from './report.js';
 import { formatTable } from './table.js';
 
 
@@ -165,6 +164,10 @@ export const trainCommand: Command = {
         });
         for (const line of describeCrossValidation(cv)) context.out(line);
         context.err(`fold models and ${CROSS_VALIDATION_FILE} saved in ${outDir}`);
+        if (cv.results.length < folds) {
+          context.err(`${cv.results.length} of ${folds} folds done; run the same command again to train the rest`);
+          return EXIT.failure;
+        }
         return EXIT.ok;
       }
       const report = await trainAndSave(plan, outDir, deps);
@@ -193,18 +196,18 @@ export const trainCommand: Command = {
 
 /** Mean ± standard deviation over the folds, as a table. */
 function describeCrossValidation(report: CrossValidationReport): string[] {
-  const cell = (s: Spread) => `${percent(s.mean)} ± ${percent(s.std)} (${percent(s.min)}-${percent(s.max)})`;
+  const done = report.results.length === report.folds ? '' : ` (${report.results.length} folds done)`;
   return [
-    `${report.folds}-fold cross-validation by speaker:`,
+    `${report.folds}-fold cross-validation by speaker${done}:`,
     ...formatTable(
       ['test files', 'accuracy', 'UAR'],
       [
-        ['held-out speakers (speaker-independent)', cell(report.spread.speakerIndependentAccuracy), cell(report.spread.speakerIndependentUar)],
-        ['all test files', cell(report.spread.allTestAccuracy), cell(report.spread.allTestUar)],
-        ...Object.entries(report.spread.byCorpus).map(([corpus, { accuracy, uar }]) => [`${corpus} test files`, cell(accuracy), cell(uar)]),
+        ['held-out speakers (speaker-independent)', percentSpread(report.spread.speakerIndependentAccuracy), percentSpread(report.spread.speakerIndependentUar)],
+        ['all test files', percentSpread(report.spread.allTestAccuracy), percentSpread(report.spread.allTestUar)],
+        ...Object.entries(report.spread.byCorpus).map(([corpus, { accuracy, uar }]) => [`${corpus} test files`, percentSpread(accuracy), percentSpread(uar)]),
       ],
     ),
-    `ECE after calibration: ${cell(report.spread.eceAfter)}`,
+    `ECE after calibration: ${percentSpread(report.spread.eceAfter)}`,
   ];
 }
 

@@ -147,7 +147,7 @@ export function loadConfig(sources: ConfigSources): Readonly<AgentConfig> {
   if (raw.mqtt.discovery.enabled) {
     problems.push(...checkTopicPrefix(raw.mqtt.discovery.prefix, 'mqtt.discovery.prefix'));
   }
-  problems.push(...checkMqttTransport(raw.mqtt));
+  problems.push(...checkMqttTransport(raw.mqtt), ...checkCaptureTiming(raw.audio));
   // Only a string: a number that failed validation (e.g. "passwordFile": 2) reached
   // readFileSync as a file descriptor and read, or blocked forever on, one of the process's
   // own streams (found by test/config/load.property.test.ts, which hung on it).
@@ -173,6 +173,18 @@ export function loadConfig(sources: ConfigSources): Readonly<AgentConfig> {
 }
 
 /**
+ * A recorder that hands audio over once a period is silent in between: a stall timeout not
+ * well over the period would restart it over and over.
+ */
+function checkCaptureTiming({ stallSeconds, periodSeconds }: AgentConfig['audio']): string[] {
+  if (typeof stallSeconds !== 'number' || typeof periodSeconds !== 'number' || stallSeconds > 2 * periodSeconds) return [];
+  return [
+    `audio.stallSeconds (${stallSeconds}) must be more than twice audio.periodSeconds (${periodSeconds}): ` +
+      'the recorder is silent between hand-overs, and would be restarted as stalled; raise audio.stallSeconds or shorten the period',
+  ];
+}
+
+/**
  * convict's line for a bad key, with the value named where convict leaves it out: it names a
  * value only if it is truthy, so `"hopSeconds": 0` was refused without saying what it was.
  * Only 0 and false are added; an empty string is never a secret but says nothing either (the
@@ -180,7 +192,7 @@ export function loadConfig(sources: ConfigSources): Readonly<AgentConfig> {
  */
 function withFalsyValue(line: string, properties: object): string {
   const key = /^([\w.]+): /.exec(line)?.[1];
-  if (key === undefined || line.includes(': value was ')) return line;
+  if (key === undefined || line.includes(': value was ') || valueAt(configSchema, `${key}.sensitive`) === true) return line;
   const value = valueAt(properties, key);
   return value === 0 || value === false ? `${line}: value was ${String(value)}` : line;
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ModelError, UsageError } from '../errors.js';
+import { describeError, ModelError, UsageError } from '../errors.js';
 import { type EmotionClassifier } from '../model/runtime/classifier.js';
 import { type ModelMetadata } from '../model/artifact/metadata.js';
 import { type ModelMetrics } from '../model/artifact/metrics.js';
@@ -342,7 +342,16 @@ export async function readCrossValidationRun(cvDir: string): Promise<CrossValida
   const report = await readCrossValidationReport(cvDir);
   const [first] = report.results;
   if (first === undefined) throw new UsageError(`--cross-validation ${cvDir} has no folds; train it with --folds K`);
-  const { metadata } = await verifyModelDir(path.join(cvDir, first.model));
+  let metadata: ModelMetadata;
+  try {
+    ({ metadata } = await verifyModelDir(path.join(cvDir, first.model)));
+  } catch (error) {
+    throw new UsageError(
+      `--cross-validation ${cvDir}: its fold model ${first.model} cannot be read (${describeError(error)}); ` +
+        'compare reads the training options from it: train the folds again',
+      { cause: error },
+    );
+  }
   // Corpora with too few speakers (TESS) were split by files in every fold: they say nothing of new voices.
   const dealt = Object.keys(report.spread.byCorpus).filter((corpus) =>
     report.results.every((fold) => fold.testSpeakers.some((speaker) => speaker.startsWith(`${corpus}:`))),

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describeError, InterruptedError, UsageError } from '../errors.js';
+import { writeAtomically } from '../model/artifact/files.js';
 import { recordModelMetrics } from '../model/artifact/store.js';
 import { scanDatasets } from './datasets.js';
 import { type ClassificationMetrics } from './metrics.js';
-import { speakerFolds } from './splits.js';
+import { speakerFolds, type SpeakerSplitPlan } from './splits.js';
 import { trainAndSave, type TrainingDependencies, type TrainingPlan, type TrainingReport } from './train-run.js';
 
 /** Written beside the fold models: every fold's numbers and their mean and spread. */
@@ -58,9 +59,10 @@ export interface CrossValidationReport {
  * recorded split, so `evaluate --split test` reproduces each one; none is picked as "best",
  * since choosing by test score would leak the test speakers into model selection.
  *
- * The report is written after every fold, so a run stopped part-way (a session's end, a
- * reboot: five folds of the shipped recipe take about two hours here) keeps the folds done,
- * and the same command run again trains only the folds missing.
+ * The report is written before the first fold and after every fold, so a run stopped part-way
+ * (a session's end, a reboot: five folds of the shipped recipe take about two hours here)
+ * keeps the folds done, and the same command run again trains only the folds missing. A fold
+ * stopped in the middle of its training is not one of them: its model saw only some epochs.
  */
 export async function crossValidate(
   plan: Omit<TrainingPlan, 'split'>,
@@ -72,10 +74,9 @@ export async function crossValidate(
   const scan = await scanDatasets(plan.dataDirs);
   const plans = speakerFolds(scan.files, folds, plan.seed);
   await mkdir(outDir, { recursive: true });
-  const results = await foldsAlreadyDone(outDir, plan, plans);
-  if (results.length > 0) {
-    deps.logger.info({ folds: results.map((result) => result.fold) }, 'cross-validation resumed: these folds were done by an earlier run of this command');
-  }
+  const results = await foldsAlreadyDone(outDir, plan, plans, deps);
+  // Written before any fold, so a fold directory without a result is known to be this command's.
+  await writeReport(outDir, summarise(plan, folds, results));
   for (const [index, split] of plans.entries()) {
     const fold = index + 1;
     if (results.some((result) => result.fold === fold)) continue;
@@ -89,72 +90,94 @@ export async function crossValidate(
       if (error instanceof InterruptedError && results.length > 0) break;
       throw error;
     }
-    const row = (m: ClassificationMetrics | undefined) => ({
-      files: m?.count ?? 0,
-      accuracy: m?.accuracy ?? 0,
-      uar: m?.uar ?? 0,
-      macroF1: m?.macroF1 ?? 0,
-    });
-    const result: FoldResult = {
-      fold,
-      model,
-      testSpeakers: split.testSpeakers,
-      validationSpeakers: split.validationSpeakers,
-      speakerIndependent: row(report.speakerIndependent),
-      allTestFiles: row(report.test.all),
-      byCorpus: Object.fromEntries(Object.entries(report.test.byCorpus).map(([corpus, metrics]) => [corpus, row(metrics)])),
-      ece: {
-        before: report.calibration.report.test.eceBefore,
-        after: report.calibration.report.test.eceAfter,
-        temperature: report.calibration.report.temperature,
-      },
-    };
-    results.push(result);
+    if (report.training.stopReason === 'aborted') {
+      deps.logger.warn({ fold, epochs: report.training.history.length }, 'cross-validation fold stopped part-way; the same command trains it again');
+      break;
+    }
+    results.push(foldResult(fold, model, split, report));
     await writeReport(outDir, summarise(plan, folds, results));
-    onFold?.(fold, folds, result);
+    onFold?.(fold, folds, results.at(-1) as FoldResult);
     if (deps.signal?.aborted === true) break;
   }
   const report = summarise(plan, folds, results);
-  await writeReport(outDir, report);
   // Each fold model's card carries the spread over all folds, so whichever is used says how
-  // much its own numbers owe to the choice of test speakers.
-  for (const result of results) {
-    await recordModelMetrics(path.join(outDir, result.model), {
-      crossValidation: { folds, fold: result.fold, command: plan.command, ...report.spread },
-    });
+  // much its own numbers owe to the choice of test speakers; a spread over some folds would
+  // pass for it.
+  if (results.length === folds) {
+    for (const result of results) {
+      await recordModelMetrics(path.join(outDir, result.model), {
+        crossValidation: { folds, fold: result.fold, command: plan.command, ...report.spread },
+      });
+    }
   }
   return report;
 }
 
+function foldResult(fold: number, model: string, split: SpeakerSplitPlan, report: TrainingReport): FoldResult {
+  const row = (m: ClassificationMetrics | undefined) => ({
+    files: m?.count ?? 0,
+    accuracy: m?.accuracy ?? 0,
+    uar: m?.uar ?? 0,
+    macroF1: m?.macroF1 ?? 0,
+  });
+  return {
+    fold,
+    model,
+    testSpeakers: split.testSpeakers,
+    validationSpeakers: split.validationSpeakers,
+    speakerIndependent: row(report.speakerIndependent),
+    allTestFiles: row(report.test.all),
+    byCorpus: Object.fromEntries(Object.entries(report.test.byCorpus).map(([corpus, metrics]) => [corpus, row(metrics)])),
+    ece: {
+      before: report.calibration.report.test.eceBefore,
+      after: report.calibration.report.test.eceAfter,
+      temperature: report.calibration.report.temperature,
+    },
+  };
+}
+
 /**
- * The folds an earlier run of the same command finished in `outDir`: its report's results
- * whose held-out speakers are still the fold's and whose model is still there. A report of
- * another command is refused rather than overwritten: its folds are someone's hours of training.
+ * The folds an earlier run of the same command finished in `outDir`, from its report. Fold
+ * directories the report does not count were left by a fold stopped part-way, and are removed
+ * so the fold is trained again. A report of another command is refused rather than written
+ * over: its folds are someone's hours of training.
  */
 async function foldsAlreadyDone(
   outDir: string,
   plan: Omit<TrainingPlan, 'split'>,
-  plans: ReadonlyArray<{ testSpeakers: readonly string[] }>,
+  plans: readonly SpeakerSplitPlan[],
+  deps: TrainingDependencies,
 ): Promise<FoldResult[]> {
   const file = path.join(outDir, CROSS_VALIDATION_FILE);
-  let earlier: CrossValidationReport;
+  let text: string;
   try {
-    earlier = JSON.parse(await readFile(file, 'utf8')) as CrossValidationReport;
+    text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new UsageError(`${file} cannot be read (${describeError(error)}); delete it, or give another --out`, { cause: error });
+    throw new UsageError(`${file} cannot be read (${describeError(error)}); give another --out`, { cause: error });
   }
+  const earlier = parseReport(text, file);
   if (earlier.command !== plan.command || earlier.folds !== plans.length || earlier.seed !== plan.seed) {
     throw new UsageError(
-      `${outDir} holds the folds of another command (${String(earlier.command)}); ` +
-        'run that command again to finish it, or give another --out',
+      `${outDir} holds the folds of another command (${earlier.command}); run that command again to finish it, or give another --out`,
     );
   }
   const done: FoldResult[] = [];
-  for (const result of earlier.results) {
-    const expected = plans[result.fold - 1]?.testSpeakers;
-    const sameSpeakers = expected !== undefined && JSON.stringify(expected) === JSON.stringify(result.testSpeakers);
-    if (sameSpeakers && existsSync(path.join(outDir, result.model, 'metadata.json'))) done.push(result);
+  for (const [index, split] of plans.entries()) {
+    const fold = index + 1;
+    const result = earlier.results.find((candidate) => candidate.fold === fold);
+    if (result !== undefined && JSON.stringify(result.testSpeakers) === JSON.stringify(split.testSpeakers)) {
+      done.push(result);
+      continue;
+    }
+    const leftOver = path.join(outDir, `fold-${fold}`);
+    if (existsSync(leftOver)) {
+      deps.logger.warn({ fold, directory: leftOver }, 'cross-validation fold stopped part-way by an earlier run; training it again');
+      await rm(leftOver, { recursive: true, force: true });
+    }
+  }
+  if (done.length > 0) {
+    deps.logger.info({ folds: done.map((result) => result.fold) }, 'cross-validation resumed: these folds were done by an earlier run of this command');
   }
   return done;
 }
@@ -183,8 +206,35 @@ function summarise(plan: Omit<TrainingPlan, 'split'>, folds: number, unordered: 
   };
 }
 
+/** Renamed into place, so a run killed while writing leaves the previous report whole. */
 async function writeReport(outDir: string, report: CrossValidationReport): Promise<void> {
-  await writeFile(path.join(outDir, CROSS_VALIDATION_FILE), `${JSON.stringify(report, null, 2)}\n`);
+  await writeAtomically(outDir, CROSS_VALIDATION_FILE, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+/** A report's text, checked for the fields resuming and `compare` read; a UsageError naming the file otherwise. */
+function parseReport(text: string, file: string): CrossValidationReport {
+  const damaged = (why: string): never => {
+    throw new UsageError(`${file} is not a cross-validation report (${why}); it is written by "ser-agent train --folds K --out DIR"`);
+  };
+  let report: unknown;
+  try {
+    report = JSON.parse(text);
+  } catch (error) {
+    return damaged(describeError(error));
+  }
+  const fields = report as Partial<CrossValidationReport> | null;
+  if (typeof fields !== 'object' || fields === null) return damaged('not a JSON object');
+  if (typeof fields.command !== 'string' || typeof fields.seed !== 'number' || !Number.isInteger(fields.folds)) {
+    return damaged('no command, seed or folds');
+  }
+  if (!Array.isArray(fields.results) || typeof fields.spread?.byCorpus !== 'object') return damaged('no results or spread');
+  for (const result of fields.results as unknown[]) {
+    const fold = result as Partial<FoldResult> | null;
+    if (typeof fold?.fold !== 'number' || typeof fold.model !== 'string' || !Array.isArray(fold.testSpeakers) || typeof fold.byCorpus !== 'object') {
+      return damaged('a fold without its number, model, held-out speakers or numbers per corpus');
+    }
+  }
+  return fields as CrossValidationReport;
 }
 
 /**
@@ -194,25 +244,22 @@ async function writeReport(outDir: string, report: CrossValidationReport): Promi
  */
 export async function readCrossValidationReport(dir: string): Promise<CrossValidationReport> {
   const file = path.join(dir, CROSS_VALIDATION_FILE);
-  let report: Partial<CrossValidationReport>;
+  let text: string;
   try {
-    report = JSON.parse(await readFile(file, 'utf8')) as Partial<CrossValidationReport>;
+    text = await readFile(file, 'utf8');
   } catch (error) {
     throw new UsageError(
       `${file} cannot be read (${describeError(error)}); give a directory made by "ser-agent train --folds K --out DIR"`,
       { cause: error },
     );
   }
-  const { folds, results, spread: recorded } = report;
-  if (typeof folds !== 'number' || !Array.isArray(results) || typeof recorded?.byCorpus !== 'object' || typeof report.command !== 'string') {
-    throw new UsageError(`${file} is not a cross-validation report (folds, results, spread and command); train the folds again`);
-  }
-  if (results.length !== folds) {
+  const report = parseReport(text, file);
+  if (report.results.length !== report.folds) {
     throw new UsageError(
-      `${file} holds ${results.length} of its ${folds} folds: the run stopped early; run its command again, which trains only the folds missing (${report.command})`,
+      `${file} holds ${report.results.length} of its ${report.folds} folds: the run stopped early; run its command again, which trains only the folds missing (${report.command})`,
     );
   }
-  return report as CrossValidationReport;
+  return report;
 }
 
 /** Mean, sample standard deviation, minimum and maximum. */

@@ -18,7 +18,7 @@ beforeAll(async () => {
     ['attention', ['--split', 'speaker', '--architecture', 'attention', '--label-smoothing', '0.1']],
     ['random', ['--split', 'random']],
     ['without-tess', ['--split', 'speaker', '--test-corpus', 'tess']],
-    ['folds', ['--split', 'speaker', '--folds', '2']],
+    ['folds', ['--split', 'speaker', '--folds', '3']],
   ] as const;
   for (const [name, extra] of runs) {
     const result = await runSerAgent(
@@ -129,20 +129,43 @@ describe('ser-agent compare', () => {
       spread: { byCorpus: Record<string, { uar: { mean: number; std: number } }>; speakerIndependentUar: { mean: number } };
     };
     const cell = '(\\d+\\.\\d)% ± (\\d+\\.\\d)% \\((\\d+\\.\\d)%-(\\d+\\.\\d)%\\)';
-    const row = new RegExp(`^folds +2 +5 +none +${cell} +${cell} +${cell}$`, 'm').exec(result.stdout);
+    const row = new RegExp(`^folds +3 +5 +none +${cell} +${cell}$`, 'm').exec(result.stdout);
     expect(row, result.stdout).not.toBeNull();
     expect(Number(row?.[1])).toBeCloseTo(100 * (report.spread.byCorpus['ravdess']?.uar.mean ?? NaN), 1);
     expect(Number(row?.[2])).toBeCloseTo(100 * (report.spread.byCorpus['ravdess']?.uar.std ?? NaN), 1);
-    expect(Number(row?.[9])).toBeCloseTo(100 * report.spread.speakerIndependentUar.mean, 1);
+    expect(Number(row?.[5])).toBeCloseTo(100 * report.spread.speakerIndependentUar.mean, 1);
 
     const metadata = JSON.parse(await readFile(path.join(target, 'metadata.json'), 'utf8')) as {
-      metrics: { comparison: { crossValidation: Record<string, { folds: number; uarByFold: Record<string, number[]>; trainedWith: string }> } };
+      metrics: {
+        comparison: {
+          crossValidation: Record<string, { folds: number; uarByCorpus: Record<string, unknown>; uarByFold: Record<string, number[]>; trainedWith: string }>;
+        };
+      };
     };
     const recorded = metadata.metrics.comparison.crossValidation['folds'];
-    expect(recorded?.folds).toBe(2);
+    expect(recorded?.folds).toBe(3);
     expect(recorded?.uarByFold['ravdess']).toEqual(report.results.map((fold) => fold.byCorpus['ravdess']?.uar));
-    expect(recorded?.trainedWith).toMatch(/ train .*--folds 2/);
+    expect(Object.keys(recorded?.uarByCorpus ?? {})).toEqual(['ravdess']);
+    expect(recorded?.trainedWith).toMatch(/ train .*--folds 3/);
     expect(await readFile(path.join(target, 'README.md'), 'utf8')).toMatch(/^#+ crossValidation$/m);
+
+    // A corpus whose files, not speakers, were held out in every fold (TESS's two voices, when K
+    // is more than two) says nothing of new voices: it gets no column.
+    const withTess = path.join(work.dir, 'folds-with-tess');
+    await cp(folds, withTess, { recursive: true });
+    const tessRow = { files: 4, accuracy: 1, uar: 1, macroF1: 1 };
+    const tessSpread = { mean: 1, std: 0, min: 1, max: 1 };
+    const edited = JSON.parse(await readFile(path.join(withTess, 'cross-validation.json'), 'utf8')) as {
+      results: Array<{ byCorpus: Record<string, unknown> }>;
+      spread: { byCorpus: Record<string, unknown> };
+    };
+    for (const fold of edited.results) fold.byCorpus['tess'] = tessRow;
+    edited.spread.byCorpus['tess'] = { accuracy: tessSpread, uar: tessSpread };
+    await writeFile(path.join(withTess, 'cross-validation.json'), JSON.stringify(edited));
+    const tessOmitted = await runSerAgent(['compare', ...data, '--cross-validation', withTess, ...runs], env);
+    expect(tessOmitted.code, tessOmitted.stderr).toBe(0);
+    expect(tessOmitted.stdout).toMatch(/^run +folds +seed +options +ravdess +all held-out speakers$/m);
+    expect(new RegExp(`^folds-with-tess +3 +5 +none +${cell} +${cell}$`, 'm').test(tessOmitted.stdout)).toBe(true);
 
     const plainRun = await runSerAgent(['compare', ...data, '--cross-validation', runs[0] as string, ...runs], env);
     expect(plainRun.code).toBe(2);
@@ -154,7 +177,7 @@ describe('ser-agent compare', () => {
     await writeFile(path.join(stopped, 'cross-validation.json'), JSON.stringify(stoppedReport));
     const early = await runSerAgent(['compare', ...data, '--cross-validation', stopped, ...runs], env);
     expect(early.code).toBe(2);
-    expect(early.stderr).toMatch(/holds 1 of its 2 folds: the run stopped early; run its command again/);
+    expect(early.stderr).toMatch(/holds 1 of its 3 folds: the run stopped early; run its command again, which trains only the folds missing/);
   });
 
   it('adds to a recorded comparison: earlier rows stay, a run measured again replaces its row', async () => {

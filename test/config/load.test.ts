@@ -149,10 +149,20 @@ describe('loadConfig', () => {
     }
   });
 
-  it('names a value of 0, which convict leaves out of its message', async () => {
-    const file = await writeJson('zero-hop.json', { window: { hopSeconds: 0 } });
+  it('names a value of 0, which convict leaves out of its message, unless the key is a secret', async () => {
+    const file = await writeJson('zero-hop.json', { window: { hopSeconds: 0 }, mqtt: { password: 0 } });
     const error = errorOf(() => loadConfig({ ...base, file }));
     expect(error.message).toMatch(/window\.hopSeconds: must be a number greater than 0: value was 0$/m);
+    expect(error.message).toMatch(/^ *mqtt\.password: /m);
+    expect(error.message).not.toMatch(/mqtt\.password: .*value was 0/);
+  });
+
+  it('refuses a stall timeout that is not well over the capture period, naming both', async () => {
+    const file = await writeJson('stall.json', { audio: { stallSeconds: 0.5, periodSeconds: 1 } });
+    const error = errorOf(() => loadConfig({ ...base, file }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toContain('audio.stallSeconds (0.5) must be more than twice audio.periodSeconds (1)');
+    expect(loadConfig({ ...base, env: { SER_AUDIO_STALL_SECONDS: '0.5', SER_AUDIO_PERIOD_SECONDS: '0.2' } }).audio.stallSeconds).toBe(0.5);
   });
 
   it('rejects unknown keys and broken JSON', async () => {

@@ -40,7 +40,8 @@ beforeAll(async () => {
   const config = await writeAgentConfig(work, {
     deviceId: DEVICE_ID,
     mqtt: { url: broker.url, healthSeconds: 1 },
-    audio: { device: replay.device },
+    // Not the default period, so the test below sees the setting reach the recorder.
+    audio: { device: replay.device, periodSeconds: 0.1 },
     gpio: { driver: 'simulated', pins: PINS, statusPin: STATUS_PIN, holdSeconds: 1 },
     shutdownSeconds: 10,
   });
@@ -121,6 +122,8 @@ describe('ser-agent run, end to end', () => {
       const pids = childProcesses(agent.process.pid ?? -1, 'arecord');
       return pids.length > 0 ? pids : undefined;
     });
+    const commandLine = readFileSync(`/proc/${recorder ?? -1}/cmdline`, 'utf8').split('\0');
+    expect(commandLine[commandLine.indexOf('--period-time') + 1]).toBe('100000');
     const eventsBefore = onTopic('event').length;
     process.kill(recorder ?? -1, 'SIGKILL');
     await waitFor('capture degraded', () => agent.logged('capture degraded').at(-1));

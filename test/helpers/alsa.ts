@@ -43,6 +43,9 @@ export interface AlsaFifoCapture extends AlsaCapture {
  */
 export const FED_AHEAD_PERIOD_SECONDS = 1 / 14;
 
+/** The most bytes POSIX promises to write into a pipe at once (Linux's PIPE_BUF). */
+const PIPE_BUF = 4096;
+
 /** Writes `bytes`, whole periods of `periodBytes`, as many per write as fit in PIPE_BUF: each write is atomic. */
 export async function writeAtomicPeriods(fifo: FileHandle, bytes: Uint8Array, periodBytes: number): Promise<void> {
   const writeBytes = periodBytes * Math.floor(PIPE_BUF / periodBytes);
@@ -55,7 +58,6 @@ export async function writeAtomicPeriods(fifo: FileHandle, bytes: Uint8Array, pe
   }
 }
 
-const PIPE_BUF = 4096;
 
 /** The PCM name the test ALSA configuration defines. */
 export const REPLAY_DEVICE = 'ser_replay';

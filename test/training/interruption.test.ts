@@ -126,32 +126,44 @@ describe('a first SIGINT/SIGTERM while features are computed', () => {
 
   it('keeps the folds already done when a later fold is stopped, and the same command trains only the rest', async () => {
     const out = path.join(work.dir, 'folds');
-    const abort = new AbortController();
-    let featureBuilds = 0;
     const plan = {
       dataDirs: [path.join(DATASETS_DIR, 'ravdess')],
       limitPerClass: 3,
       seed: 2,
-      epochs: 1,
+      epochs: 2,
       batchSize: 16,
       command: 'ser-agent train --folds 2 (test)',
       modelName: 'fold-test',
       modelVersion: '0.0.1',
     };
-    const dependencies = (signal?: AbortSignal) => ({
-      extractor: new FeatureExtractor(),
-      cache: new FeatureCache(path.join(work.dir, 'fold-cache')),
-      logger: createLogger('silent'),
-      ...(signal === undefined ? {} : { signal }),
-      progress: {
-        // The second fold's feature build is stopped on its third file.
-        onFeatures: (done: number) => {
-          if (done === 1) featureBuilds += 1;
-          if (featureBuilds === 2 && done === 3) abort.abort();
+    let featureBuilds = 0;
+    /** A run of the command, stopped where `stopAt` says (the fold counted by its feature builds). */
+    const runFolds = (stopAt?: { featureBuild: number; during: 'features' | 'training' }) => {
+      const abort = new AbortController();
+      let build = 0;
+      return crossValidate(plan, 2, out, {
+        extractor: new FeatureExtractor(),
+        cache: new FeatureCache(path.join(work.dir, 'fold-cache')),
+        logger: createLogger('silent'),
+        signal: abort.signal,
+        progress: {
+          onFeatures: (done: number) => {
+            if (done === 1) {
+              featureBuilds += 1;
+              build += 1;
+            }
+            if (stopAt?.during === 'features' && build === stopAt.featureBuild && done === 3) abort.abort();
+          },
+          // After the first of two epochs: the fold's model is saved, but it saw half its training.
+          onEpochEnd: () => {
+            if (stopAt?.during === 'training' && build === stopAt.featureBuild) abort.abort();
+          },
         },
-      },
-    });
-    const report = await crossValidate(plan, 2, out, dependencies(abort.signal));
+      });
+    };
+
+    // Stopped while the second fold's features are computed.
+    const report = await runFolds({ featureBuild: 2, during: 'features' });
     expect(featureBuilds).toBe(2);
     expect(report.results.map((result) => result.model)).toEqual(['fold-1']);
     const written = JSON.parse(await readFile(path.join(out, 'cross-validation.json'), 'utf8')) as typeof report;
@@ -160,21 +172,34 @@ describe('a first SIGINT/SIGTERM while features are computed', () => {
     expect(await exists(path.join(out, 'fold-2'))).toBe(false);
     const firstFoldWeights = await readFile(path.join(out, 'fold-1', 'group1-shard1of1.bin'));
 
-    // The same command again: fold 1 is kept as it was, fold 2 is trained.
-    const resumed = await crossValidate(plan, 2, out, dependencies());
+    // Run again, stopped after the second fold's first epoch: that fold is saved but not counted.
+    const stoppedInTraining = await runFolds({ featureBuild: 1, during: 'training' });
     expect(featureBuilds).toBe(3);
+    expect(stoppedInTraining.results.map((result) => result.model)).toEqual(['fold-1']);
+    expect(await exists(path.join(out, 'fold-2', 'metadata.json'))).toBe(true);
+
+    // Once more: fold 1 is kept as it was, fold 2 is trained again from the start.
+    const resumed = await runFolds();
+    expect(featureBuilds).toBe(4);
     expect(resumed.results.map((result) => result.model)).toEqual(['fold-1', 'fold-2']);
     expect(resumed.results[0]).toEqual(report.results[0]);
     expect(await readFile(path.join(out, 'fold-1', 'group1-shard1of1.bin'))).toEqual(firstFoldWeights);
+    const secondFold = JSON.parse(await readFile(path.join(out, 'fold-2', 'metadata.json'), 'utf8')) as {
+      training: { stopReason: string };
+      metrics: { crossValidation: { folds: number } };
+    };
+    expect(secondFold.training.stopReason).not.toBe('aborted');
+    expect(secondFold.metrics.crossValidation.folds).toBe(2);
     expect(resumed.spread.speakerIndependentUar.mean).toBeCloseTo(
       ((resumed.results[0]?.speakerIndependent.uar ?? NaN) + (resumed.results[1]?.speakerIndependent.uar ?? NaN)) / 2,
       12,
     );
 
     // Another command into the same directory is refused, not written over it.
-    await expect(crossValidate({ ...plan, epochs: 2, command: 'ser-agent train --folds 2 --epochs 2 (test)' }, 2, out, dependencies())).rejects.toThrow(
-      /holds the folds of another command \(ser-agent train --folds 2 \(test\)\); run that command again to finish it, or give another --out/,
-    );
-    expect(featureBuilds).toBe(3);
+    await expect(crossValidate({ ...plan, epochs: 3, command: 'ser-agent train --folds 2 --epochs 3 (test)' }, 2, out, {
+      extractor: new FeatureExtractor(),
+      cache: new FeatureCache(path.join(work.dir, 'fold-cache')),
+      logger: createLogger('silent'),
+    })).rejects.toThrow(/holds the folds of another command \(ser-agent train --folds 2 \(test\)\); run that command again to finish it, or give another --out/);
   });
 });
