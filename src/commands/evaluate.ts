@@ -1,9 +1,10 @@
 import path from 'node:path';
+import { UsageError } from '../errors.js';
 import { readTrainingHistory } from '../model/artifact/store.js';
 import { calibrationError } from '../model/runtime/calibration.js';
 import { scanDatasets } from '../training/datasets.js';
 import { type FeatureSet } from '../training/feature-set.js';
-import { evaluateByCorpus, subsetMetrics } from '../training/evaluate.js';
+import { evaluateByCorpus, subsetMetrics, VOICE_STATISTICS, type VoiceHearing } from '../training/evaluate.js';
 import { heldOutFeatures } from '../training/held-out.js';
 import { modelFeatures } from '../training/model-features.js';
 import { warnAbsentCorpora } from '../training/recorded-split.js';
@@ -12,16 +13,19 @@ import { describeModelSettings } from '../training/report/model-settings.js';
 import { heldOutSpeakers } from '../training/splits.js';
 import { EXIT, featureSource, type Command } from './command.js';
 import { openClassifier } from './open-classifier.js';
-import { choiceOption, dataDirectories, refusePositionals, stringOption } from './options.js';
+import { choiceOption, dataDirectories, integerOption, refusePositionals, stringOption } from './options.js';
 import { describeMetrics, percent } from './report.js';
 
 export const evaluateCommand: Command = {
-  usage: 'ser-agent evaluate [--model DIR] --data DIR... [--split all|test] [--json] [--report DIR]',
+  usage:
+    'ser-agent evaluate [--model DIR] --data DIR... [--split all|test] [--voices speaker|running|training [--seed N]] [--json] [--report DIR]',
   options: {
     data: { type: 'string', multiple: true },
     split: { type: 'string' },
     json: { type: 'boolean' },
     report: { type: 'string' },
+    voices: { type: 'string' },
+    seed: { type: 'string' },
   },
   async run(values, positionals, context) {
     refusePositionals('evaluate', positionals, 'use --data DIR');
@@ -29,10 +33,20 @@ export const evaluateCommand: Command = {
     const which = choiceOption(values, 'split', ['all', 'test'] as const, 'all');
     const reportDir = stringOption(values, 'report');
     const modelDir = context.config.model.path;
+    const hearing: VoiceHearing = {
+      statistics: choiceOption(values, 'voices', VOICE_STATISTICS, 'speaker'),
+      seed: integerOption(values, 'seed', 1, 0, 2 ** 31 - 1),
+    };
 
     const classifier = await openClassifier(context);
     try {
       const { metadata } = classifier;
+      if (values['voices'] !== undefined && metadata.frontEnd !== 'speaker') {
+        throw new UsageError(
+          `--voices ${hearing.statistics} chooses the voice statistics of a model with the speaker front-end; ` +
+            `${modelDir} has the ${metadata.frontEnd ?? 'seed'} front-end: drop --voices`,
+        );
+      }
       const scan = await scanDatasets(dataDirs);
       let set: FeatureSet;
       let speakers: string[] = [];
@@ -46,7 +60,7 @@ export const evaluateCommand: Command = {
       } else {
         set = await modelFeatures(featureSource(context), metadata)(scan.files);
       }
-      const report = evaluateByCorpus(classifier, set);
+      const report = evaluateByCorpus(classifier, set, hearing);
       const metrics = report.all;
       const calibration = calibrationError(report.probabilities, set.labels);
       const temperature = metadata.temperature ?? 1;
@@ -60,6 +74,7 @@ export const evaluateCommand: Command = {
             model: metadata.name,
             data: dataDirs,
             split: which,
+            ...(metadata.frontEnd === 'speaker' ? { voices: hearing } : {}),
             ...metrics,
             ece: calibration.ece,
             temperature,
@@ -76,6 +91,7 @@ export const evaluateCommand: Command = {
               `accuracy ${percent(speakerIndependent.accuracy)}, UAR ${percent(speakerIndependent.uar)}`,
           );
         }
+        if (metadata.frontEnd === 'speaker') context.out(`voices heard with: ${describeHearing(hearing)}`);
         for (const line of describeMetrics(`${metadata.name} on ${which} files`, metrics)) context.out(line);
         context.out(`ECE ${percent(calibration.ece)} (${calibration.bins.length} bins, temperature ${temperature.toFixed(3)})`);
         context.out(`unlabelled files (not evaluated): ${unlabelled.count}`);
@@ -122,6 +138,7 @@ export const evaluateCommand: Command = {
           settings: [
             ['evaluation command', context.commandLine],
             ['evaluated files', `${metrics.count} (${which} split)`],
+            ...(metadata.frontEnd === 'speaker' ? [['voices heard with', describeHearing(hearing)] as [string, string]] : []),
             ...describeModelSettings(metadata, path.resolve(modelDir)),
           ],
           generated: new Date(),
@@ -134,3 +151,15 @@ export const evaluateCommand: Command = {
     }
   },
 };
+
+/** How a `speaker` model heard each voice, as the output and the report say it. */
+function describeHearing({ statistics, seed }: VoiceHearing): string {
+  switch (statistics) {
+    case 'speaker':
+      return "each speaker's statistics over all of their clips (as trained)";
+    case 'running':
+      return `statistics learnt clip by clip, as a device learns a voice (each speaker's clips in the order of seed ${seed ?? 1})`;
+    case 'training':
+      return "the training set's statistics for every clip (no adaptation)";
+  }
+}

@@ -1,10 +1,11 @@
-import { statisticsByGroup, type BandStatistics } from '../dsp/band-statistics.js';
+import { RunningBandStatistics, statisticsByGroup, type BandStatistics } from '../dsp/band-statistics.js';
 import { N_FEATURES, N_FRAMES } from '../dsp/constants.js';
 import { EMOTIONS } from '../labels.js';
 import { type EmotionClassifier } from '../model/runtime/classifier.js';
 import { type Corpus, type LabelledFile } from './datasets.js';
 import { type FeatureSet } from './feature-set.js';
 import { computeMetrics, type ClassificationMetrics } from './metrics.js';
+import { createRandom, shuffledIndices } from './random.js';
 import { type LabelledSet } from './trainer.js';
 
 const CLIP_VALUES = N_FRAMES * N_FEATURES;
@@ -22,13 +23,13 @@ export type SpeakerSet = LabelledSet & { files?: ReadonlyArray<Pick<LabelledFile
 
 /**
  * Predictions for every row of `set`, through the same classifier the CLI and daemon use.
- * A model with the `speaker` front-end hears each clip with its speaker's statistics over all
- * of the set's clips of that speaker, as it was trained: what a device has learnt of a voice
- * after hearing it for a while.
+ * A model with the `speaker` front-end hears each clip with the statistics `voices` names
+ * (see VOICE_STATISTICS); by default its speaker's over all of the set's clips of that
+ * speaker, as it was trained.
  */
-export function predictSet(classifier: EmotionClassifier, set: SpeakerSet): Predictions {
+export function predictSet(classifier: EmotionClassifier, set: SpeakerSet, voices: VoiceHearing = { statistics: 'speaker' }): Predictions {
   const count = set.labels.length;
-  const voices = voicesOf(classifier, set);
+  const statistics = voicesOf(classifier, set, voices);
   const classes = new Int32Array(count);
   const probabilities: Float64Array[] = [];
   for (let start = 0; start < count; start += EVALUATION_BATCH) {
@@ -36,7 +37,7 @@ export function predictSet(classifier: EmotionClassifier, set: SpeakerSet): Pred
     const batch = Array.from({ length: end - start }, (_, i) =>
       set.features.subarray((start + i) * CLIP_VALUES, (start + i + 1) * CLIP_VALUES),
     );
-    classifier.classifyBatch(batch, voices?.slice(start, end)).forEach((prediction, i) => {
+    classifier.classifyBatch(batch, statistics?.slice(start, end)).forEach((prediction, i) => {
       classes[start + i] = EMOTIONS.indexOf(prediction.emotion);
       probabilities.push(Float64Array.from(EMOTIONS, (emotion) => prediction.probabilities[emotion]));
     });
@@ -44,15 +45,54 @@ export function predictSet(classifier: EmotionClassifier, set: SpeakerSet): Pred
   return { classes, probabilities };
 }
 
-/** Each row's speaker statistics, for a model with the `speaker` front-end; undefined for the others. */
-function voicesOf(classifier: EmotionClassifier, set: SpeakerSet): BandStatistics[] | undefined {
+/**
+ * Which statistics a `speaker` front-end model hears each clip with:
+ * - `speaker`: its speaker's over all of the set's clips of that speaker, as in training: a
+ *   device that has heard the voice for a while;
+ * - `running`: as a device learns them (RunningBandStatistics, starting from the training
+ *   statistics), each speaker's clips heard one after another in an order drawn from `seed`,
+ *   each clip with the statistics that include it, as WindowClassifier hears a window;
+ * - `training`: the training set's for every clip: a device that never adapts.
+ */
+export const VOICE_STATISTICS = ['speaker', 'running', 'training'] as const;
+export type VoiceStatistics = (typeof VOICE_STATISTICS)[number];
+export interface VoiceHearing {
+  statistics: VoiceStatistics;
+  /** The order `running` hears each speaker's clips in. */
+  seed?: number;
+}
+
+/** Each row's voice statistics, for a model with the `speaker` front-end; undefined for the others. */
+function voicesOf(classifier: EmotionClassifier, set: SpeakerSet, hearing: VoiceHearing): BandStatistics[] | undefined {
   if (classifier.metadata.frontEnd !== 'speaker') return undefined;
   if (set.files === undefined) {
     throw new Error("predictSet: the model's front-end is 'speaker', and the set does not say whose each clip is");
   }
   const voices = set.files.map(voiceOf);
-  const byVoice = statisticsByGroup(set.features, voices);
-  return voices.map((voice) => byVoice.get(voice) as BandStatistics);
+  // Present for every `speaker` model: its metadata is refused without them.
+  const training = classifier.trainingStatistics as BandStatistics;
+  switch (hearing.statistics) {
+    case 'speaker': {
+      const byVoice = statisticsByGroup(set.features, voices);
+      return voices.map((voice) => byVoice.get(voice) as BandStatistics);
+    }
+    case 'training':
+      return voices.map(() => training);
+    case 'running': {
+      const heard: BandStatistics[] = new Array<BandStatistics>(voices.length);
+      const random = createRandom(hearing.seed ?? 1);
+      for (const voice of new Set(voices)) {
+        const rows = voices.flatMap((other, row) => (other === voice ? [row] : []));
+        const running = new RunningBandStatistics(training);
+        for (const index of shuffledIndices(rows.length, random)) {
+          const row = rows[index] as number;
+          running.add(set.features.subarray(row * CLIP_VALUES, (row + 1) * CLIP_VALUES));
+          heard[row] = running.current();
+        }
+      }
+      return heard;
+    }
+  }
 }
 
 /**
@@ -81,8 +121,8 @@ export interface TestReport {
 }
 
 /** Metrics over the whole set and per corpus, from one pass of predictions. */
-export function evaluateByCorpus(classifier: EmotionClassifier, set: FeatureSet): TestReport {
-  const { classes: predicted, probabilities } = predictSet(classifier, set);
+export function evaluateByCorpus(classifier: EmotionClassifier, set: FeatureSet, voices?: VoiceHearing): TestReport {
+  const { classes: predicted, probabilities } = predictSet(classifier, set, voices);
   const byCorpus: TestReport['byCorpus'] = {};
   for (const corpus of new Set(set.files.map((file) => file.corpus))) {
     byCorpus[corpus] = subsetMetrics(set, predicted, (file) => file.corpus === corpus);

@@ -93,6 +93,16 @@ describe('train with architecture, augmentation, class weights and label smoothi
     // evaluate hears each held-out actor with that actor's statistics, as train's own test did.
     await expectEvaluateAsTrained(out, metadata);
 
+    // As a device would hear them: learnt clip by clip, or never adapted; each says so.
+    for (const voices of ['running', 'training']) {
+      const heard = await runSerAgent(['evaluate', '--model', out, '--data', ravdess, '--split', 'test', '--voices', voices, '--json'], cache());
+      expect(heard.code, heard.stderr).toBe(0);
+      expect(JSON.parse(heard.stdout)).toMatchObject({ voices: { statistics: voices, seed: 1 } });
+    }
+    const notSpeaker = await runSerAgent(['evaluate', '--model', path.join(work.dir, 'loudest'), '--data', ravdess, '--voices', 'running'], cache());
+    expect(notSpeaker.code).toBe(2);
+    expect(notSpeaker.stderr).toMatch(/--voices running chooses the voice statistics of a model with the speaker front-end; .* has the seed front-end: drop --voices/);
+
     const file = path.join(ravdess, 'Actor_01', '03-01-05-01-01-01-01.flac');
     const classified = await runSerAgent(['classify', '--model', out, '--json', file], cache());
     expect(classified.code, classified.stderr).toBe(0);
