@@ -1,5 +1,5 @@
-import { type Spread } from '../training/cross-validation.js';
 import { EMOTIONS } from '../labels.js';
+import { type Spread } from '../training/cross-validation.js';
 import { type ClassificationMetrics } from '../training/metrics.js';
 import { formatTable } from './table.js';
 

@@ -133,11 +133,12 @@ export function loadConfig(sources: ConfigSources): Readonly<AgentConfig> {
           `cannot be validated (${error.message}); remove that key`,
       );
     } else {
+      const properties = config.getProperties();
       problems.push(
         ...describeError(error)
           .split('\n')
           .filter((line) => line.trim().length > 0)
-          .map((line) => withFalsyValue(line, config.getProperties())),
+          .map((line) => withFalsyValue(line, properties)),
       );
     }
   }

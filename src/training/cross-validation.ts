@@ -94,9 +94,10 @@ export async function crossValidate(
       deps.logger.warn({ fold, epochs: report.training.history.length }, 'cross-validation fold stopped part-way; the same command trains it again');
       break;
     }
-    results.push(foldResult(fold, model, split, report));
+    const result = foldResult(fold, model, split, report);
+    results.push(result);
     await writeReport(outDir, summarise(plan, folds, results));
-    onFold?.(fold, folds, results.at(-1) as FoldResult);
+    onFold?.(fold, folds, result);
     if (deps.signal?.aborted === true) break;
   }
   const report = summarise(plan, folds, results);
