@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { FeatureExtractor } from '../dsp/features.js';
 import { FeatureCache } from '../features/feature-cache.js';
@@ -8,6 +10,7 @@ import { FRONT_ENDS } from '../dsp/front-end.js';
 import { parseBatchAugmentation } from '../training/augment/batch.js';
 import { parseAugmentationFlags } from '../training/augment/spec.js';
 import { CORPORA, type Corpus } from '../training/datasets.js';
+import { DEFAULT_TEACHER_WEIGHT, type Distillation } from '../training/distillation.js';
 import { SAMPLINGS } from '../training/sampling.js';
 import { type TrainingImprovements } from '../training/training-options.js';
 import { UsageError } from '../errors.js';
@@ -30,7 +33,7 @@ export const trainCommand: Command = {
     'ser-agent train --data DIR... --out DIR [--split speaker|random] [--test-corpus CORPUS]\n' +
     '                [--test-speakers ravdess:17-20 --validation-speakers ravdess:15-16] [--folds K]\n' +
     '                [--seed 42] [--epochs 100] [--batch-size 32] [--front-end seed|band|speaker] [--clip-window start|loudest]\n' +
-    '                [--sampling shuffle|balanced] [--spec-augment] [--mixup 0.2]\n' +
+    '                [--sampling shuffle|balanced] [--spec-augment] [--mixup 0.2] [--teacher DIR... [--teacher-weight 0.5]]\n' +
     '                [--limit-per-class N] [--name ser-cnn-lstm] [--version 1.0.0]\n' +
     '                [--architecture seed|attention] [--class-weights none|balanced] [--label-smoothing 0.1]\n' +
     '                [--augment noise,pitch,stretch,shift,gain,reverb,background] [--augment-copies 2] [--augment-seed N]\n' +
@@ -49,6 +52,8 @@ export const trainCommand: Command = {
     sampling: { type: 'string' },
     'spec-augment': { type: 'boolean' },
     mixup: { type: 'string' },
+    teacher: { type: 'string', multiple: true },
+    'teacher-weight': { type: 'string' },
     folds: { type: 'string' },
     seed: { type: 'string' },
     epochs: { type: 'string' },
@@ -96,6 +101,7 @@ export const trainCommand: Command = {
     const frontEnd = choiceOption(values, 'front-end', FRONT_ENDS, 'seed');
     const clipWindow = choiceOption(values, 'clip-window', CLIP_WINDOWS, 'start');
     const improvements = trainingImprovements(values, seed);
+    const distillation = distillationOption(values, folds !== undefined);
 
     await selectBackend(context.config.model.backend, context.logger.child({ module: 'backend' }));
     const featureBar = new SingleBar({ format: 'features {bar} {value}/{total} files', noTTYOutput: true, notTTYSchedule: 10_000 }, Presets.shades_classic);
@@ -117,6 +123,7 @@ export const trainCommand: Command = {
       improvements,
       frontEnd,
       clipWindow,
+      ...(distillation === undefined ? {} : { distillation }),
     };
     const deps: TrainingDependencies = {
       extractor: new FeatureExtractor(),
@@ -239,6 +246,35 @@ function splitRequest(values: OptionValues, strategy: 'random' | 'speaker', seed
     throw new UsageError(`--test-corpus "${testCorpus}" is not a corpus; use one of ravdess, tess, nemo, ased, savee, crema-d, emo-db`);
   }
   return { strategy: 'protocol', seed, testCorpus: testCorpus as Corpus };
+}
+
+/**
+ * --teacher and --teacher-weight. With --folds a teacher may be a cross-validation directory
+ * (each fold learns from its own fold's model); without, it must be one model directory.
+ */
+function distillationOption(values: OptionValues, folds: boolean): Distillation | undefined {
+  const teachers = (values['teacher'] as string[] | undefined) ?? [];
+  const weightText = stringOption(values, 'teacher-weight');
+  if (teachers.length === 0) {
+    if (weightText !== undefined) throw new UsageError('--teacher-weight weighs the teachers\' targets; name them with --teacher DIR');
+    return undefined;
+  }
+  const weight = weightText === undefined ? DEFAULT_TEACHER_WEIGHT : Number(weightText);
+  if (!(weight > 0 && weight <= 1)) {
+    throw new UsageError(`--teacher-weight must be a number above 0 and up to 1, such as ${DEFAULT_TEACHER_WEIGHT}; got "${weightText}"`);
+  }
+  for (const dir of teachers) {
+    const crossValidation = existsSync(path.join(dir, CROSS_VALIDATION_FILE));
+    if (crossValidation && !folds) {
+      throw new UsageError(
+        `--teacher ${dir} is a cross-validation directory; use it with --folds, or name one model, such as ${path.join(dir, 'fold-1')}`,
+      );
+    }
+    if (!crossValidation && !existsSync(path.join(dir, 'metadata.json'))) {
+      throw new UsageError(`--teacher ${dir} holds no model (no metadata.json); name a directory written by "ser-agent train"`);
+    }
+  }
+  return { teachers, weight };
 }
 
 /** --class-weights, --label-smoothing and the augmentation flags; the augmentation seed defaults to --seed. */

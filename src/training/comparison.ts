@@ -268,6 +268,7 @@ function describeOptions({ training, frontEnd, clipWindow }: ModelMetadata): str
   const augmentation = training['augmentation'] as { kinds?: string[]; copies?: number } | undefined;
   const copies = augmentation?.copies === undefined ? '' : ` (${augmentation.copies} ${augmentation.copies === 1 ? 'copy' : 'copies'})`;
   const batch = training['batchAugmentation'] as { timeMasks?: number; mixupAlpha?: number } | undefined;
+  const distillation = training['distillation'] as { weight?: number; teachers?: unknown[] } | undefined;
   const options = [
     augmentation?.kinds ? `augment ${augmentation.kinds.join('+')}${copies}` : undefined,
     (batch?.timeMasks ?? 0) > 0 ? 'SpecAugment' : undefined,
@@ -277,6 +278,9 @@ function describeOptions({ training, frontEnd, clipWindow }: ModelMetadata): str
     clipWindow === undefined || clipWindow === 'start' ? undefined : `${clipWindow} 3 s`,
     training['classWeights'] ? 'class weights' : undefined,
     typeof training['labelSmoothing'] === 'number' ? `label smoothing ${training['labelSmoothing']}` : undefined,
+    distillation === undefined
+      ? undefined
+      : `distilled from ${distillation.teachers?.length ?? '?'} teacher(s), weight ${distillation.weight ?? '?'}`,
   ].filter((option): option is string => option !== undefined);
   return options.length > 0 ? options.join(', ') : 'none';
 }

@@ -64,6 +64,20 @@ export interface CrossValidationReport {
  * keeps the folds done, and the same command run again trains only the folds missing. A fold
  * stopped in the middle of its training is not one of them: its model saw only some epochs.
  */
+/**
+ * A teacher given as a cross-validation directory teaches each fold with its model of the
+ * same fold (`DIR/fold-<i>`), trained without that fold's held-out speakers; a teacher given
+ * as a model directory teaches every fold, and is refused by the first fold whose held-out
+ * speakers it heard.
+ */
+function foldTeachers(plan: Omit<TrainingPlan, 'split'>, foldName: string): Pick<TrainingPlan, 'distillation'> {
+  if (plan.distillation === undefined) return {};
+  const teachers = plan.distillation.teachers.map((dir) =>
+    existsSync(path.join(dir, CROSS_VALIDATION_FILE)) ? path.join(dir, foldName) : dir,
+  );
+  return { distillation: { ...plan.distillation, teachers } };
+}
+
 export async function crossValidate(
   plan: Omit<TrainingPlan, 'split'>,
   folds: number,
@@ -84,7 +98,7 @@ export async function crossValidate(
     deps.logger.info({ fold, folds, testSpeakers: split.testSpeakers }, 'cross-validation fold');
     let report: TrainingReport;
     try {
-      report = await trainAndSave({ ...plan, split }, path.join(outDir, model), deps);
+      report = await trainAndSave({ ...plan, ...foldTeachers(plan, model), split }, path.join(outDir, model), deps);
     } catch (error) {
       // Stopped before this fold trained: the folds already done keep their report.
       if (error instanceof InterruptedError && results.length > 0) break;

@@ -19,6 +19,7 @@ export function crossEntropyLoss(
   labels: tf.Tensor1D,
   options: LossOptions = {},
   mixed?: MixedTargets,
+  soft?: SoftTargets,
 ): tf.Scalar {
   return tf.tidy(() => {
     const classes = logits.shape[1];
@@ -27,6 +28,7 @@ export function crossEntropyLoss(
     let target: tf.Tensor = tf.oneHot(labels, classes);
     if (mixed !== undefined) target = tf.add(tf.mul(target, share), tf.mul(tf.oneHot(mixed.labels, classes), 1 - share));
     if (smoothing > 0) target = tf.add(tf.mul(target, 1 - smoothing), smoothing / classes);
+    if (soft !== undefined) target = tf.add(tf.mul(target, 1 - soft.weight), tf.mul(soft.probabilities, soft.weight));
     let perClip: tf.Tensor = tf.neg(tf.sum(tf.mul(target, tf.logSoftmax(logits)), 1));
     if (options.classWeights !== undefined) {
       const weights = tf.tensor1d(options.classWeights as number[]);
@@ -45,6 +47,16 @@ export function crossEntropyLoss(
  */
 export interface MixedTargets {
   labels: tf.Tensor1D;
+  weight: number;
+}
+
+/**
+ * A teacher's probabilities for every clip of the batch (already mixed like the labels under
+ * mixup), blended into the labels' target after smoothing: `(1 - weight) · target + weight ·
+ * probabilities`. The class weight stays the clip's label's.
+ */
+export interface SoftTargets {
+  probabilities: tf.Tensor2D;
   weight: number;
 }
 

@@ -17,6 +17,7 @@ import { type ClassificationMetrics } from './metrics.js';
 import { buildFeatureSet, selectRows, type FeatureSet } from './feature-set.js';
 import { heldOutSpeakers, resolveSplitRequest, validationSpeakers, type SplitPlan, type SplitRequest } from './splits.js';
 import { splitFromProvenance } from './recorded-split.js';
+import { prepareDistillation, type Distillation } from './distillation.js';
 import { trainModel, type TrainOptions, type TrainResult } from './trainer.js';
 import { prepareImprovements, type TrainingImprovements } from './training-options.js';
 
@@ -42,6 +43,8 @@ export interface TrainingPlan {
   frontEnd?: FrontEnd;
   /** Which 3 s of each file the model trains and is evaluated on; default 'start'. */
   clipWindow?: ClipWindow;
+  /** Teachers whose probabilities the model also learns from; none by default. */
+  distillation?: Distillation;
 }
 
 export interface TrainingProgress {
@@ -137,6 +140,19 @@ export async function trainAndSave(
     ...(deps.progress?.onAugment ? { onAugment: deps.progress.onAugment } : {}),
     ...(deps.signal ? { signal: deps.signal } : {}),
   });
+  const distilled =
+    plan.distillation === undefined
+      ? undefined
+      : await prepareDistillation(
+          plan.distillation,
+          train,
+          {
+            scanned: scan.files,
+            files: [...split.validation, ...split.test],
+            speakers: [...heldOutSpeakers(splitPlan), ...validationSpeakers(splitPlan)],
+          },
+          { clipWindow, extractor: deps.extractor, cache: deps.cache, ...(deps.signal ? { signal: deps.signal } : {}) },
+        );
   const model = buildModel(architecture);
   let training: TrainResult;
   try {
@@ -150,6 +166,7 @@ export async function trainAndSave(
     training = await trainModel(model, trainInput, validationInput, {
       ...improvements.options,
       ...(variantInputs.length === 0 ? {} : { trainingVariants: variantInputs }),
+      ...(distilled === undefined ? {} : { teacherTargets: distilled.targets }),
       seed: plan.seed,
       epochs: plan.epochs,
       batchSize: plan.batchSize,
@@ -175,6 +192,7 @@ export async function trainAndSave(
         split: splitPlan,
         ...(plan.limitPerClass === undefined ? {} : { limitPerClass: plan.limitPerClass }),
         ...improvements.provenance,
+        ...distilled?.provenance,
         counts: { train: train.labels.length, validation: validation.labels.length, test: test.labels.length },
         epochs: training.history.length,
         bestEpoch: training.bestEpoch,

@@ -5,7 +5,8 @@ import { EMOTIONS } from '../labels.js';
 import { initialiseKerasWeights } from './initializers.js';
 import { createTrainingGraph, type TrainingGraph } from './training-graph.js';
 import { maskClip, mixBatch, type BatchAugmentation, type Mixture } from './augment/batch.js';
-import { checkLossOptions, crossEntropyLoss, type LossOptions } from './loss.js';
+import { type TeacherTargets } from './distillation.js';
+import { checkLossOptions, crossEntropyLoss, type LossOptions, type SoftTargets } from './loss.js';
 import { createRandom, shuffledIndices, type Random } from './random.js';
 import { drawWeighted } from './sampling.js';
 
@@ -63,6 +64,12 @@ export interface TrainOptions {
   samplingWeights?: Float64Array;
   /** SpecAugment masks and mixup applied to each training batch as it is assembled. */
   batchAugmentation?: BatchAugmentation;
+  /**
+   * Knowledge distillation: a teacher's probabilities per training clip (row i for training
+   * clip i and for its augmented variants), blended into the training target. Validation loss,
+   * and so checkpointing and early stopping, still follows the labels alone.
+   */
+  teacherTargets?: TeacherTargets;
   onBatchEnd?: (log: BatchLog) => void;
   onEpochEnd?: (log: EpochLog) => void;
   /** Aborting stops at the next batch boundary; the unfinished epoch is discarded. */
@@ -102,7 +109,7 @@ const CLIP_VALUES = N_FRAMES * N_FEATURES;
 type Settings = Required<
   Omit<
     TrainOptions,
-    'onBatchEnd' | 'onEpochEnd' | 'signal' | 'classWeights' | 'labelSmoothing' | 'trainingVariants' | 'samplingWeights' | 'batchAugmentation'
+    'onBatchEnd' | 'onEpochEnd' | 'signal' | 'classWeights' | 'labelSmoothing' | 'trainingVariants' | 'samplingWeights' | 'batchAugmentation' | 'teacherTargets'
   >
 >;
 
@@ -136,6 +143,13 @@ export async function trainModel(
   if (options.samplingWeights !== undefined && options.samplingWeights.length !== train.labels.length) {
     throw new DatasetError(
       `samplingWeights has ${options.samplingWeights.length} weights for ${train.labels.length} training clips; give one per clip`,
+    );
+  }
+  const teacher = options.teacherTargets;
+  if (teacher !== undefined && teacher.probabilities.length !== train.labels.length * EMOTIONS.length) {
+    throw new DatasetError(
+      `teacherTargets has ${teacher.probabilities.length} probabilities for ${train.labels.length} training clips; ` +
+        `give ${EMOTIONS.length} per clip, in EMOTIONS order`,
     );
   }
   const trainingLoss: LossOptions = {
@@ -248,9 +262,9 @@ async function fitEpoch(
 
     const indices = order.subarray(batch * batchSize, Math.min(clips, (batch + 1) * batchSize));
     const dropoutSeed = random.integer(2 ** 31);
-    const batchData = gatherBatch(sets, indices);
+    const batchData = gatherBatch(sets, indices, options.teacherTargets);
     const mixture = augmentBatch(batchData, options.batchAugmentation, random);
-    const step = trainStep(graph, optimizer, batchData, loss, dropoutSeed, mixture);
+    const step = trainStep(graph, optimizer, batchData, loss, dropoutSeed, mixture, options.teacherTargets?.weight);
     lossSum += step.loss * indices.length;
     correct += step.correct;
     seen += indices.length;
@@ -270,6 +284,8 @@ function epochOrder(sets: readonly LabelledSet[], clips: number, random: Random,
 interface Batch {
   x: Float32Array;
   labels: Int32Array;
+  /** The teacher's probabilities for each clip, when distilling. */
+  soft?: Float32Array;
 }
 
 /** Masks each clip, then mixes the batch; returns the mixture the loss needs, if any. */
@@ -280,9 +296,11 @@ function augmentBatch(batch: Batch, spec: BatchAugmentation | undefined, random:
   return spec.mixupAlpha > 0 ? mixBatch(batch.x, clips, spec.mixupAlpha, random) : undefined;
 }
 
-function gatherBatch(sets: readonly LabelledSet[], indices: Int32Array): Batch {
+function gatherBatch(sets: readonly LabelledSet[], indices: Int32Array, teacher: TeacherTargets | undefined): Batch {
   const x = new Float32Array(indices.length * CLIP_VALUES);
   const labels = new Int32Array(indices.length);
+  const classes = EMOTIONS.length;
+  const soft = teacher === undefined ? undefined : new Float32Array(indices.length * classes);
   indices.forEach((index, row) => {
     let clip = index;
     let setIndex = 0;
@@ -290,8 +308,10 @@ function gatherBatch(sets: readonly LabelledSet[], indices: Int32Array): Batch {
     const set = sets[setIndex] as LabelledSet;
     x.set(set.features.subarray(clip * CLIP_VALUES, (clip + 1) * CLIP_VALUES), row * CLIP_VALUES);
     labels[row] = set.labels[clip] as number;
+    // A variant's row `clip` is training clip `clip` augmented: the same teacher row.
+    soft?.set((teacher as TeacherTargets).probabilities.subarray(clip * classes, (clip + 1) * classes), row * classes);
   });
-  return { x, labels };
+  return { x, labels, ...(soft === undefined ? {} : { soft }) };
 }
 
 /** One Adam step on a batch; returns its mean loss and how many clips it classified right. */
@@ -302,24 +322,38 @@ function trainStep(
   loss: LossOptions,
   dropoutSeed: number,
   mixture: Mixture | undefined,
+  teacherWeight: number | undefined,
 ): { loss: number; correct: number } {
   return tf.tidy(() => {
-    const x = tf.tensor3d(batch.x, [batch.labels.length, N_FRAMES, N_FEATURES]);
+    const clips = batch.labels.length;
+    const x = tf.tensor3d(batch.x, [clips, N_FRAMES, N_FEATURES]);
     const labels = tf.tensor1d(batch.labels, 'int32');
     const mixed =
       mixture === undefined
         ? undefined
         : { labels: tf.tensor1d(Int32Array.from(mixture.partners, (partner) => batch.labels[partner] as number), 'int32'), weight: mixture.weight };
+    const soft = softTargets(batch, clips, mixture, teacherWeight);
     let correct = 0;
     const { value, grads } = optimizer.computeGradients(() => {
       const logits = graph.forward(x, { training: true, dropoutSeed });
       // Read here, where the logits exist; the forward pass has already run, so it costs nothing.
       correct = countCorrect(logits, labels).dataSync()[0] as number;
-      return crossEntropyLoss(logits, labels, loss, mixed);
+      return crossEntropyLoss(logits, labels, loss, mixed, soft);
     }, [...graph.trainableVariables]);
     optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
     return { loss: value.dataSync()[0] as number, correct };
   });
+}
+
+/** The batch's teacher rows as the loss takes them, mixed with the same partners as the labels under mixup. */
+function softTargets(batch: Batch, clips: number, mixture: Mixture | undefined, weight: number | undefined): SoftTargets | undefined {
+  if (batch.soft === undefined || weight === undefined) return undefined;
+  let probabilities = tf.tensor2d(batch.soft, [clips, EMOTIONS.length]);
+  if (mixture !== undefined) {
+    const partners = tf.gather(probabilities, tf.tensor1d(mixture.partners, 'int32'));
+    probabilities = tf.add(tf.mul(probabilities, mixture.weight), tf.mul(partners, 1 - mixture.weight));
+  }
+  return { probabilities, weight };
 }
 
 function countCorrect(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATASETS_DIR } from '../helpers/golden.js';
@@ -110,6 +110,9 @@ describe('train with architecture, augmentation, class weights and label smoothi
   });
 
   it('rejects bad option values with a usage error naming the flag', async () => {
+    const foldsDir = path.join(work.dir, 'cross-validation');
+    await mkdir(foldsDir, { recursive: true });
+    await writeFile(path.join(foldsDir, 'cross-validation.json'), '{}');
     const base = ['train', '--data', ravdess, '--out', path.join(work.dir, 'x')];
     const cases: Array<[string[], RegExp]> = [
       [['--architecture', 'transformer'], /--architecture must be one of seed, attention; got "transformer"/],
@@ -119,6 +122,10 @@ describe('train with architecture, augmentation, class weights and label smoothi
       [['--class-weights', 'inverse'], /--class-weights must be one of none, balanced; got "inverse"/],
       [['--background-dir', work.dir], /--background-dir needs --augment/],
       [['--clip-window', 'middle'], /--clip-window must be one of start, loudest; got "middle"/],
+      [['--teacher-weight', '0.5'], /--teacher-weight weighs the teachers' targets; name them with --teacher DIR/],
+      [['--teacher', work.dir, '--teacher-weight', '1.5'], /--teacher-weight must be a number above 0 and up to 1, such as 0.5; got "1.5"/],
+      [['--teacher', ravdess], new RegExp(`--teacher ${ravdess} holds no model \\(no metadata.json\\)`)],
+      [['--teacher', foldsDir], new RegExp(`--teacher ${foldsDir} is a cross-validation directory; use it with --folds, or name one model`)],
     ];
     for (const [flags, message] of cases) {
       const result = await runSerAgent([...base, ...flags]);

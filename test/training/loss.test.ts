@@ -74,6 +74,37 @@ describe('crossEntropyLoss', () => {
     expect(mixedLoss).toBeCloseTo(expected, 6);
   });
 
+  it("blends a teacher's probabilities into the smoothed target by the distillation weight", () => {
+    const teacher = [
+      [0.7, 0.2, 0.1],
+      [0.1, 0.1, 0.8],
+      [0.3, 0.3, 0.4],
+      [0.2, 0.6, 0.2],
+    ];
+    const distilled = (weight: number, smoothing: number): number =>
+      tf.tidy(
+        () =>
+          crossEntropyLoss(tf.tensor2d(logits), tf.tensor1d(labels, 'int32'), { labelSmoothing: smoothing }, undefined, {
+            probabilities: tf.tensor2d(teacher),
+            weight,
+          }).dataSync()[0] as number,
+      );
+    const expected = (weight: number, smoothing: number): number =>
+      logits
+        .map((row, i) => {
+          const logP = logSoftmax(row);
+          return -logP.reduce((sum, lp, k) => {
+            const label = (k === labels[i] ? 1 - smoothing : 0) + smoothing / 3;
+            return sum + ((1 - weight) * label + weight * (teacher[i]?.[k] as number)) * lp;
+          }, 0);
+        })
+        .reduce((a, b) => a + b, 0) / logits.length;
+    expect(distilled(0.5, 0.1)).toBeCloseTo(expected(0.5, 0.1), 6);
+    expect(distilled(1, 0)).toBeCloseTo(expected(1, 0), 6);
+    // With the teacher alone, the labels no longer count.
+    expect(distilled(1, 0)).not.toBeCloseTo(byHand(0), 2);
+  });
+
   it('frees every tensor it makes', () => {
     const before = tf.memory().numTensors;
     computed({ classWeights: [1, 2, 3], labelSmoothing: 0.1 });

@@ -266,6 +266,24 @@ describe('trainModel', () => {
     expect(best.valLoss).toBeCloseTo(smoothedLoss, 4);
   });
 
+  it("learns a teacher's answers over the labels when distilling with weight 1, and only the labels' without", async () => {
+    // The training labels are all wrong (pattern + 1); the teacher knows the patterns.
+    const train = syntheticSet(36, 21, (pattern) => (pattern + 1) % CLASSES);
+    const validation = syntheticSet(12, 22);
+    const teacher = new Float32Array(36 * 7);
+    for (let clip = 0; clip < 36; clip += 1) teacher[clip * 7 + (clip % CLASSES)] = 1;
+    const options = { seed: 3, epochs: 4, batchSize: 12 };
+
+    await trainModel(model, train, validation, { ...options, teacherTargets: { probabilities: teacher, weight: 1 } });
+    expect(predictMetrics(model, validation).accuracy).toBeGreaterThan(0.8);
+    await trainModel(model, train, validation, options);
+    expect(predictMetrics(model, validation).accuracy).toBeLessThan(0.5);
+
+    await expect(
+      trainModel(model, train, validation, { ...options, teacherTargets: { probabilities: teacher.subarray(7), weight: 1 } }),
+    ).rejects.toThrow(/teacherTargets has 245 probabilities for 36 training clips; give 7 per clip/);
+  });
+
   it('rejects sets whose features do not match their labels, and invalid options', async () => {
     const good = syntheticSet(2, 1);
     const truncated = { features: good.features.subarray(0, CLIP_VALUES), labels: good.labels };
