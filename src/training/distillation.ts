@@ -38,13 +38,13 @@ export interface PreparedDistillation {
  * The mean of the teachers' probabilities on every training clip, each teacher hearing the
  * clips as it was trained to (its clip window, its front-end with each speaker's statistics,
  * its calibrated temperature). A teacher that trained on any of the student's validation or
- * test files is refused: its soft targets would carry those voices into the student, and the
- * student's held-out numbers would no longer be held out.
+ * test files or speakers is refused: its soft targets would carry them into the student, and
+ * the student's held-out numbers would no longer be held out.
  */
 export async function prepareDistillation(
   distillation: Distillation,
   train: FeatureSet,
-  data: HeldOut,
+  heldOut: HeldOut,
   deps: { clipWindow: ClipWindow; extractor: FeatureExtractor; cache: FeatureCache; signal?: AbortSignal },
 ): Promise<PreparedDistillation> {
   const { teachers, weight } = distillation;
@@ -57,7 +57,7 @@ export async function prepareDistillation(
     const teacher = await EmotionClassifier.load(dir);
     try {
       const { metadata } = teacher;
-      refuseLeakingTeacher(dir, metadata.training, data);
+      refuseLeakingTeacher(dir, metadata.training, heldOut);
       const teacherWindow = metadata.clipWindow ?? 'start';
       const heard = teacherWindow === deps.clipWindow ? train : await sameRows(train, teacherWindow, dir, deps);
       predictSet(teacher, heard).probabilities.forEach((row, clip) => {
