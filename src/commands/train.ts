@@ -4,6 +4,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { FeatureExtractor } from '../dsp/features.js';
 import { FeatureCache } from '../features/feature-cache.js';
 import { ARCHITECTURES, type ArchitectureChoice } from '../model/architecture.js';
+import { METADATA_FILE } from '../model/artifact/files.js';
 import { selectBackend } from '../model/runtime/backend.js';
 import { CLIP_WINDOWS } from '../dsp/clip-window.js';
 import { FRONT_ENDS } from '../dsp/front-end.js';
@@ -17,6 +18,7 @@ import { UsageError } from '../errors.js';
 import {
   crossValidate,
   CROSS_VALIDATION_FILE,
+  isCrossValidationDir,
   type CrossValidationReport,
 } from '../training/cross-validation.js';
 import { heldOutSpeakers, parseSpeakerList, SEED_FRACTIONS, type SplitRequest } from '../training/splits.js';
@@ -264,14 +266,14 @@ function distillationOption(values: OptionValues, folds: boolean): Distillation 
     throw new UsageError(`--teacher-weight must be a number above 0 and up to 1, such as ${DEFAULT_TEACHER_WEIGHT}; got "${weightText}"`);
   }
   for (const dir of teachers) {
-    const crossValidation = existsSync(path.join(dir, CROSS_VALIDATION_FILE));
+    const crossValidation = isCrossValidationDir(dir);
     if (crossValidation && !folds) {
       throw new UsageError(
         `--teacher ${dir} is a cross-validation directory; use it with --folds, or name one model, such as ${path.join(dir, 'fold-1')}`,
       );
     }
-    if (!crossValidation && !existsSync(path.join(dir, 'metadata.json'))) {
-      throw new UsageError(`--teacher ${dir} holds no model (no metadata.json); name a directory written by "ser-agent train"`);
+    if (!crossValidation && !existsSync(path.join(dir, METADATA_FILE))) {
+      throw new UsageError(`--teacher ${dir} holds no model (no ${METADATA_FILE}); name a directory written by "ser-agent train"`);
     }
   }
   return { teachers, weight };

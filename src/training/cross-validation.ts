@@ -4,7 +4,9 @@ import path from 'node:path';
 import { describeError, InterruptedError, UsageError } from '../errors.js';
 import { writeAtomically } from '../model/artifact/files.js';
 import { recordModelMetrics } from '../model/artifact/store.js';
-import { scanDatasets } from './datasets.js';
+import { scanDatasets, type LabelledFile } from './datasets.js';
+import { checkTeachers, heldOutOf } from './distillation.js';
+import { splitFromProvenance } from './recorded-split.js';
 import { type ClassificationMetrics } from './metrics.js';
 import { speakerFolds, type SpeakerSplitPlan } from './splits.js';
 import { trainAndSave, type TrainingDependencies, type TrainingPlan, type TrainingReport } from './train-run.js';
@@ -64,20 +66,6 @@ export interface CrossValidationReport {
  * keeps the folds done, and the same command run again trains only the folds missing. A fold
  * stopped in the middle of its training is not one of them: its model saw only some epochs.
  */
-/**
- * A teacher given as a cross-validation directory teaches each fold with its model of the
- * same fold (`DIR/fold-<i>`), trained without that fold's held-out speakers; a teacher given
- * as a model directory teaches every fold, and is refused by the first fold whose held-out
- * speakers it heard.
- */
-function foldTeachers(plan: Omit<TrainingPlan, 'split'>, foldName: string): Pick<TrainingPlan, 'distillation'> {
-  if (plan.distillation === undefined) return {};
-  const teachers = plan.distillation.teachers.map((dir) =>
-    existsSync(path.join(dir, CROSS_VALIDATION_FILE)) ? path.join(dir, foldName) : dir,
-  );
-  return { distillation: { ...plan.distillation, teachers } };
-}
-
 export async function crossValidate(
   plan: Omit<TrainingPlan, 'split'>,
   folds: number,
@@ -89,6 +77,7 @@ export async function crossValidate(
   const plans = speakerFolds(scan.files, folds, plan.seed);
   await mkdir(outDir, { recursive: true });
   const results = await foldsAlreadyDone(outDir, plan, plans, deps);
+  await checkFoldTeachers(plan, plans, scan.files, results);
   // Written before any fold, so a fold directory without a result is known to be this command's.
   await writeReport(outDir, summarise(plan, folds, results));
   for (const [index, split] of plans.entries()) {
@@ -284,4 +273,39 @@ export function spread(values: readonly number[]): Spread {
   const variance =
     values.length > 1 ? values.reduce((total, value) => total + (value - mean) ** 2, 0) / (values.length - 1) : 0;
   return { mean, std: Math.sqrt(variance), min: Math.min(...values), max: Math.max(...values) };
+}
+
+/** Whether `dir` holds a cross-validation run (its report), rather than one model. */
+export function isCrossValidationDir(dir: string): boolean {
+  return existsSync(path.join(dir, CROSS_VALIDATION_FILE));
+}
+
+/**
+ * A teacher given as a cross-validation directory teaches each fold with its model of the
+ * same fold (`DIR/fold-<i>`), trained without that fold's held-out speakers; a teacher given
+ * as a model directory teaches every fold, and is refused unless it heard none of any fold's
+ * held-out speakers.
+ */
+function foldTeachers(plan: Omit<TrainingPlan, 'split'>, foldName: string): Pick<TrainingPlan, 'distillation'> {
+  if (plan.distillation === undefined) return {};
+  const teachers = plan.distillation.teachers.map((dir) => (isCrossValidationDir(dir) ? path.join(dir, foldName) : dir));
+  return { distillation: { ...plan.distillation, teachers } };
+}
+
+/**
+ * Checks every fold's teachers before the first fold trains, so a teacher that is missing or
+ * heard a fold's held-out speakers fails the run at once, not hours in at its fold.
+ */
+async function checkFoldTeachers(
+  plan: Omit<TrainingPlan, 'split'>,
+  plans: readonly SpeakerSplitPlan[],
+  files: readonly LabelledFile[],
+  done: readonly FoldResult[],
+): Promise<void> {
+  for (const [index, split] of plans.entries()) {
+    const fold = index + 1;
+    const { distillation } = foldTeachers(plan, `fold-${fold}`);
+    if (distillation === undefined || done.some((result) => result.fold === fold)) continue;
+    await checkTeachers(distillation, heldOutOf(files, splitFromProvenance(files, { ...plan, split }), split));
+  }
 }

@@ -51,7 +51,7 @@ export interface MixedTargets {
 }
 
 /**
- * A teacher's probabilities for every clip of the batch (already mixed like the labels under
+ * The teachers' mean probabilities for every clip of the batch (already mixed like the labels under
  * mixup), blended into the labels' target after smoothing: `(1 - weight) · target + weight ·
  * probabilities`. The class weight stays the clip's label's.
  */

@@ -17,7 +17,7 @@ import { type ClassificationMetrics } from './metrics.js';
 import { buildFeatureSet, selectRows, type FeatureSet } from './feature-set.js';
 import { heldOutSpeakers, resolveSplitRequest, validationSpeakers, type SplitPlan, type SplitRequest } from './splits.js';
 import { splitFromProvenance } from './recorded-split.js';
-import { prepareDistillation, type Distillation } from './distillation.js';
+import { checkTeachers, heldOutOf, teacherTargets, type Distillation } from './distillation.js';
 import { trainModel, type TrainOptions, type TrainResult } from './trainer.js';
 import { prepareImprovements, type TrainingImprovements } from './training-options.js';
 
@@ -105,6 +105,9 @@ export async function trainAndSave(
     { train: split.train.length, validation: split.validation.length, test: split.test.length, split: splitPlan },
     'data split',
   );
+  // Before any feature is computed: a teacher that heard the held-out voices fails the run at once.
+  const teachers =
+    plan.distillation === undefined ? undefined : await checkTeachers(plan.distillation, heldOutOf(scan.files, split, splitPlan));
 
   const ordered = [...split.train, ...split.validation, ...split.test];
   const clipWindow = plan.clipWindow ?? 'start';
@@ -141,18 +144,14 @@ export async function trainAndSave(
     ...(deps.signal ? { signal: deps.signal } : {}),
   });
   const distilled =
-    plan.distillation === undefined
+    teachers === undefined
       ? undefined
-      : await prepareDistillation(
-          plan.distillation,
-          train,
-          {
-            scanned: scan.files,
-            files: [...split.validation, ...split.test],
-            speakers: [...heldOutSpeakers(splitPlan), ...validationSpeakers(splitPlan)],
-          },
-          { clipWindow, extractor: deps.extractor, cache: deps.cache, ...(deps.signal ? { signal: deps.signal } : {}) },
-        );
+      : await teacherTargets(teachers, train, {
+          clipWindow,
+          extractor: deps.extractor,
+          cache: deps.cache,
+          ...(deps.signal ? { signal: deps.signal } : {}),
+        });
   const model = buildModel(architecture);
   let training: TrainResult;
   try {

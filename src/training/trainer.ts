@@ -264,7 +264,7 @@ async function fitEpoch(
     const dropoutSeed = random.integer(2 ** 31);
     const batchData = gatherBatch(sets, indices, options.teacherTargets);
     const mixture = augmentBatch(batchData, options.batchAugmentation, random);
-    const step = trainStep(graph, optimizer, batchData, loss, dropoutSeed, mixture, options.teacherTargets?.weight);
+    const step = trainStep(graph, optimizer, batchData, loss, dropoutSeed, mixture);
     lossSum += step.loss * indices.length;
     correct += step.correct;
     seen += indices.length;
@@ -284,8 +284,8 @@ function epochOrder(sets: readonly LabelledSet[], clips: number, random: Random,
 interface Batch {
   x: Float32Array;
   labels: Int32Array;
-  /** The teacher's probabilities for each clip, when distilling. */
-  soft?: Float32Array;
+  /** The teachers' probabilities for each clip and their share of the target, when distilling. */
+  soft?: TeacherTargets;
 }
 
 /** Masks each clip, then mixes the batch; returns the mixture the loss needs, if any. */
@@ -300,7 +300,7 @@ function gatherBatch(sets: readonly LabelledSet[], indices: Int32Array, teacher:
   const x = new Float32Array(indices.length * CLIP_VALUES);
   const labels = new Int32Array(indices.length);
   const classes = EMOTIONS.length;
-  const soft = teacher === undefined ? undefined : new Float32Array(indices.length * classes);
+  const soft = teacher === undefined ? undefined : { probabilities: new Float32Array(indices.length * classes), weight: teacher.weight };
   indices.forEach((index, row) => {
     let clip = index;
     let setIndex = 0;
@@ -309,7 +309,7 @@ function gatherBatch(sets: readonly LabelledSet[], indices: Int32Array, teacher:
     x.set(set.features.subarray(clip * CLIP_VALUES, (clip + 1) * CLIP_VALUES), row * CLIP_VALUES);
     labels[row] = set.labels[clip] as number;
     // A variant's row `clip` is training clip `clip` augmented: the same teacher row.
-    soft?.set((teacher as TeacherTargets).probabilities.subarray(clip * classes, (clip + 1) * classes), row * classes);
+    if (teacher !== undefined) soft?.probabilities.set(teacher.probabilities.subarray(clip * classes, (clip + 1) * classes), row * classes);
   });
   return { x, labels, ...(soft === undefined ? {} : { soft }) };
 }
@@ -322,7 +322,6 @@ function trainStep(
   loss: LossOptions,
   dropoutSeed: number,
   mixture: Mixture | undefined,
-  teacherWeight: number | undefined,
 ): { loss: number; correct: number } {
   return tf.tidy(() => {
     const clips = batch.labels.length;
@@ -332,7 +331,7 @@ function trainStep(
       mixture === undefined
         ? undefined
         : { labels: tf.tensor1d(Int32Array.from(mixture.partners, (partner) => batch.labels[partner] as number), 'int32'), weight: mixture.weight };
-    const soft = softTargets(batch, clips, mixture, teacherWeight);
+    const soft = softTargets(batch, clips, mixture);
     let correct = 0;
     const { value, grads } = optimizer.computeGradients(() => {
       const logits = graph.forward(x, { training: true, dropoutSeed });
@@ -346,9 +345,10 @@ function trainStep(
 }
 
 /** The batch's teacher rows as the loss takes them, mixed with the same partners as the labels under mixup. */
-function softTargets(batch: Batch, clips: number, mixture: Mixture | undefined, weight: number | undefined): SoftTargets | undefined {
-  if (batch.soft === undefined || weight === undefined) return undefined;
-  let probabilities = tf.tensor2d(batch.soft, [clips, EMOTIONS.length]);
+function softTargets(batch: Batch, clips: number, mixture: Mixture | undefined): SoftTargets | undefined {
+  if (batch.soft === undefined) return undefined;
+  const { weight } = batch.soft;
+  let probabilities = tf.tensor2d(batch.soft.probabilities, [clips, EMOTIONS.length]);
   if (mixture !== undefined) {
     const partners = tf.gather(probabilities, tf.tensor1d(mixture.partners, 'int32'));
     probabilities = tf.add(tf.mul(probabilities, mixture.weight), tf.mul(partners, 1 - mixture.weight));

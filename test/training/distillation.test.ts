@@ -5,8 +5,10 @@ import { FeatureExtractor } from '../../src/dsp/features.js';
 import { FeatureCache } from '../../src/features/feature-cache.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { crossValidate } from '../../src/training/cross-validation.js';
+import { scanDatasets } from '../../src/training/datasets.js';
+import { checkTeachers } from '../../src/training/distillation.js';
 import { parseSpeakerList } from '../../src/training/splits.js';
-import { trainAndSave, type TrainingPlan } from '../../src/training/train-run.js';
+import { trainAndSave, type TrainingPlan, type TrainingReport } from '../../src/training/train-run.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
 import { scratchDir, useWasm } from '../model/seed-model-fixture.js';
 
@@ -56,18 +58,29 @@ const exists = (file: string) =>
   );
 
 describe('training with teachers (knowledge distillation)', () => {
-  it("records each teacher by its weights' sha256 and command, and refuses one that heard the run's held-out speakers", async () => {
-    const teacherDir = path.join(work.dir, 'teacher');
-    await trainAndSave({ ...plan('ravdess:17-20', 'ravdess:15-16'), command: 'ser-agent train (the teacher)' }, teacherDir, deps());
-    const teacher = await metadataOf(teacherDir);
-
-    const studentDir = path.join(work.dir, 'student');
-    const report = await trainAndSave(
+  let teacherDir: string;
+  let studentDir: string;
+  let taught: TrainingReport;
+  beforeAll(async () => {
+    teacherDir = path.join(work.dir, 'teacher');
+    await trainAndSave(
+      { ...plan('ravdess:17-20', 'ravdess:15-16'), clipWindow: 'loudest', command: 'ser-agent train (the teacher)' },
+      teacherDir,
+      deps(),
+    );
+    studentDir = path.join(work.dir, 'student');
+    taught = await trainAndSave(
       { ...plan('ravdess:17-20', 'ravdess:15-16'), distillation: { teachers: [teacherDir], weight: 0.4 } },
       studentDir,
       deps(),
     );
-    expect(report.training.history).toHaveLength(1);
+  });
+
+  it("learns from a teacher of another clip window, recording it by its weights' sha256 and command", async () => {
+    const teacher = await metadataOf(teacherDir);
+    const untaught = await trainAndSave(plan('ravdess:17-20', 'ravdess:15-16'), path.join(work.dir, 'untaught'), deps());
+    // The same seed, data and clips: only the targets differ, and so does what was learnt.
+    expect(taught.training.history[0]?.loss).not.toBeCloseTo(untaught.training.history[0]?.loss as number, 3);
     expect((await metadataOf(studentDir)).training.distillation).toEqual({
       weight: 0.4,
       teachers: [
@@ -80,17 +93,39 @@ describe('training with teachers (knowledge distillation)', () => {
         },
       ],
     });
+    expect((await metadataOf(path.join(work.dir, 'untaught'))).training.distillation).toBeUndefined();
+  });
 
+  it('refuses, before any feature is computed, a teacher that heard held-out speakers, that was distilled, or whose data differs', async () => {
     // Actors 1-4 trained the teacher: as this run's test speakers, they would not be held out.
     const leaky = path.join(work.dir, 'leaky');
+    let featureBuilds = 0;
     await expect(
-      trainAndSave({ ...plan('ravdess:01-04', 'ravdess:15-16'), distillation: { teachers: [teacherDir], weight: 0.5 } }, leaky, deps()),
+      trainAndSave({ ...plan('ravdess:01-04', 'ravdess:15-16'), distillation: { teachers: [teacherDir], weight: 0.5 } }, leaky, {
+        ...deps(),
+        progress: { onFeatures: () => (featureBuilds += 1) },
+      }),
     ).rejects.toThrow(
       new RegExp(
-        `teacher ${teacherDir} trained on \\d+ clip\\(s\\) of this run's validation and test files or speakers \\(speakers ravdess:01, ravdess:02, ravdess:03, ravdess:04\\)`,
+        `teacher ${teacherDir} trained on \\d+ of this run's held-out file\\(s\\), of 4 speaker\\(s\\) ` +
+          "\\(ravdess:01, ravdess:02, ravdess:03, ravdess:04\\), so the held-out numbers would not be held out; give a teacher " +
+          'trained with the same split: the same --data, --seed and held-out speakers',
       ),
     );
+    expect(featureBuilds).toBe(0);
     expect(await exists(leaky)).toBe(false);
+
+    const files = (await scanDatasets([path.join(DATASETS_DIR, 'ravdess')])).files;
+    const heldOut = { scanned: files, files: [], speakers: [] };
+    await expect(checkTeachers({ teachers: [studentDir], weight: 0.5 }, heldOut)).rejects.toThrow(
+      /teacher .*student was itself distilled from other models, whose training this run cannot check; give teachers trained on labels alone/,
+    );
+    // Without the neutral recordings the teacher's split cannot be rebuilt: it was given 9 of them (3 a set).
+    const fewer = { ...heldOut, scanned: files.filter((file) => file.label !== 'neutral') };
+    await expect(checkTeachers({ teachers: [teacherDir], weight: 0.5 }, fewer)).rejects.toThrow(
+      /trained with 63 ravdess files, and this run's data gives it 54, so which of them it heard cannot be rebuilt; give the teacher the same --data folders/,
+    );
+    await expect(checkTeachers({ teachers: [teacherDir], weight: 0.5 }, heldOut)).resolves.toMatchObject({ verified: [{ dir: path.resolve(teacherDir) }] });
   });
 
   it("teaches each cross-validation fold with the teacher's model of the same fold", async () => {
@@ -112,7 +147,7 @@ describe('training with teachers (knowledge distillation)', () => {
       expect(taught?.['weightsSha256']).toBe((await metadataOf(path.join(teacherDir, fold))).weights.sha256);
     }
 
-    // Folds dealt from another seed hold out other speakers, whom some fold's teacher heard.
+    // Folds dealt from another seed hold out other speakers, whom a fold's teacher heard.
     await expect(
       crossValidate(
         { ...foldPlan, seed: 4, command: 'ser-agent train --folds 2 (other seed)', distillation: { teachers: [teacherDir], weight: 0.5 } },
@@ -120,6 +155,8 @@ describe('training with teachers (knowledge distillation)', () => {
         path.join(work.dir, 'student-other-seed'),
         deps(),
       ),
-    ).rejects.toThrow(/teacher .*fold-\d trained on \d+ clip\(s\) of this run's validation and test files or speakers/);
+    ).rejects.toThrow(/teacher .*fold-\d trained on \d+ of this run's held-out file\(s\)/);
+    // Found before the first fold trained, whichever fold's teacher it was.
+    expect(await exists(path.join(work.dir, 'student-other-seed', 'fold-1'))).toBe(false);
   });
 });

@@ -105,6 +105,40 @@ describe('crossEntropyLoss', () => {
     expect(distilled(1, 0)).not.toBeCloseTo(byHand(0), 2);
   });
 
+  it("takes the teachers' rows as given under mixup (the trainer mixes them) and the labels mixed as usual", () => {
+    const partners = [2, 0, 3, 1];
+    const share = 0.6;
+    const teacher = [
+      [0.5, 0.25, 0.25],
+      [0.2, 0.2, 0.6],
+      [0.1, 0.8, 0.1],
+      [0.3, 0.3, 0.4],
+    ];
+    const value = tf.tidy(
+      () =>
+        crossEntropyLoss(
+          tf.tensor2d(logits),
+          tf.tensor1d(labels, 'int32'),
+          {},
+          { labels: tf.tensor1d(partners.map((p) => labels[p] as number), 'int32'), weight: share },
+          { probabilities: tf.tensor2d(teacher), weight: 0.3 },
+        ).dataSync()[0] as number,
+    );
+    const expected =
+      logits
+        .map((row, i) => {
+          const logP = logSoftmax(row);
+          const own = labels[i] as number;
+          const other = labels[partners[i] as number] as number;
+          return -logP.reduce((sum, lp, k) => {
+            const label = (k === own ? share : 0) + (k === other ? 1 - share : 0);
+            return sum + (0.7 * label + 0.3 * (teacher[i]?.[k] as number)) * lp;
+          }, 0);
+        })
+        .reduce((a, b) => a + b, 0) / logits.length;
+    expect(value).toBeCloseTo(expected, 6);
+  });
+
   it('frees every tensor it makes', () => {
     const before = tf.memory().numTensors;
     computed({ classWeights: [1, 2, 3], labelSmoothing: 0.1 });
