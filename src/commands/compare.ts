@@ -1,7 +1,8 @@
 import { UsageError } from '../errors.js';
 import { recordModelMetrics, verifyModelDir } from '../model/artifact/store.js';
+import { type ModelMetadata } from '../model/artifact/metadata.js';
 import {
-  chooseBest,
+  chooseRun,
   choiceIntervals,
   measureLeftOutRun,
   measureRandomSplitRun,
@@ -95,12 +96,13 @@ export const compareCommand: Command = {
       crossValidationRuns[run] = row;
     }
 
-    const best = chooseBest(runs);
+    const shipped = recorded === undefined ? undefined : await shippedRun(recorded.metadata, positionals);
+    const best = chooseRun(runs, validation, shipped);
     const intervals = choiceIntervals(best, validation, earlier.choiceIntervals);
     for (const line of formatTable(
       ['run', 'architecture', 'options', 'corpora', 'val speakers UAR', 'test speakers acc', 'UAR', 'macro-F1', 'other test acc', 'weights'],
       Object.entries(runs).map(([run, row]) => [
-        run === best ? `${run} (best)` : run,
+        run === best ? `${run} (chosen)` : run,
         row.architecture,
         row.options,
         row.corpora ?? '',
@@ -170,7 +172,9 @@ export const compareCommand: Command = {
     if (recorded !== undefined && recordDir !== undefined) {
       const comparison: RecordedComparison = {
         commands: [...earlier.commands, context.commandLine],
-        selectedBy: 'UAR on the held-out validation speakers (the test speakers take no part in the choice)',
+        selectedBy:
+          'UAR on the held-out validation speakers (the test speakers take no part in the choice); the run the model ' +
+          "was made from stays chosen unless another run's lead is clear of zero in the paired bootstrap",
         best,
         runs,
         runsByCorpus,
@@ -185,6 +189,18 @@ export const compareCommand: Command = {
     return EXIT.ok;
   },
 };
+
+/**
+ * Which of the measured runs the recorded model was made from: the run whose weights it holds,
+ * or those it was quantized from.
+ */
+async function shippedRun(metadata: ModelMetadata, runDirs: readonly string[]): Promise<string | undefined> {
+  const source = metadata.weights.quantizedFrom?.weightsSha256 ?? metadata.weights.sha256;
+  for (const dir of runDirs) {
+    if ((await verifyModelDir(dir)).metadata.weights.sha256 === source) return runName(dir);
+  }
+  return undefined;
+}
 
 /** `-1.9 points (-6.5 to +2.8; voices: ravdess 2, nemo 2, ased 10)`, and whether 0 is inside. */
 function describeInterval({ difference, low, high, speakers }: ChoiceInterval): string {

@@ -99,9 +99,28 @@ export interface RandomSplitRow {
  * The run with the best mean validation-speaker UAR. The test speakers stay out of the choice:
  * picking on them would make the reported speaker-independent number optimistic.
  */
-export function chooseBest(runs: Record<string, Pick<ComparisonRow, 'validationSpeakersUar'>>): string {
+function chooseBest(runs: Record<string, Pick<ComparisonRow, 'validationSpeakersUar'>>): string {
   const [best] = Object.entries(runs).reduce((a, b) => (b[1].validationSpeakersUar > a[1].validationSpeakersUar ? b : a));
   return best;
+}
+
+/**
+ * The run a card names as chosen. With no shipped run among those measured, the best mean
+ * validation-speaker UAR. With one (the recorded model was made from it), that run stays
+ * chosen unless another run's validation lead over it is clear of zero in the paired
+ * bootstrap (see choiceIntervals): with a few validation voices a lead of a few points is
+ * within what other voices could show, and a model is not replaced on that. A run that cannot
+ * be paired with the shipped one (other files) cannot replace it.
+ */
+export function chooseRun(
+  runs: Record<string, Pick<ComparisonRow, 'validationSpeakersUar'>>,
+  validation: Record<string, ValidationPredictions>,
+  shipped: string | undefined,
+): string {
+  const best = chooseBest(runs);
+  if (shipped === undefined || shipped === best || !(shipped in validation)) return best;
+  const lead = choiceIntervals(shipped, validation)[best];
+  return lead !== undefined && lead.low > 0 ? best : shipped;
 }
 
 /** The comparison as `--record` stores it in a model's metrics. */

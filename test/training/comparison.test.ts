@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { choiceIntervals, mergeComparisons, type ChoiceInterval, type SourcedComparison, type ValidationPredictions } from '../../src/training/comparison.js';
+import { choiceIntervals, chooseRun, mergeComparisons, type ChoiceInterval, type SourcedComparison, type ValidationPredictions } from '../../src/training/comparison.js';
 
 /** Four voices of one corpus, two files each of classes 0 and 1; `right` says which files a run gets right. */
 function run(right: (index: number) => boolean, order: 'forward' | 'reversed' = 'forward'): ValidationPredictions {
@@ -45,5 +45,25 @@ describe('mergeComparisons', () => {
     });
     const merged = mergeComparisons([base({ a: interval('best', -0.1), b: interval('best', -0.2) }), base({ b: interval('best', -0.3) })]);
     expect(merged.choiceIntervals).toEqual({ a: interval('best', -0.1), b: interval('best', -0.3) });
+  });
+});
+
+describe('chooseRun', () => {
+  const uar = (value: number) => ({ validationSpeakersUar: value });
+
+  it('picks the best validation UAR when no run is the shipped model', () => {
+    expect(chooseRun({ a: uar(0.5), b: uar(0.6) }, {}, undefined)).toBe('b');
+  });
+
+  it("keeps the shipped run against a lead its voices could show, and gives way to one clear of zero", () => {
+    // 12 of 16 files right against 11: a lead of one file, well within what four voices could show.
+    const shipped = run((index) => index < 11);
+    const close = run((index) => index < 12);
+    expect(chooseRun({ shipped: uar(11 / 16), close: uar(12 / 16) }, { shipped, close }, 'shipped')).toBe('shipped');
+    // Every file right against half of each voice's: every voice is better, and so is every resampling of them.
+    const half = run((index) => index < 8);
+    expect(chooseRun({ shipped: uar(0.5), clear: uar(1) }, { shipped: half, clear: run(() => true) }, 'shipped')).toBe('clear');
+    // A shipped run that could not be paired (not measured now) does not hold the choice.
+    expect(chooseRun({ shipped: uar(0.5), clear: uar(1) }, { clear: run(() => true) }, 'shipped')).toBe('clear');
   });
 });
