@@ -16,16 +16,18 @@ function logSoftmax(row: number[]): number[] {
   return row.map((v) => v - logSum);
 }
 
-/** The formula written out: -Σ_k target_k · log p_k per clip, times the clip's class weight, averaged over clips. */
-function byHand(smoothing: number, weights?: number[]): number {
-  const classes = 3;
-  const perClip = logits.map((row, i) => {
-    const logP = logSoftmax(row);
-    const target = logP.map((_, k) => (k === labels[i] ? 1 - smoothing : 0) + smoothing / classes);
-    const loss = -target.reduce((sum, t, k) => sum + t * (logP[k] as number), 0);
-    return loss * (weights?.[labels[i] as number] ?? 1);
-  });
+/** The formula written out for any target: -Σ_k target(i, k) · log p_k per clip, times the clip's weight, averaged over clips. */
+function crossEntropyByHand(target: (clip: number, k: number) => number, clipWeight: (clip: number) => number = () => 1): number {
+  const perClip = logits.map((row, i) => -logSoftmax(row).reduce((sum, logP, k) => sum + target(i, k) * logP, 0) * clipWeight(i));
   return perClip.reduce((a, b) => a + b, 0) / perClip.length;
+}
+
+/** The smoothed one-hot target, each clip weighted by its class. */
+function byHand(smoothing: number, weights?: number[]): number {
+  return crossEntropyByHand(
+    (i, k) => (k === labels[i] ? 1 - smoothing : 0) + smoothing / 3,
+    (i) => weights?.[labels[i] as number] ?? 1,
+  );
 }
 
 function computed(options: Parameters<typeof crossEntropyLoss>[2]): number {
@@ -61,16 +63,12 @@ describe('crossEntropyLoss', () => {
           weight: share,
         }).dataSync()[0] as number,
     );
-    const expected =
-      logits
-        .map((row, i) => {
-          const logP = logSoftmax(row);
-          const own = labels[i] as number;
-          const other = labels[partners[i] as number] as number;
-          const loss = -(share * (logP[own] as number) + (1 - share) * (logP[other] as number));
-          return loss * (share * (weights[own] as number) + (1 - share) * (weights[other] as number));
-        })
-        .reduce((a, b) => a + b, 0) / logits.length;
+    const own = (i: number) => labels[i] as number;
+    const other = (i: number) => labels[partners[i] as number] as number;
+    const expected = crossEntropyByHand(
+      (i, k) => (k === own(i) ? share : 0) + (k === other(i) ? 1 - share : 0),
+      (i) => share * (weights[own(i)] as number) + (1 - share) * (weights[other(i)] as number),
+    );
     expect(mixedLoss).toBeCloseTo(expected, 6);
   });
 
@@ -90,15 +88,9 @@ describe('crossEntropyLoss', () => {
           }).dataSync()[0] as number,
       );
     const expected = (weight: number, smoothing: number): number =>
-      logits
-        .map((row, i) => {
-          const logP = logSoftmax(row);
-          return -logP.reduce((sum, lp, k) => {
-            const label = (k === labels[i] ? 1 - smoothing : 0) + smoothing / 3;
-            return sum + ((1 - weight) * label + weight * (teacher[i]?.[k] as number)) * lp;
-          }, 0);
-        })
-        .reduce((a, b) => a + b, 0) / logits.length;
+      crossEntropyByHand(
+        (i, k) => (1 - weight) * ((k === labels[i] ? 1 - smoothing : 0) + smoothing / 3) + weight * (teacher[i]?.[k] as number),
+      );
     expect(distilled(0.5, 0.1)).toBeCloseTo(expected(0.5, 0.1), 6);
     expect(distilled(1, 0)).toBeCloseTo(expected(1, 0), 6);
     // With the teacher alone, the labels no longer count.
@@ -124,18 +116,10 @@ describe('crossEntropyLoss', () => {
           { probabilities: tf.tensor2d(teacher), weight: 0.3 },
         ).dataSync()[0] as number,
     );
-    const expected =
-      logits
-        .map((row, i) => {
-          const logP = logSoftmax(row);
-          const own = labels[i] as number;
-          const other = labels[partners[i] as number] as number;
-          return -logP.reduce((sum, lp, k) => {
-            const label = (k === own ? share : 0) + (k === other ? 1 - share : 0);
-            return sum + (0.7 * label + 0.3 * (teacher[i]?.[k] as number)) * lp;
-          }, 0);
-        })
-        .reduce((a, b) => a + b, 0) / logits.length;
+    const expected = crossEntropyByHand((i, k) => {
+      const label = (k === labels[i] ? share : 0) + (k === labels[partners[i] as number] ? 1 - share : 0);
+      return 0.7 * label + 0.3 * (teacher[i]?.[k] as number);
+    });
     expect(value).toBeCloseTo(expected, 6);
   });
 
