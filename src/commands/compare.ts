@@ -96,8 +96,12 @@ export const compareCommand: Command = {
       crossValidationRuns[run] = row;
     }
 
-    const shipped = recorded === undefined ? undefined : await shippedRun(recorded.metadata, positionals);
-    const best = chooseRun(runs, validation, shipped);
+    // The run the recorded model was made from, else the choice its card already names.
+    const incumbent =
+      recorded === undefined
+        ? undefined
+        : ((await shippedRun(recorded.metadata, positionals)) ?? recordedComparison(recorded.metadata.metrics, recordDir as string)?.best);
+    const best = chooseRun(runs, validation, incumbent);
     const intervals = choiceIntervals(best, validation, earlier.choiceIntervals);
     for (const line of formatTable(
       ['run', 'architecture', 'options', 'corpora', 'val speakers UAR', 'test speakers acc', 'UAR', 'macro-F1', 'other test acc', 'weights'],

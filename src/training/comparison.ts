@@ -105,22 +105,23 @@ function chooseBest(runs: Record<string, Pick<ComparisonRow, 'validationSpeakers
 }
 
 /**
- * The run a card names as chosen. With no shipped run among those measured, the best mean
- * validation-speaker UAR. With one (the recorded model was made from it), that run stays
- * chosen unless another run's validation lead over it is clear of zero in the paired
- * bootstrap (see choiceIntervals): with a few validation voices a lead of a few points is
- * within what other voices could show, and a model is not replaced on that. A run that cannot
- * be paired with the shipped one (other files) cannot replace it.
+ * The run a card names as chosen. With no incumbent (no card being recorded into), the best
+ * mean validation-speaker UAR. With one (the run the recorded model was made from, or the
+ * card's earlier choice), the incumbent stays chosen unless another run's validation lead
+ * over it is clear of zero in the paired bootstrap (see choiceIntervals): with a few
+ * validation voices a lead of a few points is within what other voices could show, and a
+ * model is not replaced on that. A run that cannot be paired with the incumbent (one of them
+ * not measured now, or measured on other files) cannot replace it.
  */
 export function chooseRun(
   runs: Record<string, Pick<ComparisonRow, 'validationSpeakersUar'>>,
   validation: Record<string, ValidationPredictions>,
-  shipped: string | undefined,
+  incumbent: string | undefined,
 ): string {
   const best = chooseBest(runs);
-  if (shipped === undefined || shipped === best || !(shipped in validation)) return best;
-  const lead = choiceIntervals(shipped, validation)[best];
-  return lead !== undefined && lead.low > 0 ? best : shipped;
+  if (incumbent === undefined || !(incumbent in runs) || incumbent === best) return best;
+  const lead = choiceIntervals(incumbent, validation)[best];
+  return lead !== undefined && lead.low > 0 ? best : incumbent;
 }
 
 /** The comparison as `--record` stores it in a model's metrics. */

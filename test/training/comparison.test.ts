@@ -51,11 +51,11 @@ describe('mergeComparisons', () => {
 describe('chooseRun', () => {
   const uar = (value: number) => ({ validationSpeakersUar: value });
 
-  it('picks the best validation UAR when no run is the shipped model', () => {
+  it('picks the best validation UAR when there is no incumbent', () => {
     expect(chooseRun({ a: uar(0.5), b: uar(0.6) }, {}, undefined)).toBe('b');
   });
 
-  it("keeps the shipped run against a lead its voices could show, and gives way to one clear of zero", () => {
+  it('keeps the incumbent against a lead its voices could show, and gives way to one clear of zero', () => {
     // 12 of 16 files right against 11: a lead of one file, well within what four voices could show.
     const shipped = run((index) => index < 11);
     const close = run((index) => index < 12);
@@ -63,7 +63,7 @@ describe('chooseRun', () => {
     // Every file right against half of each voice's: every voice is better, and so is every resampling of them.
     const half = run((index) => index < 8);
     expect(chooseRun({ shipped: uar(0.5), clear: uar(1) }, { shipped: half, clear: run(() => true) }, 'shipped')).toBe('clear');
-    // A shipped run that could not be paired (not measured now) does not hold the choice.
-    expect(chooseRun({ shipped: uar(0.5), clear: uar(1) }, { clear: run(() => true) }, 'shipped')).toBe('clear');
+    // An incumbent not measured now (its row recorded earlier) cannot be paired, so it cannot be replaced.
+    expect(chooseRun({ shipped: uar(0.5), clear: uar(1) }, { clear: run(() => true) }, 'shipped')).toBe('shipped');
   });
 });
