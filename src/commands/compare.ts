@@ -48,10 +48,8 @@ export const compareCommand: Command = {
     // (each is ~50 min of training); a run measured again replaces its row. --earlier carries
     // the rows of another model's card, such as the model the recorded one replaces.
     const recorded = recordDir === undefined ? undefined : await verifyModelDir(recordDir);
-    const earlier = mergeComparisons([
-      await carriedComparison(stringOption(values, 'earlier')),
-      recorded === undefined ? undefined : recordedComparison(recorded.metadata.metrics, recordDir as string),
-    ]);
+    const recordedBefore = recorded === undefined ? undefined : recordedComparison(recorded.metadata.metrics, recordDir as string);
+    const earlier = mergeComparisons([await carriedComparison(stringOption(values, 'earlier')), recordedBefore]);
     const earlierRuns = Object.keys(earlier.runs).filter((run) => !positionals.some((dir) => runName(dir) === run));
     if (positionals.length + earlierRuns.length < 2) {
       throw new UsageError(
@@ -68,6 +66,7 @@ export const compareCommand: Command = {
     const runs: Record<string, Omit<ComparisonRow, 'run'>> = {};
     const runsByCorpus: Record<string, Record<string, CorpusRow>> = {};
     const validation: Record<string, ValidationPredictions> = {};
+    const weightsOf: Record<string, string> = {};
     for (const run of earlierRuns) {
       runs[run] = earlier.runs[run] as Omit<ComparisonRow, 'run'>;
       const byCorpus = earlier.runsByCorpus?.[run];
@@ -79,6 +78,7 @@ export const compareCommand: Command = {
       runs[run] = row;
       runsByCorpus[run] = measured.byCorpus;
       validation[run] = measured.validation;
+      weightsOf[run] = measured.weightsSha256;
     }
     const randomSplitRuns: Record<string, Omit<RandomSplitRow, 'run'>> = { ...earlier.seedStyleRandomSplit };
     for (const runDir of stringList(values, 'random-split')) {
@@ -97,10 +97,7 @@ export const compareCommand: Command = {
     }
 
     // The run the recorded model was made from, else the choice its card already names.
-    const incumbent =
-      recorded === undefined
-        ? undefined
-        : ((await shippedRun(recorded.metadata, positionals)) ?? recordedComparison(recorded.metadata.metrics, recordDir as string)?.best);
+    const incumbent = recorded === undefined ? undefined : (sourceRun(recorded.metadata, weightsOf) ?? recordedBefore?.best);
     const best = chooseRun(runs, validation, incumbent);
     const intervals = choiceIntervals(best, validation, earlier.choiceIntervals);
     for (const line of formatTable(
@@ -195,15 +192,12 @@ export const compareCommand: Command = {
 };
 
 /**
- * Which of the measured runs the recorded model was made from: the run whose weights it holds,
- * or those it was quantized from.
+ * Which of the measured runs (run → weights' sha256) the recorded model was made from: the run
+ * whose weights it holds, or those it was quantized from.
  */
-async function shippedRun(metadata: ModelMetadata, runDirs: readonly string[]): Promise<string | undefined> {
+function sourceRun(metadata: ModelMetadata, weightsOf: Record<string, string>): string | undefined {
   const source = metadata.weights.quantizedFrom?.weightsSha256 ?? metadata.weights.sha256;
-  for (const dir of runDirs) {
-    if ((await verifyModelDir(dir)).metadata.weights.sha256 === source) return runName(dir);
-  }
-  return undefined;
+  return Object.keys(weightsOf).find((run) => weightsOf[run] === source);
 }
 
 /** `-1.9 points (-6.5 to +2.8; voices: ravdess 2, nemo 2, ased 10)`, and whether 0 is inside. */

@@ -396,7 +396,7 @@ export async function measureRun(
   runDir: string,
   files: readonly LabelledFile[],
   opener: RunOpener,
-): Promise<{ row: ComparisonRow; byCorpus: Record<string, CorpusRow>; validation: ValidationPredictions }> {
+): Promise<{ row: ComparisonRow; byCorpus: Record<string, CorpusRow>; validation: ValidationPredictions; weightsSha256: string }> {
   const { classifier, provenance, split, measure } = await openRun(runDir, files, opener);
   try {
     const { metadata } = classifier;
@@ -440,7 +440,8 @@ export async function measureRun(
       trainedWith: metadata.training.command,
     };
     const validation = onValidation.predictions((file) => validationCorpora.includes(file.corpus) && isValidationSpeaker(file));
-    return { row, byCorpus, validation };
+    // Not a row field: it names the run's weights, so a recorded model can be traced to its run.
+    return { row, byCorpus, validation, weightsSha256: metadata.weights.sha256 };
   } finally {
     classifier.dispose();
   }
