@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
@@ -7,7 +7,7 @@ import { loadAudio } from '../src/audio/load-clip.js';
 import { DEFAULT_CAPTURE_PERIOD_SECONDS } from '../src/capture/recorder-command.js';
 import { SAMPLE_RATE } from '../src/dsp/constants.js';
 import { startAgentProcess, writeAgentConfig } from '../test/helpers/agent-process.js';
-import { childProcesses, createAlsaFifoCapture, encodeS16le } from '../test/helpers/alsa.js';
+import { childProcesses, startRealTimeMicrophone } from '../test/helpers/alsa.js';
 import { startTestBroker } from '../test/helpers/broker.js';
 import { unitEnvironment, unitNodeOptions } from './daemon-memory.js';
 import { summarize, type Summary } from './stats.js';
@@ -78,9 +78,11 @@ export async function measureDaemon(
     env?: Record<string, string>;
   },
 ): Promise<DaemonMeasurement> {
-  const speech = await speechPcm(files);
   const work = await mkdtemp(path.join(os.tmpdir(), 'ser-bench-'));
-  const microphone = await createAlsaFifoCapture(work);
+  const microphone = await startRealTimeMicrophone(await speech(files), work, {
+    periodSeconds: DEFAULT_CAPTURE_PERIOD_SECONDS,
+    afterwards: 'repeat',
+  });
   const broker = await startTestBroker();
   const subscriber = await mqtt.connectAsync(broker.url, { clientId: 'bench-subscriber' });
   const latencies: number[] = [];
@@ -103,13 +105,9 @@ export async function measureDaemon(
   const daemon = startAgentProcess(['run', '--config', config], { ...microphone.env, ...(options.env ?? unitEnvironment()) }, {
     nodeOptions: options.nodeOptions ?? unitNodeOptions(),
   });
-  let fifo: FileHandle | undefined;
-  let feeding: Promise<void> | undefined;
-  let stopFeeding = false;
   try {
-    // Opening a FIFO for writing waits for its reader: arecord, once the daemon has loaded the model.
-    fifo = await open(microphone.fifo, 'w');
-    feeding = feedInRealTime(fifo, speech, () => stopFeeding);
+    // arecord opens the microphone once the daemon has loaded the model.
+    await microphone.opened;
     await sleep(options.warmupSeconds * 1000);
     const pid = daemon.process.pid ?? -1;
     const recorder = childProcesses(pid, 'arecord')[0] ?? -1;
@@ -140,11 +138,9 @@ export async function measureDaemon(
       events: latencies.length,
     };
   } finally {
-    stopFeeding = true;
-    await feeding;
     const stopped = daemon.stop();
     // End of input too: an arecord blocked reading the FIFO would not see the daemon's SIGINT.
-    await fifo?.close();
+    await microphone.stop();
     await stopped;
     await subscriber.endAsync();
     await broker.close();
@@ -152,30 +148,16 @@ export async function measureDaemon(
   }
 }
 
-/** The speech as raw S16_LE mono at the agent's rate, what the sound card would deliver. */
-async function speechPcm(files: readonly string[]): Promise<Buffer> {
+/** The speech, one recording after another, at the agent's rate: what the sound card would deliver. */
+async function speech(files: readonly string[]): Promise<Float32Array> {
   const parts = await Promise.all(files.map((file) => loadAudio(file, { sampleRate: SAMPLE_RATE, durationSeconds: Infinity })));
-  return Buffer.concat(parts.map(encodeS16le));
-}
-
-/**
- * Writes one capture period at a time, each when a sound card would have filled it, looping the
- * speech. The file plugin reads whole periods and pads a short read with silence; a period is
- * more than one atomic pipe write (PIPE_BUF), but written in real time into a FIFO that the
- * recorder keeps empty, it is copied in whole under the pipe's lock before the reader wakes
- * (see FED_AHEAD_PERIOD_SECONDS).
- */
-async function feedInRealTime(fifo: FileHandle, speech: Buffer, stopped: () => boolean): Promise<void> {
-  const periodBytes = Math.round(DEFAULT_CAPTURE_PERIOD_SECONDS * SAMPLE_RATE) * 2;
-  const periodMs = DEFAULT_CAPTURE_PERIOD_SECONDS * 1000;
-  const origin = performance.now();
+  const all = new Float32Array(parts.reduce((total, part) => total + part.length, 0));
   let offset = 0;
-  for (let period = 1; !stopped(); period++) {
-    await sleep(origin + period * periodMs - performance.now());
-    if (offset + periodBytes > speech.length) offset = 0;
-    await fifo.write(speech, offset, periodBytes);
-    offset += periodBytes;
+  for (const part of parts) {
+    all.set(part, offset);
+    offset += part.length;
   }
+  return all;
 }
 
 function sleep(ms: number): Promise<void> {

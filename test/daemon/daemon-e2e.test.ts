@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
 import { EMOTIONS } from '../../src/labels.js';
 import { startAgentProcess, waitFor, writeAgentConfig, type AgentProcess } from '../helpers/agent-process.js';
-import { childProcesses, createAlsaReplay } from '../helpers/alsa.js';
+import { childProcesses, startRealTimeMicrophone, type RealTimeMicrophone } from '../helpers/alsa.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
@@ -15,8 +15,9 @@ import { retainedMessage, startSubscriber, type RecordingSubscriber } from '../h
 
 /**
  * The whole agent as it runs on a box: the real `ser-agent run` process, a real broker, the
- * real `arecord` capturing (through an ALSA file plugin) an angry TESS recording, the shipped
- * model, and the simulated LED driver whose changes appear in the log.
+ * real `arecord` capturing (through an ALSA file plugin, in real time) an angry TESS recording
+ * and then silence, the shipped model, and the simulated LED driver whose changes appear in
+ * the log. Each recorder the agent starts hears the recording from its start.
  */
 const DEVICE_ID = 'e2e-box';
 const SPEECH = path.join(DATASETS_DIR, 'tess', 'OAF_angry', 'OAF_bath_angry.flac');
@@ -27,6 +28,7 @@ let work: string;
 let broker: TestBroker;
 let subscriber: RecordingSubscriber;
 let agent: AgentProcess;
+let microphone: RealTimeMicrophone;
 let filesBeforeStart: string[];
 
 const onTopic = (suffix: string) => subscriber.on(`ser/${DEVICE_ID}/${suffix}`);
@@ -36,21 +38,28 @@ beforeAll(async () => {
   broker = await startTestBroker();
   subscriber = await startSubscriber(broker.url, 'e2e-subscriber', [`ser/${DEVICE_ID}/#`, 'homeassistant/#']);
 
-  const replay = await createAlsaReplay(await loadAudio(SPEECH, { durationSeconds: Infinity }), work);
+  // Not the default period, so the test below sees the setting reach the recorder.
+  const periodSeconds = 0.1;
+  microphone = await startRealTimeMicrophone(await loadAudio(SPEECH, { durationSeconds: Infinity }), work, {
+    periodSeconds,
+    afterwards: 'silence',
+  });
   const config = await writeAgentConfig(work, {
     deviceId: DEVICE_ID,
     mqtt: { url: broker.url, healthSeconds: 1 },
-    // Not the default period, so the test below sees the setting reach the recorder.
-    audio: { device: replay.device, periodSeconds: 0.1 },
+    audio: { device: microphone.device, periodSeconds },
     gpio: { driver: 'simulated', pins: PINS, statusPin: STATUS_PIN, holdSeconds: 1 },
     shutdownSeconds: 10,
   });
   filesBeforeStart = (await readdir(work)).sort();
-  agent = startAgentProcess(['run', '--config', config], { ...replay.env, SER_CACHE_DIR: path.join(work, 'cache') });
+  agent = startAgentProcess(['run', '--config', config], { ...microphone.env, SER_CACHE_DIR: path.join(work, 'cache') });
 });
 
 afterAll(async () => {
-  await agent.stop();
+  const stopped = agent.stop();
+  // End of input too: an arecord blocked reading the FIFO would not see the agent's SIGINT.
+  await microphone.stop();
+  await stopped;
   await subscriber.close();
   await broker.close();
   await rm(work, { recursive: true, force: true });

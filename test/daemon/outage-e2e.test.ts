@@ -19,8 +19,9 @@ import { startSubscriber, type RecordingSubscriber } from '../helpers/subscriber
  * arrives, in order, exactly as queued, with nothing invented. Then the state directory holds
  * the queue file and nothing else: no audio, no features.
  *
- * The ALSA file plugin over a null slave replays its file in a loop, far faster than real time,
- * so the first agent makes events as fast as it can classify windows until it is killed.
+ * The ALSA file plugin over a null slave replays its file, then its last period without end,
+ * far faster than real time, so the first agent makes events as fast as it can classify windows
+ * until it is killed.
  */
 const DEVICE_ID = 'outage-box';
 const EVENT_TOPIC = `ser/${DEVICE_ID}/event`;

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { writeFile, type FileHandle } from 'node:fs/promises';
+import { constants, readdirSync, readFileSync } from 'node:fs';
+import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { AudioSink, CaptureState } from '../../src/capture/audio-source.js';
+import { SAMPLE_RATE } from '../../src/dsp/constants.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -64,9 +65,12 @@ export const REPLAY_DEVICE = 'ser_replay';
 
 /**
  * Makes the real `arecord` capture a recording: a device reading a raw S16_LE mono file (see
- * writeAlsaConfig). Capturing from it yields the recording, faster than real time, then zeros
- * for as long as the recorder runs (the null slave's capture is silence once the file is
- * exhausted). Restarting the recorder replays the file from the start.
+ * writeAlsaConfig). Capturing from it yields the recording as fast as the reader takes it (the
+ * null slave keeps no time), then the recording's last period again and again for as long as
+ * the recorder runs: once the file is exhausted the plugin leaves its buffer as it was.
+ * Restarting the recorder replays the file from the start. A daemon reading this fire hose
+ * cuts windows far faster than it classifies them and drops the oldest, which may be the
+ * speech: a test of what the daemon hears speaks to it in real time (startRealTimeMicrophone).
  */
 export async function createAlsaReplay(samples: Float32Array, dir: string): Promise<AlsaReplay> {
   const rawFile = path.join(dir, 'replay.s16le');
@@ -84,6 +88,93 @@ export async function createAlsaFifoCapture(dir: string): Promise<AlsaFifoCaptur
   const fifo = path.join(dir, 'microphone.fifo');
   await execFileAsync('mkfifo', [fifo]);
   return { ...(await writeAlsaConfig(fifo, dir)), fifo };
+}
+
+/** A FIFO microphone that speaks by itself, in real time, to every recorder that opens it. */
+export interface RealTimeMicrophone extends AlsaCapture {
+  /** Resolves when the first recorder has opened the device and the recording begins. */
+  opened: Promise<void>;
+  /** Stops speaking and closes the FIFO: the recorder reading it sees the end of its input. */
+  stop(): Promise<void>;
+}
+
+export interface RealTimeMicrophoneOptions {
+  /** The recorder's capture period (`audio.periodSeconds`): the microphone writes one at a time. */
+  periodSeconds: number;
+  /** After the recording: `repeat` it, or digital `silence`, for as long as the recorder reads. */
+  afterwards: 'repeat' | 'silence';
+}
+
+/**
+ * A microphone as a sound card delivers it: `samples` (at the agent's rate) written into a FIFO
+ * capture device one period at a time, each when a sound card would have filled it, so that
+ * the daemon hears every window at the pace it would on a box and never has to drop one.
+ * Every recorder that opens the device (the first, and each one restarted after a failure)
+ * hears the recording from its start. A period may be more than one atomic pipe write, but
+ * written in real time into a FIFO that the recorder keeps empty it is copied in whole under
+ * the pipe's lock before the reader wakes (see FED_AHEAD_PERIOD_SECONDS).
+ */
+export async function startRealTimeMicrophone(
+  samples: Float32Array,
+  dir: string,
+  options: RealTimeMicrophoneOptions,
+): Promise<RealTimeMicrophone> {
+  const capture = await createAlsaFifoCapture(dir);
+  const periodSamples = Math.round(options.periodSeconds * SAMPLE_RATE);
+  // Whole periods only: the file plugin pads a short read with silence.
+  const periods = Math.ceil(samples.length / periodSamples);
+  const periodBytes = periodSamples * 2;
+  const recording = encodeS16le(samples);
+  const speech = Buffer.concat([recording, Buffer.alloc(periods * periodBytes - recording.length)]);
+  const silence = Buffer.alloc(periodBytes);
+  let stopped = false;
+  let firstOpened: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => {
+    firstOpened = resolve;
+  });
+
+  const speakTo = async (fifo: FileHandle): Promise<void> => {
+    const origin = performance.now();
+    for (let period = 0; !stopped; period++) {
+      await sleep(origin + (period + 1) * options.periodSeconds * 1000 - performance.now());
+      const offset = (period % periods) * periodBytes;
+      const silent = period >= periods && options.afterwards === 'silence';
+      await fifo.write(silent ? silence : speech.subarray(offset, offset + periodBytes));
+    }
+  };
+  const speaking = (async () => {
+    while (!stopped) {
+      // Opening a FIFO for writing waits for its reader: the next recorder.
+      const fifo = await open(capture.fifo, 'w');
+      firstOpened();
+      try {
+        await speakTo(fifo);
+      } catch (error) {
+        // The recorder went away (killed, or stopped by the daemon): wait for the next one.
+        if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
+      } finally {
+        await fifo.close();
+      }
+    }
+  })();
+  return {
+    ...capture,
+    opened,
+    async stop() {
+      stopped = true;
+      // A reader of our own lets an open that waits for the next recorder return.
+      const reader = await open(capture.fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      try {
+        await speaking;
+      } finally {
+        await reader.close();
+      }
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
 /**
@@ -153,8 +244,8 @@ export function childProcesses(parentPid: number, name: string, includeZombies =
 
 /**
  * A sink that records what a source delivers. Samples are kept per run (a new run starts at
- * each 'running') and only up to `keepPerRun`, because the ALSA replay device streams zeros
- * without end once its file is exhausted.
+ * each 'running') and only up to `keepPerRun`, because the ALSA replay device streams its
+ * last period without end once its file is exhausted.
  */
 export class CaptureSink implements AudioSink {
   readonly states: { state: CaptureState; reason: string | undefined }[] = [];
