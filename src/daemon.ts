@@ -36,6 +36,11 @@ export interface EventPublisher {
   start(): Promise<void>;
   stop(): Promise<void>;
   publishEvent(event: EmotionEvent): void;
+  /**
+   * Resolves true once the broker has acknowledged every queued event, false if some still wait
+   * after `timeoutMs` or when the publisher stops first.
+   */
+  delivered(timeoutMs: number): Promise<boolean>;
   publishHealth(report: HealthReport): void;
   /** Publishes the effective runtime settings retained, now or on connecting, and again on every connection. */
   publishSettings(settings: RuntimeSettingValues): void;
@@ -174,7 +179,10 @@ export class Daemon {
   /** The last change of the model (a settings change, a reload) queued; see exclusive(). */
   #changes: Promise<unknown> = Promise.resolve();
   #sourceEnded: () => void = () => undefined;
-  /** Resolves when a finite source (file replay) has ended and its last window is processed. */
+  /**
+   * Resolves when a finite source (file replay) has ended, its last window is processed and the
+   * broker has its events (or shutdownSeconds have passed).
+   */
   readonly finished: Promise<void>;
 
   constructor(parts: DaemonParts) {
@@ -250,7 +258,10 @@ export class Daemon {
       samples: (chunk) => this.#onSamples(chunk),
       state: (state, reason) => this.#onCaptureState(state, reason),
       end: () => {
-        void this.#queue.drain().then(() => this.#sourceEnded());
+        void this.#queue
+          .drain()
+          .then(() => this.#awaitDelivery())
+          .then(() => this.#sourceEnded());
       },
     });
     this.#log.info({ source: source.description, model: this.#parts.models.current.identity }, 'listening');
@@ -267,6 +278,25 @@ export class Daemon {
       }
       if (admitted) this.#queue.offer(window);
       else this.#windowBuffers.release(window.samples);
+    }
+  }
+
+  /**
+   * A replay (`run --input`) ends as soon as its last window is classified, often before the
+   * broker has taken its events (the agent is still connecting, or the broker is slow): give it
+   * up to the graceful-stop deadline. Events it does not take stay queued for the next start.
+   */
+  async #awaitDelivery(): Promise<void> {
+    const { publisher } = this.#parts;
+    const { queued } = publisher.counters;
+    if (queued === 0) return;
+    const seconds = this.#config.shutdownSeconds;
+    this.#log.info({ queued, seconds }, 'input finished; waiting for the broker to take the events');
+    if (!(await publisher.delivered(seconds * 1000))) {
+      this.#log.warn(
+        { queued: publisher.counters.queued, seconds },
+        'the broker did not take every event in time; they are kept and sent after the next start',
+      );
     }
   }
 

@@ -445,7 +445,9 @@ export const configSchema = {
     env: 'SER_PAUSED',
   },
   shutdownSeconds: {
-    doc: 'Deadline for a graceful stop after SIGTERM/SIGINT; a second signal exits at once.',
+    doc:
+      'Deadline for a graceful stop after SIGTERM/SIGINT (a second signal exits at once); also how long a finished ' +
+      '`run --input` replay waits for the broker to take its events.',
     format: 'positive-number',
     default: 10,
     env: 'SER_SHUTDOWN_SECONDS',

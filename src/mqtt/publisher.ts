@@ -130,6 +130,8 @@ export class MqttPublisher {
   #settingsPayload: string | undefined;
   #onSettingsCommand: ((payload: string) => void) | undefined;
   #onStateChange: ((state: BrokerState) => void) | undefined;
+  /** Callers of delivered() still waiting: each settles with whether the queue emptied in time. */
+  readonly #deliveryWaiters = new Set<(delivered: boolean) => void>();
 
   constructor(options: MqttPublisherOptions) {
     this.#options = options;
@@ -208,6 +210,27 @@ export class MqttPublisher {
       );
     }
     if (this.#state === 'connected' && this.#client !== undefined) this.#sendEvent(this.#client, entry, false);
+  }
+
+  /**
+   * Resolves true once the broker has acknowledged every queued event (at once if none wait),
+   * false if some still wait after `timeoutMs` or when the publisher stops first.
+   */
+  delivered(timeoutMs: number): Promise<boolean> {
+    if (this.#queue.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const settle = (delivered: boolean): void => {
+        cancelTimeout();
+        this.#deliveryWaiters.delete(settle);
+        resolve(delivered);
+      };
+      const cancelTimeout = this.#clock.after(timeoutMs, () => settle(false));
+      this.#deliveryWaiters.add(settle);
+    });
+  }
+
+  #settleDeliveryWaiters(delivered: boolean): void {
+    for (const settle of [...this.#deliveryWaiters]) settle(delivered);
   }
 
   /** Publishes the report retained. Skipped while disconnected: the next report replaces it anyway. */
@@ -420,6 +443,7 @@ export class MqttPublisher {
       // Removed from the queue (and its file) only now, on the broker's PUBACK; also one that
       // arrives while stop() waits for the connection's last acknowledgements.
       this.#queue.acknowledge(entry);
+      if (this.#queue.size === 0) this.#settleDeliveryWaiters(true);
       if (backlog && client === this.#client) {
         this.#backlogInFlight--;
         this.#drainBacklog(client);
@@ -441,6 +465,7 @@ export class MqttPublisher {
   }
 
   async #shutdown(): Promise<void> {
+    this.#settleDeliveryWaiters(this.#queue.size === 0);
     this.#cancelRetry?.();
     this.#cancelRetry = undefined;
     const client = this.#client;

@@ -752,6 +752,22 @@ describe('Daemon.finished', () => {
     h.source.end();
     await h.daemon.finished;
     expect(h.publisher.events).toHaveLength(2);
+    // Nothing waited to be delivered, so the daemon did not wait for the broker.
+    expect(h.publisher.deliveredTimeouts).toEqual([]);
+  });
+
+  it('first gives the broker up to shutdownSeconds to take the events still queued, and says when it did not', async () => {
+    const h = await startedHarness({ overrides: { shutdownSeconds: 7 } });
+    h.source.push(loud(3));
+    await settle();
+    h.publisher.counters = { ...h.publisher.counters, queued: 1 };
+    h.publisher.deliveredAnswer = false;
+    h.source.end();
+    await h.daemon.finished;
+    expect(h.publisher.deliveredTimeouts).toEqual([7_000]);
+    expect(h.logLines.filter((line) => line['level'] === 40).map((line) => [line['msg'], line['queued']])).toEqual([
+      ['the broker did not take every event in time; they are kept and sent after the next start', 1],
+    ]);
   });
 });
 

@@ -121,6 +121,15 @@ export class RecordingPublisher implements EventPublisher {
     return this.stopError ? Promise.reject(this.stopError) : Promise.resolve();
   }
 
+  /** What delivered() answers: the broker took every event (true), or not in time (false). */
+  deliveredAnswer = true;
+  readonly deliveredTimeouts: number[] = [];
+
+  delivered(timeoutMs: number): Promise<boolean> {
+    this.deliveredTimeouts.push(timeoutMs);
+    return Promise.resolve(this.deliveredAnswer);
+  }
+
   publishEvent(event: EmotionEvent): void {
     this.events.push(event);
   }

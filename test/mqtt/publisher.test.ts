@@ -499,6 +499,45 @@ describe('MqttPublisher', { timeout: 30_000 }, () => {
     expect(scheduler.requested).toEqual([100]);
   });
 
+  it('says when the broker has every queued event: at once when none wait, on the last PUBACK, or false at the deadline or a stop', async () => {
+    const scheduler = new ManualClock();
+    const { port } = broker;
+    await broker.close();
+    const { publisher: pub } = publisher({ url: `mqtt://127.0.0.1:${port}`, clock: scheduler, reconnect: { minMs: 100, maxMs: 100 } });
+    expect(await pub.delivered(5_000)).toBe(true);
+    await pub.start();
+    await waitUntil(() => pub.state === 'disconnected');
+    const events = [makeEvent(), makeEvent()];
+    for (const event of events) pub.publishEvent(event);
+
+    // Unreachable until the deadline: not delivered, both still queued.
+    const late = pub.delivered(5_000);
+    scheduler.advance(5_000);
+    expect(await late).toBe(false);
+    expect(pub.counters.queued).toBe(2);
+    // The retry the advance fired has failed and the next one is scheduled.
+    await waitUntil(() => pub.state === 'disconnected');
+
+    // The broker comes back: true once its PUBACKs are in and the queue is empty.
+    const waiting = pub.delivered(60_000);
+    broker = await startTestBroker({ port });
+    const watcher = await subscriber([EVENT_TOPIC]);
+    scheduler.fireNext();
+    expect(await waiting).toBe(true);
+    expect(pub.counters).toMatchObject({ published: 2, queued: 0 });
+    await waitUntil(() => watcher.on(EVENT_TOPIC).length === 2);
+
+    // A stop settles a caller still waiting: the event stays queued for the next start.
+    await broker.close();
+    await waitUntil(() => pub.state === 'disconnected');
+    pub.publishEvent(makeEvent());
+    const stopped = pub.delivered(60_000);
+    await pub.stop();
+    expect(await stopped).toBe(false);
+    expect(pub.counters.queued).toBe(1);
+    broker = await startTestBroker({ port });
+  });
+
   it('keeps events a stopped publisher never delivered in its DurableQueue; the next one delivers them in order', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ser-publisher-'));
     cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
