@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAudio } from '../../src/audio/load-clip.js';
 import { QUEUE_FILE } from '../../src/mqtt/durable-queue.js';
 import { RECORD_EVENT, scanQueueFile } from '../../src/mqtt/queue-file.js';
+import { queuedPayloads } from '../helpers/queue-file.js';
 import { startAgentProcess, waitFor, writeAgentConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { createAlsaReplay, type AlsaReplay } from '../helpers/alsa.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
@@ -59,21 +60,6 @@ function startAgent(config: string, replay: AlsaReplay): AgentProcess {
   return agent;
 }
 
-/** The events in the queue file now, oldest first, as the agent would send them. */
-async function queuedPayloads(): Promise<string[]> {
-  let data: Buffer;
-  try {
-    data = await readFile(path.join(stateDir, QUEUE_FILE));
-  } catch {
-    return [];
-  }
-  const live = new Map<number, string>();
-  for (const record of scanQueueFile(data).records) {
-    if (record.kind === RECORD_EVENT) live.set(record.seq, record.payload);
-    else live.delete(record.seq);
-  }
-  return [...live].sort(([a], [b]) => a - b).map(([, payload]) => payload);
-}
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ser-outage-'));
@@ -108,10 +94,10 @@ describe('ser-agent run through a broker outage and a SIGKILL', { timeout: 120_0
     const replay = await createAlsaReplay(speech, path.join(work, 'speech'));
     const agent = startAgent(await writeConfig('speech', replay), replay);
 
-    await waitFor('events to be queued', async () => ((await queuedPayloads()).length >= 10 ? true : undefined), PATIENCE_MS);
+    await waitFor('events to be queued', async () => ((await queuedPayloads(stateDir)).length >= 10 ? true : undefined), PATIENCE_MS);
     agent.process.kill('SIGKILL');
     expect(await agent.exit).toEqual({ code: null, signal: 'SIGKILL' });
-    queued = await queuedPayloads();
+    queued = await queuedPayloads(stateDir);
     expect(agent.lines.some((line) => line['msg'] === 'cannot connect to the MQTT broker')).toBe(true);
 
     // Every event the daemon logged as published is in the file, in order, and nothing else.
@@ -136,7 +122,7 @@ describe('ser-agent run through a broker outage and a SIGKILL', { timeout: 120_0
     const replay = await createAlsaReplay(new Float32Array(16_000), path.join(work, 'silence'));
     const agent = startAgent(await writeConfig('silence', replay), replay);
     await waitFor('the queued events', () => (received().length >= queued.length ? true : undefined), PATIENCE_MS);
-    await waitFor('the queue file to empty', async () => ((await queuedPayloads()).length === 0 ? true : undefined), PATIENCE_MS);
+    await waitFor('the queue file to empty', async () => ((await queuedPayloads(stateDir)).length === 0 ? true : undefined), PATIENCE_MS);
     // Time for anything extra (a duplicate, an invented event) to show up.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const delivered = received();

@@ -1,14 +1,14 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_FILE } from '../../src/mqtt/durable-queue.js';
-import { RECORD_EVENT, scanQueueFile } from '../../src/mqtt/queue-file.js';
 import { listen } from '../../src/system/listen.js';
 import { startAgentProcess, waitFor, writeAgentConfig } from '../helpers/agent-process.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { DATASETS_DIR } from '../helpers/golden.js';
+import { freePort } from '../helpers/ports.js';
+import { queuedPayloads } from '../helpers/queue-file.js';
 import { startSubscriber } from '../helpers/subscriber.js';
 
 /**
@@ -37,15 +37,6 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-/** A port nothing listens on yet: found by listening on a free one and closing it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await listen(server, '127.0.0.1', 0);
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /** From now on, connections to `port` reach the broker: the agent's path to it comes up. */
 async function openPathToBroker(port: number): Promise<Server> {
   const relay = createServer((socket) => {
@@ -71,19 +62,9 @@ async function replayTo(name: string, port: number, shutdownSeconds: number) {
   return { agent, stateDir };
 }
 
-/** The events left in a state directory's queue file, which the next start would send. */
-async function queuedEvents(stateDir: string): Promise<number> {
-  const live = new Set<number>();
-  for (const record of scanQueueFile(await readFile(path.join(stateDir, QUEUE_FILE))).records) {
-    if (record.kind === RECORD_EVENT) live.add(record.seq);
-    else live.delete(record.seq);
-  }
-  return live.size;
-}
-
 describe('ser-agent run --input with the broker out of reach', { timeout: 90_000 }, () => {
   it('waits after the replay for the broker to come within reach, delivers the event, and exits 0', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const subscriber = await startSubscriber(broker.url, 'late-subscriber', 'ser/late-broker/event', 1);
     const { agent, stateDir } = await replayTo('late-broker', port, 60);
     let relay: Server | undefined;
@@ -96,7 +77,7 @@ describe('ser-agent run --input with the broker out of reach', { timeout: 90_000
       expect(agent.logged(GAVE_UP)).toEqual([]);
       await waitFor('the event', () => subscriber.on('ser/late-broker/event').at(0));
       expect(subscriber.on('ser/late-broker/event')).toHaveLength(1);
-      expect(await queuedEvents(stateDir)).toBe(0);
+      expect(await queuedPayloads(stateDir)).toEqual([]);
     } finally {
       await agent.stop();
       await subscriber.close();
@@ -105,11 +86,11 @@ describe('ser-agent run --input with the broker out of reach', { timeout: 90_000
   });
 
   it('gives up after shutdownSeconds when the broker never comes, exits 0 and keeps the event for the next start', async () => {
-    const { agent, stateDir } = await replayTo('no-broker', await closedPort(), 2);
+    const { agent, stateDir } = await replayTo('no-broker', await freePort(), 2);
     const { code } = await agent.exit;
     expect(code).toBe(0);
     expect(agent.logged(WAITING)[0]).toMatchObject({ queued: 1, seconds: 2 });
     expect(agent.logged(GAVE_UP)[0]).toMatchObject({ queued: 1, seconds: 2 });
-    expect(await queuedEvents(stateDir)).toBe(1);
+    expect(await queuedPayloads(stateDir)).toHaveLength(1);
   });
 });
