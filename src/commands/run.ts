@@ -131,7 +131,8 @@ export const runCommand: Command = {
       });
       reloader.attach(daemon);
 
-      // Runs until a signal or fatal error, or until a replay of --input files has been fully processed.
+      // Runs until a signal or fatal error, or until a replay of --input files has been fully processed
+      // and the broker has its events (or shutdownSeconds have passed).
       await Promise.race([aborted(context.signal), daemon.finished]);
     } catch (error) {
       shutdown?.close();
