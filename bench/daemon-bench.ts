@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
 import { loadAudio } from '../src/audio/load-clip.js';
 import { DEFAULT_CAPTURE_PERIOD_SECONDS } from '../src/capture/recorder-command.js';
@@ -158,8 +159,4 @@ async function speech(files: readonly string[]): Promise<Float32Array> {
     offset += part.length;
   }
   return all;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }

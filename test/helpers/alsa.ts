@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { constants, readdirSync, readFileSync } from 'node:fs';
 import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { AudioSink, CaptureState } from '../../src/capture/audio-source.js';
 import { SAMPLE_RATE } from '../../src/dsp/constants.js';
@@ -136,7 +137,7 @@ export async function startRealTimeMicrophone(
   const speakTo = async (fifo: FileHandle): Promise<void> => {
     const origin = performance.now();
     for (let period = 0; !stopped; period++) {
-      await sleep(origin + (period + 1) * options.periodSeconds * 1000 - performance.now());
+      await sleep(Math.max(0, origin + (period + 1) * options.periodSeconds * 1000 - performance.now()));
       const offset = (period % periods) * periodBytes;
       const silent = period >= periods && options.afterwards === 'silence';
       await fifo.write(silent ? silence : speech.subarray(offset, offset + periodBytes));
@@ -171,10 +172,6 @@ export async function startRealTimeMicrophone(
       }
     },
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
 /**
