@@ -380,8 +380,10 @@ export class Daemon {
     void this.exclusive(async () => {
       const { settings, publisher } = this.#parts;
       const result = await settings.change(payload, (next) => this.#prepareSettings(next));
-      publisher.publishSetResult(result);
+      // The retained state first, then the answer: a broker that keeps its clients' order
+      // (mosquitto) shows the new settings to whoever reads them on seeing the answer.
       if (result.ok) publisher.publishSettings(result.settings);
+      publisher.publishSetResult(result);
     }).catch((error: unknown) => this.#log.error({ err: error }, 'settings change failed'));
   }
 

@@ -351,6 +351,8 @@ describe('Daemon runtime settings', () => {
       { ok: true, applied: { 'window.smoothing': 'mean' }, settings: expect.objectContaining({ 'window.smoothing': 'mean' }) as unknown },
     ]);
     expect(h.publisher.settings.at(-1)).toMatchObject({ 'window.smoothing': 'mean', 'window.minConfidence': 0.3 });
+    // The retained settings go out before the answer, so a reader who sees the answer finds them.
+    expect(h.calls.slice(-2)).toEqual(['publisher.settings', 'publisher.setResult']);
 
     await set(h, { 'window.minConfidence': 'high' });
     expect(h.publisher.setResults.at(-1)).toMatchObject({ ok: false, error: expect.stringContaining('window.minConfidence: "high"') as unknown });
@@ -1035,7 +1037,7 @@ describe('Daemon metrics endpoint', () => {
 
   it('starts first and stops last, freeing its port', async () => {
     const { h, url } = await withMetrics();
-    expect(h.calls.slice(0, 3)).toEqual(['metrics.start', 'indicators.start', 'publisher.start']);
+    expect(h.calls.filter((call) => call.endsWith('.start')).slice(0, 3)).toEqual(['metrics.start', 'indicators.start', 'publisher.start']);
     h.calls.length = 0;
     await h.stops.stop();
     expect(h.calls).toEqual(['notifier.stopping', 'source.stop', 'publisher.stop', 'indicators.stop', 'metrics.stop']);

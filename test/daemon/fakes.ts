@@ -139,10 +139,12 @@ export class RecordingPublisher implements EventPublisher {
   }
 
   publishSettings(settings: RuntimeSettingValues): void {
+    this.calls.push('publisher.settings');
     this.settings.push(settings);
   }
 
   publishSetResult(result: SetResult): void {
+    this.calls.push('publisher.setResult');
     this.setResults.push(result);
   }
 
