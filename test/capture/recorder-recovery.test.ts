@@ -140,7 +140,8 @@ describe('RecorderSource heals itself with the real arecord', () => {
   it('kills a recorder frozen with SIGSTOP once no audio came for stallSeconds, and restarts it', async () => {
     const replay = await replayDevice(await speech());
     const length = replay.samples.length;
-    const source = recorder(replay, { stallSeconds: 0.5 });
+    // Counted from each recorder's spawn too, so long enough for a loaded machine to start one.
+    const source = recorder(replay, { stallSeconds: 2 });
     const sink = new CaptureSink(length);
     await source.start(sink);
     await sink.until(() => (sink.runs[0]?.length ?? 0) >= length, 'the recording');
@@ -150,7 +151,7 @@ describe('RecorderSource heals itself with the real arecord', () => {
     await sink.until(() => sink.runs.length === 2 && (sink.runs[1]?.length ?? 0) >= length, 'a new recorder to replay the recording');
 
     expect(sink.degradedReasons()).toEqual([
-      `no audio from arecord -D ${replay.device} for 0.5 s; check that the device delivers sound (try: arecord -D ${replay.device} -d 3 test.wav); retrying in 0.05 s`,
+      `no audio from arecord -D ${replay.device} for 2 s; check that the device delivers sound (try: arecord -D ${replay.device} -d 3 test.wav); retrying in 0.05 s`,
     ]);
     expect(sink.states.map((entry) => entry.state)).toEqual(['starting', 'running', 'degraded', 'running']);
     expect(run(sink, 1, length)).toEqual(Array.from(replay.samples));

@@ -48,7 +48,8 @@ beforeAll(async () => {
     deviceId: DEVICE_ID,
     mqtt: { url: broker.url, healthSeconds: 1 },
     // Hop 1 s: eight windows lie wholly in the noise and music, each one a chance to fail.
-    window: { hopSeconds: 1 },
+    // A stalled machine gets the overdue audio at once; a long queue drops none of its windows.
+    window: { hopSeconds: 1, queueLimit: 50 },
     gpio: { driver: 'simulated' },
     state: { directory: path.join(work, 'state') },
     shutdownSeconds: 10,
@@ -112,5 +113,6 @@ describe('speech gate, end to end', () => {
     expect(last?.windows.skippedNonSpeech).toBeGreaterThanOrEqual(NOISE_SECONDS + MUSIC_SECONDS - 3);
     expect(last?.windows.processed).toBeGreaterThanOrEqual(1);
     expect(last?.windows.failed).toBe(0);
+    expect(last?.windows.dropped).toBe(0);
   });
 });

@@ -56,7 +56,8 @@ describe('DurableQueue on storage', () => {
     for (const line of calls) {
       const opened = /openat\(AT_FDCWD, "([^"]+)".* = (\d+)$/.exec(line);
       if (opened && opened[1]?.startsWith(stateDir)) queueFds.add(opened[2] as string);
-      const call = /\b(pwrite64|write|fdatasync)\((\d+)[,)]/.exec(line);
+      // strace -f splits a call another thread interrupts: `fdatasync(21 <unfinished ...>`.
+      const call = /\b(pwrite64|write|fdatasync)\((\d+)(?:[,)]| <unfinished)/.exec(line);
       if (!call || !queueFds.has(call[2] as string)) continue;
       const written = /event-(\d+)/.exec(line);
       if (call[1] === 'fdatasync') sequence.push('sync');

@@ -16,9 +16,9 @@ import { retainedMessage, startSubscriber, type ReceivedMessage, type RecordingS
  */
 const DEVICE_ID = 'settings-box';
 const BASE = `ser/${DEVICE_ID}`;
-/** About 2.5 s each; repeated so the replay outlasts the test's changes. */
+/** 1.6 s each; repeated so the replay outlasts the test's changes (the test stops each agent). */
 const SPEECH = path.join(DATASETS_DIR, 'tess', 'OAF_angry', 'OAF_bath_angry.flac');
-const REPLAYS = 40;
+const REPLAYS = 80;
 
 let work: string;
 let stateDir: string;

@@ -41,9 +41,12 @@ const events = (): EmotionEvent[] => on('event').map((message) => JSON.parse(mes
 
 async function startAgent(config: string): Promise<AgentProcess> {
   const inputs = Array.from({ length: ROUNDS }, () => [noise, SPEECH]).flat();
+  const settingsBefore = on('settings').length;
   const agent = startAgentProcess(['run', '--config', config, '--input', ...inputs], { SER_CACHE_DIR: path.join(work, 'cache') });
   agents.push(agent);
   await waitFor('the agent listening', () => agent.logged('listening')[0], PATIENCE_MS);
+  // Its settings go out on connecting, retained, and events queued meanwhile may overtake them.
+  await waitFor('the settings of the agent started', () => on('settings')[settingsBefore], PATIENCE_MS);
   return agent;
 }
 
